@@ -1,0 +1,23 @@
+/** A progress line on stderr for long inputs, only when stderr is a terminal; silent otherwise. */
+export class Progress {
+  readonly #enabled: boolean;
+  #last = 0;
+  #shown = false;
+
+  constructor(enabled = process.stderr.isTTY === true) {
+    this.#enabled = enabled;
+  }
+
+  tick(count: number, detail: () => string): void {
+    if (!this.#enabled) return;
+    const now = Date.now();
+    if (now - this.#last < 250) return;
+    this.#last = now;
+    this.#shown = true;
+    process.stderr.write(`\r\x1b[2Kkitewatch: ${count} events ${detail()}`);
+  }
+
+  done(): void {
+    if (this.#enabled && this.#shown) process.stderr.write('\r\x1b[2K');
+  }
+}

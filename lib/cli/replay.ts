@@ -1,0 +1,180 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import type { KitewatchConfig } from '../config/schema.ts';
+import { expandPaths, readInputs, UsageError } from '../engine/input.ts';
+import { NdjsonSink } from '../engine/local-sinks.ts';
+import { NdjsonWriter } from '../engine/ndjson-writer.ts';
+import { LocalPipeline, summaryLine } from '../engine/pipeline.ts';
+import { loadRules } from '../engine/rules.ts';
+import type { ContainStage, DetectStage, Sink } from '../engine/stages.ts';
+import type { StatePort } from '../state/port.ts';
+import { Progress } from './progress.ts';
+import type { Io } from './io.ts';
+
+export const REPLAY_USAGE = `Usage: kitewatch replay [PATH...] [options]
+
+Runs the Kitewatch pipeline locally: normalize to OCSF 1.8, detect, contain (dry-run by default).
+PATH is a file or a directory (every .json, .ndjson, .jsonl file in it, recursively, sorted by
+path); none or "-" reads stdin. Output is OCSF NDJSON, one event per line.
+
+Options:
+  --out FILE              write OCSF NDJSON to FILE instead of stdout
+  --quarantine FILE       rejected inputs with their reason (default .kitewatch/quarantine.ndjson)
+  --state PATH            embedded state store (default .kitewatch/state.db)
+  --config FILE           Kitewatch config (default kitewatch.config.json when present)
+  --containment MODE      off | dry-run | enforce (default: config, else dry-run)
+  --buildkite-api-url URL       REST API base (default https://api.buildkite.com)
+  --buildkite-graphql-url URL   GraphQL endpoint (default https://graphql.buildkite.com/v1)
+  --validate              check every emitted event against the OCSF JSON Schemas
+  -h, --help              show this help
+
+A summary goes to stderr at the end:
+  events=N normalized=N quarantined=N findings=N actions=N
+Exit codes: 0 all input read (quarantine is not failure), 1 events could not be delivered, 2 usage error.`;
+
+export interface ReplayOptions {
+  readonly paths: string[];
+  readonly out?: string;
+  readonly quarantine: string;
+  readonly state: string;
+  readonly config: KitewatchConfig;
+  readonly containment: 'off' | 'dry-run' | 'enforce';
+  readonly buildkiteApiUrl: string;
+  readonly buildkiteGraphqlUrl: string;
+  readonly validate: boolean;
+  readonly sinks: string[];
+  readonly spill?: string;
+}
+
+export function parseReplayArgs(argv: readonly string[]): ReplayOptions | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        out: { type: 'string' },
+        quarantine: { type: 'string', default: '.kitewatch/quarantine.ndjson' },
+        state: { type: 'string', default: '.kitewatch/state.db' },
+        config: { type: 'string' },
+        containment: { type: 'string' },
+        'buildkite-api-url': { type: 'string', default: 'https://api.buildkite.com' },
+        'buildkite-graphql-url': { type: 'string', default: 'https://graphql.buildkite.com/v1' },
+        sink: { type: 'string', multiple: true },
+        spill: { type: 'string' },
+        validate: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  const config = loadConfig(v.config);
+  const mode = v.containment ?? config.containment.mode;
+  if (mode !== 'off' && mode !== 'dry-run' && mode !== 'enforce') {
+    throw new UsageError(`--containment must be off, dry-run or enforce (got "${mode}")`);
+  }
+  for (const [flag, url] of [['--buildkite-api-url', v['buildkite-api-url']], ['--buildkite-graphql-url', v['buildkite-graphql-url']]] as const) {
+    if (!URL.canParse(url)) throw new UsageError(`${flag} is not a URL: ${url}`);
+  }
+  const paths = expandPaths(parsed.positionals);
+  return {
+    paths,
+    ...(v.out !== undefined ? { out: v.out } : {}),
+    quarantine: v.quarantine,
+    state: v.state,
+    config,
+    containment: mode,
+    buildkiteApiUrl: v['buildkite-api-url'],
+    buildkiteGraphqlUrl: v['buildkite-graphql-url'],
+    validate: v.validate,
+    sinks: v.sink ?? [],
+    ...(v.spill !== undefined ? { spill: v.spill } : {}),
+  };
+}
+
+/** Hooks that later stages register (detections, containment, remote sinks). */
+export interface ReplayPlugins {
+  createState?(path: string): Promise<StatePort>;
+  createDetect?(config: KitewatchConfig, state: StatePort): DetectStage;
+  createContain?(opts: ReplayOptions, state: StatePort): ContainStage;
+  createSink?(spec: string, opts: ReplayOptions): Sink | undefined;
+}
+
+export async function runReplay(argv: readonly string[], io: Io, plugins: ReplayPlugins = {}): Promise<number> {
+  let opts: ReplayOptions | 'help';
+  try {
+    opts = parseReplayArgs(argv);
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ConfigError) {
+      io.err(`kitewatch replay: ${error.message}\n(see kitewatch replay --help)`);
+      return 2;
+    }
+    throw error;
+  }
+  if (opts === 'help') {
+    io.out(REPLAY_USAGE);
+    return 0;
+  }
+  return replay(opts, io, plugins);
+}
+
+export async function replay(opts: ReplayOptions, io: Io, plugins: ReplayPlugins = {}): Promise<number> {
+  const sinks: Sink[] = [];
+  const specs = opts.sinks.length > 0 ? opts.sinks : [opts.out !== undefined ? `file:${opts.out}` : 'stdout'];
+  for (const spec of specs) {
+    if (spec === 'stdout') sinks.push(NdjsonSink.stdout());
+    else if (spec.startsWith('file:') && spec.length > 5) sinks.push(NdjsonSink.file(spec.slice(5)));
+    else {
+      const sink = plugins.createSink?.(spec, opts);
+      if (sink === undefined) {
+        io.err(`kitewatch replay: unknown --sink "${spec}" (expected stdout, file:PATH, splunk-hec:URL or http:URL)`);
+        return 2;
+      }
+      sinks.push(sink);
+    }
+  }
+  let quarantine: NdjsonWriter | undefined;
+  const state = plugins.createState ? await plugins.createState(opts.state) : undefined;
+  const detect = state && plugins.createDetect ? plugins.createDetect(opts.config, state) : undefined;
+  const contain = state && plugins.createContain && opts.containment !== 'off' ? plugins.createContain(opts, state) : undefined;
+  const pipeline = new LocalPipeline({
+    rules: loadRules(),
+    sinks,
+    validate: opts.validate,
+    ...(detect ? { detect } : {}),
+    ...(contain ? { contain } : {}),
+    quarantine: async (record) => {
+      // Appended, never truncated: quarantined input is data we must not lose.
+      quarantine ??= NdjsonWriter.toFile(opts.quarantine, 'a');
+      await quarantine.write(record);
+    },
+  });
+  const progress = new Progress();
+  try {
+    for await (const item of readInputs(opts.paths)) {
+      await pipeline.process(item);
+      progress.tick(pipeline.counts.events, () => `(${pipeline.counts.quarantined} quarantined, ${pipeline.counts.findings} findings)`);
+    }
+  } finally {
+    progress.done();
+  }
+  const reports = await pipeline.finish();
+  await quarantine?.close();
+  await state?.close();
+  const delivered = reports.reduce((n, r) => n + r.delivered, 0);
+  const spilled = reports.reduce((n, r) => n + r.spilled, 0);
+  const remote = opts.sinks.some((s) => s.startsWith('splunk-hec:') || s.startsWith('http:') || s.startsWith('https:'));
+  io.err(summaryLine(pipeline.counts, remote ? { delivered, spilled } : {}));
+  if (pipeline.counts.quarantined > 0) io.err(`kitewatch: ${pipeline.counts.quarantined} input(s) quarantined with reasons in ${opts.quarantine}`);
+  if (spilled > 0) {
+    for (const r of reports) {
+      if (r.spilled > 0) io.err(`kitewatch: ${r.spilled} event(s) could not be delivered; spilled to ${r.spillPath ?? '(unknown)'} (kitewatch resend PATH --sink SPEC)`);
+    }
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,246 @@
+import { z } from 'zod';
+
+/**
+ * Contracts for what Buildkite's Amazon EventBridge integration sends. Shapes follow the
+ * docs' example payloads (test/fixtures/buildkite/eventbridge); objects are `loose` so that
+ * fields Buildkite adds later survive into `unmapped` instead of being dropped.
+ * Ids are plain strings: the docs' own examples contain malformed uuids.
+ */
+
+/** `2019-08-11 06:01:16 UTC` (Buildkite's format inside `detail`), optionally with fractions. */
+const BUILDKITE_TS = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))? UTC$/;
+
+/** Parses a Buildkite timestamp to epoch ms; undefined when it is not one (or not a real date). */
+export function parseBuildkiteTime(value: string): number | undefined {
+  const m = BUILDKITE_TS.exec(value);
+  if (m === null) return undefined;
+  const [, y, mo, d, h, mi, s, frac] = m;
+  const ms = frac === undefined ? 0 : Math.floor(Number(`0.${frac}`) * 1000);
+  const t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms);
+  const back = new Date(t);
+  // Reject 2019-02-30 and friends, which Date.UTC would silently roll over.
+  if (back.getUTCDate() !== Number(d) || back.getUTCMonth() !== Number(mo) - 1 || back.getUTCHours() !== Number(h)) {
+    return undefined;
+  }
+  return t;
+}
+
+export const BuildkiteTimestamp = z
+  .string()
+  .refine((v) => parseBuildkiteTime(v) !== undefined, { message: 'expected a timestamp like "2019-08-11 06:01:16 UTC"' });
+
+const ts = BuildkiteTimestamp.nullish();
+const str = z.string().nullish();
+
+export const Organization = z.looseObject({
+  uuid: z.string(),
+  graphql_id: str,
+  slug: z.string(),
+});
+
+export const Pipeline = z.looseObject({
+  uuid: z.string(),
+  graphql_id: str,
+  slug: z.string(),
+  repo: str,
+});
+
+export const Build = z.looseObject({
+  uuid: z.string(),
+  graphql_id: str,
+  number: z.number().int(),
+  commit: str,
+  message: str,
+  branch: str,
+  state: z.string(),
+  blocked_state: str,
+  source: str,
+  started_at: ts,
+  failing_at: ts,
+  finished_at: ts,
+  meta_data: z.record(z.string(), z.unknown()).nullish(),
+});
+
+const UserRef = z.looseObject({ uuid: z.string(), graphql_id: str, name: str });
+
+export const Job = z.looseObject({
+  uuid: z.string(),
+  graphql_id: str,
+  type: z.string(),
+  label: str,
+  step_key: str,
+  command: str,
+  agent_query_rules: z.array(z.string()).nullish(),
+  exit_status: z.number().int().nullish(),
+  signal_reason: str,
+  passed: z.boolean().nullish(),
+  soft_failed: z.boolean().nullish(),
+  state: z.string(),
+  broken_reason: str,
+  runnable_at: ts,
+  started_at: ts,
+  finished_at: ts,
+  unblocked_by: UserRef.nullish(),
+  retried_in_job_id: str,
+  promised_exit_status: z.number().int().nullish(),
+  promised_exit_status_at: ts,
+});
+
+export const AgentToken = z.looseObject({
+  uuid: z.string(),
+  created_at: ts,
+  description: str,
+});
+
+export const ClusterToken = z.looseObject({
+  uuid: z.string(),
+  description: str,
+  allowed_ip_addresses: str,
+});
+
+export const Agent = z.looseObject({
+  uuid: z.string(),
+  graphql_id: str,
+  connection_state: str,
+  name: str,
+  version: str,
+  ip_address: str,
+  hostname: str,
+  pid: z.union([z.string(), z.number()]).nullish(),
+  priority: z.number().nullish(),
+  meta_data: z.array(z.string()).nullish(),
+  connected_at: ts,
+  disconnected_at: ts,
+  lost_at: ts,
+});
+
+export const AuditContext = z.looseObject({
+  request_id: str,
+  request_ip: str,
+  request_user_agent: str,
+  session_user_uuid: str,
+  session_key: str,
+  session_created_at: str,
+});
+export type AuditContext = z.infer<typeof AuditContext>;
+
+export const AuditEvent = z.looseObject({
+  uuid: z.string(),
+  occurred_at: BuildkiteTimestamp,
+  type: z.string().min(1),
+  data: z.record(z.string(), z.unknown()).nullish(),
+  subject_type: str,
+  subject_uuid: str,
+  subject_name: str,
+  /** A JSON-encoded string on EventBridge (an object in the REST API); parsed by the normalizer. */
+  context: z.union([z.string(), z.record(z.string(), z.unknown())]).nullish(),
+});
+
+export const AuditActor = z.looseObject({
+  name: str,
+  type: str,
+  uuid: str,
+});
+
+const base = { version: z.number().int().optional() };
+
+export const BuildDetail = z.looseObject({ ...base, build: Build, pipeline: Pipeline, organization: Organization });
+export const JobDetail = z.looseObject({
+  ...base,
+  job: Job,
+  build: Build,
+  pipeline: Pipeline,
+  organization: Organization,
+  agent: z.looseObject({ uuid: z.string() }).nullish(),
+  promised_exit_status_reason: str,
+});
+export const AgentDetail = z.looseObject({
+  ...base,
+  agent: Agent,
+  organization: Organization,
+  token: AgentToken.nullish(),
+});
+export const AgentBlockedDetail = z.looseObject({
+  ...base,
+  blocked_ip: z.string(),
+  cluster_token: ClusterToken,
+  agent: Agent,
+  organization: Organization,
+});
+export const ClusterTokenRegistrationBlockedDetail = z.looseObject({
+  ...base,
+  blocked_ip: z.string(),
+  cluster_token: ClusterToken,
+  organization: Organization,
+});
+export const AuditEventLoggedDetail = z.looseObject({
+  ...base,
+  organization: Organization,
+  event: AuditEvent,
+  actor: AuditActor.nullish(),
+});
+/** An unknown detail-type: all we insist on is an object; organization when it looks like one. */
+export const UnknownDetail = z.looseObject({ organization: Organization.optional() });
+
+export type BuildDetail = z.infer<typeof BuildDetail>;
+export type JobDetail = z.infer<typeof JobDetail>;
+export type AgentDetail = z.infer<typeof AgentDetail>;
+export type AgentBlockedDetail = z.infer<typeof AgentBlockedDetail>;
+export type ClusterTokenRegistrationBlockedDetail = z.infer<typeof ClusterTokenRegistrationBlockedDetail>;
+export type AuditEventLoggedDetail = z.infer<typeof AuditEventLoggedDetail>;
+export type UnknownDetail = z.infer<typeof UnknownDetail>;
+
+/** The 18 detail-types Buildkite documents, with the schema of each one's `detail`. */
+export const DETAIL_SCHEMAS = {
+  'Build Created': BuildDetail,
+  'Build Started': BuildDetail,
+  'Build Blocked': BuildDetail,
+  'Build Failing': BuildDetail,
+  'Build Finished': BuildDetail,
+  'Job Scheduled': JobDetail,
+  'Job Started': JobDetail,
+  'Job Finished': JobDetail,
+  'Job Activated': JobDetail,
+  'Job Promised Exit Status': JobDetail,
+  'Agent Connected': AgentDetail,
+  'Agent Disconnected': AgentDetail,
+  'Agent Lost': AgentDetail,
+  'Agent Stopped': AgentDetail,
+  'Agent Stopping': AgentDetail,
+  'Agent Blocked': AgentBlockedDetail,
+  'Cluster Token Registration Blocked': ClusterTokenRegistrationBlockedDetail,
+  'Audit Event Logged': AuditEventLoggedDetail,
+} as const;
+
+export type KnownDetailType = keyof typeof DETAIL_SCHEMAS;
+export const KNOWN_DETAIL_TYPES = Object.keys(DETAIL_SCHEMAS) as KnownDetailType[];
+
+export function isKnownDetailType(value: string): value is KnownDetailType {
+  return Object.hasOwn(DETAIL_SCHEMAS, value);
+}
+
+export const BUILDKITE_SOURCE_PREFIX = 'aws.partner/buildkite.com/';
+
+/** The EventBridge envelope. `time` is ISO 8601; `detail` must be an object. */
+export const EventBridgeEnvelope = z.looseObject({
+  version: z.string().optional(),
+  id: z.string().min(1),
+  'detail-type': z.string().min(1),
+  source: z.string().min(1),
+  account: z.string().optional(),
+  time: z.iso.datetime({ offset: true }),
+  region: z.string().optional(),
+  resources: z.array(z.string()).optional(),
+  detail: z.record(z.string(), z.unknown()),
+});
+export type EventBridgeEnvelope = z.infer<typeof EventBridgeEnvelope>;
+
+/** EventBridge's PutEvents limit for one entry; larger events cannot have come from it. */
+export const EVENTBRIDGE_MAX_EVENT_BYTES = 256 * 1024;
+
+/** `aws.partner/buildkite.com/<org-slug>/<id>` -> org slug. */
+export function orgSlugFromSource(source: string): string | undefined {
+  if (!source.startsWith(BUILDKITE_SOURCE_PREFIX)) return undefined;
+  const slug = source.slice(BUILDKITE_SOURCE_PREFIX.length).split('/')[0];
+  return slug === undefined || slug === '' || slug === '...' ? undefined : slug;
+}

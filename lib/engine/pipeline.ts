@@ -1,0 +1,134 @@
+import { normalizeEnvelope } from '../ocsf/normalize.ts';
+import type { OcsfEvent } from '../ocsf/types.ts';
+import { validateOcsf } from '../ocsf/validate.ts';
+import { toBusEnvelope } from './bus.ts';
+import type { InputItem } from './input.ts';
+import { quarantineRecord, type QuarantineRecord } from './quarantine.ts';
+import type { CompiledRule } from './rules.ts';
+import { rulesFor } from './rules.ts';
+import type { ContainStage, DetectStage, Sink, SinkReport } from './stages.ts';
+
+export interface PipelineCounts {
+  events: number;
+  normalized: number;
+  quarantined: number;
+  findings: number;
+  actions: number;
+}
+
+export interface PipelineOptions {
+  readonly rules: readonly CompiledRule[];
+  readonly sinks: readonly Sink[];
+  /** Receives every rejected input with its reason. */
+  readonly quarantine: (record: QuarantineRecord) => Promise<void>;
+  readonly detect?: DetectStage;
+  readonly contain?: ContainStage;
+  /** Validate every emitted event against the OCSF JSON Schemas (tests, --validate). */
+  readonly validate?: boolean;
+  /** State is flushed every this many inputs (one write per key per batch). */
+  readonly batchSize?: number;
+  /** Observes each emitted OCSF event with the input's arrival time (latency benchmark, reports). */
+  readonly onEmit?: (event: OcsfEvent, inputStartedAt: number) => void;
+}
+
+/**
+ * The local pipeline: the same routes (rules/) and the same pure stages as on AWS, in one process,
+ * in input order. Conservation holds by construction: every input is counted once, as normalized
+ * or quarantined.
+ */
+export class LocalPipeline {
+  readonly counts: PipelineCounts = { events: 0, normalized: 0, quarantined: 0, findings: 0, actions: 0 };
+  readonly #opts: PipelineOptions;
+  readonly #ingest: CompiledRule[];
+  readonly #toDetect: CompiledRule[];
+  readonly #toContain: CompiledRule[];
+  readonly #toForward: CompiledRule[];
+  readonly #batchSize: number;
+  #sinceFlush = 0;
+
+  constructor(opts: PipelineOptions) {
+    this.#opts = opts;
+    this.#ingest = rulesFor(opts.rules, 'normalize');
+    this.#toDetect = rulesFor(opts.rules, 'detect');
+    this.#toContain = rulesFor(opts.rules, 'contain');
+    this.#toForward = rulesFor(opts.rules, 'forward');
+    this.#batchSize = opts.batchSize ?? 500;
+    if (this.#ingest.length === 0) throw new Error('no rule in rules/ targets the normalizer');
+  }
+
+  async process(item: InputItem): Promise<void> {
+    const started = performance.now();
+    this.counts.events++;
+    if (item.kind === 'raw') {
+      await this.#reject(quarantineRecord(item.reason, { raw: item.raw }, item.origin));
+    } else {
+      // Normalize first so that malformed input gets the normalizer's precise reason.
+      const result = normalizeEnvelope(item.value, { sizeBytes: item.sizeBytes });
+      if (!result.ok) {
+        await this.#reject(quarantineRecord(`${item.origin}: ${result.reason}`, { input: item.value }, item.origin));
+      } else if (!this.#ingest.some((r) => r.matches(item.value))) {
+        const names = this.#ingest.map((r) => `rules/${r.name}.json`).join(', ');
+        await this.#reject(quarantineRecord(`${item.origin}: no ingest rule matches this event (${names})${describeSource(item.value)}`, { input: item.value }, item.origin));
+      } else {
+        this.counts.normalized++;
+        await this.#emit(result.event, started);
+      }
+    }
+    if (++this.#sinceFlush >= this.#batchSize) await this.flushState();
+  }
+
+  async flushState(): Promise<void> {
+    this.#sinceFlush = 0;
+    await this.#opts.detect?.flush();
+    await this.#opts.contain?.flush();
+  }
+
+  /** Flushes state and closes sinks; returns what each sink reported. */
+  async finish(): Promise<SinkReport[]> {
+    await this.flushState();
+    const reports: SinkReport[] = [];
+    for (const sink of this.#opts.sinks) reports.push(await sink.close());
+    return reports;
+  }
+
+  async #reject(record: QuarantineRecord): Promise<void> {
+    this.counts.quarantined++;
+    await this.#opts.quarantine(record);
+  }
+
+  /** Emits one OCSF event and routes it onward by the same rules EventBridge would apply. */
+  async #emit(event: OcsfEvent, started: number): Promise<void> {
+    if (this.#opts.validate === true) {
+      const v = validateOcsf(event);
+      if (!v.valid) throw new Error(`emitted an invalid OCSF event ${event.metadata.uid}: ${v.errors.slice(0, 3).join('; ')}`);
+    }
+    const envelope = toBusEnvelope(event);
+    if (this.#toForward.some((r) => r.matches(envelope))) {
+      for (const sink of this.#opts.sinks) await sink.write(event);
+    }
+    this.#opts.onEmit?.(event, started);
+    if (this.#opts.detect !== undefined && this.#toDetect.some((r) => r.matches(envelope))) {
+      for (const finding of await this.#opts.detect.detect(event)) {
+        this.counts.findings++;
+        await this.#emit(finding, started);
+      }
+    }
+    if (this.#opts.contain !== undefined && this.#toContain.some((r) => r.matches(envelope))) {
+      for (const action of await this.#opts.contain.contain(event)) {
+        this.counts.actions++;
+        await this.#emit(action, started);
+      }
+    }
+  }
+}
+
+function describeSource(value: unknown): string {
+  const source = (value as { source?: unknown } | null)?.source;
+  return typeof source === 'string' ? `; source is "${source}"` : '; it has no "source"';
+}
+
+export function summaryLine(c: PipelineCounts, extra: Record<string, number> = {}): string {
+  const parts = [`events=${c.events}`, `normalized=${c.normalized}`, `quarantined=${c.quarantined}`, `findings=${c.findings}`, `actions=${c.actions}`];
+  for (const [k, v] of Object.entries(extra)) parts.push(`${k}=${v}`);
+  return parts.join(' ');
+}

@@ -1,0 +1,31 @@
+import type { OcsfEvent } from '../ocsf/types.ts';
+
+/**
+ * The pluggable stages of the local pipeline. The same pure cores run inside the Lambdas;
+ * here they are called in process, in input order.
+ */
+export interface DetectStage {
+  /** Findings (OCSF 2004) raised by this event, possibly none. Must not throw. */
+  detect(event: OcsfEvent): Promise<readonly OcsfEvent[]>;
+  /** Called every batch and at the end: persists state (one write per key per batch). */
+  flush(): Promise<void>;
+}
+
+export interface ContainStage {
+  /** Remediation activities (OCSF 7001) for this finding, possibly none. Must not throw. */
+  contain(finding: OcsfEvent): Promise<readonly OcsfEvent[]>;
+  flush(): Promise<void>;
+}
+
+export interface SinkReport {
+  readonly delivered: number;
+  readonly spilled: number;
+  readonly spillPath?: string;
+}
+
+/** Where OCSF events go: stdout, a file, a SIEM. */
+export interface Sink {
+  readonly name: string;
+  write(event: OcsfEvent): Promise<void>;
+  close(): Promise<SinkReport>;
+}

@@ -1,0 +1,43 @@
+import type { UnknownDetail } from '../../contracts/buildkite.ts';
+import { classify, status, type OcsfEvent, type OcsfResource } from '../types.ts';
+import { compact, Observables } from '../common.ts';
+import { envelopeUnmapped, metadata, orgObservables, orgResource, resource, type MapContext } from './shared.ts';
+
+const ENTITY_KEYS = ['pipeline', 'build', 'job', 'agent'] as const;
+const ENTITY_TYPES: Record<(typeof ENTITY_KEYS)[number], string> = { pipeline: 'Pipeline', build: 'Build', job: 'Job', agent: 'Agent' };
+
+/**
+ * A detail-type Kitewatch does not know yet: API Activity (6003, activity Other) with the whole
+ * detail kept in `unmapped`, plus whatever recognizable entities it carries as resources.
+ */
+export function mapGeneric(ctx: MapContext, d: UnknownDetail): OcsfEvent {
+  const obs = new Observables();
+  const resources: OcsfResource[] = [];
+  if (d.organization) {
+    resources.push(orgResource(d.organization));
+    orgObservables(obs, d.organization);
+  }
+  for (const key of ENTITY_KEYS) {
+    const v = d[key];
+    if (typeof v === 'object' && v !== null && typeof (v as { uuid?: unknown }).uuid === 'string') {
+      const o = v as { uuid: string; slug?: unknown; name?: unknown; label?: unknown };
+      const name = [o.slug, o.name, o.label].find((x): x is string => typeof x === 'string');
+      resources.push(resource(o.uuid, ENTITY_TYPES[key], name));
+      obs.add(`resources[${ENTITY_TYPES[key]}].uid`, 'resourceUid', o.uuid);
+    }
+  }
+  const { organization: _org, ...rest } = d;
+  return compact({
+    ...classify(6003, 99, 1, ctx.detailType),
+    ...status(0, 'detail-type not known to this Kitewatch version'),
+    time: ctx.time,
+    message: `${ctx.detailType} (not yet mapped by Kitewatch; details in unmapped)`,
+    metadata: metadata(ctx, { eventCode: ctx.detailType, originalUid: ctx.envelope.id, logName: 'buildkite-events', org: d.organization }),
+    actor: { app_name: 'Buildkite' },
+    api: { operation: ctx.detailType, service: { name: 'Buildkite' } },
+    src_endpoint: { svc_name: 'buildkite' },
+    resources: resources.length > 0 ? resources : undefined,
+    observables: obs.list(),
+    unmapped: { buildkite: compact({ ...envelopeUnmapped(ctx.envelope), unknown_detail_type: true, detail: rest }) },
+  }) as OcsfEvent;
+}

@@ -1,0 +1,131 @@
+import { mkdirSync, readFileSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EVENTBRIDGE_DIR, sample, sampleSlugs } from '../support/fixtures.ts';
+import { ndjson, runCli, summary, tempDir } from '../support/cli.ts';
+import { expectValidOcsf } from '../support/ocsf-assertions.ts';
+import type { OcsfEvent } from '../../lib/ocsf/types.ts';
+
+function args(dir: string, ...rest: string[]): string[] {
+  return [...rest, '--quarantine', join(dir, 'q.ndjson'), '--state', join(dir, 'state.db'), '--containment', 'off'];
+}
+
+describe('kitewatch replay', () => {
+  it('replays the bundled samples: one valid OCSF event per accepted input, in path order, the rest quarantined', async () => {
+    const dir = tempDir();
+    const r = await runCli(['replay', EVENTBRIDGE_DIR, ...args(dir)]);
+    expect(r.code).toBe(0);
+    const events = ndjson(r.stdout) as OcsfEvent[];
+    events.forEach(expectValidOcsf);
+    const s = summary(r.stderr);
+    expect(s).toMatchObject({ events: 18, normalized: 17, quarantined: 1, findings: 0, actions: 0 });
+    expect(s['events']).toBe((s['normalized'] ?? 0) + (s['quarantined'] ?? 0));
+    // Sorted by path: agent-blocked.json comes first, then agent-connected.json ...
+    const expectedOrder = sampleSlugs().filter((x) => x !== 'build-blocked').map((x) => sample(x)['detail-type']);
+    expect(events.map((e) => e.metadata.product.feature?.name)).toEqual(expectedOrder);
+    const q = ndjson(readFileSync(join(dir, 'q.ndjson'), 'utf8'));
+    expect(q).toHaveLength(1);
+    expect(q[0]?.['reason']).toMatch(/build-blocked\.json: source "\.\.\." is not a Buildkite partner event source/);
+    expect(q[0]?.['input']).toEqual(sample('build-blocked'));
+  });
+
+  it('reads .json arrays, .ndjson and .jsonl; quarantines a non-JSON line with the raw text', async () => {
+    const dir = tempDir();
+    const inputs = join(dir, 'in');
+    mkdirSync(join(inputs, 'nested'), { recursive: true });
+    writeFileSync(join(inputs, 'a.json'), JSON.stringify([sample('agent-connected'), sample('agent-lost')]));
+    writeFileSync(join(inputs, 'nested', 'b.ndjson'), `${JSON.stringify(sample('job-started'))}\n{"broken\n\n${JSON.stringify(sample('job-finished'))}\n`);
+    writeFileSync(join(inputs, 'c.jsonl'), `${JSON.stringify(sample('build-created'))}\n`);
+    writeFileSync(join(inputs, 'ignored.txt'), 'not an input');
+    const r = await runCli(['replay', inputs, ...args(dir)]);
+    expect(r.code).toBe(0);
+    expect(summary(r.stderr)).toMatchObject({ events: 6, normalized: 5, quarantined: 1 });
+    const names = (ndjson(r.stdout) as OcsfEvent[]).map((e) => e.metadata.event_code);
+    expect(names).toEqual(['Agent Connected', 'Agent Lost', 'Build Created', 'Job Started', 'Job Finished']);
+    const [q] = ndjson(readFileSync(join(dir, 'q.ndjson'), 'utf8'));
+    expect(q).toMatchObject({ raw: '{"broken', origin: `${join(inputs, 'nested', 'b.ndjson')}:2` });
+    expect(q?.['reason']).toContain('not valid JSON');
+  });
+
+  it('reads stdin (NDJSON, or a pretty-printed document) when PATH is absent or "-", and writes --out FILE', async () => {
+    const dir = tempDir();
+    const r1 = await runCli(['replay', ...args(dir)], { stdin: `${JSON.stringify(sample('agent-connected'))}\n` });
+    expect(summary(r1.stderr)).toMatchObject({ events: 1, normalized: 1 });
+    const out = join(dir, 'out.ndjson');
+    const r2 = await runCli(['replay', '-', '--out', out, ...args(dir)], { stdin: readFileSync(join(EVENTBRIDGE_DIR, 'job-finished.json'), 'utf8') });
+    expect(r2.code).toBe(0);
+    expect(r2.stdout).toBe('');
+    expect((ndjson(readFileSync(out, 'utf8'))[0] as OcsfEvent).metadata.event_code).toBe('Job Finished');
+  });
+
+  it('appends to the quarantine file rather than losing earlier records', async () => {
+    const dir = tempDir();
+    await runCli(['replay', ...args(dir)], { stdin: 'nope\n' });
+    await runCli(['replay', ...args(dir)], { stdin: 'still nope\n' });
+    expect(ndjson(readFileSync(join(dir, 'q.ndjson'), 'utf8')).map((q) => q['raw'])).toEqual(['nope', 'still nope']);
+  });
+
+  it('conserves count in = normalized + quarantined on mixed bad input', async () => {
+    const dir = tempDir();
+    const big = sample('build-started');
+    (big['detail'] as { build: Record<string, unknown> }).build['message'] = 'x'.repeat(300_000);
+    const lines = [
+      JSON.stringify(sample('agent-connected')),
+      '[1,2,3]',
+      '"just a string"',
+      JSON.stringify({ ...sample('agent-connected'), source: 'aws.ec2' }),
+      JSON.stringify(big),
+      'garbage',
+      JSON.stringify(sample('audit-event-logged')),
+    ];
+    const r = await runCli(['replay', ...args(dir)], { stdin: `${lines.join('\n')}\n` });
+    expect(summary(r.stderr)).toEqual({ events: 7, normalized: 2, quarantined: 5, findings: 0, actions: 0 });
+    const reasons = ndjson(readFileSync(join(dir, 'q.ndjson'), 'utf8')).map((q) => q['reason'] as string);
+    expect(reasons).toHaveLength(5);
+    expect(reasons[0]).toContain('stdin:2: not an EventBridge envelope: expected a JSON object, got an array');
+    expect(reasons[2]).toContain('"aws.ec2" is not a Buildkite partner event source');
+    expect(reasons[3]).toContain("over EventBridge's 256 KB");
+  });
+
+  describe('usage errors exit 2 with a message naming the problem', () => {
+    it('unknown flag', async () => {
+      const r = await runCli(['replay', '--frobnicate']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("Unknown option '--frobnicate'");
+    });
+    it('missing file', async () => {
+      const r = await runCli(['replay', 'does-not-exist.ndjson']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('no such file or directory: does-not-exist.ndjson');
+    });
+    it('a config with an unknown or wrong key names the key', async () => {
+      const dir = tempDir();
+      writeFileSync(join(dir, 'k.json'), JSON.stringify({ containment: { mode: 'sometimes' }, detektors: {} }));
+      const r = await runCli(['replay', '--config', join(dir, 'k.json')], { stdin: '' });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('containment.mode');
+      expect(r.stderr).toContain('unknown key "detektors"');
+    });
+    it('unknown command', async () => {
+      const r = await runCli(['replya']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('unknown command "replya"');
+    });
+  });
+
+  it('uses kitewatch.config.json from the working directory when present', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'kitewatch.config.json'), JSON.stringify({ bogus: true }));
+    copyFileSync(join(EVENTBRIDGE_DIR, 'agent-connected.json'), join(dir, 'a.json'));
+    const r = await runCli(['replay', 'a.json'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('kitewatch.config.json: unknown key "bogus"');
+    expect(existsSync(join(dir, '.kitewatch', 'quarantine.ndjson'))).toBe(false);
+  });
+
+  it('is silent on stderr apart from the summary when stderr is not a terminal', async () => {
+    const dir = tempDir();
+    const r = await runCli(['replay', join(EVENTBRIDGE_DIR, 'agent-connected.json'), ...args(dir)]);
+    expect(r.stderr.trim().split('\n')).toEqual(['events=1 normalized=1 quarantined=0 findings=0 actions=0']);
+  });
+});

@@ -1,0 +1,293 @@
+import { describe, expect, it } from 'vitest';
+import { normalizeEnvelope } from '../../lib/ocsf/normalize.ts';
+import type { OcsfEvent } from '../../lib/ocsf/types.ts';
+import { parseBuildkiteTime, KNOWN_DETAIL_TYPES } from '../../lib/contracts/buildkite.ts';
+import { AUDIT_EVENT_TYPES } from '../../lib/contracts/audit-event-types.ts';
+import { auditClassFor } from '../../lib/ocsf/map/audit-classes.ts';
+import { clone, sample, sampleSlugs } from '../support/fixtures.ts';
+import { expectValidOcsf } from '../support/ocsf-assertions.ts';
+
+function ok(input: unknown): OcsfEvent {
+  const r = normalizeEnvelope(input);
+  if (!r.ok) throw new Error(`expected normalization, got quarantine: ${r.reason}`);
+  expectValidOcsf(r.event);
+  return r.event;
+}
+
+function rejected(input: unknown): string {
+  const r = normalizeEnvelope(input);
+  if (r.ok) throw new Error(`expected a quarantine reason, got ${r.event.type_name}`);
+  expect(r.reason.length).toBeGreaterThan(10);
+  return r.reason;
+}
+
+/** The docs' Build Blocked example with the two docs errors fixed (detail-type and elided source). */
+function fixedBuildBlocked(): Record<string, unknown> {
+  const e = sample('build-blocked');
+  e['detail-type'] = 'Build Blocked';
+  e['source'] = 'aws.partner/buildkite.com/nithya-bk/0106-187c-12cd4fe';
+  return e;
+}
+
+describe('the 18 Buildkite sample payloads', () => {
+  it('has exactly one fixture per documented detail-type', () => {
+    expect(sampleSlugs()).toHaveLength(18);
+    const types = new Set(sampleSlugs().map((s) => sample(s)['detail-type']));
+    // build-blocked.json carries "Build Finished" (a docs error), so Build Blocked is covered by the fixed copy.
+    for (const t of KNOWN_DETAIL_TYPES) if (t !== 'Build Blocked') expect(types).toContain(t);
+  });
+
+  it.each(sampleSlugs().filter((s) => s !== 'build-blocked'))('%s normalizes to a valid OCSF 1.8.0 event', (slug) => {
+    const input = sample(slug);
+    const event = ok(input);
+    expect(event.metadata.product.name).toBe('Buildkite Pipelines');
+    expect(event.metadata.product.feature?.name).toBe(input['detail-type']);
+    const detail = input['detail'] as { organization: { uuid: string; slug: string } };
+    expect(event.metadata.tenant_uid).toBe(detail.organization.uuid);
+    expect(event.metadata.uid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  it('quarantines the docs Build Blocked example, whose source is elided as "..."', () => {
+    expect(rejected(sample('build-blocked'))).toContain('source "..." is not a Buildkite partner event source');
+  });
+
+  it('maps Build Blocked (docs example with its errors fixed) to API Activity on the build', () => {
+    const e = ok(fixedBuildBlocked());
+    expect(e.class_uid).toBe(6003);
+    expect(e.status_detail).toBe('blocked');
+    expect(e.resources?.map((r) => r.type)).toEqual(['Organization', 'Pipeline', 'Build']);
+    expect(e.resources?.[2]?.name).toBe('webhook-test#23');
+  });
+});
+
+describe('metadata ids', () => {
+  it('metadata.uid is deterministic: the same input gives the same uid, a different event another', () => {
+    const a = ok(sample('agent-connected'));
+    const b = ok(sample('agent-connected'));
+    expect(a.metadata.uid).toBe(b.metadata.uid);
+    const other = sample('agent-connected');
+    other['id'] = '00000000-0000-0000-0000-000000000001';
+    expect(ok(other).metadata.uid).not.toBe(a.metadata.uid);
+    // Same envelope id, different detail-type (the docs reuse ids): different events.
+    expect(ok(sample('agent-lost')).metadata.uid).not.toBe(ok(sample('agent-blocked')).metadata.uid);
+  });
+
+  it('original_event_uid is the EventBridge id, or the audit event uuid for audit events', () => {
+    expect(ok(sample('job-finished')).metadata.original_event_uid).toBe('e8e9fdf8-d21b-fa2d-04c4-09465919673e');
+    expect(ok(sample('audit-event-logged')).metadata.original_event_uid).toBe('da55860c-94f9-4275-91cb-3986590f45b5');
+  });
+
+  it('an audit event has the same uid whether delivered twice or with another envelope (REST backfill)', () => {
+    const a = sample('audit-event-logged');
+    const b = clone(a);
+    b['id'] = 'ffffffff-edcc-0936-187c-d466e46575b6';
+    b['time'] = '2023-03-26T00:00:00Z';
+    expect(ok(a).metadata.uid).toBe(ok(b).metadata.uid);
+  });
+});
+
+describe('Audit Event Logged', () => {
+  it('parses the JSON-string context into src_endpoint, http_request, actor.session and keeps the original', () => {
+    const input = sample('audit-event-logged');
+    const e = ok(input);
+    const detail = input['detail'] as { event: { context: string } };
+    expect(e.src_endpoint).toEqual({ ip: '127.0.0.0' });
+    expect(e['http_request']).toEqual({
+      user_agent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/110.0.0.0 Safari/537.36',
+      uid: 'pemF0aW9uLStMDE4NjDAtNzk1YS00YW',
+    });
+    expect(e.actor?.session).toEqual({ uid: 'pemF0aW9uLStMDE4NjDAtNzk1YS00YW', created_time: Date.UTC(2023, 2, 25, 23, 30, 54, 559) });
+    expect(e.actor?.user).toMatchObject({ uid: 'df75860c-94f9-4275-91cb-3986590f45b5', name: 'Buildkite member' });
+    const bk = (e.unmapped as { buildkite: Record<string, unknown> }).buildkite;
+    expect(bk['context']).toBe(detail.event.context);
+    expect(bk['session_user_uuid']).toBe('da55860c-94f9-4275-91cb-3986590f45b5');
+  });
+
+  it('takes the event time from occurred_at, parsed exactly as UTC', () => {
+    expect(ok(sample('audit-event-logged')).time).toBe(Date.UTC(2023, 2, 25, 23, 14, 43));
+  });
+
+  it('ORGANIZATION_UPDATED becomes API Activity Update with the organization as resource', () => {
+    const e = ok(sample('audit-event-logged'));
+    expect(e.class_uid).toBe(6003);
+    expect(e.activity_id).toBe(3);
+    expect(e['api']).toMatchObject({ operation: 'ORGANIZATION_UPDATED' });
+    expect(e.resources?.[0]).toMatchObject({ uid: 'af7e863c-94f9-4275-91sb-3986590f45b5', type: 'Organization', name: 'Buildkite', data: { name: 'Buildkite' } });
+  });
+
+  it('still normalizes when the context is not JSON, and says so in unmapped', () => {
+    const input = sample('audit-event-logged');
+    (input['detail'] as { event: { context: string } }).event.context = '{not json';
+    const e = ok(input);
+    expect(e.src_endpoint).toEqual({ name: 'unknown' });
+    expect((e.unmapped as { buildkite: Record<string, unknown> }).buildkite['context_problem']).toBe('event.context is not valid JSON');
+  });
+
+  it('accepts the REST API form where context is an object', () => {
+    const input = sample('audit-event-logged');
+    const ev = (input['detail'] as { event: Record<string, unknown> }).event;
+    ev['context'] = JSON.parse(ev['context'] as string);
+    expect(ok(input).src_endpoint).toEqual({ ip: '127.0.0.0' });
+  });
+
+  it.each([...AUDIT_EVENT_TYPES])('%s normalizes to its mapped class', (type) => {
+    const input = sample('audit-event-logged');
+    (input['detail'] as { event: { type: string } }).event.type = type;
+    const e = ok(input);
+    const expected = auditClassFor(type);
+    expect(e.class_uid).toBe(expected.class);
+    expect(e.metadata.event_code).toBe(type);
+    expect((e.unmapped as { buildkite: Record<string, unknown> }).buildkite['unknown_audit_type']).toBeUndefined();
+  });
+
+  it('maps the identity classes to their OCSF places', () => {
+    const typed = (type: string, subjectType: string) => {
+      const input = sample('audit-event-logged');
+      const ev = (input['detail'] as { event: Record<string, unknown> }).event;
+      ev['type'] = type;
+      ev['subject_type'] = subjectType;
+      ev['subject_name'] = 'the-subject';
+      return ok(input);
+    };
+    expect(typed('USER_TOTP_DELETED', 'User')).toMatchObject({ class_uid: 3001, activity_id: 11, user: { uid: 'af7e863c-94f9-4275-91sb-3986590f45b5', name: 'the-subject' } });
+    expect(typed('AGENT_TOKEN_CREATED', 'AgentToken')).toMatchObject({ class_uid: 3004, activity_id: 1, entity: { type: 'AgentToken', name: 'the-subject' } });
+    expect(typed('TEAM_MEMBER_CREATED', 'Team')).toMatchObject({ class_uid: 3006, activity_id: 3, group: { name: 'the-subject' } });
+    expect(typed('ORGANIZATION_MEMBER_UPDATED', 'OrganizationMember')).toMatchObject({ class_uid: 3005, privileges: ['organization role changed'] });
+    expect(typed('SECRET_READ', 'Secret')).toMatchObject({ class_uid: 6003, activity_id: 2, resources: [{ type: 'Secret', name: 'the-subject' }, { type: 'Organization' }] });
+    const token = typed('CLUSTER_TOKEN_DELETED', 'ClusterToken');
+    expect(token.observables).toContainEqual({ name: 'subject.uid', type_id: 19, type: 'User Credential ID', value: 'af7e863c-94f9-4275-91sb-3986590f45b5' });
+  });
+
+  it('an audit type Buildkite adds later is normalized generically, flagged in unmapped', () => {
+    const input = sample('audit-event-logged');
+    (input['detail'] as { event: { type: string } }).event.type = 'WIDGET_FROBNICATED';
+    const e = ok(input);
+    expect(e.class_uid).toBe(6003);
+    expect(e.activity_id).toBe(99);
+    expect((e.unmapped as { buildkite: Record<string, unknown> }).buildkite['unknown_audit_type']).toBe(true);
+  });
+});
+
+describe('agents and tokens land in their OCSF places', () => {
+  it('Agent Connected: the agent is the user, its token the credential, the IP the source', () => {
+    const e = ok(sample('agent-connected'));
+    expect(e).toMatchObject({ class_uid: 3002, activity_id: 1, status_id: 1 });
+    expect(e.user).toEqual({
+      uid: '288139c5-728d-4c22-88e3-5a926b6c4a51',
+      name: 'my-agent-1',
+      type_id: 99,
+      type: 'Buildkite Agent',
+      credential_uid: 'df75860c-94f9-4275-91cb-3986590f45b5',
+      org: { uid: 'a98961b7-adc1-41aa-8726-cfb2c46e42e0', name: 'my-org' },
+    });
+    expect(e.src_endpoint).toEqual({ ip: '3.80.193.183', hostname: 'ip-10-0-2-73.ec2.internal', instance_uid: 'i-0ce2c738afbfc6c83' });
+    expect(e.observables).toContainEqual({ name: 'user.credential_uid', type_id: 19, type: 'User Credential ID', value: 'df75860c-94f9-4275-91cb-3986590f45b5' });
+  });
+
+  it.each(['agent-disconnected', 'agent-lost', 'agent-stopped', 'agent-stopping'])('%s is a logoff', (slug) => {
+    expect(ok(sample(slug))).toMatchObject({ class_uid: 3002, activity_id: 2 });
+  });
+
+  it('Agent Blocked and Cluster Token Registration Blocked are failed logons from the blocked IP, with the cluster token', () => {
+    for (const slug of ['agent-blocked', 'cluster-token-registration-blocked']) {
+      const e = ok(sample(slug));
+      expect(e).toMatchObject({ class_uid: 3002, activity_id: 1, status_id: 2, severity_id: 3 });
+      expect(e.src_endpoint?.ip).toBe('204.124.80.36');
+      expect(e.user?.credential_uid).toBe('c1164b28-bace-436-ac44-4133e1d18ca5');
+      expect(e.status_detail).toContain('202.144.160.0/24');
+    }
+  });
+
+  it('Job Finished carries pipeline, build, job and agent as resources and the agent as source', () => {
+    const e = ok(sample('job-finished'));
+    expect(e.resources?.map((r) => `${r.type}:${r.uid}`)).toEqual([
+      'Organization:a98961b7-adc1-41aa-8726-cfb2c46e42e0',
+      'Pipeline:88d73553-5533-4f56-9c16-fb38d7817d8f',
+      'Build:8fcaa7b9-e175-4110-9f48-f79949806a31',
+      'Job:9e6c3f19-4fdb-4e8e-b925-28cd7504e17f',
+      'Agent:0191695c-920d-4644-8be9-a674252ac',
+    ]);
+    expect(e.resources?.[1]?.name).toBe('my-pipeline');
+    expect(e.resources?.[2]?.name).toBe('my-pipeline#123456');
+    expect(e.resources?.[3]?.name).toBe(':nodejs: Test');
+    expect(e.src_endpoint).toEqual({ uid: '0191695c-920d-4644-8be9-a674252ac', svc_name: 'buildkite-agent' });
+  });
+
+  it('Job Activated names the person who unblocked it as the actor', () => {
+    expect(ok(sample('job-activated')).actor?.user).toMatchObject({ uid: 'c07c69c6-11d2-4375-9148-9d0338b0a836', name: 'bell' });
+  });
+
+  it('keeps unknown fields in unmapped rather than dropping them', () => {
+    const input = sample('agent-connected');
+    (input['detail'] as Record<string, unknown>)['new_field'] = { x: 1 };
+    ((input['detail'] as { agent: Record<string, unknown> }).agent)['cluster'] = 'c-1';
+    const bk = (ok(input).unmapped as { buildkite: Record<string, unknown> }).buildkite;
+    expect(bk['new_field']).toEqual({ x: 1 });
+    expect((bk['agent'] as Record<string, unknown>)['cluster']).toBe('c-1');
+  });
+});
+
+describe('forward compatibility', () => {
+  it('an unknown detail-type from a Buildkite source is normalized generically, not dropped', () => {
+    const input = sample('build-started');
+    input['detail-type'] = 'Pipeline Teleported';
+    const e = ok(input);
+    expect(e).toMatchObject({ class_uid: 6003, activity_id: 99, activity_name: 'Pipeline Teleported' });
+    const bk = (e.unmapped as { buildkite: Record<string, unknown> }).buildkite;
+    expect(bk['unknown_detail_type']).toBe(true);
+    expect((bk['detail'] as Record<string, unknown>)['build']).toBeDefined();
+    expect(e.resources?.map((r) => r.type)).toEqual(['Organization', 'Pipeline', 'Build']);
+  });
+});
+
+describe('quarantine reasons say what was wrong and where', () => {
+  it('a missing required field', () => {
+    const input = sample('agent-connected');
+    delete (input['detail'] as { agent: Record<string, unknown> }).agent['uuid'];
+    expect(rejected(input)).toMatch(/"Agent Connected" event .*detail\.agent\.uuid: .*expected string/);
+  });
+
+  it('a field of the wrong type', () => {
+    const input = sample('build-started');
+    (input['detail'] as { build: Record<string, unknown> }).build['number'] = 'one';
+    expect(rejected(input)).toContain('detail.build.number');
+  });
+
+  it('a malformed Buildkite timestamp', () => {
+    const input = sample('audit-event-logged');
+    (input['detail'] as { event: Record<string, unknown> }).event['occurred_at'] = '2023-03-25T23:14:43Z';
+    expect(rejected(input)).toContain('detail.event.occurred_at: expected a timestamp like "2019-08-11 06:01:16 UTC"');
+  });
+
+  it('not an envelope', () => {
+    expect(rejected([1, 2])).toBe('not an EventBridge envelope: expected a JSON object, got an array');
+    expect(rejected('x')).toBe('not an EventBridge envelope: expected a JSON object, got a string');
+    expect(rejected({ hello: 'world' })).toMatch(/^not an EventBridge envelope: id: /);
+    const noDetail = sample('agent-connected');
+    delete noDetail['detail'];
+    expect(rejected(noDetail)).toContain('detail:');
+  });
+
+  it('an event over EventBridge 256 KB limit', () => {
+    const input = sample('build-started');
+    (input['detail'] as { build: Record<string, unknown> }).build['message'] = 'x'.repeat(262_144);
+    expect(rejected(input)).toMatch(/over EventBridge's 256 KB \(262144 bytes\) limit/);
+  });
+
+  it('a source that is not Buildkite', () => {
+    const input = sample('agent-connected');
+    input['source'] = 'aws.s3';
+    expect(rejected(input)).toContain('source "aws.s3" is not a Buildkite partner event source');
+  });
+});
+
+describe('parseBuildkiteTime', () => {
+  it('parses the docs format exactly, as UTC', () => {
+    expect(parseBuildkiteTime('2019-08-11 06:01:16 UTC')).toBe(Date.UTC(2019, 7, 11, 6, 1, 16));
+    expect(parseBuildkiteTime('2019-08-11 06:01:16.250 UTC')).toBe(Date.UTC(2019, 7, 11, 6, 1, 16, 250));
+  });
+  it.each(['2019-08-11T06:01:16Z', '2019-08-11 06:01:16', '2019-02-30 00:00:00 UTC', '2019-08-11 25:01:16 UTC', '', 'yesterday'])(
+    'rejects %j',
+    (v) => expect(parseBuildkiteTime(v)).toBeUndefined(),
+  );
+});
