@@ -1,0 +1,43 @@
+/**
+ * Test helpers for the shared moto server started by test/support/global-setup.ts.
+ * Test files run in parallel against the same moto: name resources with uniqueName().
+ */
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+
+export interface AwsTestClientConfig {
+  endpoint: string;
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+}
+
+export function motoEndpoint(): string {
+  return inject('motoEndpoint');
+}
+
+/** Spread into any AWS SDK v3 client constructor: `new DynamoDBClient(awsClientConfig())`. */
+export function awsClientConfig(): AwsTestClientConfig {
+  return {
+    endpoint: motoEndpoint(),
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  };
+}
+
+let counter = 0;
+
+/** `prefix-<pid>-<n>-<random>`: unique across parallel test files; valid as a table/queue/bucket name part. */
+export function uniqueName(prefix: string): string {
+  counter++;
+  return `${prefix}-${process.pid}-${counter}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Wipes ALL moto state. Other test files share the server and may be running right now,
+ * so only use it where nothing else can be; prefer unique resource names.
+ */
+export async function resetMoto(): Promise<void> {
+  const res = await fetch(`${motoEndpoint()}/moto-api/reset`, { method: 'POST' });
+  await res.body?.cancel();
+  if (!res.ok) throw new Error(`moto reset failed: HTTP ${res.status}`);
+}
