@@ -10,19 +10,25 @@ import { z } from 'zod';
 /** `2019-08-11 06:01:16 UTC` (Buildkite's format inside `detail`), optionally with fractions. */
 const BUILDKITE_TS = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))? UTC$/;
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 /** Parses a Buildkite timestamp to epoch ms; undefined when it is not one (or not a real date). */
 export function parseBuildkiteTime(value: string): number | undefined {
   const m = BUILDKITE_TS.exec(value);
   if (m === null) return undefined;
-  const [, y, mo, d, h, mi, s, frac] = m;
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  const d = Number(m[3]);
+  const h = Number(m[4]);
+  const mi = Number(m[5]);
+  const s = Number(m[6]);
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  const maxDay = mo === 2 && leap ? 29 : (DAYS_IN_MONTH[mo - 1] ?? 0);
+  // Reject 2019-02-30 and 25:00, which Date.UTC would silently roll over.
+  if (mo < 1 || mo > 12 || d < 1 || d > maxDay || h > 23 || mi > 59 || s > 59) return undefined;
+  const frac = m[7];
   const ms = frac === undefined ? 0 : Math.floor(Number(`0.${frac}`) * 1000);
-  const t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms);
-  const back = new Date(t);
-  // Reject 2019-02-30 and friends, which Date.UTC would silently roll over.
-  if (back.getUTCDate() !== Number(d) || back.getUTCMonth() !== Number(mo) - 1 || back.getUTCHours() !== Number(h)) {
-    return undefined;
-  }
-  return t;
+  return Date.UTC(y, mo - 1, d, h, mi, s, ms);
 }
 
 export const BuildkiteTimestamp = z

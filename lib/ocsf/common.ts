@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { OcsfObservable } from './types.ts';
 
@@ -7,7 +7,8 @@ import type { OcsfObservable } from './types.ts';
  * The same parts always give the same id, so redeliveries and replays de-duplicate downstream.
  */
 export function deterministicUid(...parts: readonly string[]): string {
-  const h = createHash('sha256').update(parts.join('\u0000')).digest('hex');
+  // One-shot hash(): noticeably cheaper than createHash() per event.
+  const h = hash('sha256', parts.join('\u0000'), 'hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h.slice(16, 17), 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
@@ -28,17 +29,15 @@ export const ObservableType = {
   resourceName: { type_id: 38, type: 'Resource Details: name' },
 } as const;
 
-/** Collects observables, skipping empty values and duplicates. */
+/** Collects observables, skipping empty values and duplicates (a handful per event: a scan beats a Set). */
 export class Observables {
   readonly #items: OcsfObservable[] = [];
-  readonly #seen = new Set<string>();
 
   add(name: string, kind: keyof typeof ObservableType, value: string | null | undefined): this {
     if (value === undefined || value === null || value === '') return this;
-    const key = `${name}\u0000${value}`;
-    if (this.#seen.has(key)) return this;
-    this.#seen.add(key);
-    this.#items.push({ name, ...ObservableType[kind], value });
+    for (const o of this.#items) if (o.name === name && o.value === value) return this;
+    const t = ObservableType[kind];
+    this.#items.push({ name, type_id: t.type_id, type: t.type, value });
     return this;
   }
 
@@ -49,8 +48,10 @@ export class Observables {
 
 /** Drops keys whose value is undefined or null, so emitted JSON holds only what is known. */
 export function compact<T extends Record<string, unknown>>(obj: T): T {
+  // for-in over own enumerable keys: several times faster than Object.entries on the hot path.
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) {
+  for (const k in obj) {
+    const v = obj[k];
     if (v !== undefined && v !== null) out[k] = v;
   }
   return out as T;
@@ -59,8 +60,9 @@ export function compact<T extends Record<string, unknown>>(obj: T): T {
 /** The keys of `obj` that the mapping did not consume: they go to `unmapped`, never dropped. */
 export function leftover(obj: Record<string, unknown>, consumed: readonly string[]): Record<string, unknown> | undefined {
   let out: Record<string, unknown> | undefined;
-  for (const [k, v] of Object.entries(obj)) {
-    if (consumed.includes(k) || v === null || v === undefined) continue;
+  for (const k in obj) {
+    const v = obj[k];
+    if (v === null || v === undefined || consumed.includes(k)) continue;
     out ??= {};
     out[k] = v;
   }

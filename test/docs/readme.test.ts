@@ -1,0 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { renderReadme } from '../../scripts/gen-docs.ts';
+
+describe('README', () => {
+  it('generated sections (config reference, OCSF mapping, catalogs) match the code', () => {
+    const current = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    // On failure run: node scripts/gen-docs.ts
+    expect(renderReadme(current)).toBe(current);
+  });
+});
