@@ -2,8 +2,9 @@ import { z } from 'zod';
 
 /**
  * Contracts for what Buildkite's Amazon EventBridge integration sends. Shapes follow the
- * docs' example payloads (test/fixtures/buildkite/eventbridge); objects are `loose` so that
- * fields Buildkite adds later survive into `unmapped` instead of being dropped.
+ * docs' example payloads (test/fixtures/buildkite/eventbridge). Parsing strips unknown keys, so
+ * the normalizer validates with these schemas and maps the input itself: fields Buildkite adds
+ * later survive into `unmapped` instead of being dropped.
  * Ids are plain strings: the docs' own examples contain malformed uuids.
  */
 
@@ -38,20 +39,20 @@ export const BuildkiteTimestamp = z
 const ts = BuildkiteTimestamp.nullish();
 const str = z.string().nullish();
 
-export const Organization = z.looseObject({
+export const Organization = z.object({
   uuid: z.string(),
   graphql_id: str,
   slug: z.string(),
 });
 
-export const Pipeline = z.looseObject({
+export const Pipeline = z.object({
   uuid: z.string(),
   graphql_id: str,
   slug: z.string(),
   repo: str,
 });
 
-export const Build = z.looseObject({
+export const Build = z.object({
   uuid: z.string(),
   graphql_id: str,
   number: z.number().int(),
@@ -67,9 +68,9 @@ export const Build = z.looseObject({
   meta_data: z.record(z.string(), z.unknown()).nullish(),
 });
 
-const UserRef = z.looseObject({ uuid: z.string(), graphql_id: str, name: str });
+const UserRef = z.object({ uuid: z.string(), graphql_id: str, name: str });
 
-export const Job = z.looseObject({
+export const Job = z.object({
   uuid: z.string(),
   graphql_id: str,
   type: z.string(),
@@ -92,19 +93,19 @@ export const Job = z.looseObject({
   promised_exit_status_at: ts,
 });
 
-export const AgentToken = z.looseObject({
+export const AgentToken = z.object({
   uuid: z.string(),
   created_at: ts,
   description: str,
 });
 
-export const ClusterToken = z.looseObject({
+export const ClusterToken = z.object({
   uuid: z.string(),
   description: str,
   allowed_ip_addresses: str,
 });
 
-export const Agent = z.looseObject({
+export const Agent = z.object({
   uuid: z.string(),
   graphql_id: str,
   connection_state: str,
@@ -120,7 +121,7 @@ export const Agent = z.looseObject({
   lost_at: ts,
 });
 
-export const AuditContext = z.looseObject({
+export const AuditContext = z.object({
   request_id: str,
   request_ip: str,
   request_user_agent: str,
@@ -130,7 +131,7 @@ export const AuditContext = z.looseObject({
 });
 export type AuditContext = z.infer<typeof AuditContext>;
 
-export const AuditEvent = z.looseObject({
+export const AuditEvent = z.object({
   uuid: z.string(),
   occurred_at: BuildkiteTimestamp,
   type: z.string().min(1),
@@ -142,7 +143,7 @@ export const AuditEvent = z.looseObject({
   context: z.union([z.string(), z.record(z.string(), z.unknown())]).nullish(),
 });
 
-export const AuditActor = z.looseObject({
+export const AuditActor = z.object({
   name: str,
   type: str,
   uuid: str,
@@ -150,43 +151,43 @@ export const AuditActor = z.looseObject({
 
 const base = { version: z.number().int().optional() };
 
-export const BuildDetail = z.looseObject({ ...base, build: Build, pipeline: Pipeline, organization: Organization });
-export const JobDetail = z.looseObject({
+export const BuildDetail = z.object({ ...base, build: Build, pipeline: Pipeline, organization: Organization });
+export const JobDetail = z.object({
   ...base,
   job: Job,
   build: Build,
   pipeline: Pipeline,
   organization: Organization,
-  agent: z.looseObject({ uuid: z.string() }).nullish(),
+  agent: z.object({ uuid: z.string() }).nullish(),
   promised_exit_status_reason: str,
 });
-export const AgentDetail = z.looseObject({
+export const AgentDetail = z.object({
   ...base,
   agent: Agent,
   organization: Organization,
   token: AgentToken.nullish(),
 });
-export const AgentBlockedDetail = z.looseObject({
+export const AgentBlockedDetail = z.object({
   ...base,
   blocked_ip: z.string(),
   cluster_token: ClusterToken,
   agent: Agent,
   organization: Organization,
 });
-export const ClusterTokenRegistrationBlockedDetail = z.looseObject({
+export const ClusterTokenRegistrationBlockedDetail = z.object({
   ...base,
   blocked_ip: z.string(),
   cluster_token: ClusterToken,
   organization: Organization,
 });
-export const AuditEventLoggedDetail = z.looseObject({
+export const AuditEventLoggedDetail = z.object({
   ...base,
   organization: Organization,
   event: AuditEvent,
   actor: AuditActor.nullish(),
 });
 /** An unknown detail-type: all we insist on is an object; organization when it looks like one. */
-export const UnknownDetail = z.looseObject({ organization: Organization.optional() });
+export const UnknownDetail = z.object({ organization: Organization.optional() });
 
 export type BuildDetail = z.infer<typeof BuildDetail>;
 export type JobDetail = z.infer<typeof JobDetail>;
@@ -228,7 +229,7 @@ export function isKnownDetailType(value: string): value is KnownDetailType {
 export const BUILDKITE_SOURCE_PREFIX = 'aws.partner/buildkite.com/';
 
 /** The EventBridge envelope. `time` is ISO 8601; `detail` must be an object. */
-export const EventBridgeEnvelope = z.looseObject({
+export const EventBridgeEnvelope = z.object({
   version: z.string().optional(),
   id: z.string().min(1),
   'detail-type': z.string().min(1),

@@ -82,7 +82,9 @@ function normalizeUnsafe(input: unknown, options: NormalizeOptions): NormalizeRe
   if (!env.success) {
     return { ok: false, reason: `not an EventBridge envelope: ${formatIssues(env.error.issues, '')}` };
   }
-  const envelope = env.data;
+  // Validated, but mapped from the input itself: the schemas strip unknown keys (zod's fast
+  // path), and unknown keys must survive into `unmapped`.
+  const envelope = input as EventBridgeEnvelope;
   if (!envelope.source.startsWith(BUILDKITE_SOURCE_PREFIX)) {
     return {
       ok: false,
@@ -95,7 +97,7 @@ function normalizeUnsafe(input: unknown, options: NormalizeOptions): NormalizeRe
   if (!parsed.success) {
     return { ok: false, reason: `Buildkite "${detailType}" event ${envelope.id}: ${formatIssues(parsed.error.issues, 'detail')}` };
   }
-  const detail = parsed.data as Record<string, unknown>;
+  const detail = envelope.detail;
 
   if (detailType === 'Audit Event Logged') {
     const d = detail as AuditEventLoggedDetail;

@@ -291,3 +291,15 @@ describe('parseBuildkiteTime', () => {
     (v) => expect(parseBuildkiteTime(v)).toBeUndefined(),
   );
 });
+
+describe('unknown fields survive', () => {
+  it('in the audit context and the envelope', () => {
+    const input = sample('audit-event-logged');
+    input['replay-name'] = 'x';
+    const ev = (input['detail'] as { event: Record<string, unknown> }).event;
+    ev['context'] = JSON.stringify({ ...JSON.parse(ev['context'] as string), request_geo: 'NZ' });
+    const bk = (ok(input).unmapped as { buildkite: Record<string, unknown> }).buildkite;
+    expect(bk['context_extra']).toEqual({ request_geo: 'NZ' });
+    expect(bk['replay-name']).toBe('x');
+  });
+});

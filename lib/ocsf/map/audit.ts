@@ -22,9 +22,9 @@ export function parseAuditContext(raw: unknown): ParsedContext {
       return { context: undefined, problem: 'event.context is not valid JSON' };
     }
   }
-  const parsed = AuditContext.safeParse(value);
-  if (!parsed.success) return { context: undefined, problem: 'event.context is not an object of strings' };
-  return { context: parsed.data };
+  if (!AuditContext.safeParse(value).success) return { context: undefined, problem: 'event.context is not an object of strings' };
+  // The input itself: parsing strips keys we do not know, and those belong in unmapped.
+  return { context: value as AuditContext };
 }
 
 function epochMs(iso: string | null | undefined): number | undefined {
