@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AwsConfig } from '../infra/config.ts';
 import { DetectorsConfig } from '../detections/config.ts';
 import { ContainmentConfig } from '../containment/config.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Contracts for what Buildkite's Amazon EventBridge integration sends. Shapes follow the

@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { compilePattern, validatePattern, type EventPattern } from './pattern.ts';
 
 /** A rule file in rules/: deployed as an EventBridge rule by the CDK app, evaluated locally here. */

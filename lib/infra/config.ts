@@ -116,7 +116,7 @@ export const AwsConfig = z
     reservedConcurrency: z
       .number()
       .int()
-      .min(1)
+      .min(2, 'must be at least 2 (the SQS event source maximum concurrency is capped to it, and its minimum is 2)')
       .nullable()
       .default(5)
       .describe(

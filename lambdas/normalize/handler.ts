@@ -1,0 +1,26 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
+import { createLogger } from '../shared/logger.ts';
+import { createMetrics } from '../shared/metrics.ts';
+import { parseNormalizeEnv } from './env.ts';
+import { createNormalizer } from './process.ts';
+
+// Built once per cold start and injected: process.ts holds the logic and is tested without Lambda.
+const settings = parseNormalizeEnv(process.env);
+const logger = createLogger();
+const metrics = createMetrics();
+const normalizer = createNormalizer({
+  eventBridge: new EventBridgeClient({}),
+  s3: new S3Client({}),
+  eventBusName: settings.eventBusName,
+  quarantineBucket: settings.quarantineBucket,
+  logger,
+  metrics,
+});
+
+export const handler = middy(normalizer.processBatch)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics, { captureColdStartMetric: true }));

@@ -1,0 +1,223 @@
+import { createHash } from 'node:crypto';
+import { PutEventsCommand, type EventBridgeClient, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { normalizeEnvelope } from '../../lib/ocsf/normalize.ts';
+import { toPutEventsEntry } from '../../lib/engine/bus.ts';
+import { quarantineRecord, type QuarantineRecord } from '../../lib/engine/quarantine.ts';
+import { QUARANTINE_PREFIX } from '../shared/env.ts';
+
+/** PutEvents limits: 10 entries and 256 KB per request. */
+export const PUT_EVENTS_MAX_ENTRIES = 10;
+export const PUT_EVENTS_MAX_BYTES = 256 * 1024;
+
+export type Normalize = typeof normalizeEnvelope;
+
+export interface NormalizerDeps {
+  readonly eventBridge: Pick<EventBridgeClient, 'send'>;
+  readonly s3: Pick<S3Client, 'send'>;
+  readonly eventBusName: string;
+  readonly quarantineBucket: string;
+  readonly logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+  readonly metrics: Pick<Metrics, 'addMetric'>;
+  /** @default normalizeEnvelope from lib/ocsf/normalize.ts */
+  readonly normalize?: Normalize;
+}
+
+export class PublishError extends Error {
+  override readonly name = 'PublishError';
+}
+
+/** Entry size as EventBridge counts it against the 256 KB limit. */
+export function putEventsEntrySize(entry: PutEventsRequestEntry): number {
+  let size = entry.Time === undefined ? 0 : 14;
+  for (const part of [entry.Source, entry.DetailType, entry.Detail, ...(entry.Resources ?? [])]) {
+    if (part !== undefined) size += Buffer.byteLength(part, 'utf8');
+  }
+  return size;
+}
+
+/** Splits into PutEvents-sized chunks: at most 10 entries and 256 KB each, order kept. */
+export function chunkForPutEvents<T extends { readonly size: number }>(items: readonly T[]): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (current.length === PUT_EVENTS_MAX_ENTRIES || (current.length > 0 && bytes + item.size > PUT_EVENTS_MAX_BYTES)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += item.size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+interface Pending {
+  readonly entry: PutEventsRequestEntry;
+  readonly size: number;
+  readonly uid: string;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * Collects the entries that the batch's records publish in the same turn of the event loop and
+ * sends them in PutEvents chunks. Each record awaits its own entry, so a failed entry (or a
+ * failed call) fails exactly the records it belongs to and SQS redelivers only those.
+ */
+export class BatchingPublisher {
+  readonly #client: Pick<EventBridgeClient, 'send'>;
+  readonly #logger: NormalizerDeps['logger'];
+  #pending: Pending[] = [];
+  #scheduled = false;
+
+  constructor(client: Pick<EventBridgeClient, 'send'>, logger: NormalizerDeps['logger']) {
+    this.#client = client;
+    this.#logger = logger;
+  }
+
+  publish(entry: PutEventsRequestEntry, uid: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ entry, size: putEventsEntrySize(entry), uid, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        // setImmediate runs after every record handler has reached its publish() call.
+        setImmediate(() => void this.#flush());
+      }
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#pending;
+    this.#pending = [];
+    this.#scheduled = false;
+    await Promise.all(chunkForPutEvents(batch).map((chunk) => this.#send(chunk)));
+  }
+
+  async #send(chunk: readonly Pending[]): Promise<void> {
+    try {
+      const out = await this.#client.send(new PutEventsCommand({ Entries: chunk.map((p) => p.entry) }));
+      const results = out.Entries ?? [];
+      chunk.forEach((pending, i) => {
+        const result = results[i];
+        if (result === undefined) {
+          pending.reject(new PublishError(`PutEvents returned no result for entry ${i}`));
+        } else if (result.ErrorCode !== undefined) {
+          this.#logger.warn('PutEvents rejected an entry', {
+            uid: pending.uid,
+            errorCode: result.ErrorCode,
+            errorMessage: result.ErrorMessage,
+          });
+          pending.reject(new PublishError(`PutEvents rejected the entry: ${result.ErrorCode}`));
+        } else {
+          pending.resolve();
+        }
+      });
+    } catch (cause) {
+      // The SDK error names the API failure (throttling, network); it carries no event payload.
+      this.#logger.warn('PutEvents call failed', { error: (cause as Error).name, entries: chunk.length });
+      const error = new PublishError(`PutEvents failed: ${(cause as Error).name}`, { cause });
+      for (const pending of chunk) pending.reject(error);
+    }
+  }
+}
+
+/** `quarantine/yyyy/mm/dd/<sha256 of the body>.json`: one object per distinct body, so redelivery overwrites. */
+export function quarantineKey(body: string, at: Date): string {
+  const digest = createHash('sha256').update(body, 'utf8').digest('hex');
+  const yyyy = at.getUTCFullYear().toString().padStart(4, '0');
+  const mm = (at.getUTCMonth() + 1).toString().padStart(2, '0');
+  const dd = at.getUTCDate().toString().padStart(2, '0');
+  return `${QUARANTINE_PREFIX}${yyyy}/${mm}/${dd}/${digest}.json`;
+}
+
+type Classified =
+  | { readonly ok: true; readonly entry: PutEventsRequestEntry; readonly uid: string }
+  | { readonly ok: false; readonly record: QuarantineRecord };
+
+export type RecordOutcome = 'published' | 'quarantined';
+
+export interface Normalizer {
+  /** One SQS record: publish its OCSF event or quarantine it. Throws when neither worked. */
+  handleRecord(record: SQSRecord): Promise<RecordOutcome>;
+  /** The whole SQS batch, answered with the messages SQS must redeliver. */
+  processBatch(event: SQSEvent, context?: Context): Promise<SQSBatchResponse>;
+}
+
+export function createNormalizer(deps: NormalizerDeps): Normalizer {
+  const normalize = deps.normalize ?? normalizeEnvelope;
+  const publisher = new BatchingPublisher(deps.eventBridge, deps.logger);
+  const processor = new BatchProcessor(EventType.SQS);
+
+  function classify(record: SQSRecord): Classified {
+    const origin = `sqs:${record.messageId}`;
+    let input: unknown;
+    try {
+      input = JSON.parse(record.body);
+    } catch {
+      // The SyntaxError text quotes the body; keep payload text out of the reason.
+      return { ok: false, record: quarantineRecord('SQS message body is not valid JSON', { raw: record.body }, origin) };
+    }
+    let result: ReturnType<Normalize>;
+    try {
+      result = normalize(input, { sizeBytes: Buffer.byteLength(record.body, 'utf8') });
+    } catch (cause) {
+      // A normalizer bug must not lose the event: quarantine it for replay after the fix.
+      const reason = `normalizer threw ${(cause as Error).name}: ${(cause as Error).message}`;
+      return { ok: false, record: quarantineRecord(reason, { input }, origin) };
+    }
+    if (!result.ok) return { ok: false, record: quarantineRecord(result.reason, { input }, origin) };
+    const entry = toPutEventsEntry(result.event, deps.eventBusName);
+    const size = putEventsEntrySize(entry);
+    if (size > PUT_EVENTS_MAX_BYTES) {
+      const reason = `normalized event is ${size} bytes, over the ${PUT_EVENTS_MAX_BYTES}-byte PutEvents limit`;
+      return { ok: false, record: quarantineRecord(reason, { input }, origin) };
+    }
+    return { ok: true, entry, uid: result.event.metadata.uid };
+  }
+
+  async function quarantine(record: SQSRecord, rejected: QuarantineRecord): Promise<void> {
+    const sent = Number(record.attributes.SentTimestamp);
+    // SentTimestamp is fixed per message, so a redelivery lands on the same key.
+    const key = quarantineKey(record.body, Number.isFinite(sent) ? new Date(sent) : new Date());
+    await deps.s3.send(
+      new PutObjectCommand({
+        Bucket: deps.quarantineBucket,
+        Key: key,
+        Body: JSON.stringify(rejected),
+        ContentType: 'application/json',
+      }),
+    );
+    deps.logger.warn('event quarantined', { messageId: record.messageId, key, reason: rejected.reason });
+  }
+
+  async function handleRecord(record: SQSRecord): Promise<RecordOutcome> {
+    const classified = classify(record);
+    if (!classified.ok) {
+      await quarantine(record, classified.record);
+      deps.metrics.addMetric('EventsQuarantined', MetricUnit.Count, 1);
+      return 'quarantined';
+    }
+    try {
+      await publisher.publish(classified.entry, classified.uid);
+    } catch (error) {
+      deps.metrics.addMetric('PublishFailures', MetricUnit.Count, 1);
+      throw error;
+    }
+    deps.metrics.addMetric('EventsPublished', MetricUnit.Count, 1);
+    deps.logger.debug('event published', { messageId: record.messageId, uid: classified.uid });
+    return 'published';
+  }
+
+  return {
+    handleRecord,
+    processBatch: (event, context) =>
+      processPartialResponse(event, handleRecord, processor, context === undefined ? {} : { context }),
+  };
+}

@@ -1,0 +1,112 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambdaEventSources from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { KitewatchFunction } from './kitewatch-function.ts';
+import { toCdkEventPattern, type CompiledRule, type RuleFile } from './rules.ts';
+import { suppress } from './suppressions.ts';
+
+export interface QueueRouteProps {
+  /** A rule from rules/ (ruleNamed()); its `bus` picks the bus, its pattern is deployed as is. */
+  readonly rule: CompiledRule;
+  /** The buses a rule file can name. */
+  readonly buses: Readonly<Record<RuleFile['bus'], events.IEventBus>>;
+  /** The stage's function; the rule's `target` must name it. */
+  readonly consumer: KitewatchFunction;
+  readonly consumerTarget: RuleFile['target'];
+  readonly key: kms.IKey;
+  readonly alarmTopic: sns.ITopic;
+  /** Deliveries before a message moves to the DLQ. */
+  readonly maxReceiveCount: number;
+  readonly batchSize: number;
+  readonly maxBatchingWindow: Duration;
+}
+
+/**
+ * One pipeline stage's input: EventBridge rule (pattern from rules/) -> KMS-encrypted SQS queue
+ * with a DLQ and an alarm on it -> Lambda reading batches with partial-batch failures. Rule
+ * delivery failures land in the same DLQ, so one alarm covers both ways of losing an event.
+ */
+export class QueueRoute extends Construct {
+  readonly rule: events.Rule;
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly dlqAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: QueueRouteProps) {
+    super(scope, id);
+    const { rule, consumer } = props;
+    if (rule.target !== props.consumerTarget) {
+      throw new Error(
+        `rules/${rule.name}.json targets "${rule.target}" but is wired to the "${props.consumerTarget}" function; fix the rule's target or pick another rule`,
+      );
+    }
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    suppress(this.deadLetterQueue, {
+      nag: ['Serverless-SQSRedrivePolicy'],
+      reason: 'This is the dead-letter queue at the end of the redrive chain; its alarm pages a human, who redrives after a fix.',
+    });
+
+    this.queue = new sqs.Queue(this, 'Queue', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.key,
+      // Fewer KMS calls per message; the data key is cached for at most this long.
+      dataKeyReuse: Duration.minutes(15),
+      enforceSSL: true,
+      visibilityTimeout: consumer.visibilityTimeout.plus(props.maxBatchingWindow),
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
+    });
+
+    this.rule = new events.Rule(this, 'Rule', {
+      eventBus: props.buses[rule.bus],
+      description: `${rule.name}: ${rule.description}`.slice(0, 512),
+      eventPattern: toCdkEventPattern(rule.eventPattern),
+      targets: [
+        new targets.SqsQueue(this.queue, {
+          deadLetterQueue: this.deadLetterQueue,
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
+    });
+
+    this.dlqAlarm = this.deadLetterQueue
+      .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' })
+      .createAlarm(this, 'DeadLetterAlarm', {
+        alarmDescription: `Kitewatch ${rule.target}: messages in the dead-letter queue (processing failed ${props.maxReceiveCount} times, or EventBridge could not deliver)`,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    this.dlqAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
+    this.dlqAlarm.addOkAction(new cloudwatchActions.SnsAction(props.alarmTopic));
+
+    consumer.fn.addEventSource(
+      new lambdaEventSources.SqsEventSource(this.queue, {
+        batchSize: props.batchSize,
+        maxBatchingWindow: props.maxBatchingWindow.toSeconds() > 0 ? props.maxBatchingWindow : undefined,
+        reportBatchItemFailures: true,
+        // Pollers above the reserved concurrency get throttled, and throttles count as receives.
+        maxConcurrency: consumer.reservedConcurrency,
+      }),
+    );
+    suppress(consumer.fn, {
+      nag: ['Serverless-LambdaEventSourceMappingDestination'],
+      reason: 'SQS event source mappings take no on-failure destination; the queue redrive policy sends failed messages to the DLQ.',
+    });
+  }
+}

@@ -1,0 +1,290 @@
+import { ArnFormat, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { QUARANTINE_PREFIX } from '../../lambdas/shared/env.ts';
+import { KITEWATCH_SOURCE } from '../engine/bus.ts';
+import { ingestSourceOf, type AwsConfig } from './config.ts';
+import { suppress } from './suppressions.ts';
+
+/** The state table's contract with lib/state/dynamodb.ts: change both or neither. */
+export const STATE_TABLE = { partitionKey: 'pk', ttlAttribute: 'ttl' } as const;
+
+/** What the stateless stacks receive: typed handles, never names or ARNs typed by hand. */
+export interface StatefulResources {
+  readonly key: kms.IKey;
+  /** Where Buildkite events arrive: the partner bus, or the custom bus created here. */
+  readonly ingestBus: events.IEventBus;
+  /** Kitewatch's own bus: normalized events, findings and remediations. */
+  readonly kitewatchBus: events.IEventBus;
+  readonly quarantineBucket: s3.IBucket;
+  readonly stateTable: dynamodb.ITable;
+  /** Alarms publish here (email subscription when aws.alarmEmail is set). */
+  readonly alarmTopic: sns.ITopic;
+  /** Lets a function write quarantine records: PutObject under quarantine/ only, plus the SSE-KMS data key. */
+  grantQuarantineWrite(grantee: iam.IGrantable): void;
+}
+
+export interface StatefulStackProps extends StackProps {
+  readonly config: AwsConfig;
+}
+
+/**
+ * Everything that holds data or identity: key, table, buckets, buses and archive. Deployed
+ * rarely, retained on delete (unless aws.retainStatefulResources is false).
+ */
+export class StatefulStack extends Stack implements StatefulResources {
+  readonly key: kms.Key;
+  readonly ingestBus: events.IEventBus;
+  readonly kitewatchBus: events.EventBus;
+  readonly archive: events.Archive;
+  readonly quarantineBucket: s3.Bucket;
+  readonly accessLogBucket: s3.Bucket;
+  readonly stateTable: dynamodb.Table;
+  readonly alarmTopic: sns.Topic;
+  readonly quarantineWriterPolicy: iam.ManagedPolicy;
+
+  constructor(scope: Construct, id: string, props: StatefulStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const source = ingestSourceOf(config);
+    const removalPolicy = config.retainStatefulResources ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    this.key = new kms.Key(this, 'Key', {
+      alias: `alias/${config.stackPrefix.toLowerCase()}`,
+      description: 'Kitewatch: queues, quarantine, state table, buses, archive, logs and alarms',
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+    // CloudWatch Logs encrypts the Lambda log groups with this key, only for this account's log groups.
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchLogsEncryptLogGroups',
+        principals: [new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`)],
+        actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+        resources: ['*'],
+        conditions: {
+          ArnLike: {
+            'kms:EncryptionContext:aws:logs:arn': this.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+          },
+        },
+      }),
+    );
+    // CloudWatch alarms publish to the encrypted alarm topic. AWS documents this statement without
+    // conditions (CloudWatch sets no source context on these KMS calls); the topic policy below
+    // limits publishing to this account's alarms.
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublishToEncryptedTopic',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+      }),
+    );
+
+    this.accessLogBucket = new s3.Bucket(this, 'AccessLogBucket', {
+      // S3 server access logging can only deliver to SSE-S3 buckets, not SSE-KMS.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      versioned: true,
+      lifecycleRules: [
+        { id: 'expire-access-logs', expiration: Duration.days(config.quarantineRetentionDays), noncurrentVersionExpiration: Duration.days(30) },
+      ],
+      removalPolicy,
+    });
+    suppress(this.accessLogBucket, {
+      nag: ['NIST.800.53.R5-S3DefaultEncryptionKMS'],
+      reason: 'S3 server access log delivery supports only SSE-S3 destination buckets, not SSE-KMS.',
+    });
+    suppress(this.accessLogBucket, {
+      checkov: ['CKV_AWS_18'],
+      reason: 'This bucket is the server access log destination; logging its own access would loop.',
+    });
+    suppress(this.accessLogBucket, {
+      nag: ['NIST.800.53.R5-S3BucketReplicationEnabled'],
+      reason: 'Access logs are an audit aid for the quarantine bucket; cross-region copies are left to the account-wide backup policy.',
+    });
+
+    this.quarantineBucket = new s3.Bucket(this, 'QuarantineBucket', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      versioned: true,
+      serverAccessLogsBucket: this.accessLogBucket,
+      serverAccessLogsPrefix: 'quarantine-bucket/',
+      lifecycleRules: [
+        {
+          id: 'expire-quarantine',
+          expiration: Duration.days(config.quarantineRetentionDays),
+          noncurrentVersionExpiration: Duration.days(30),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+      removalPolicy,
+    });
+    // A managed policy in this stack rather than a grant on each role: the object wildcard is
+    // declared (and acknowledged) once, next to the bucket whose layout it encodes.
+    this.quarantineWriterPolicy = new iam.ManagedPolicy(this, 'QuarantineWriterPolicy', {
+      description: 'Kitewatch: write quarantine records (PutObject under quarantine/ only)',
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'PutQuarantineRecords',
+          actions: ['s3:PutObject'],
+          resources: [this.quarantineBucket.arnForObjects(`${QUARANTINE_PREFIX}*`)],
+        }),
+        new iam.PolicyStatement({
+          sid: 'EncryptQuarantineRecords',
+          actions: ['kms:GenerateDataKey'],
+          resources: [this.key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${this.region}.amazonaws.com` } },
+        }),
+      ],
+    });
+    suppress(this.quarantineWriterPolicy, {
+      nag: [`AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.quarantineBucket.node.defaultChild as s3.CfnBucket)}.Arn>/${QUARANTINE_PREFIX}*]`],
+      reason: 'Quarantine objects are named by date and the SHA-256 of the rejected message, so writers get the quarantine/ prefix, PutObject only.',
+    });
+    suppress(this.quarantineBucket, {
+      nag: ['NIST.800.53.R5-S3BucketReplicationEnabled'],
+      reason: 'Quarantined events are copies of Buildkite events, replayable from Buildkite or the archive; a second region adds cost, not recovery.',
+    });
+
+    this.stateTable = new dynamodb.Table(this, 'StateTable', {
+      partitionKey: { name: STATE_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      timeToLiveAttribute: STATE_TABLE.ttlAttribute,
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.key,
+      deletionProtection: config.retainStatefulResources,
+      removalPolicy,
+    });
+    suppress(this.stateTable, {
+      nag: ['NIST.800.53.R5-DynamoDBInBackupPlan'],
+      reason: 'Detector state is short-lived (every item has a TTL) and rebuilt by replaying the archive; PITR covers bad writes.',
+    });
+
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'Kitewatch alarms',
+      masterKey: this.key,
+      enforceSSL: true,
+    });
+    // The topic policy CDK writes (for enforceSSL) replaces SNS's default one, so allow the alarms.
+    this.alarmTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsOfThisAccount',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: {
+          ArnLike: { 'aws:SourceArn': this.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+        },
+      }),
+    );
+    if (config.alarmEmail !== undefined) {
+      const undelivered = this.deadLetterQueue('AlarmEmailDlq', 'undelivered alarm notifications');
+      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail, { deadLetterQueue: undelivered }));
+    }
+
+    this.kitewatchBus = this.encryptedBus('KitewatchBus', config.eventBusName);
+    // new Archive rather than bus.archive() (which drops kmsKey), and the bus by its formatted
+    // ARN: the key policy statement Archive adds would otherwise GetAtt the bus, which already
+    // references the key, and CloudFormation rejects the cycle.
+    const busByArn = events.EventBus.fromEventBusArn(
+      this,
+      'KitewatchBusByArn',
+      this.formatArn({ service: 'events', resource: 'event-bus', resourceName: config.eventBusName }),
+    );
+    this.archive = new events.Archive(this, 'Archive', {
+      sourceEventBus: busByArn,
+      description: 'Everything Kitewatch publishes, for replay after a fix or for a new detector',
+      eventPattern: { source: [KITEWATCH_SOURCE] },
+      retention: Duration.days(config.archiveRetentionDays),
+      kmsKey: this.key,
+    });
+    this.archive.node.addDependency(this.kitewatchBus);
+    this.archive.applyRemovalPolicy(removalPolicy);
+
+    if (source.kind === 'partner') {
+      // The partner bus exists once the event source is associated; CloudFormation cannot create it.
+      this.ingestBus = events.EventBus.fromEventBusName(this, 'BuildkitePartnerBus', source.busName);
+    } else {
+      const bus = this.encryptedBus('IngestBus', `${config.eventBusName}-buildkite-ingest`);
+      for (const account of config.customBusAllowedAccounts) {
+        bus.addToResourcePolicy(
+          new iam.PolicyStatement({
+            sid: `AllowForwardFrom${account}`,
+            principals: [new iam.AccountPrincipal(account)],
+            actions: ['events:PutEvents'],
+            resources: [bus.eventBusArn],
+          }),
+        );
+      }
+      this.ingestBus = bus;
+    }
+  }
+
+  grantQuarantineWrite(grantee: iam.IGrantable): void {
+    const role = grantee.grantPrincipal;
+    if (!(role instanceof iam.Role)) {
+      throw new Error(`grantQuarantineWrite needs a principal backed by an IAM role, got ${role.toString()}`);
+    }
+    role.addManagedPolicy(this.quarantineWriterPolicy);
+  }
+
+  /**
+   * A dead-letter queue for a service (EventBridge, SNS) rather than for another queue. SSE-SQS,
+   * not the CMK: the bus DLQ catches exactly the events that failed because of the CMK.
+   */
+  private deadLetterQueue(id: string, holds: string): sqs.Queue {
+    const dlq = new sqs.Queue(this, id, {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    suppress(dlq, {
+      nag: ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'],
+      reason: `Dead-letter queue for ${holds} (a service DeadLetterConfig): the end of the chain, read by a human.`,
+    });
+    suppress(dlq, {
+      checkov: ['CKV_AWS_27'],
+      reason: `Dead-letter queue for ${holds}: SSE-SQS on purpose, so a broken CMK cannot also block its own dead letters.`,
+    });
+    return dlq;
+  }
+
+  /** A bus encrypted with the key, with a DLQ for events EventBridge cannot encrypt or decrypt. */
+  private encryptedBus(id: string, eventBusName: string): events.EventBus {
+    const dlq = this.deadLetterQueue(`${id}Dlq`, `events on ${eventBusName} that failed encryption or decryption`);
+    const bus = new events.EventBus(this, id, { eventBusName, kmsKey: this.key, deadLetterQueue: dlq });
+    dlq.grantSendMessages(
+      new iam.ServicePrincipal('events.amazonaws.com', { conditions: { ArnEquals: { 'aws:SourceArn': bus.eventBusArn } } }),
+    );
+    dlq
+      .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' })
+      .createAlarm(this, `${id}DlqAlarm`, {
+        alarmDescription: `Events on ${eventBusName} failed encryption or decryption and landed in its dead-letter queue`,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      })
+      .addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+    return bus;
+  }
+}

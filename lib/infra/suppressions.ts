@@ -1,0 +1,35 @@
+import { CfnResource, Validations } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+
+export interface Suppression {
+  /** cdk-nag rule ids (`AwsSolutions-IAM5[Resource::*]` for one finding of a multi-finding rule). */
+  readonly nag?: readonly string[];
+  /** checkov check ids, written into the resource's template Metadata where checkov reads them. */
+  readonly checkov?: readonly string[];
+  /** Why the finding does not apply here: specific to this resource, never "not needed". */
+  readonly reason: string;
+}
+
+interface CheckovSkip {
+  readonly id: string;
+  readonly comment: string;
+}
+
+/**
+ * The one way Kitewatch accepts a compliance finding: on the construct it concerns, with a
+ * reason, for cdk-nag and checkov alike, so the two tools' exceptions cannot drift apart.
+ */
+export function suppress(scope: IConstruct, suppression: Suppression): void {
+  for (const id of suppression.nag ?? []) {
+    Validations.of(scope).acknowledge({ id, reason: suppression.reason });
+  }
+  const checkov = suppression.checkov ?? [];
+  if (checkov.length === 0) return;
+  const resource = CfnResource.isCfnResource(scope) ? scope : scope.node.defaultChild;
+  if (resource === undefined || !CfnResource.isCfnResource(resource)) {
+    throw new Error(`suppress: ${scope.node.path} has no CloudFormation resource to carry checkov skips`);
+  }
+  const existing = (resource.getMetadata('checkov') as { skip?: CheckovSkip[] } | undefined)?.skip ?? [];
+  const added = checkov.map((id) => ({ id, comment: suppression.reason }));
+  resource.addMetadata('checkov', { skip: [...existing, ...added] });
+}

@@ -1,0 +1,148 @@
+/**
+ * How configuration reaches `cdk synth`: the `aws` section of the one schema, its synth-time
+ * checks, and bin/app.ts run exactly as the CDK CLI runs it (CDK_OUTDIR + CDK_CONTEXT_JSON).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import * as z from 'zod';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../lib/config/load.ts';
+import { KitewatchConfig } from '../../lib/config/schema.ts';
+import { configFromContext } from '../../lib/infra/app.ts';
+import { AwsConfig, DeployConfigError, ingestSourceOf } from '../../lib/infra/config.ts';
+import { REPO_ROOT } from '../../lib/infra/kitewatch-function.ts';
+import { CDK_CONTEXT, PARTNER_BUS } from './support/synth.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'kitewatch-config-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function awsError(aws: unknown): string {
+  try {
+    parseConfig({ aws });
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+describe('aws config schema', () => {
+  it('has safe defaults and no bus', () => {
+    const aws = AwsConfig.parse(undefined);
+    expect(aws).toMatchObject({
+      createCustomBus: false,
+      eventBusName: 'kitewatch',
+      logRetentionDays: 365,
+      tracing: true,
+      reservedConcurrency: 5,
+      maxReceiveCount: 5,
+      retainStatefulResources: true,
+      logLevel: 'INFO',
+      normalizer: { memoryMiB: 256, timeoutSeconds: 30, batchSize: 25, maxBatchingWindowSeconds: 2 },
+    });
+    expect(aws.partnerEventBusName).toBeUndefined();
+  });
+
+  it('describes every key (the README config reference is generated from the descriptions)', () => {
+    interface JsonSchema {
+      description?: string;
+      properties?: Record<string, JsonSchema>;
+    }
+    const schema = z.toJSONSchema(KitewatchConfig, { io: 'input' }) as unknown as { properties: { aws: JsonSchema } };
+    const missing: string[] = [];
+    const visit = (node: JsonSchema, path: string): void => {
+      for (const [key, child] of Object.entries(node.properties ?? {})) {
+        if (!child.description) missing.push(`${path}.${key}`);
+        visit(child, `${path}.${key}`);
+      }
+    };
+    visit(schema.properties.aws, 'aws');
+    expect(missing).toEqual([]);
+  });
+
+  it.each([
+    [{ partnerEventBusName: 'buildkite' }, /aws\.partnerEventBusName: must look like aws\.partner\/buildkite\.com\/<org-slug>\/<id>/],
+    [{ partnerEventBusName: 'aws.partner/github.com/acme/1' }, /aws\.partnerEventBusName: must look like/],
+    [{ partnerEventBusName: PARTNER_BUS, createCustomBus: true }, /aws\.createCustomBus: set either partnerEventBusName or createCustomBus/],
+    [{ partnerEventBusName: PARTNER_BUS, customBusAllowedAccounts: ['123456789012'] }, /customBusAllowedAccounts: only applies with createCustomBus/],
+    [{ createCustomBus: true, customBusAllowedAccounts: ['1234'] }, /must be a 12-digit AWS account id/],
+    [{ logRetentionDays: 42 }, /aws\.logRetentionDays: must be one of 1, 3, 5/],
+    [{ reservedConcurrency: 1 }, /aws\.reservedConcurrency: must be at least 2/],
+    [{ normalizer: { batchSize: 50, maxBatchingWindowSeconds: 0 } }, /batchSize above 10 only with maxBatchingWindowSeconds/],
+    [{ alarmEmail: 'not-an-address' }, /aws\.alarmEmail/],
+    [{ partnerBus: PARTNER_BUS }, /unknown key "aws\.partnerBus"/],
+  ])('rejects %j with a message naming the key', (aws, message) => {
+    expect(awsError(aws)).toMatch(message);
+  });
+
+  it('fails the synth clearly when neither the partner bus nor a custom bus is configured', () => {
+    const aws = AwsConfig.parse({});
+    expect(() => ingestSourceOf(aws)).toThrow(DeployConfigError);
+    expect(() => ingestSourceOf(aws)).toThrow(/aws\.partnerEventBusName is not set.*createCustomBus: true.*-c configFile=/s);
+    expect(ingestSourceOf(AwsConfig.parse({ partnerEventBusName: PARTNER_BUS }))).toEqual({ kind: 'partner', busName: PARTNER_BUS });
+    expect(ingestSourceOf(AwsConfig.parse({ createCustomBus: true }))).toEqual({ kind: 'custom' });
+  });
+});
+
+describe('config from CDK context', () => {
+  it('reads -c configFile=path', () => {
+    const app = new App({ context: { configFile: join(REPO_ROOT, 'examples/kitewatch.config.json') } });
+    expect(configFromContext(app).aws.partnerEventBusName).toMatch(/^aws\.partner\/buildkite\.com\//);
+  });
+
+  it('reads inline -c config=<json>, which wins over configFile', () => {
+    const app = new App({
+      context: {
+        config: JSON.stringify({ aws: { createCustomBus: true } }),
+        configFile: join(REPO_ROOT, 'examples/kitewatch.config.json'),
+      },
+    });
+    const { aws } = configFromContext(app);
+    expect(aws.createCustomBus).toBe(true);
+    expect(aws.partnerEventBusName).toBeUndefined();
+  });
+
+  it('names the file when configFile does not exist', () => {
+    const app = new App({ context: { configFile: join(scratch, 'missing.json') } });
+    expect(() => configFromContext(app)).toThrow(/config file not found: .*missing\.json/);
+  });
+});
+
+describe('bin/app.ts as the CDK CLI runs it', () => {
+  function runApp(context: Record<string, unknown>, cwd = REPO_ROOT): { status: number | null; stderr: string; outdir: string } {
+    const outdir = mkdtempSync(join(scratch, 'out-'));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      CDK_OUTDIR: outdir,
+      // Bundling is covered by bundles.test.ts; here it would only cost time.
+      CDK_CONTEXT_JSON: JSON.stringify({ ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context }),
+    };
+    delete env['NODE_ENV'];
+    const run = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/app.ts')], { cwd, env, encoding: 'utf8', timeout: 120_000 });
+    return { status: run.status, stderr: run.stderr, outdir };
+  }
+
+  it('synthesizes both stacks from examples/kitewatch.config.json with every gate on', () => {
+    const run = runApp({ configFile: 'examples/kitewatch.config.json' });
+    expect(run.stderr).not.toMatch(/Error|Validation failed/);
+    expect(run.status).toBe(0);
+    expect(existsSync(join(run.outdir, 'Kitewatch-Stateful.template.json'))).toBe(true);
+    expect(existsSync(join(run.outdir, 'Kitewatch-Pipeline.template.json'))).toBe(true);
+  });
+
+  it('exits 1 with one line, not a stack trace, when no bus is configured', () => {
+    const run = runApp({}, scratch);
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toMatch(/^kitewatch: aws\.partnerEventBusName is not set\./);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 1 naming the key when the partner bus name is malformed', () => {
+    const run = runApp({ config: JSON.stringify({ aws: { partnerEventBusName: 'my-bus' } }) }, scratch);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/kitewatch: context "config": aws\.partnerEventBusName: must look like/);
+  });
+});

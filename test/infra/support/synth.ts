@@ -1,0 +1,120 @@
+/**
+ * Synthesizes the Kitewatch app the way `cdk synth` does (cdk.json context, CloudFormation
+ * validation on), into cdk.out/test-* so bundles can resolve node_modules. One call per test
+ * file, in beforeAll: bundling is the slow part.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { App, CfnResource, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
+import type { IConstruct } from 'constructs';
+import { parseConfig } from '../../../lib/config/load.ts';
+import type { KitewatchConfig, KitewatchConfigInput } from '../../../lib/config/schema.ts';
+import { defineKitewatch, type KitewatchStacks } from '../../../lib/infra/app.ts';
+import { REPO_ROOT } from '../../../lib/infra/kitewatch-function.ts';
+
+export const CDK_CONTEXT = (JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> })
+  .context;
+
+export const PARTNER_BUS = 'aws.partner/buildkite.com/acme/0106-187c-12cd4fe';
+
+/** Values that differ from the defaults, so a test can tell that config reached the template. */
+export const TEST_CONFIG = {
+  aws: {
+    partnerEventBusName: PARTNER_BUS,
+    region: 'eu-west-1',
+    account: '123456789012',
+    eventBusName: 'kitewatch-test',
+    logRetentionDays: 180,
+    reservedConcurrency: 7,
+    maxReceiveCount: 4,
+    archiveRetentionDays: 30,
+    quarantineRetentionDays: 400,
+    alarmEmail: 'secops@example.com',
+    normalizer: { memoryMiB: 384, timeoutSeconds: 20, batchSize: 30, maxBatchingWindowSeconds: 3 },
+  },
+} satisfies KitewatchConfigInput;
+
+export interface Synthesized {
+  readonly app: App;
+  readonly config: KitewatchConfig;
+  readonly stacks: KitewatchStacks;
+  readonly outdir: string;
+  readonly stateful: Template;
+  readonly pipeline: Template;
+  readonly synthMs: number;
+  /** Removes the assembly directory. */
+  cleanup(): void;
+}
+
+export interface SynthOptions {
+  /** Run esbuild; off, NodejsFunction gets a placeholder asset (fast, for template-only tests). */
+  readonly bundle?: boolean;
+  /** Called between defining the stacks and synthesizing (e.g. to register nag plugins). */
+  readonly beforeSynth?: (app: App) => void;
+}
+
+export function synthKitewatch(input: KitewatchConfigInput, options: SynthOptions = {}): Synthesized {
+  const base = join(REPO_ROOT, 'cdk.out');
+  mkdirSync(base, { recursive: true });
+  const outdir = mkdtempSync(join(base, 'test-'));
+  // The CLI turns asset and path metadata on by default; the gates read both.
+  const context: Record<string, unknown> = {
+    ...CDK_CONTEXT,
+    'aws:cdk:enable-asset-metadata': true,
+    'aws:cdk:enable-path-metadata': true,
+  };
+  if (options.bundle === false) context['aws:cdk:bundling-stacks'] = [];
+  const started = performance.now();
+  const app = new App({ outdir, context });
+  let config: KitewatchConfig;
+  let stacks: KitewatchStacks;
+  let assembly: CloudAssembly;
+  try {
+    config = parseConfig(input, 'test config');
+    stacks = defineKitewatch(app, config);
+    options.beforeSynth?.(app);
+    assembly = app.synth();
+  } catch (error) {
+    rmSync(outdir, { recursive: true, force: true });
+    throw error;
+  }
+  const synthMs = performance.now() - started;
+  const template = (stack: Stack): Template =>
+    Template.fromJSON(assembly.getStackByName(stack.stackName).template as Record<string, unknown>);
+  return {
+    app,
+    config,
+    stacks,
+    outdir,
+    stateful: template(stacks.stateful),
+    pipeline: template(stacks.pipeline),
+    synthMs,
+    cleanup: () => rmSync(outdir, { recursive: true, force: true }),
+  };
+}
+
+/** Logical id of a construct's CloudFormation resource (the L2 construct or the L1 itself). */
+export function logicalId(construct: IConstruct): string {
+  const resource = CfnResource.isCfnResource(construct) ? construct : construct.node.defaultChild;
+  if (resource === undefined || !CfnResource.isCfnResource(resource)) {
+    throw new Error(`${construct.node.path} has no CloudFormation resource`);
+  }
+  return Stack.of(resource).getLogicalId(resource);
+}
+
+/**
+ * What a consumer stack sees for a producer attribute: `{ "Fn::ImportValue": <export> }`,
+ * looked up in the producer's Outputs so assertions name the exact resource.
+ */
+export function importOf(producer: Template, resourceLogicalId: string, attribute?: string): { 'Fn::ImportValue': string } {
+  const outputs = (producer.toJSON() as { Outputs?: Record<string, { Value: unknown; Export?: { Name: string } }> }).Outputs ?? {};
+  const wanted = attribute === undefined ? { Ref: resourceLogicalId } : { 'Fn::GetAtt': [resourceLogicalId, attribute] };
+  for (const output of Object.values(outputs)) {
+    if (JSON.stringify(output.Value) === JSON.stringify(wanted) && output.Export !== undefined) {
+      return { 'Fn::ImportValue': output.Export.Name };
+    }
+  }
+  throw new Error(`no export of ${JSON.stringify(wanted)}`);
+}
