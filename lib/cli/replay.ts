@@ -129,7 +129,14 @@ export async function replay(opts: ReplayOptions, io: Io, plugins: ReplayPlugins
     if (spec === 'stdout') sinks.push(NdjsonSink.stdout());
     else if (spec.startsWith('file:') && spec.length > 5) sinks.push(NdjsonSink.file(spec.slice(5)));
     else {
-      const sink = plugins.createSink?.(spec, opts);
+      let sink: Sink | undefined;
+      try {
+        sink = plugins.createSink?.(spec, opts);
+      } catch (error) {
+        // A malformed spec or a missing token is a usage problem, not a crash.
+        io.err(`kitewatch replay: --sink ${spec}: ${(error as Error).message}`);
+        return 2;
+      }
       if (sink === undefined) {
         io.err(`kitewatch replay: unknown --sink "${spec}" (expected stdout, file:PATH, splunk-hec:URL or http:URL)`);
         return 2;

@@ -43,7 +43,8 @@ export function expectValidOcsf(event: OcsfEvent): void {
   expect(event.severity).toBe(SEVERITY[event.severity_id as keyof typeof SEVERITY]);
   if (event.status_id !== undefined) expect(event.status).toBe(STATUS[event.status_id as keyof typeof STATUS]);
   expect(event.metadata.version).toBe('1.8.0');
-  expect(event.metadata.product.vendor_name).toBe('Buildkite');
+  // Buildkite made the events; Kitewatch made its findings and remediation activities.
+  expect(event.metadata.product.vendor_name).toBe(event.class_uid === 2004 || event.class_uid === 7001 ? 'Kitewatch' : 'Buildkite');
   expect(Number.isInteger(event.time) && event.time > 0).toBe(true);
   for (const o of event.observables ?? []) {
     if (o.name.startsWith('subject.')) continue; // points into unmapped.buildkite.audit_event

@@ -1,0 +1,40 @@
+import * as z from 'zod';
+
+/** Environment variable names of the Security Hub forwarder: the construct sets them, the handler parses them. */
+export const SecurityHubEnv = {
+  /** The account findings belong to (BatchImportFindings requires the caller's own account). */
+  accountId: 'KITEWATCH_SECURITYHUB_ACCOUNT_ID',
+  /** Region of the Security Hub to import into; unset: AWS_REGION. */
+  region: 'KITEWATCH_SECURITYHUB_REGION',
+  /** AWS partition of the product ARN; unset: aws. */
+  partition: 'KITEWATCH_AWS_PARTITION',
+} as const;
+
+const Schema = z.object({
+  [SecurityHubEnv.accountId]: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id'),
+  [SecurityHubEnv.region]: z.string().min(1).optional(),
+  [SecurityHubEnv.partition]: z.enum(['aws', 'aws-cn', 'aws-us-gov']).optional(),
+  AWS_REGION: z.string().min(1).optional(),
+});
+
+export interface SecurityHubSettings {
+  readonly accountId: string;
+  readonly region: string;
+  readonly partition: string;
+}
+
+export class EnvError extends Error {
+  override readonly name = 'EnvError';
+}
+
+/** Fails the cold start (not each record) when the deployment forgot a variable. */
+export function parseSecurityHubEnv(env: Record<string, string | undefined>): SecurityHubSettings {
+  const parsed = Schema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new EnvError(`Security Hub forwarder environment is incomplete: ${issues}`);
+  }
+  const region = parsed.data[SecurityHubEnv.region] ?? parsed.data.AWS_REGION;
+  if (region === undefined) throw new EnvError(`Security Hub forwarder environment is incomplete: ${SecurityHubEnv.region} (or AWS_REGION)`);
+  return { accountId: parsed.data[SecurityHubEnv.accountId], region, partition: parsed.data[SecurityHubEnv.partition] ?? 'aws' };
+}
