@@ -10,7 +10,9 @@ const ENTITY_TYPES: Record<(typeof ENTITY_KEYS)[number], string> = { pipeline: '
  * A detail-type Kitewatch does not know yet: API Activity (6003, activity Other) with the whole
  * detail kept in `unmapped`, plus whatever recognizable entities it carries as resources.
  */
-export function mapGeneric(ctx: MapContext, d: UnknownDetail): OcsfEvent {
+export function mapGeneric(ctx: MapContext, input: UnknownDetail): OcsfEvent {
+  // The input as sent (the schema only checked `organization`): every other key is unknown here.
+  const d = input as UnknownDetail & Record<string, unknown>;
   const obs = new Observables();
   const resources: OcsfResource[] = [];
   if (d.organization) {

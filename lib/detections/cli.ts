@@ -1,0 +1,98 @@
+/**
+ * `kitewatch detections test|list|catalog`: run the detectors' own test cases, list the catalog.
+ */
+import { parseArgs } from 'node:util';
+import type { Command } from '../cli/main.ts';
+import type { Io } from '../cli/io.ts';
+import { SEVERITY } from '../ocsf/types.ts';
+import { runAllCases, type CaseResult } from './cases.ts';
+import { DETECTORS, detectorCatalogMarkdown } from './index.ts';
+
+export const DETECTIONS_USAGE = `Usage: kitewatch detections <subcommand> [options]
+
+Subcommands:
+  test [--detector ID]...   run every detector's positive and negative test cases; prints a
+                            pass/fail table; exit 1 when any case fails
+  list                      the detector catalog: id, severity, ATT&CK technique, title
+  catalog                   the catalog and runbooks as Markdown (the README section)
+
+Options:
+  -h, --help                show this help`;
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+function table(rows: readonly string[][]): string[] {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i] ?? 0))).join('  ').trimEnd());
+}
+
+export function formatResults(results: readonly CaseResult[]): string[] {
+  const rows = [['DETECTOR', 'CASE', 'KIND', 'FINDINGS', 'RESULT']];
+  for (const r of results) rows.push([r.detector, r.name, r.kind, String(r.findings.length), r.passed ? 'pass' : 'FAIL']);
+  const lines = table(rows);
+  const failed = results.filter((r) => !r.passed);
+  for (const f of failed) {
+    lines.push('', `FAIL ${f.detector}: ${f.name}`);
+    for (const p of f.problems) lines.push(`  - ${p}`);
+  }
+  lines.push('', `${results.length - failed.length} passed, ${failed.length} failed, ${results.length} cases`);
+  return lines;
+}
+
+async function test(argv: readonly string[], io: Io): Promise<number> {
+  let ids: string[];
+  try {
+    const { values } = parseArgs({ args: [...argv], strict: true, allowPositionals: false, options: { detector: { type: 'string', multiple: true } } });
+    ids = values.detector ?? [];
+  } catch (error) {
+    io.err(`kitewatch detections test: ${(error as Error).message}`);
+    return 2;
+  }
+  const unknown = ids.filter((id) => !DETECTORS.some((d) => d.meta.id === id));
+  if (unknown.length > 0) {
+    io.err(`kitewatch detections test: unknown detector ${unknown.map((u) => `"${u}"`).join(', ')} (known: ${DETECTORS.map((d) => d.meta.id).join(', ')})`);
+    return 2;
+  }
+  const results = await runAllCases(ids);
+  for (const line of formatResults(results)) io.out(line);
+  return results.every((r) => r.passed) ? 0 : 1;
+}
+
+function list(io: Io): number {
+  const rows = [['ID', 'SEVERITY', 'ATT&CK', 'TITLE']];
+  for (const { meta } of DETECTORS) {
+    rows.push([meta.id, SEVERITY[meta.severity], meta.attacks.map((a) => (a.sub_technique ?? a.technique).uid).join(','), meta.title]);
+  }
+  for (const line of table(rows)) io.out(line);
+  return 0;
+}
+
+export const detectionsCommand: Command = {
+  name: 'detections',
+  summary: 'test | list | catalog: run the detectors\' test cases, show the catalog',
+  async run(argv, io) {
+    const [sub, ...rest] = argv;
+    if (sub === undefined || sub === '-h' || sub === '--help' || sub === 'help') {
+      io.out(DETECTIONS_USAGE);
+      return sub === undefined ? 2 : 0;
+    }
+    if (rest.includes('-h') || rest.includes('--help')) {
+      io.out(DETECTIONS_USAGE);
+      return 0;
+    }
+    switch (sub) {
+      case 'test':
+        return test(rest, io);
+      case 'list':
+        return list(io);
+      case 'catalog':
+        io.out(detectorCatalogMarkdown().trimEnd());
+        return 0;
+      default:
+        io.err(`kitewatch detections: unknown subcommand "${sub}"\n\n${DETECTIONS_USAGE}`);
+        return 2;
+    }
+  },
+};

@@ -1,0 +1,148 @@
+/**
+ * Finding drafts -> OCSF 1.8.0 Detection Findings (class 2004). Deterministic: the ids derive
+ * from the detector, the dedup key and the triggering event's own uid, and every time is event
+ * time, so a replay emits byte-identical findings to the live run.
+ */
+import type { EntityRole, FindingResource } from '../findings/contract.ts';
+import { compact, deterministicUid, Observables, type ObservableType } from '../ocsf/common.ts';
+import { classify, OCSF_VERSION, SEVERITY, type OcsfEvent, type OcsfResource, type SeverityId } from '../ocsf/types.ts';
+import type { OrgInfo } from './entities.ts';
+import { evidenceOf } from './entities.ts';
+import type { DetectorMeta, EvidenceRef, FindingDraft } from './types.ts';
+
+export const FINDING_PRODUCT = { name: 'Kitewatch', vendor_name: 'Kitewatch' } as const;
+
+const ANALYTIC_TYPES = { 1: 'Rule', 2: 'Behavioral', 3: 'Statistical' } as const;
+const CONFIDENCE = { 1: 'Low', 2: 'Medium', 3: 'High' } as const;
+/** Contract roles -> OCSF resource role ids (1 Target, 3 Affected, 4 Related). */
+const ROLE_IDS: Record<EntityRole, { role_id: number; role: string }> = {
+  target: { role_id: 1, role: 'Target' },
+  implicated: { role_id: 3, role: 'Affected' },
+  related: { role_id: 4, role: 'Related' },
+};
+/** Evidences cited per finding; `related_events_count` carries the full number. */
+export const MAX_EVIDENCES = 20;
+
+function observableKind(type: FindingResource['type']): keyof typeof ObservableType {
+  return type === 'AgentToken' || type === 'ClusterToken' || type === 'ApiToken' ? 'credentialUid' : 'resourceUid';
+}
+
+function ocsfResource(r: FindingResource): OcsfResource & Record<string, unknown> {
+  return { ...r, ...ROLE_IDS[r.data.role], data: { ...r.data } };
+}
+
+function evidence(e: EvidenceRef): Record<string, unknown> {
+  const src = e.ip === undefined
+    ? undefined
+    : compact({
+      ip: e.ip,
+      autonomous_system: e.asn === undefined ? undefined : compact({ number: e.asn, name: e.asOrg }),
+      location: e.country === undefined ? undefined : { country: e.country },
+    });
+  const user = e.user !== undefined && (e.user.uid !== undefined || e.user.name !== undefined) ? compact({ ...e.user, type: 'Buildkite Agent', type_id: 99 }) : undefined;
+  const actor = e.actor !== undefined ? { user: compact({ ...e.actor }) } : undefined;
+  return compact({
+    uid: e.uid,
+    name: e.code,
+    src_endpoint: src,
+    user,
+    actor,
+    data: compact({ event_uid: e.uid, time: e.time, type_uid: e.typeUid, message: e.message }),
+  });
+}
+
+function orgResource(org: OrgInfo): FindingResource {
+  return org.name === undefined
+    ? { uid: org.uid, type: 'Organization', data: { role: 'related' } }
+    : { uid: org.uid, name: org.name, type: 'Organization', data: { role: 'related' } };
+}
+
+export function findingUid(detectorId: string, dedupKey: string, triggerUid: string): string {
+  return deterministicUid('kitewatch-finding', detectorId, dedupKey, triggerUid);
+}
+
+interface BuildOptions {
+  readonly meta: DetectorMeta;
+  readonly draft: FindingDraft;
+  readonly trigger: OcsfEvent;
+  readonly org: OrgInfo | undefined;
+}
+
+export function buildFinding({ meta, draft, trigger, org }: BuildOptions): OcsfEvent {
+  const uid = findingUid(meta.id, draft.dedupKey, trigger.metadata.uid);
+  const resources: FindingResource[] = [...draft.resources];
+  if (org !== undefined && !resources.some((r) => r.type === 'Organization' && r.uid === org.uid)) resources.push(orgResource(org));
+  const evidences = draft.evidences.slice(0, MAX_EVIDENCES);
+  const obs = new Observables();
+  for (const r of resources) obs.add(`resources[${r.type}].uid`, observableKind(r.type), r.uid);
+  const types = draft.type === undefined ? [...meta.types] : [...meta.types, draft.type];
+  const severity: SeverityId = draft.severity;
+  return compact({
+    ...classify(2004, 1, severity),
+    time: trigger.time,
+    message: draft.title,
+    confidence_id: draft.confidence,
+    confidence: CONFIDENCE[draft.confidence],
+    is_alert: severity > 1,
+    metadata: compact({
+      version: OCSF_VERSION,
+      product: { ...FINDING_PRODUCT, feature: { name: meta.id } },
+      uid: deterministicUid('kitewatch-finding-event', uid),
+      // Every finding about the same entity and rule correlates, across dedup windows.
+      correlation_uid: deterministicUid('kitewatch-finding-entity', meta.id, draft.dedupKey),
+      tenant_uid: org?.uid,
+      event_code: meta.id,
+      log_name: 'kitewatch-findings',
+      log_provider: 'Kitewatch',
+    }),
+    finding_info: compact({
+      uid,
+      title: draft.title,
+      desc: draft.desc,
+      types,
+      analytic: { uid: meta.id, name: meta.title, type_id: meta.analyticType, type: ANALYTIC_TYPES[meta.analyticType], desc: meta.description },
+      attacks: meta.attacks.map((a) => ({ ...a })),
+      created_time: trigger.time,
+      first_seen_time: draft.firstSeen,
+      last_seen_time: draft.lastSeen,
+      related_events: evidences.map((e) => ({ uid: e.uid, type_uid: e.typeUid, created_time: e.time })),
+      related_events_count: draft.eventCount ?? evidences.length,
+    }),
+    evidences: evidences.map(evidence),
+    resources: resources.map(ocsfResource),
+    observables: obs.list(),
+    unmapped: { kitewatch: compact({ detector: meta.id, dedup_key: draft.dedupKey, severity: SEVERITY[severity], ...draft.data }) },
+  }) as OcsfEvent;
+}
+
+/** Error text safe to publish: first line only, bounded, no payloads. */
+function errorText(error: unknown): { name: string; message: string } {
+  const e = error instanceof Error ? error : new Error(String(error));
+  const message = (e.message.split('\n')[0] ?? '').slice(0, 200);
+  return { name: e.name, message };
+}
+
+/**
+ * A detector that throws raises this instead of staying silent (fail loud): the responder sees
+ * that a detection did not run on an event, and on which.
+ */
+export function errorFinding(meta: DetectorMeta, error: unknown, trigger: OcsfEvent, org: OrgInfo | undefined): OcsfEvent {
+  const { name, message } = errorText(error);
+  const draft: FindingDraft = {
+    dedupKey: `error:${name}:${message}`,
+    title: `Kitewatch detector ${meta.id} failed (${name}); this event was not checked for ${meta.title.toLowerCase()}`,
+    desc: `The ${meta.id} detector threw ${name}: ${message}. The event cited in evidences was not evaluated by this detector; check the detector logs, fix it and replay the event.`,
+    severity: 4,
+    confidence: 3,
+    resources: [],
+    evidences: [evidenceOf(trigger)],
+    firstSeen: trigger.time,
+    lastSeen: trigger.time,
+    type: 'Kitewatch Detector Error',
+    data: { error: { name, message } },
+  };
+  const finding = buildFinding({ meta, draft, trigger, org });
+  // Not an alert about Buildkite: an operational failure of Kitewatch itself.
+  (finding['finding_info'] as Record<string, unknown>)['types'] = ['Kitewatch Detector Error'];
+  return finding;
+}

@@ -1,0 +1,64 @@
+/**
+ * The detector registry: ids are a contract (config keys, finding_info.analytic.uid, the
+ * containment policy). Order is the order detectors run in on each event.
+ */
+import { SEVERITY } from '../ocsf/types.ts';
+import { breakGlassEdit } from './break-glass-edit.ts';
+import { DETECTOR_IDS } from './config.ts';
+import { monitoringDisabled } from './monitoring-disabled.ts';
+import { secretAccess } from './secret-access.ts';
+import { tokenSpike } from './token-spike.ts';
+import type { AnyDetector, AttackRef, DetectorMeta } from './types.ts';
+import { unusualIp } from './unusual-ip.ts';
+
+export const DETECTORS: readonly AnyDetector[] = [
+  unusualIp as AnyDetector,
+  tokenSpike as AnyDetector,
+  secretAccess as AnyDetector,
+  breakGlassEdit as AnyDetector,
+  monitoringDisabled as AnyDetector,
+];
+
+// A detector without a config block (or a block without a detector) is a wiring bug: fail at import.
+{
+  const ids = DETECTORS.map((d) => d.meta.id);
+  const missing = DETECTOR_IDS.filter((id) => !ids.includes(id));
+  if (missing.length > 0 || new Set(ids).size !== ids.length || ids.length !== DETECTOR_IDS.length) {
+    throw new Error(`detector registry and config schema disagree: registry ${ids.join(', ')}; config ${DETECTOR_IDS.join(', ')}`);
+  }
+}
+
+export function detectorById(id: string): AnyDetector | undefined {
+  return DETECTORS.find((d) => d.meta.id === id);
+}
+
+function attackText(a: AttackRef): string {
+  const t = a.sub_technique ?? a.technique;
+  return `${t.uid} ${t.name} (${a.tactic.name})`;
+}
+
+const cell = (s: string): string => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
+
+function severityText(m: DetectorMeta): string {
+  return m.severityNotes ?? SEVERITY[m.severity];
+}
+
+/** The README's detector catalog and runbooks, generated from the detectors' metadata. */
+export function detectorCatalogMarkdown(): string {
+  const lines: string[] = [
+    '| id | title | severity | MITRE ATT&CK | default thresholds | recommended containment |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const { meta: m } of DETECTORS) {
+    lines.push(
+      `| \`${m.id}\` | ${cell(m.title)} | ${cell(severityText(m))} | ${cell(m.attacks.map(attackText).join('; '))} | ${cell(m.defaultThresholds)} | ${cell(m.recommendedContainment)} |`,
+    );
+  }
+  for (const { meta: m } of DETECTORS) {
+    lines.push('', `### \`${m.id}\`: ${m.title}`, '', m.description, '', `Targets: ${m.targets.join(', ')}. Configure under \`detectors.${m.id}\`.`, '', '**Check**', '');
+    for (const c of m.runbook.check) lines.push(`- ${c}`);
+    lines.push('', '**Act**', '');
+    for (const a of m.runbook.act) lines.push(`- ${a}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,101 @@
+/** secret-access test cases (secret audit payloads as assumed in lib/detections/builders.ts). */
+import { audit, ms, secretRead, uid, type Envelope, type PipelineRef } from './builders.ts';
+import type { DetectorCase } from './types.ts';
+
+const secret = (key: string) => ({ uuid: uid('secret', key), key });
+const deploy: PipelineRef = { uuid: uid('pipeline', 'deploy'), slug: 'deploy' };
+const web: PipelineRef = { uuid: uid('pipeline', 'web'), slug: 'web' };
+const jane = { uuid: uid('user', 'jane'), name: 'Jane Doe' };
+const rotator = { uuid: uid('user', 'rotator'), name: 'secret-rotator' };
+const at = (iso: string, plusSeconds = 0): number => ms(iso) + plusSeconds * 1000;
+
+/** Two days of routine: each pipeline reads its own secrets on every build. */
+function routine(firstDay = 0): Envelope[] {
+  const out: Envelope[] = [];
+  for (let d = firstDay; d < firstDay + 2; d++) {
+    for (let b = 0; b < 3; b++) {
+      const t = `2026-03-0${1 + d}T${String(9 + b * 3).padStart(2, '0')}:00:00Z`;
+      out.push(secretRead({ at: t, secret: secret('DEPLOY_KEY'), pipeline: deploy, ip: '3.80.1.1', seq: b }));
+      out.push(secretRead({ at: at(t, 5), secret: secret('AWS_ROLE_ARN'), pipeline: deploy, ip: '3.80.1.1', seq: b }));
+      out.push(secretRead({ at: at(t, 60), secret: secret('NPM_TOKEN'), pipeline: web, ip: '3.80.1.2', seq: b }));
+    }
+  }
+  return out;
+}
+const ROUTINE = 18;
+const sweepKeys = ['PROD_DB_PASSWORD', 'STRIPE_KEY', 'GITHUB_APP_KEY', 'SLACK_TOKEN', 'DATADOG_KEY', 'SENTRY_DSN', 'PYPI_TOKEN', 'DOCKER_PASSWORD', 'SIGNING_KEY', 'SSH_DEPLOY_KEY', 'TWILIO_TOKEN', 'AWS_SECRET'];
+
+export const secretAccessCases: readonly DetectorCase[] = [
+  {
+    name: 'routine reads by known pipelines',
+    kind: 'negative',
+    events: [...routine(0), ...routine(2), ...routine(4)],
+    expect: [],
+  },
+  {
+    name: 'a pipeline reading a secret it has never read',
+    kind: 'positive',
+    events: [...routine(), secretRead({ at: '2026-03-03T10:00:00Z', secret: secret('PROD_DB_PASSWORD'), pipeline: web, ip: '3.80.1.2' })],
+    expect: [{ at: ROUTINE, severity: 3, title: 'Pipeline "web" read secret "PROD_DB_PASSWORD", which it has never read before', target: { type: 'Secret', uid: uid('secret', 'PROD_DB_PASSWORD') }, related: [web.uuid] }],
+  },
+  {
+    name: 'new secrets during the learning period are learned',
+    kind: 'negative',
+    events: [
+      secretRead({ at: '2026-03-01T09:00:00Z', secret: secret('DEPLOY_KEY'), pipeline: deploy }),
+      secretRead({ at: '2026-03-01T15:00:00Z', secret: secret('SIGNING_KEY'), pipeline: deploy }),
+      secretRead({ at: '2026-03-03T09:00:00Z', secret: secret('SIGNING_KEY'), pipeline: deploy }),
+    ],
+    expect: [],
+  },
+  {
+    name: 'an actor sweeping many secrets in minutes',
+    kind: 'positive',
+    events: [
+      secretRead({ at: '2026-03-01T09:00:00Z', secret: secret('STAGING_DB_PASSWORD'), actor: jane, ip: '86.1.2.3' }),
+      ...sweepKeys.map((k, i) => secretRead({ at: at('2026-03-03T10:30:00Z', i * 20), secret: secret(k), actor: jane, ip: '86.1.2.3' })),
+    ],
+    expect: [
+      { at: 1, severity: 3, title: 'Actor "Jane Doe" read secret "PROD_DB_PASSWORD", which it has never read before', target: { type: 'Secret', uid: uid('secret', 'PROD_DB_PASSWORD') }, related: [jane.uuid] },
+      {
+        at: 10,
+        severity: 4,
+        title: 'Actor "Jane Doe" read 10 different secrets in 10 minutes',
+        target: { type: 'Actor', uid: jane.uuid },
+        implicated: sweepKeys.slice(0, 10).map((k) => uid('secret', k)),
+        evidence: [1, 2, 9],
+      },
+    ],
+  },
+  {
+    name: 'reads spread over hours are not a sweep',
+    kind: 'negative',
+    config: { learningPeriodHours: 1000 },
+    events: sweepKeys.map((k, i) => secretRead({ at: at('2026-03-03T08:00:00Z', i * 900), secret: secret(k), actor: jane })),
+    expect: [],
+  },
+  {
+    name: 'a secret value replaced by an unexpected actor',
+    kind: 'positive',
+    config: { secretWriters: [rotator.uuid] },
+    events: [
+      audit({ at: '2026-03-03T10:00:00Z', type: 'SECRET_VALUE_UPDATED', actor: rotator, subject: { type: 'Secret', uuid: uid('secret', 'DEPLOY_KEY'), name: 'DEPLOY_KEY' } }),
+      audit({ at: '2026-03-03T11:00:00Z', type: 'SECRET_VALUE_UPDATED', actor: jane, subject: { type: 'Secret', uuid: uid('secret', 'DEPLOY_KEY'), name: 'DEPLOY_KEY' } }),
+      audit({ at: '2026-03-03T11:05:00Z', type: 'SECRET_DELETED', actor: jane, subject: { type: 'Secret', uuid: uid('secret', 'NPM_TOKEN'), name: 'NPM_TOKEN' } }),
+    ],
+    expect: [
+      { at: 1, severity: 4, title: 'Secret "DEPLOY_KEY" value replaced by Jane Doe', target: { type: 'Secret', uid: uid('secret', 'DEPLOY_KEY') }, related: [jane.uuid] },
+      { at: 2, severity: 4, title: 'Secret "NPM_TOKEN" deleted by Jane Doe', target: { type: 'Secret', uid: uid('secret', 'NPM_TOKEN') } },
+    ],
+  },
+  {
+    name: 'secret changes by the expected writers (by name) are quiet',
+    kind: 'negative',
+    config: { secretWriters: ['Secret-Rotator'] },
+    events: [
+      audit({ at: '2026-03-03T10:00:00Z', type: 'SECRET_VALUE_UPDATED', actor: rotator, subject: { type: 'Secret', uuid: uid('secret', 'DEPLOY_KEY'), name: 'DEPLOY_KEY' } }),
+      audit({ at: '2026-03-03T10:01:00Z', type: 'SECRET_UPDATED', actor: rotator, subject: { type: 'Secret', uuid: uid('secret', 'DEPLOY_KEY'), name: 'DEPLOY_KEY' } }),
+    ],
+    expect: [],
+  },
+];

@@ -1,0 +1,190 @@
+/**
+ * The detect stage: every enabled detector on every event, over one BatchStateCache, with
+ * dedup and finding construction. The same object runs in `kitewatch replay` (flushed every
+ * batch of inputs) and in the detector Lambda (flushed once per SQS batch).
+ *
+ * Time: detectors see event time only. The state store's TTL is garbage collection, not logic:
+ * items expire at `max(event time, store clock) + retention`, so they outlive their logical
+ * lifetime whichever clock the store runs on (wall clock in Lambda, wall or event clock in a
+ * replay); detectors keep event times inside values and judge freshness themselves.
+ */
+import type { KitewatchConfig } from '../config/schema.ts';
+import type { DetectStage } from '../engine/stages.ts';
+import { defaultIpEnricher, type IpEnricher } from '../enrich/ip.ts';
+import type { OcsfEvent } from '../ocsf/types.ts';
+import { BatchStateCache, type FlushResult } from '../state/batch-cache.ts';
+import type { PutOptions, StateItem, StatePort } from '../state/port.ts';
+import type { DetectorId } from './config.ts';
+import { orgOf } from './entities.ts';
+import { buildFinding, errorFinding, findingUid } from './finding.ts';
+import { DETECTORS } from './index.ts';
+import { connectedAgents, isRosterEvent, trackAgent } from './roster.ts';
+import type { AnyDetector, DetectContext } from './types.ts';
+
+/** A state call failed: infrastructure, not detection logic. The Lambda retries the batch on it. */
+export class StateUnavailableError extends Error {
+  override readonly name = 'StateUnavailableError';
+}
+
+export interface DetectStageOptions {
+  /** The inner store's clock, epoch seconds (default: wall clock, like the adapters' default). */
+  readonly storeClock?: () => number;
+  /** IP enrichment (default: the ip-location-db tables, loaded on first use). */
+  readonly enrich?: IpEnricher;
+  /** Run only these detectors (test cases); default: the registry, minus disabled ones. */
+  readonly detectors?: readonly AnyDetector[];
+  /**
+   * `finding` (default, the DetectStage contract): a failing state call inside a detector is
+   * reported as that detector's error finding, like any throw. `throw`: it is rethrown as
+   * StateUnavailableError, so the Lambda fails the batch and SQS redelivers it.
+   */
+  readonly stateErrors?: 'finding' | 'throw';
+}
+
+export interface KitewatchDetectStage extends DetectStage {
+  readonly cache: BatchStateCache;
+  readonly detectors: readonly AnyDetector[];
+  /** The last flush's result (writes issued). */
+  readonly lastFlush: FlushResult | undefined;
+  /** Findings suppressed by dedup so far. */
+  readonly suppressed: number;
+  /** Drops the batch's pending state (the Lambda does this when it cannot publish). */
+  discard(): void;
+}
+
+const wallClock = (): number => Math.floor(Date.now() / 1000);
+
+interface Dedup {
+  /** Event seconds the finding was raised at. */
+  t: number;
+  u: string;
+}
+
+/** Every detections key lives under this prefix in the shared state table (containment uses `containment:`). */
+export const STATE_PREFIX = 'detect:';
+
+/**
+ * The port detectors see: keys namespaced under STATE_PREFIX, and every failure tagged as
+ * StateUnavailableError so the stage can tell it from a detector bug.
+ */
+function guarded(state: StatePort): StatePort {
+  const k = (key: string): string => STATE_PREFIX + key;
+  const wrap = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((cause: unknown) => {
+      throw new StateUnavailableError(`state store failed: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}`, { cause });
+    });
+  return {
+    get: <T>(key: string): Promise<StateItem<T> | undefined> => wrap(state.get<T>(k(key))),
+    getMany: async <T>(keys: readonly string[]): Promise<Map<string, StateItem<T>>> => {
+      const found = await wrap(state.getMany<T>(keys.map(k)));
+      return new Map([...found].map(([key, item]) => [key.slice(STATE_PREFIX.length), item]));
+    },
+    put: <T>(key: string, value: T, options: PutOptions): Promise<boolean> => wrap(state.put<T>(k(key), value, options)),
+    increment: (key, delta, expiresAt) => wrap(state.increment(k(key), delta, expiresAt)),
+    delete: (key) => wrap(state.delete(k(key))),
+    get writeCount() {
+      return state.writeCount;
+    },
+    close: () => state.close(),
+  };
+}
+
+/** Only `detectors` is read, so the Lambda can pass just that block (and bundle less). */
+export type DetectConfig = Pick<KitewatchConfig, 'detectors'>;
+
+export function createDetectStage(config: DetectConfig, state: StatePort, options: DetectStageOptions = {}): KitewatchDetectStage {
+  const storeClock = options.storeClock ?? wallClock;
+  const cache = state instanceof BatchStateCache ? state : new BatchStateCache(state, { nowSeconds: storeClock });
+  const port = guarded(cache);
+  const enrich = options.enrich ?? defaultIpEnricher();
+  const throwStateErrors = options.stateErrors === 'throw';
+  const active = (options.detectors ?? DETECTORS).filter((d) => config.detectors[d.meta.id].enabled);
+  const detectorConfig = new Map<DetectorId, unknown>(active.map((d) => [d.meta.id, config.detectors[d.meta.id]]));
+  // The roster feeds the agent-token detectors only; without them it is not kept.
+  const rosterOwner = active.find((d) => d.meta.id === 'token-spike' || d.meta.id === 'unusual-ip');
+  let lastFlush: FlushResult | undefined;
+  let suppressed = 0;
+
+  async function isDuplicate(id: DetectorId, key: string, uid: string, now: number, base: number): Promise<boolean> {
+    const windowSeconds = config.detectors[id].dedupWindowMinutes * 60;
+    const k = `dd:${id}:${key}`;
+    const prior = await port.get<Dedup>(k);
+    if (prior !== undefined && Math.abs(now - prior.value.t) < windowSeconds) return true;
+    await port.put<Dedup>(k, { t: now, u: uid }, { expiresAt: base + windowSeconds });
+    return false;
+  }
+
+  async function detect(event: OcsfEvent): Promise<readonly OcsfEvent[]> {
+    const now = Math.floor(event.time / 1000);
+    if (!Number.isFinite(now)) return [];
+    const base = Math.max(now, storeClock());
+    const tokenAgents = (tokenUid: string) => connectedAgents(port, tokenUid, event.time);
+    let org: ReturnType<typeof orgOf> | null = null;
+    const orgOnce = () => (org ??= orgOf(event));
+    let out: OcsfEvent[] | undefined;
+
+    const fail = async (d: AnyDetector, error: unknown): Promise<void> => {
+      if (throwStateErrors && error instanceof StateUnavailableError) throw error;
+      const finding = errorFinding(d.meta, error, event, orgOnce());
+      let duplicate = false;
+      try {
+        duplicate = await isDuplicate(d.meta.id, `error:${(error as Error)?.name}:${(error as Error)?.message}`, findingUid(d.meta.id, 'error', event.metadata.uid), now, base);
+      } catch {
+        // The state store is what failed: report every time rather than not at all.
+      }
+      if (duplicate) suppressed++;
+      else (out ??= []).push(finding);
+    };
+
+    for (const d of active) {
+      if (!d.accepts(event)) continue;
+      const ctx: DetectContext<unknown> = {
+        config: detectorConfig.get(d.meta.id),
+        state: port,
+        now,
+        expiresAt: (seconds) => base + Math.ceil(seconds),
+        enrich,
+        connectedAgents: tokenAgents,
+      };
+      try {
+        const drafts = await d.detect(event, ctx);
+        for (const draft of drafts) {
+          const uid = findingUid(d.meta.id, draft.dedupKey, event.metadata.uid);
+          if (await isDuplicate(d.meta.id, draft.dedupKey, uid, now, base)) {
+            suppressed++;
+            continue;
+          }
+          (out ??= []).push(buildFinding({ meta: d.meta, draft, trigger: event, org: orgOnce() }));
+        }
+      } catch (error) {
+        await fail(d, error);
+      }
+    }
+    if (rosterOwner !== undefined && isRosterEvent(event)) {
+      try {
+        await trackAgent(event, port, (seconds) => base + seconds);
+      } catch (error) {
+        await fail(rosterOwner, error);
+      }
+    }
+    return out ?? [];
+  }
+
+  return {
+    cache,
+    detectors: active,
+    get lastFlush() {
+      return lastFlush;
+    },
+    get suppressed() {
+      return suppressed;
+    },
+    detect,
+    async flush() {
+      lastFlush = await cache.flush();
+    },
+    discard() {
+      cache.discard();
+    },
+  };
+}

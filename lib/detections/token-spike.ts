@@ -1,0 +1,260 @@
+/**
+ * token-spike: one token used far above its own baseline. Counted per entity:
+ * - agent token: agent registrations (Agent Connected);
+ * - actor and API token: audit events.
+ *
+ * Counts go into fixed windows (`windowMinutes`); the current rate is the sliding estimate
+ * `current + previous * (1 - elapsed fraction)`, so a burst straddling a window edge still
+ * counts whole. The baseline is an EWMA of past windows' counts, updated only by windows with
+ * activity (a quiet night does not make a busy morning look like a spike) and clamped to the
+ * threshold (a spike does not teach the baseline that spikes are normal). A spike is
+ * `estimate >= max(minimum, factor * baseline)`.
+ */
+import type { EntityType, FindingResource } from '../findings/contract.ts';
+import type { OcsfEvent } from '../ocsf/types.ts';
+import type { TokenSpikeConfig } from './config.ts';
+import { actorOf, agentOf, apiTokenOf, evidenceOf, isAuditEvent, res } from './entities.ts';
+import type { DetectContext, Detector, EvidenceRef, FindingDraft } from './types.ts';
+
+type Kind = 'agentToken' | 'apiToken' | 'actor';
+const TYPE: Record<Kind, EntityType> = { agentToken: 'AgentToken', apiToken: 'ApiToken', actor: 'Actor' };
+const UNIT: Record<Kind, string> = { agentToken: 'agent registrations', apiToken: 'API calls in the audit log', actor: 'audit events' };
+/** Audit events remembered per actor / API token to cite as evidence. */
+const EVIDENCE_CAP = 10;
+
+interface Spike {
+  /** Current window index (floor(event seconds / window)). */
+  w: number;
+  /** Count in the current window and in the previous one (0 when not adjacent); neither is in the baseline yet. */
+  c: number;
+  p: number;
+  /** EWMA baseline of active windows, and how many windows it has seen. */
+  b: number;
+  n: number;
+  /** Window index when a finding was last drafted (-1: never). */
+  a: number;
+}
+
+/**
+ * Recent audit events of an actor / API token, to cite when it spikes: a string under its own
+ * key (records split by \n, fields `uid \t ms \t ip \t type_uid \t code`), kept only while
+ * activity is elevated (a quarter of the threshold), so ordinary actors cost no extra write and
+ * the hot record stays small. Agent tokens keep none: the burst's agents come from the roster
+ * (lib/detections/roster.ts) the stage keeps anyway.
+ */
+const hitsKey = (kind: Kind, uid: string): string => `spike-hits:${kind}:${uid}`;
+
+function pushHit(hits: string, event: OcsfEvent, keepFrom: number): string {
+  const clean = (v: string): string => v.replace(/[\t\n]/g, ' ');
+  const record = [event.metadata.uid, String(event.time), clean(event.src_endpoint?.ip ?? ''), String(event.type_uid), clean(event.metadata.event_code ?? '')].join('\t');
+  const kept: string[] = [record];
+  for (const line of hits === '' ? [] : hits.split('\n')) {
+    if (kept.length >= EVIDENCE_CAP) break;
+    if (Number(line.split('\t')[1]) >= keepFrom) kept.push(line);
+  }
+  return kept.join('\n');
+}
+
+function readHits(hits: string): EvidenceRef[] {
+  const out: EvidenceRef[] = [];
+  for (const line of hits === '' ? [] : hits.split('\n')) {
+    const [uid, time, ip, typeUid, code] = line.split('\t');
+    if (uid === undefined || uid === '') continue;
+    out.push({ uid, time: Number(time), typeUid: Number(typeUid), ...(code ? { code } : {}), ...(ip ? { ip } : {}) });
+  }
+  return out;
+}
+
+function threshold(config: TokenSpikeConfig, kind: Kind, baseline: number): number {
+  const min = kind === 'agentToken' ? config.minAgentRegistrations : config.minAuditEvents;
+  return Math.max(min, config.factor * baseline);
+}
+
+interface Subject {
+  readonly kind: Kind;
+  readonly uid: string;
+  readonly name: string | undefined;
+}
+
+/** Implicated agents (connected since the previous window began) and related ones (older). */
+async function burstAgents(
+  event: OcsfEvent,
+  ctx: DetectContext<TokenSpikeConfig>,
+  tokenUid: string,
+  since: number,
+): Promise<{ resources: FindingResource[]; evidences: EvidenceRef[]; first: number }> {
+  const current = agentOf(event);
+  const resources: FindingResource[] = [];
+  const evidences: EvidenceRef[] = [evidenceOf(event)];
+  let first = event.time;
+  let implicated = 0;
+  if (current.uid !== undefined && ctx.config.maxImplicatedAgents > 0) {
+    resources.push(res('Agent', current.uid, 'implicated', current.name, { ip: current.ip, connected_time: event.time }));
+    implicated++;
+  }
+  for (const a of await ctx.connectedAgents(tokenUid)) {
+    if (a.uid === current.uid) continue;
+    if (a.seen >= since && implicated < ctx.config.maxImplicatedAgents) {
+      resources.push(res('Agent', a.uid, 'implicated', a.name, { ip: a.ip, connected_time: a.seen }));
+      implicated++;
+      first = Math.min(first, a.seen);
+      if (a.event !== undefined && evidences.length < EVIDENCE_CAP) {
+        evidences.push({ uid: a.event, time: a.seen, typeUid: 300201, code: 'Agent Connected', ...(a.ip ? { ip: a.ip } : {}), user: { uid: a.uid, ...(a.name ? { name: a.name } : {}), credential_uid: tokenUid } });
+      }
+    } else if (a.seen < since) {
+      resources.push(res('Agent', a.uid, 'related', a.name, { ip: a.ip, connected_time: a.seen }));
+    }
+  }
+  return { resources, evidences, first };
+}
+
+async function count(event: OcsfEvent, ctx: DetectContext<TokenSpikeConfig>, subject: Subject): Promise<FindingDraft | undefined> {
+  const { config, state, now } = ctx;
+  const windowSeconds = config.windowMinutes * 60;
+  const wi = Math.floor(now / windowSeconds);
+  const k = `spike:${subject.kind}:${subject.uid}`;
+  const item = await state.get<Spike>(k);
+  const s: Spike = item?.value ?? { w: wi, c: 0, p: 0, b: 0, n: 0, a: -1 };
+  if (wi > s.w) {
+    // A window joins the baseline only once it has left the sliding estimate (two windows
+    // back), so the first half of a burst never raises the bar for its second half.
+    const fold = (n: number): void => {
+      if (n === 0) return;
+      const clamped = Math.min(n, threshold(config, subject.kind, s.b));
+      s.b = s.n === 0 ? clamped : config.alpha * clamped + (1 - config.alpha) * s.b;
+      s.n++;
+    };
+    fold(s.p);
+    if (wi === s.w + 1) {
+      s.p = s.c;
+    } else {
+      fold(s.c);
+      s.p = 0;
+    }
+    s.c = 0;
+    s.w = wi;
+  }
+  if (wi === s.w) s.c++;
+  else if (wi === s.w - 1) s.p++;
+  else return undefined; // older than the previous window: too late to count
+
+  const elapsed = (now - s.w * windowSeconds) / windowSeconds;
+  const estimate = s.c + s.p * Math.max(0, 1 - elapsed);
+  const limit = threshold(config, subject.kind, s.b);
+  const spiking = estimate >= limit && s.a < s.w - 1;
+  if (spiking) s.a = s.w;
+  await state.put<Spike>(k, s, { expiresAt: ctx.expiresAt(Math.max(30 * 86_400, windowSeconds * 4)) });
+  let hits = '';
+  if (subject.kind !== 'agentToken' && estimate >= limit / 4) {
+    const hk = hitsKey(subject.kind, subject.uid);
+    const stored = await state.get<string>(hk);
+    hits = pushHit(typeof stored?.value === 'string' ? stored.value : '', event, (s.w - 1) * windowSeconds * 1000);
+    await state.put<string>(hk, hits, { expiresAt: ctx.expiresAt(windowSeconds * 2) });
+  }
+  if (!spiking) return undefined;
+
+  const total = Math.round(estimate);
+  const label = subject.kind === 'agentToken' ? 'Agent token' : subject.kind === 'apiToken' ? 'API token' : 'Actor';
+  const what = subject.name !== undefined ? `${label} "${subject.name}"` : `${label} ${subject.uid}`;
+  const baselineText = s.n === 0 ? 'no baseline yet' : `baseline ${s.b.toFixed(1)} per ${config.windowMinutes} min over ${s.n} active windows`;
+  const resources: FindingResource[] = [res(TYPE[subject.kind], subject.uid, 'target', subject.name)];
+  let evidences: EvidenceRef[];
+  let first = event.time;
+  if (subject.kind === 'agentToken') {
+    const burst = await burstAgents(event, ctx, subject.uid, (s.w - 1) * windowSeconds * 1000);
+    resources.push(...burst.resources);
+    evidences = burst.evidences;
+    first = burst.first;
+  } else {
+    evidences = readHits(hits).map((h) => (h.uid === event.metadata.uid ? evidenceOf(event) : subject.kind === 'actor' ? { ...h, actor: { uid: subject.uid } } : h));
+    first = Math.min(...evidences.map((e) => e.time), event.time);
+    const actor = actorOf(event);
+    if (subject.kind === 'apiToken' && actor?.uid !== undefined) resources.push(res('Actor', actor.uid, 'related', actor.name));
+  }
+  return {
+    dedupKey: `${subject.kind}:${subject.uid}`,
+    title: `${what}: ${total} ${UNIT[subject.kind]} in ${config.windowMinutes} minutes, ${s.n === 0 ? 'with no baseline' : `${(total / Math.max(s.b, 1)).toFixed(0)}x its baseline`}`,
+    desc:
+      `${what} produced about ${total} ${UNIT[subject.kind]} in the last ${config.windowMinutes} minutes; the alert threshold was ${limit.toFixed(0)} (${baselineText}, factor ${config.factor}). ` +
+      (subject.kind === 'agentToken'
+        ? 'A leaked agent token registering many agents to grab jobs and their secrets looks like this; so does a deliberate large scale-out.'
+        : 'Automation running with a stolen token, or a person sweeping the API, looks like this; so does a large planned change.'),
+    severity: 4,
+    confidence: s.n === 0 ? 2 : 3,
+    resources,
+    evidences,
+    eventCount: total,
+    firstSeen: first,
+    lastSeen: event.time,
+    type: 'Usage Spike',
+    data: {
+      count: total,
+      threshold: limit,
+      baseline: s.n === 0 ? null : Number(s.b.toFixed(2)),
+      baseline_windows: s.n,
+      window_minutes: config.windowMinutes,
+    },
+  };
+}
+
+export const tokenSpike: Detector<TokenSpikeConfig> = {
+  meta: {
+    id: 'token-spike',
+    title: 'Token usage spike',
+    description: 'One agent token, API token or actor used far above its own rolling baseline (EWMA of counts per window).',
+    severity: 4,
+    analyticType: 3,
+    attacks: [
+      {
+        tactic: { uid: 'TA0005', name: 'Defense Evasion' },
+        technique: { uid: 'T1550', name: 'Use Alternate Authentication Material' },
+        sub_technique: { uid: 'T1550.001', name: 'Application Access Token' },
+      },
+      { tactic: { uid: 'TA0040', name: 'Impact' }, technique: { uid: 'T1496', name: 'Resource Hijacking' } },
+    ],
+    types: ['Anomalous Credential Use'],
+    defaultThresholds: '10-min windows; spike when count >= max(50 registrations or 100 audit events, 4x EWMA baseline, alpha 0.3); dedup 60 min',
+    recommendedContainment: 'Agent token: revoke the token (target) and stop the agents registered in the burst (implicated); the token\'s other agents (related) are for review. API token: remove its organization access.',
+    runbook: {
+      check: [
+        'Was a scale-out planned (autoscaling change, new queue, load test)? Ask the team that owns the token.',
+        'Where did the burst agents connect from (IPs in the implicated resources)? Inside your cloud network or not?',
+        'Which jobs did the burst agents run, and which secrets could those jobs read?',
+        'For an actor or API token: which operations dominate the burst (evidence event codes)?',
+      ],
+      act: [
+        'Unplanned: revoke the token, stop the implicated agents, and create a new token for the legitimate fleet.',
+        'Rotate secrets reachable from the affected queues and cluster.',
+        'Planned: nothing; if it recurs, raise detectors.token-spike.minAgentRegistrations or factor.',
+      ],
+    },
+    targets: ['AgentToken', 'ApiToken', 'Actor'],
+  },
+
+  accepts(event) {
+    if (event.class_uid === 3002) return event.metadata.event_code === 'Agent Connected';
+    return isAuditEvent(event);
+  },
+
+  async detect(event, ctx) {
+    if (event.class_uid === 3002) {
+      if (event.status_id !== 1) return [];
+      const agent = agentOf(event);
+      if (agent.tokenUid === undefined) return [];
+      const d = await count(event, ctx, { kind: 'agentToken', uid: agent.tokenUid, name: agent.tokenName });
+      return d === undefined ? [] : [d];
+    }
+    const out: FindingDraft[] = [];
+    const apiToken = apiTokenOf(event);
+    if (apiToken !== undefined) {
+      const d = await count(event, ctx, { kind: 'apiToken', uid: apiToken, name: undefined });
+      if (d !== undefined) out.push(d);
+    }
+    const actor = actorOf(event);
+    if (actor?.uid !== undefined) {
+      const d = await count(event, ctx, { kind: 'actor', uid: actor.uid, name: actor.name });
+      if (d !== undefined) out.push(d);
+    }
+    return out;
+  },
+};
