@@ -1,0 +1,234 @@
+// `npm run bench`: figures, not tests. Prints a table and writes bench/results/bench.json.
+// Everything runs in one process on one core (plus child processes for cold starts and RSS),
+// on the same machine, in one run, so the ratios compare like with like.
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+import { generateNdjson } from './generate.ts';
+import { LocalPipeline } from '../lib/engine/pipeline.ts';
+import { loadRules } from '../lib/engine/rules.ts';
+import type { ContainStage, DetectStage, Sink } from '../lib/engine/stages.ts';
+import type { OcsfEvent } from '../lib/ocsf/types.ts';
+import { parseConfig } from '../lib/config/load.ts';
+import { benchStages } from './stages.ts';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const RESULTS = join(ROOT, 'bench', 'results');
+const { values: flags } = parseArgs({
+  options: {
+    events: { type: 'string', default: '100000' },
+    'rss-events': { type: 'string', default: '1000000' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+const EVENTS = flags.quick ? 20_000 : Number(flags.events);
+const RSS_EVENTS = flags.quick ? 100_000 : Number(flags['rss-events']);
+
+interface Row {
+  metric: string;
+  value: number;
+  unit: string;
+  target?: string;
+  met?: boolean;
+  note?: string;
+}
+const rows: Row[] = [];
+function record(row: Row): void {
+  rows.push(row);
+  const target = row.target ? `  target ${row.target} ${row.met === undefined ? '' : row.met ? '(met)' : '(NOT met)'}` : '';
+  process.stderr.write(`  ${row.metric}: ${row.value.toLocaleString('en-US', { maximumFractionDigits: 2 })} ${row.unit}${target}${row.note ? `  [${row.note}]` : ''}\n`);
+}
+
+/** A sink that serializes like the real one but keeps nothing, so output cost is counted. */
+class CountingSink implements Sink {
+  readonly name = 'bench';
+  bytes = 0;
+  count = 0;
+  async write(event: OcsfEvent): Promise<void> {
+    this.bytes += JSON.stringify(event).length + 1;
+    this.count++;
+  }
+  async close() {
+    return { delivered: this.count, spilled: 0 };
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+async function runPipeline(lines: string[], stages: { detect?: DetectStage; contain?: ContainStage }, latencies?: number[]): Promise<number> {
+  const sink = new CountingSink();
+  const pipeline = new LocalPipeline({
+    rules: loadRules(),
+    sinks: [sink],
+    quarantine: async () => {},
+    ...stages,
+    ...(latencies ? { onEmit: (e: OcsfEvent, started: number) => { if (e.class_uid === 2004) latencies.push(performance.now() - started); } } : {}),
+  });
+  const t0 = performance.now();
+  for (const line of lines) {
+    await pipeline.process({ kind: 'json', origin: 'bench', value: JSON.parse(line), sizeBytes: line.length });
+  }
+  await pipeline.finish();
+  const seconds = (performance.now() - t0) / 1000;
+  if (pipeline.counts.normalized !== lines.length) throw new Error(`bench input did not all normalize: ${JSON.stringify(pipeline.counts)}`);
+  return lines.length / seconds;
+}
+
+async function throughput(): Promise<void> {
+  const file = join(tmpdir(), `kitewatch-bench-${EVENTS}.ndjson`);
+  if (!existsSync(file)) await generateNdjson(file, EVENTS);
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+  process.stderr.write(`throughput on ${lines.length.toLocaleString()} events (${(statSync(file).size / 1e6).toFixed(1)} MB), one core:\n`);
+  // Warm up the JIT on every path before measuring.
+  await runPipeline(lines.slice(0, 2000), {});
+
+  let t0 = performance.now();
+  let sink = 0;
+  for (const line of lines) sink += JSON.stringify(JSON.parse(line)).length;
+  const floor = lines.length / ((performance.now() - t0) / 1000);
+  if (sink === 0) throw new Error('unreachable');
+  t0 = performance.now();
+  record({ metric: 'floor: JSON.parse + JSON.stringify', value: floor, unit: 'events/s' });
+
+  const normalize = await runPipeline(lines, {});
+  record({ metric: 'normalize only', value: normalize, unit: 'events/s', note: `${(floor / normalize).toFixed(2)}x floor` });
+
+  const config = parseConfig({});
+  const withDetect = await benchStages(config, 'detect');
+  const detect = await runPipeline(lines, withDetect.stages);
+  await withDetect.close();
+  record({ metric: 'normalize + detect', value: detect, unit: 'events/s', note: `${(floor / detect).toFixed(2)}x floor` });
+
+  const full = await benchStages(config, 'full');
+  const latencies: number[] = [];
+  const fullRate = await runPipeline(lines, full.stages, latencies);
+  await full.close();
+  const ratio = floor / fullRate;
+  record({ metric: 'full pipeline (dry-run)', value: fullRate, unit: 'events/s', target: 'within 3x of floor', met: ratio <= 3, note: `${ratio.toFixed(2)}x floor` });
+
+  const attack = await benchStages(config, 'full');
+  const attackLines = readFileSync(join(ROOT, 'test/fixtures/scenarios/attack.ndjson'), 'utf8').split('\n').filter((l) => l !== '');
+  const lat: number[] = [];
+  await runPipeline(attackLines, attack.stages, lat);
+  await attack.close();
+  lat.sort((a, b) => a - b);
+  record({ metric: 'latency input -> finding p50', value: percentile(lat, 50) * 1000, unit: 'µs', note: `${lat.length} findings (attack scenario)` });
+  record({ metric: 'latency input -> finding p99', value: percentile(lat, 99) * 1000, unit: 'µs' });
+}
+
+/** What a deployed function finds in its environment (the handlers validate it at cold start). */
+const LAMBDA_ENV: NodeJS.ProcessEnv = {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'bench',
+  AWS_SECRET_ACCESS_KEY: 'bench',
+  KITEWATCH_EVENT_BUS_NAME: 'kitewatch',
+  KITEWATCH_STATE_TABLE: 'kitewatch-state',
+  KITEWATCH_QUARANTINE_BUCKET: 'kitewatch-quarantine',
+  KITEWATCH_DETECTORS_CONFIG: '{}',
+  KITEWATCH_CONTAINMENT_CONFIG: '{}',
+  KITEWATCH_FORWARD_ROUTES: '{}',
+  KITEWATCH_IP_DATA_DIR: join(ROOT, 'node_modules', '@ip-location-db'),
+  KITEWATCH_SECURITYHUB_ACCOUNT_ID: '123456789012',
+  BUILDKITE_API_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:buildkite-api-token-AbCdEf',
+  POWERTOOLS_SERVICE_NAME: 'kitewatch',
+  POWERTOOLS_METRICS_NAMESPACE: 'Kitewatch',
+};
+
+function nodeInit(script: string): number {
+  // Median of several fresh processes; each prints its own import time so process spawn is excluded.
+  const samples: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env['PATH'], ...LAMBDA_ENV } });
+    if (r.status !== 0) throw new Error(`init probe failed: ${r.stderr}`);
+    samples.push(Number(r.stdout.trim()));
+  }
+  samples.sort((a, b) => a - b);
+  return samples[3] as number;
+}
+
+async function bundles(): Promise<void> {
+  const out = join(RESULTS, 'bundles');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const handlers = readdirSync(join(ROOT, 'lambdas'), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('handler.ts'))
+    .sort();
+  process.stderr.write(`Lambda bundles (esbuild, minified ESM, @aws-sdk/* external as on the nodejs24.x runtime):\n`);
+  const empty = join(out, 'empty.mjs');
+  writeFileSync(empty, 'export const handler = async () => ({});\n');
+  const probe = (file: string) => `const t=performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now()-t)`;
+  const baseline = nodeInit(probe(empty));
+  record({ metric: 'cold init baseline (empty module)', value: baseline, unit: 'ms' });
+  for (const h of handlers) {
+    const name = h.replace(/\/handler\.ts$/, '').replaceAll('/', '-');
+    const outfile = join(out, `${name}.mjs`);
+    await build({
+      entryPoints: [join(ROOT, 'lambdas', h)],
+      bundle: true,
+      minify: true,
+      platform: 'node',
+      target: 'node24',
+      format: 'esm',
+      outfile,
+      external: ['@aws-sdk/*'],
+      mainFields: ['module', 'main'],
+      banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
+      logLevel: 'silent',
+    });
+    const kb = statSync(outfile).size / 1024;
+    record({ metric: `bundle ${name}`, value: kb, unit: 'KB', target: '< 250 KB', met: kb < 250 });
+    const init = nodeInit(probe(outfile)) - baseline;
+    record({ metric: `cold init ${name} (over baseline)`, value: init, unit: 'ms', target: '< 100 ms', met: init < 100 });
+  }
+}
+
+async function writesPerEvent(): Promise<void> {
+  const { measureSpikeWrites } = await import('../lib/detections/bench.ts');
+  const r = await measureSpikeWrites();
+  record({ metric: 'state writes per event, 10,000-event spike on one token', value: r.writesPerEvent, unit: 'writes/event', target: '< 0.05', met: r.writesPerEvent < 0.05, note: `${r.writes} writes, batch ${r.batchSize}` });
+}
+
+function rss(): void {
+  const file = join(tmpdir(), `kitewatch-bench-${RSS_EVENTS}.ndjson`);
+  const small = join(tmpdir(), `kitewatch-bench-${RSS_EVENTS / 10}.ndjson`);
+  const gen = (f: string, n: number) => {
+    if (!existsSync(f)) {
+      const r = spawnSync(process.execPath, [join(ROOT, 'bench/generate.ts'), f, String(n)], { stdio: 'inherit' });
+      if (r.status !== 0) throw new Error('generation failed');
+    }
+  };
+  gen(small, RSS_EVENTS / 10);
+  gen(file, RSS_EVENTS);
+  const measure = (f: string): { kb: number; seconds: number; summary: string } => {
+    const dir = join(tmpdir(), `kitewatch-bench-state-${process.pid}`);
+    rmSync(dir, { recursive: true, force: true });
+    const t0 = performance.now();
+    const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, join(ROOT, 'bin/kitewatch.ts'), 'replay', f, '--out', '/dev/null', '--state', join(dir, 's.db'), '--quarantine', join(dir, 'q.ndjson')], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const seconds = (performance.now() - t0) / 1000;
+    const lines = r.stderr.trim().split('\n');
+    return { kb: Number(lines[lines.length - 1]), seconds, summary: lines.find((l) => l.startsWith('events=')) ?? r.stderr };
+  };
+  process.stderr.write(`memory (kitewatch replay, full pipeline, dry-run, --out /dev/null):\n`);
+  const a = measure(small);
+  record({ metric: `peak RSS replaying ${(RSS_EVENTS / 10).toLocaleString()} events`, value: a.kb / 1024, unit: 'MB', note: `${a.seconds.toFixed(1)} s; ${a.summary}` });
+  const b = measure(file);
+  record({ metric: `peak RSS replaying ${RSS_EVENTS.toLocaleString()} events`, value: b.kb / 1024, unit: 'MB', target: 'flat', met: b.kb < a.kb * 1.5, note: `${b.seconds.toFixed(1)} s (${Math.round(RSS_EVENTS / b.seconds).toLocaleString()} events/s end to end); ${b.summary}` });
+}
+
+mkdirSync(RESULTS, { recursive: true });
+process.stderr.write(`kitewatch bench: node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB\n`);
+await throughput();
+await writesPerEvent();
+await bundles();
+rss();
+const result = { date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, events: EVENTS, rows };
+writeFileSync(join(RESULTS, 'bench.json'), `${JSON.stringify(result, null, 2)}\n`);
+const table = ['| metric | value | unit | target |', '|---|---:|---|---|', ...rows.map((r) => `| ${r.metric}${r.note ? ` (${r.note})` : ''} | ${r.value.toLocaleString('en-US', { maximumFractionDigits: 2 })} | ${r.unit} | ${r.target ? `${r.target}${r.met === undefined ? '' : r.met ? ' ✓' : ' ✗'}` : ''} |`)];
+process.stdout.write(`${table.join('\n')}\n`);
+process.stderr.write(`wrote bench/results/bench.json\n`);

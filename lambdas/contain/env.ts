@@ -1,0 +1,68 @@
+import * as z from 'zod';
+import { DEFAULT_API_URL, DEFAULT_GRAPHQL_URL } from '../../lib/buildkite/client.ts';
+import { describeIssues } from '../../lib/config/load.ts';
+import { ContainmentConfig } from '../../lib/containment/config.ts';
+
+/** Environment variable names of the contain Lambda: the construct sets them, the handler parses them. */
+export const ContainEnv = {
+  /** Kitewatch bus: Remediation Activities are published there. */
+  eventBusName: 'KITEWATCH_EVENT_BUS_NAME',
+  /** State table (pk S, ttl): idempotency records and blast-radius counters. */
+  stateTable: 'KITEWATCH_STATE_TABLE',
+  /** The `containment` block of kitewatch.config.json, as JSON (validated by the same schema). */
+  config: 'KITEWATCH_CONTAINMENT_CONFIG',
+  /** Secret holding the Buildkite API token. */
+  apiTokenSecretArn: 'BUILDKITE_API_TOKEN_SECRET_ARN',
+  apiUrl: 'BUILDKITE_API_URL',
+  graphqlUrl: 'BUILDKITE_GRAPHQL_URL',
+  /** Approval state machine; without it, actions needing approval are only reported pending. */
+  approvalStateMachineArn: 'KITEWATCH_APPROVAL_STATE_MACHINE_ARN',
+} as const;
+
+const Schema = z.object({
+  [ContainEnv.eventBusName]: z.string().min(1),
+  [ContainEnv.stateTable]: z.string().min(1),
+  [ContainEnv.config]: z.string().default('{}'),
+  [ContainEnv.apiTokenSecretArn]: z.string().min(1),
+  [ContainEnv.apiUrl]: z.url().default(DEFAULT_API_URL),
+  [ContainEnv.graphqlUrl]: z.url().default(DEFAULT_GRAPHQL_URL),
+  [ContainEnv.approvalStateMachineArn]: z.string().min(1).optional(),
+});
+
+export interface ContainSettings {
+  readonly eventBusName: string;
+  readonly stateTable: string;
+  readonly config: ContainmentConfig;
+  readonly apiTokenSecretArn: string;
+  readonly apiUrl: string;
+  readonly graphqlUrl: string;
+  readonly approvalStateMachineArn: string | undefined;
+}
+
+export class EnvError extends Error {
+  override readonly name = 'EnvError';
+}
+
+/** Fails the cold start (not each record) when the deployment forgot or broke a variable. */
+export function parseContainEnv(env: Record<string, string | undefined>): ContainSettings {
+  const parsed = Schema.safeParse(env);
+  if (!parsed.success) throw new EnvError(`contain environment is invalid: ${describeIssues(parsed.error)}`);
+  const d = parsed.data;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(d[ContainEnv.config]);
+  } catch (cause) {
+    throw new EnvError(`${ContainEnv.config} is not valid JSON`, { cause });
+  }
+  const config = ContainmentConfig.safeParse(raw);
+  if (!config.success) throw new EnvError(`${ContainEnv.config}: ${describeIssues(config.error)}`);
+  return {
+    eventBusName: d[ContainEnv.eventBusName],
+    stateTable: d[ContainEnv.stateTable],
+    config: config.data,
+    apiTokenSecretArn: d[ContainEnv.apiTokenSecretArn],
+    apiUrl: d[ContainEnv.apiUrl],
+    graphqlUrl: d[ContainEnv.graphqlUrl],
+    approvalStateMachineArn: d[ContainEnv.approvalStateMachineArn],
+  };
+}

@@ -1,0 +1,190 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { BuildkiteClient, DEFAULT_API_URL, DEFAULT_GRAPHQL_URL } from '../buildkite/client.ts';
+import { envTokenProvider } from '../buildkite/token.ts';
+import type { Command } from '../cli/main.ts';
+import type { Io } from '../cli/io.ts';
+import { ACTIONS, RUNBOOK_IDS, type RunbookId } from './actions.ts';
+import { RunbookInputError, parseRunbookInput } from './runbook-inputs.ts';
+import { runRunbook, type RunbookDeps, type RunbookReport } from './runbooks.ts';
+import { lazyClient } from './stage.ts';
+
+export const RUNBOOK_USAGE = `Usage: kitewatch runbook <runbook> --input FILE [options]
+
+Runs a containment runbook locally (BUILDKITE_API_TOKEN and the usual AWS environment), or
+invokes its deployed Lambda. The input is JSON (see docs/runbooks.md); "dryRun" defaults to
+true: set "dryRun": false to act. Prints the runbook's report (JSON) on stdout.
+
+Runbooks:
+${RUNBOOK_IDS.map((id) => `  ${id.padEnd(22)}${id === 'approve-action' ? 'approve or deny an action waiting for approval' : ACTIONS[id].title}`).join('\n')}
+
+Options:
+  --input FILE                  runbook input (JSON); "-" reads stdin
+  --buildkite-api-url URL       REST API base (default ${DEFAULT_API_URL})
+  --buildkite-graphql-url URL   GraphQL endpoint (default ${DEFAULT_GRAPHQL_URL})
+  --deployed                    invoke the deployed runbook Lambda instead of running locally
+  --function-name NAME          the Lambda to invoke (required with --deployed)
+  --region REGION               AWS region of the Lambda (default: the AWS environment)
+  -h, --help                    show this help
+
+Exit codes: 0 the runbook did its job (or its dry-run), 1 it failed, 2 usage or input error.`;
+
+export interface LocalRunbookOptions {
+  readonly apiUrl: string;
+  readonly graphqlUrl: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly log: (line: string) => void;
+}
+
+export interface RunbookCommandDeps {
+  /** Dependencies of a local run. @default BUILDKITE_API_TOKEN, AWS clients from the environment */
+  readonly local?: (opts: LocalRunbookOptions) => RunbookDeps;
+  /** The Lambda client for --deployed. @default a LambdaClient for the region */
+  readonly lambda?: (region: string | undefined) => Pick<LambdaClient, 'send'>;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Reads --input ("-" is stdin). */
+  readonly readInput?: (path: string) => string;
+}
+
+export function defaultLocalRunbookDeps(opts: LocalRunbookOptions): RunbookDeps {
+  return {
+    execution: {
+      buildkite: new BuildkiteClient({ apiUrl: opts.apiUrl, graphqlUrl: opts.graphqlUrl, token: envTokenProvider(opts.env) }),
+      secretsManager: lazyClient(() => new SecretsManagerClient({})),
+      iam: lazyClient(() => new IAMClient({})),
+      now: Date.now,
+      log: opts.log,
+    },
+    sfn: lazyClient(() => new SFNClient({})),
+  };
+}
+
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+function isRunbookId(value: string | undefined): value is RunbookId {
+  return value !== undefined && (RUNBOOK_IDS as readonly string[]).includes(value);
+}
+
+export function createRunbookCommand(deps: RunbookCommandDeps = {}): Command {
+  const readInput = deps.readInput ?? ((path: string) => readFileSync(path === '-' ? 0 : path, 'utf8'));
+  return {
+    name: 'runbook <runbook>',
+    summary: 'run a containment runbook locally, or its deployed Lambda',
+    async run(argv: readonly string[], io: Io): Promise<number> {
+      let parsed;
+      try {
+        parsed = parseArgs({
+          args: [...argv],
+          allowPositionals: true,
+          strict: true,
+          options: {
+            input: { type: 'string' },
+            'buildkite-api-url': { type: 'string', default: DEFAULT_API_URL },
+            'buildkite-graphql-url': { type: 'string', default: DEFAULT_GRAPHQL_URL },
+            deployed: { type: 'boolean', default: false },
+            'function-name': { type: 'string' },
+            region: { type: 'string' },
+            help: { type: 'boolean', short: 'h', default: false },
+          },
+        });
+      } catch (error) {
+        io.err(`kitewatch runbook: ${(error as Error).message}\n(see kitewatch runbook --help)`);
+        return 2;
+      }
+      const v = parsed.values;
+      if (v.help) {
+        io.out(RUNBOOK_USAGE);
+        return 0;
+      }
+      let runbook: RunbookId;
+      let input: unknown;
+      try {
+        const [name, ...extra] = parsed.positionals;
+        if (!isRunbookId(name)) throw new UsageError(name === undefined ? 'name a runbook' : `unknown runbook "${name}" (one of ${RUNBOOK_IDS.join(', ')})`);
+        if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+        runbook = name;
+        if (v.input === undefined) throw new UsageError('--input FILE is required');
+        if (v.deployed && v['function-name'] === undefined) throw new UsageError('--deployed needs --function-name NAME');
+        if (!v.deployed && v['function-name'] !== undefined) throw new UsageError('--function-name only applies with --deployed');
+        for (const [flag, url] of [['--buildkite-api-url', v['buildkite-api-url']], ['--buildkite-graphql-url', v['buildkite-graphql-url']]] as const) {
+          if (!URL.canParse(url)) throw new UsageError(`${flag} is not a URL: ${url}`);
+        }
+        let text: string;
+        try {
+          text = readInput(v.input);
+        } catch (cause) {
+          throw new UsageError(`cannot read --input ${v.input}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`);
+        }
+        try {
+          input = JSON.parse(text);
+        } catch {
+          throw new UsageError(`--input ${v.input} is not valid JSON`);
+        }
+        // Checked here too, so a deployed call with a bad input fails before it is sent.
+        parseRunbookInput(runbook, input);
+      } catch (error) {
+        if (error instanceof UsageError || error instanceof RunbookInputError) {
+          io.err(`kitewatch runbook: ${error.message}\n(see kitewatch runbook --help)`);
+          return 2;
+        }
+        throw error;
+      }
+
+      if (v.deployed) return invokeDeployed(runbook, input, v['function-name'] as string, v.region, deps, io);
+
+      const env = deps.env ?? process.env;
+      const local = (deps.local ?? defaultLocalRunbookDeps)({
+        apiUrl: v['buildkite-api-url'],
+        graphqlUrl: v['buildkite-graphql-url'],
+        env,
+        log: (line) => io.err(`kitewatch: ${line}`),
+      });
+      const report = await runRunbook(runbook, input, local);
+      io.out(JSON.stringify(report, null, 2));
+      if (!report.ok) io.err(`kitewatch runbook ${runbook}: ${report.detail}`);
+      return report.ok ? 0 : 1;
+    },
+  };
+}
+
+async function invokeDeployed(runbook: RunbookId, input: unknown, functionName: string, region: string | undefined, deps: RunbookCommandDeps, io: Io): Promise<number> {
+  const lambda = (deps.lambda ?? ((r) => new LambdaClient(r === undefined ? {} : { region: r })))(region);
+  let out;
+  try {
+    out = await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify(input)) }));
+  } catch (error) {
+    io.err(`kitewatch runbook: could not invoke ${functionName}: ${(error as Error).name}: ${(error as Error).message}`);
+    return 1;
+  }
+  const text = out.Payload === undefined ? '' : new TextDecoder().decode(out.Payload);
+  if (out.FunctionError !== undefined) {
+    let detail = text;
+    try {
+      const e = JSON.parse(text) as { errorType?: string; errorMessage?: string };
+      detail = `${e.errorType ?? 'Error'}: ${e.errorMessage ?? ''}`;
+    } catch {
+      // Keep the raw text.
+    }
+    io.err(`kitewatch runbook: ${functionName} failed (${out.FunctionError}): ${detail}`);
+    return 1;
+  }
+  let report: RunbookReport;
+  try {
+    report = JSON.parse(text) as RunbookReport;
+  } catch {
+    io.err(`kitewatch runbook: ${functionName} did not answer with a runbook report`);
+    return 1;
+  }
+  io.out(JSON.stringify(report, null, 2));
+  if (report.ok === false) io.err(`kitewatch runbook ${runbook}: ${report.detail}`);
+  return report.ok === false ? 1 : 0;
+}
+
+/** `kitewatch runbook`, registered by lib/cli/commands.ts. */
+export const runbookCommand: Command = createRunbookCommand();

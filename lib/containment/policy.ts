@@ -1,0 +1,228 @@
+import * as z from 'zod';
+import type { EntityRole, EntityType } from '../findings/contract.ts';
+import type { OcsfEvent, SeverityId } from '../ocsf/types.ts';
+import type { ActionId, TargetType } from './actions.ts';
+import type { Target } from './activity.ts';
+import { SEVERITY_IDS, type ContainmentConfig, type PolicyRule, type ProtectedEntity } from './config.ts';
+import { roleNameOf } from './executors.ts';
+
+/**
+ * The containment policy as pure functions: which rules a finding matches, which entities each
+ * action applies to, and whether an entity is protected. No I/O.
+ */
+
+/** The parts of a Detection Finding (lib/findings/contract.ts) containment reads. */
+const FindingShape = z
+  .object({
+    class_uid: z.literal(2004),
+    severity_id: z.number().int(),
+    time: z.number(),
+    finding_info: z
+      .object({
+        uid: z.string().min(1),
+        title: z.string().optional(),
+        analytic: z.object({ uid: z.string().optional(), name: z.string().optional() }).loose().optional(),
+      })
+      .loose(),
+    resources: z
+      .array(
+        z
+          .object({
+            uid: z.string().min(1),
+            name: z.string().optional(),
+            type: z.string(),
+            data: z.record(z.string(), z.unknown()).optional(),
+          })
+          .loose(),
+      )
+      .optional(),
+    metadata: z.object({ tenant_uid: z.string().optional() }).loose(),
+  })
+  .loose();
+
+export interface Entity {
+  readonly uid: string;
+  readonly name?: string;
+  readonly type: string;
+  readonly role: EntityRole | undefined;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+export interface FindingFacts {
+  readonly uid: string;
+  readonly detector: string | undefined;
+  readonly title: string | undefined;
+  readonly severityId: SeverityId;
+  /** Epoch ms. */
+  readonly time: number;
+  /** Organization slug: the name of the Organization resource. */
+  readonly org: string | undefined;
+  readonly tenantUid: string | undefined;
+  readonly entities: readonly Entity[];
+}
+
+/** `finding_info.types` of the findings a detector raises when it throws (lib/detections). */
+export const DETECTOR_ERROR_TYPE = 'Kitewatch Detector Error';
+
+export type ParsedFinding = { readonly ok: true; readonly finding: FindingFacts } | { readonly ok: false; readonly reason: string };
+
+const KNOWN_SEVERITIES = new Set([0, 1, 2, 3, 4, 5, 6, 99]);
+
+export function parseFinding(event: OcsfEvent): ParsedFinding {
+  const parsed = FindingShape.safeParse(event);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, reason: `not a Detection Finding containment can read: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}` };
+  }
+  const f = parsed.data;
+  // A detector that threw raises an error finding: it names no threat, so nothing to contain.
+  const types = (f.finding_info as { types?: unknown }).types;
+  if (Array.isArray(types) && types.includes(DETECTOR_ERROR_TYPE)) return { ok: false, reason: 'a detector error finding, not a threat' };
+  if (f['activity_id'] === 3) return { ok: false, reason: 'a closed finding' };
+  const entities: Entity[] = (f.resources ?? []).map((r) => {
+    const data = r.data ?? {};
+    const role = data['role'];
+    return {
+      uid: r.uid,
+      type: r.type,
+      role: role === 'target' || role === 'implicated' || role === 'related' ? role : undefined,
+      data,
+      ...(r.name !== undefined ? { name: r.name } : {}),
+    };
+  });
+  const org = entities.find((e) => e.type === 'Organization');
+  return {
+    ok: true,
+    finding: {
+      uid: f.finding_info.uid,
+      detector: f.finding_info.analytic?.uid,
+      title: f.finding_info.title,
+      severityId: (KNOWN_SEVERITIES.has(f.severity_id) ? f.severity_id : 0) as SeverityId,
+      time: f.time,
+      org: org?.name,
+      tenantUid: f.metadata.tenant_uid ?? org?.uid,
+      entities,
+    },
+  };
+}
+
+/** Rules that apply to the finding, in config order. */
+export function matchingRules(finding: FindingFacts, policy: readonly PolicyRule[]): PolicyRule[] {
+  const target = finding.entities.find((e) => e.role === 'target');
+  return policy.filter((rule) => {
+    if (rule.detector !== finding.detector) return false;
+    // Unknown (0) and Other (99) severities never reach a threshold.
+    if (finding.severityId === 0 || finding.severityId === 99 || finding.severityId < SEVERITY_IDS[rule.minSeverity]) return false;
+    if (rule.targetTypes !== undefined && (target === undefined || !(rule.targetTypes as readonly string[]).includes(target.type))) return false;
+    return true;
+  });
+}
+
+/** Actions of the matching rules, first mention first, each once. */
+export function actionsFor(rules: readonly PolicyRule[]): ActionId[] {
+  const out: ActionId[] = [];
+  for (const rule of rules) for (const a of rule.actions) if (!out.includes(a)) out.push(a);
+  return out;
+}
+
+const ACTING_ROLES: readonly (EntityRole | undefined)[] = ['target', 'implicated'];
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+function toTarget(e: Entity, type: TargetType, org: string | undefined, attrs: Record<string, string | number> = {}): Target {
+  return {
+    type,
+    uid: e.uid,
+    ...(e.name !== undefined ? { name: e.name } : {}),
+    ...(org !== undefined ? { org } : {}),
+    ...(Object.keys(attrs).length > 0 ? { attrs } : {}),
+  };
+}
+
+function clusterAttr(e: Entity): Record<string, string> {
+  const c = str(e.data['cluster_id']) ?? str(e.data['cluster_uuid']);
+  return c === undefined ? {} : { cluster_id: c };
+}
+
+const GONE_STATES = new Set(['disconnected', 'lost', 'stopped', 'never_connected']);
+
+/** An agent the finding says is no longer connected (`data.connection_state` or `data.connected: false`). */
+export function knownDisconnected(e: Entity): boolean {
+  const state = str(e.data['connection_state']);
+  return e.data['connected'] === false || (state !== undefined && GONE_STATES.has(state));
+}
+
+/**
+ * The Buildkite entities an action applies to. rotate-secret returns the Buildkite secrets (and
+ * other entities) to map to Secrets Manager; revoke-role-sessions is resolved from config instead.
+ */
+export function entitiesFor(action: ActionId, finding: FindingFacts): { targets: Target[]; notes: string[] } {
+  const acting = finding.entities.filter((e) => ACTING_ROLES.includes(e.role));
+  const notes: string[] = [];
+  const org = finding.org;
+  switch (action) {
+    case 'revoke-agent-token':
+      return {
+        targets: acting
+          .filter((e) => e.role === 'target' && (e.type === 'AgentToken' || e.type === 'ClusterToken'))
+          .map((e) => toTarget(e, e.type as TargetType, org, clusterAttr(e))),
+        notes,
+      };
+    case 'stop-agent': {
+      const targets: Target[] = [];
+      // Only implicated agents (from the network or burst that raised the finding); the token's
+      // other agents are `related`, listed for the responder, never stopped automatically.
+      for (const e of acting.filter((x) => x.type === 'Agent' && x.role === 'implicated')) {
+        if (knownDisconnected(e)) notes.push(`agent ${e.name ?? e.uid} already disconnected; not stopped`);
+        else targets.push(toTarget(e, 'Agent', org));
+      }
+      return { targets, notes };
+    }
+    case 'rotate-secret':
+      // Buildkite secrets first; any other acting entity may have a Secrets Manager secret mapped
+      // to it too (an agent token stored in Secrets Manager), looked up the same way.
+      return {
+        targets: [...acting.filter((e) => e.type === 'Secret'), ...acting.filter((e) => e.type !== 'Secret' && e.type !== 'Organization')].map((e) =>
+          toTarget(e, e.type as TargetType, org, clusterAttr(e)),
+        ),
+        notes,
+      };
+    case 'pause-queue':
+      return { targets: acting.filter((e) => e.type === 'Queue').map((e) => toTarget(e, 'Queue', org, clusterAttr(e))), notes };
+    case 'archive-pipeline':
+      return { targets: acting.filter((e) => e.type === 'Pipeline').map((e) => toTarget(e, 'Pipeline', org)), notes };
+    case 'cancel-build':
+    case 'revoke-role-sessions':
+      return { targets: [], notes };
+  }
+}
+
+/** Roles from `oidcRoles` that a finding selects: by a Pipeline it names, or roles without a pipeline filter. */
+export function rolesFor(finding: FindingFacts, config: ContainmentConfig): Target[] {
+  const pipelines = new Set(finding.entities.filter((e) => e.type === 'Pipeline').flatMap((e) => [e.name, e.uid]).filter((x): x is string => x !== undefined));
+  return config.oidcRoles
+    .filter((r) => r.pipelines === undefined || r.pipelines.some((p) => pipelines.has(p)))
+    .map((r) => ({ type: 'IamRole' as const, uid: r.role, name: roleNameOf(r.role) }));
+}
+
+function glob(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+}
+
+/** The protection that covers an entity, if any. */
+export function protectionFor(entity: { type: string; uid: string; name?: string | undefined }, protectedList: readonly ProtectedEntity[]): ProtectedEntity | undefined {
+  return protectedList.find((p) => {
+    if (p.type !== undefined && p.type !== entity.type && !(sameTokenKind(p.type, entity.type))) return false;
+    if (p.uid !== undefined && p.uid !== entity.uid) return false;
+    if (p.name !== undefined && (entity.name === undefined || !glob(p.name).test(entity.name))) return false;
+    return true;
+  });
+}
+
+/** A protection on an "AgentToken" also covers the same token seen as a "ClusterToken". */
+function sameTokenKind(a: string, b: string): boolean {
+  const tokens: readonly string[] = ['AgentToken', 'ClusterToken'] satisfies readonly EntityType[];
+  return tokens.includes(a) && tokens.includes(b);
+}

@@ -1,0 +1,205 @@
+import * as z from 'zod';
+import { describeIssues } from '../config/load.ts';
+import type { ActionId, RunbookId, TargetType } from './actions.ts';
+import type { Target } from './activity.ts';
+import { PROTECTABLE_TYPES } from './config.ts';
+import { roleNameOf } from './executors.ts';
+import { secretNameOf } from './secrets.ts';
+
+/**
+ * Runbook inputs (one zod schema per runbook, the single source of their types). Shared by the
+ * runbook Lambdas, `kitewatch runbook`, the approval state machine (which invokes a runbook
+ * once a responder approves) and the generated docs.
+ */
+const slug = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be a Buildkite slug (lowercase letters, digits, dashes)');
+const uuid = z.guid('must be a UUID');
+
+const Approval = z
+  .object({
+    responder: z.string().min(1).describe('Who approved.'),
+    reason: z.string().optional().describe('Why.'),
+    approvalId: z.string().optional().describe('The approval request id.'),
+    decidedAt: z.string().optional().describe('When (ISO 8601).'),
+  })
+  .strict();
+
+const common = {
+  dryRun: z.boolean().default(true).describe('Report what would be done without calling anything; set false to act.'),
+  reason: z.string().min(1).max(500).optional().describe('Why; sent to Buildkite where it takes a note, and kept in the report.'),
+  correlationUid: z.string().min(1).optional().describe("The finding's finding_info.uid, to correlate the Remediation Activity with it."),
+  approval: Approval.optional().describe('Set by the approval state machine after a responder approved; not for manual use.'),
+};
+
+export const RunbookInputs = {
+  'revoke-agent-token': z
+    .object({
+      org: slug.describe('Organization slug.'),
+      tokenId: uuid.describe('Agent token uuid (`detail.token.uuid` of Agent events).'),
+      clusterId: uuid.optional().describe('Cluster uuid, when known (saves listing the clusters).'),
+      ...common,
+    })
+    .strict(),
+  'stop-agent': z
+    .object({
+      org: slug.describe('Organization slug.'),
+      agentId: uuid.describe('Agent uuid.'),
+      force: z.boolean().default(true).describe('Cancel the running job and its build.'),
+      ...common,
+    })
+    .strict(),
+  'rotate-secret': z
+    .object({
+      secretId: z.string().min(1).describe('Secrets Manager secret ARN or name.'),
+      rotation: z
+        .enum(['auto', 'random', 'buildkite-agent-token'])
+        .default('auto')
+        .describe('Without a rotation Lambda: how to make the new value (auto: the `kitewatch:rotation` tag, else random).'),
+      jsonKey: z.string().min(1).optional().describe('For random rotation of a JSON secret: the key to replace.'),
+      idempotencyKey: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('Names this rotation: a retry with the same key does not rotate twice (default: correlationUid, else the current UTC hour).'),
+      ...common,
+    })
+    .strict(),
+  'revoke-role-sessions': z
+    .object({
+      role: z.string().min(1).describe('IAM role name or ARN.'),
+      issuedBefore: z.iso.datetime({ offset: true }).optional().describe('Deny sessions issued before this instant (ISO 8601; default now).'),
+      ...common,
+    })
+    .strict(),
+  'pause-queue': z
+    .object({
+      org: slug.describe('Organization slug.'),
+      clusterId: uuid.describe('Cluster uuid.'),
+      queueId: uuid.describe('Queue uuid.'),
+      note: z.string().min(1).max(500).optional().describe('Dispatch-paused note shown in Buildkite (default: the reason).'),
+      ...common,
+    })
+    .strict(),
+  'cancel-build': z
+    .object({
+      org: slug.describe('Organization slug.'),
+      pipeline: slug.describe('Pipeline slug.'),
+      buildNumber: z.number().int().positive().describe('Build number (not the build uuid).'),
+      ...common,
+    })
+    .strict(),
+  'archive-pipeline': z
+    .object({
+      org: slug.describe('Organization slug.'),
+      pipeline: slug.describe('Pipeline slug.'),
+      ...common,
+    })
+    .strict(),
+  'approve-action': z
+    .object({
+      taskToken: z.string().min(1).describe('The task token from the approval request (treat it as a secret: whoever holds it can decide).'),
+      decision: z.enum(['approve', 'deny']).describe('approve runs the action; deny drops it.'),
+      responder: z.string().min(1).describe('Who decides (name or email), recorded in the Remediation Activity.'),
+      reason: z.string().min(1).max(500).optional().describe('Why.'),
+      request: z
+        .object({
+          approvalId: z.string().min(1),
+          action: z.string().min(1),
+          target: z
+            .object({ type: z.enum(PROTECTABLE_TYPES), uid: z.string().min(1), name: z.string().optional(), org: z.string().optional() })
+            .loose(),
+          correlationUid: z.string().optional(),
+          severityId: z.number().int().optional(),
+        })
+        .loose()
+        .optional()
+        .describe('The approval request as notified (lets the Remediation Activity name the action and target).'),
+      dryRun: common.dryRun,
+    })
+    .strict(),
+} as const satisfies Record<RunbookId, z.ZodType>;
+
+export type RunbookInput<R extends RunbookId> = z.infer<(typeof RunbookInputs)[R]>;
+
+export class RunbookInputError extends Error {
+  override readonly name = 'RunbookInputError';
+  readonly runbook: RunbookId;
+  /** Dotted paths of the invalid fields. */
+  readonly fields: readonly string[];
+
+  constructor(runbook: RunbookId, error: z.ZodError) {
+    super(`${runbook} input is invalid: ${describeIssues(error)}`);
+    this.runbook = runbook;
+    this.fields = error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys.map((k) => [...i.path, k].join('.')) : [i.path.join('.') || '(root)']));
+  }
+}
+
+export function parseRunbookInput<R extends RunbookId>(runbook: R, raw: unknown): RunbookInput<R> {
+  const result = RunbookInputs[runbook].safeParse(raw);
+  if (!result.success) throw new RunbookInputError(runbook, result.error);
+  return result.data as RunbookInput<R>;
+}
+
+/** The runbook input that performs `action` on `target` (what the approval state machine runs). */
+export function runbookInputFor(
+  action: ActionId,
+  target: Target,
+  extra: { correlationUid?: string; reason?: string; rotation?: 'auto' | 'random' | 'buildkite-agent-token'; jsonKey?: string },
+): Record<string, unknown> {
+  const base = { dryRun: false, ...(extra.correlationUid !== undefined ? { correlationUid: extra.correlationUid } : {}), ...(extra.reason !== undefined ? { reason: extra.reason.slice(0, 500) } : {}) };
+  const cluster = target.attrs?.['cluster_id'];
+  switch (action) {
+    case 'revoke-agent-token':
+      return { org: target.org, tokenId: target.uid, ...(cluster !== undefined ? { clusterId: String(cluster) } : {}), ...base };
+    case 'stop-agent':
+      return { org: target.org, agentId: target.uid, force: true, ...base };
+    case 'rotate-secret':
+      return {
+        secretId: target.uid,
+        rotation: extra.rotation ?? 'auto',
+        ...(extra.jsonKey !== undefined ? { jsonKey: extra.jsonKey } : {}),
+        ...(extra.correlationUid !== undefined ? { idempotencyKey: extra.correlationUid } : {}),
+        ...base,
+      };
+    case 'revoke-role-sessions':
+      return { role: target.uid, ...base };
+    case 'pause-queue':
+      return { org: target.org, clusterId: cluster === undefined ? undefined : String(cluster), queueId: target.uid, ...base };
+    case 'cancel-build':
+      return { org: target.org, pipeline: target.attrs?.['pipeline'], buildNumber: Number(target.attrs?.['number']), ...base };
+    case 'archive-pipeline':
+      return { org: target.org, pipeline: target.name ?? target.uid, ...base };
+  }
+}
+
+/** The target a runbook input names. */
+export function targetOf(action: ActionId, input: Record<string, unknown>): Target {
+  const s = (k: string): string => String(input[k]);
+  const org = typeof input['org'] === 'string' ? input['org'] : undefined;
+  const withOrg = (t: Omit<Target, 'org'>): Target => (org === undefined ? t : { ...t, org });
+  const types: Record<ActionId, TargetType> = {
+    'revoke-agent-token': 'AgentToken',
+    'stop-agent': 'Agent',
+    'rotate-secret': 'SecretsManagerSecret',
+    'revoke-role-sessions': 'IamRole',
+    'pause-queue': 'Queue',
+    'cancel-build': 'Build',
+    'archive-pipeline': 'Pipeline',
+  };
+  const type = types[action];
+  switch (action) {
+    case 'revoke-agent-token':
+      return withOrg({ type, uid: s('tokenId'), ...(input['clusterId'] !== undefined ? { attrs: { cluster_id: s('clusterId') } } : {}) });
+    case 'stop-agent':
+      return withOrg({ type, uid: s('agentId') });
+    case 'rotate-secret':
+      return { type, uid: s('secretId'), name: secretNameOf(s('secretId')) };
+    case 'revoke-role-sessions':
+      return { type, uid: s('role'), name: roleNameOf(s('role')) };
+    case 'pause-queue':
+      return withOrg({ type, uid: s('queueId'), attrs: { cluster_id: s('clusterId') } });
+    case 'cancel-build':
+      return withOrg({ type, uid: `${s('pipeline')}/${s('buildNumber')}`, name: `${s('pipeline')}#${s('buildNumber')}`, attrs: { pipeline: s('pipeline'), number: Number(input['buildNumber']) } });
+    case 'archive-pipeline':
+      return withOrg({ type, uid: s('pipeline'), name: s('pipeline') });
+  }
+}

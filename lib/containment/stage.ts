@@ -1,0 +1,78 @@
+import { IAMClient } from '@aws-sdk/client-iam';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { BuildkiteClient } from '../buildkite/client.ts';
+import { envTokenProvider } from '../buildkite/token.ts';
+import type { ReplayOptions } from '../cli/replay.ts';
+import type { ContainStage } from '../engine/stages.ts';
+import type { OcsfEvent } from '../ocsf/types.ts';
+import { BatchStateCache } from '../state/batch-cache.ts';
+import type { StatePort } from '../state/port.ts';
+import { ContainmentEngine } from './engine.ts';
+
+/**
+ * The containment stage of `kitewatch replay`: the same engine as the contain Lambda, with the
+ * embedded state store, the Buildkite API at --buildkite-api-url / --buildkite-graphql-url with
+ * BUILDKITE_API_TOKEN, and AWS clients from the usual environment. Approvals are reported as
+ * pending only (there is no state machine locally).
+ */
+export interface ContainStageDeps {
+  readonly fetch?: typeof fetch;
+  readonly secretsManager?: SecretsManagerClient;
+  readonly iam?: IAMClient;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Diagnostics (one line each; never a token or secret value). @default stderr */
+  readonly log?: (line: string) => void;
+  /** Epoch ms. @default Date.now */
+  readonly now?: () => number;
+}
+
+/** Builds the AWS client on first use: dry-run and Buildkite-only runs never need credentials. */
+export function lazyClient<C extends object>(make: () => C): C {
+  let client: C | undefined;
+  return new Proxy({} as C, {
+    get(_target, prop) {
+      client ??= make();
+      const value: unknown = Reflect.get(client, prop);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(client) : value;
+    },
+  });
+}
+
+export function createContainStage(opts: ReplayOptions, state: StatePort, deps: ContainStageDeps = {}): ContainStage {
+  const log = deps.log ?? ((line: string) => void process.stderr.write(`kitewatch: ${line}\n`));
+  if (opts.containment === 'off') return { contain: async () => [], flush: async () => {} };
+  const env = deps.env ?? process.env;
+  const buildkite = new BuildkiteClient({
+    apiUrl: opts.buildkiteApiUrl,
+    graphqlUrl: opts.buildkiteGraphqlUrl,
+    token: envTokenProvider(env),
+    ...(deps.fetch !== undefined ? { fetch: deps.fetch } : {}),
+    ...(deps.log !== undefined ? { log: deps.log } : {}),
+  });
+  const engine = new ContainmentEngine({
+    config: opts.config.containment,
+    mode: opts.containment,
+    state,
+    execution: {
+      buildkite,
+      secretsManager: deps.secretsManager ?? lazyClient(() => new SecretsManagerClient({})),
+      iam: deps.iam ?? lazyClient(() => new IAMClient({})),
+      now: deps.now ?? Date.now,
+      log,
+    },
+  });
+  return {
+    async contain(finding: OcsfEvent): Promise<readonly OcsfEvent[]> {
+      try {
+        return await engine.contain(finding);
+      } catch (error) {
+        // The stage must not throw (stages.ts): a state-store failure loses this finding's actions, loudly.
+        log(`containment failed on finding ${finding.metadata?.uid ?? '(no uid)'}: ${(error as Error).name}: ${(error as Error).message}`);
+        return [];
+      }
+    },
+    async flush(): Promise<void> {
+      if (state instanceof BatchStateCache) await state.flush();
+    },
+  };
+}

@@ -1,0 +1,116 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Command } from '../cli/main.ts';
+import type { Io } from '../cli/io.ts';
+import { parseConfig } from '../config/load.ts';
+import { LocalPipeline } from '../engine/pipeline.ts';
+import { loadRules } from '../engine/rules.ts';
+import { NdjsonWriter } from '../engine/ndjson-writer.ts';
+import type { Sink } from '../engine/stages.ts';
+import type { OcsfEvent } from '../ocsf/types.ts';
+import { SqliteState } from '../state/sqlite.ts';
+import { createDetectStage } from '../detections/stage.ts';
+import { createContainStage } from '../containment/stage.ts';
+import { DEMO_CONFIG, DAY, ORG_SLUG, scenarios } from './scenario.ts';
+import { htmlReport, textReport } from './report.ts';
+
+export const DEMO_USAGE = `Usage: kitewatch demo [--dir DIR]
+
+Generates a realistic day of a Buildkite organization (autoscaling agents, builds and jobs, IaC
+edits, routine secret reads, after eight quiet days of history) with an attack woven into it: a
+leaked agent token used from a foreign network, a token spike, a manual pipeline edit, a secret
+sweep and the EventBridge notification service being disabled. Runs the whole local pipeline
+(normalize, detect, contain in dry-run), prints a short report and writes:
+
+  DIR/events.ndjson        every OCSF event emitted (events, findings, remediation activities)
+  DIR/quarantine.ndjson    rejected inputs with their reason (none expected)
+  DIR/report.html          a self-contained HTML report with a timeline chart
+
+Options:
+  --dir DIR   where to write (default .kitewatch/demo; replaced on each run)
+  -h, --help  this text`;
+
+/** Collects every emitted event for the report while writing NDJSON. */
+class RecordingSink implements Sink {
+  readonly name = 'demo';
+  readonly events: OcsfEvent[] = [];
+  readonly #writer: NdjsonWriter;
+  constructor(path: string) {
+    this.#writer = NdjsonWriter.toFile(path, 'w');
+  }
+  async write(event: OcsfEvent): Promise<void> {
+    this.events.push(event);
+    await this.#writer.write(event);
+  }
+  async close() {
+    await this.#writer.close();
+    return { delivered: this.events.length, spilled: 0 };
+  }
+}
+
+export async function runDemo(argv: readonly string[], io: Io): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({ args: [...argv], strict: true, allowPositionals: false, options: { dir: { type: 'string', default: '.kitewatch/demo' }, help: { type: 'boolean', short: 'h', default: false } } }).values;
+  } catch (error) {
+    io.err(`kitewatch demo: ${(error as Error).message}`);
+    return 2;
+  }
+  if (values.help) {
+    io.out(DEMO_USAGE);
+    return 0;
+  }
+  const dir = values.dir;
+  // A fresh state store each run: the demo must tell the same story every time.
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const config = parseConfig(DEMO_CONFIG, 'demo config');
+  const state = new SqliteState({ path: join(dir, 'state.db') });
+  const sink = new RecordingSink(join(dir, 'events.ndjson'));
+  const quarantine = NdjsonWriter.toFile(join(dir, 'quarantine.ndjson'), 'w');
+  const pipeline = new LocalPipeline({
+    rules: loadRules(),
+    sinks: [sink],
+    detect: createDetectStage(config, state),
+    contain: createContainStage(
+      {
+        paths: [],
+        quarantine: join(dir, 'quarantine.ndjson'),
+        state: join(dir, 'state.db'),
+        config,
+        containment: 'dry-run',
+        buildkiteApiUrl: 'https://api.buildkite.com',
+        buildkiteGraphqlUrl: 'https://graphql.buildkite.com/v1',
+        validate: false,
+        sinks: [],
+      },
+      state,
+      { log: (line) => io.err(`kitewatch: ${line}`) },
+    ),
+    validate: true,
+    quarantine: (record) => quarantine.write(record),
+  });
+  const envelopes = scenarios().attack;
+  for (const [i, envelope] of envelopes.entries()) {
+    const text = JSON.stringify(envelope);
+    await pipeline.process({ kind: 'json', origin: `demo:${i + 1}`, value: JSON.parse(text), sizeBytes: Buffer.byteLength(text) });
+  }
+  await pipeline.finish();
+  await quarantine.close();
+  await state.close();
+  const run = { counts: pipeline.counts, events: sink.events, orgSlug: ORG_SLUG, day: DAY };
+  writeFileSync(join(dir, 'report.html'), htmlReport(run));
+  io.out(textReport(run));
+  io.out('');
+  io.out(`Wrote ${join(dir, 'events.ndjson')} (OCSF NDJSON) and ${join(dir, 'report.html')} (open it in a browser).`);
+  io.out('Next: `npx kitewatch replay <your EventBridge exports>`, `npx kitewatch detections list`, README "Deploy".');
+  io.err(`events=${pipeline.counts.events} normalized=${pipeline.counts.normalized} quarantined=${pipeline.counts.quarantined} findings=${pipeline.counts.findings} actions=${pipeline.counts.actions}`);
+  return 0;
+}
+
+export const demoCommand: Command = {
+  name: 'demo',
+  summary: 'a day of a Buildkite org with an attack in it, through the whole local pipeline',
+  run: runDemo,
+};

@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ndjson, runCli, summary, tempDir } from '../support/cli.ts';
+import { expectValidOcsf } from '../support/ocsf-assertions.ts';
+import type { OcsfEvent } from '../../lib/ocsf/types.ts';
+
+describe('kitewatch demo', () => {
+  it('runs a day with an attack through the whole pipeline and reports every detector, in dry-run', async () => {
+    const dir = join(tempDir(), 'demo');
+    const r = await runCli(['demo', '--dir', dir]);
+    expect(r.code).toBe(0);
+    const s = summary(r.stderr);
+    expect(s['events']).toBe(s['normalized']);
+    expect(s['quarantined']).toBe(0);
+    for (const id of ['unusual-ip', 'token-spike', 'secret-access', 'break-glass-edit', 'monitoring-disabled']) {
+      expect(r.stdout).toContain(id);
+    }
+    expect(r.stdout).toContain('What enforce mode would do');
+    expect(r.stdout).toMatch(/revoke-agent-token\s+AgentToken ci-linux/);
+
+    const events = ndjson(readFileSync(join(dir, 'events.ndjson'), 'utf8')) as OcsfEvent[];
+    expect(events).toHaveLength((s['normalized'] ?? 0) + (s['findings'] ?? 0) + (s['actions'] ?? 0));
+    events.forEach(expectValidOcsf);
+    const actions = events.filter((e) => e.class_uid === 7001);
+    expect(actions.length).toBe(s['actions']);
+    // Dry-run: every remediation activity says so, and nothing was called.
+    for (const a of actions) expect(a.status_detail).toMatch(/dry-run|skipped|pending|not mapped|no target/);
+    expect(readFileSync(join(dir, 'quarantine.ndjson'), 'utf8')).toBe('');
+
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).toContain('monitoring-disabled');
+    // Self-contained: no scripts, no external resources.
+    expect(html).not.toMatch(/<script|src=|href=/i);
+  });
+
+  it('tells the same story on every run', async () => {
+    const a = await runCli(['demo', '--dir', join(tempDir(), 'a')]);
+    const b = await runCli(['demo', '--dir', join(tempDir(), 'b')]);
+    expect(a.stdout.replace(/Wrote .*\n/, '')).toBe(b.stdout.replace(/Wrote .*\n/, ''));
+  });
+});

@@ -1,0 +1,99 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../lib/config/load.ts';
+import { ACTION_IDS } from '../../lib/containment/actions.ts';
+import { buildActivity, type OutcomeCode, type Target } from '../../lib/containment/activity.ts';
+import { actionKey } from '../../lib/containment/engine.ts';
+import { actionsFor, entitiesFor, matchingRules, parseFinding, protectionFor, rolesFor } from '../../lib/containment/policy.ts';
+import type { SeverityId, StatusId } from '../../lib/ocsf/types.ts';
+import { expectValidOcsf } from '../support/ocsf-assertions.ts';
+import { finding } from './helpers.ts';
+
+const config = parseConfig({}).containment;
+
+function facts(f: ReturnType<typeof finding>) {
+  const p = parseFinding(f);
+  if (!p.ok) throw new Error(p.reason);
+  return p.finding;
+}
+
+describe('policy (pure)', () => {
+  it('matches by detector, minimum severity and target type', () => {
+    const token = facts(finding({ detector: 'token-spike', severityId: 2, resources: [{ uid: 't', type: 'AgentToken', role: 'target' }] }));
+    expect(actionsFor(matchingRules(token, config.policy))).toEqual(['revoke-agent-token', 'stop-agent']);
+    const info = facts(finding({ detector: 'token-spike', severityId: 1, resources: [{ uid: 't', type: 'AgentToken', role: 'target' }] }));
+    expect(matchingRules(info, config.policy)).toEqual([]);
+    const apiToken = facts(finding({ detector: 'token-spike', resources: [{ uid: 't', type: 'ApiToken', role: 'target' }] }));
+    expect(matchingRules(apiToken, config.policy)).toEqual([]);
+    expect(facts(finding({ detector: 'x', resources: [] })).org).toBe('acme');
+  });
+
+  it('stop-agent takes implicated agents only, and skips those the finding says are gone', () => {
+    const f = facts(
+      finding({
+        detector: 'unusual-ip',
+        resources: [
+          { uid: 't', type: 'ClusterToken', role: 'target', data: { cluster_id: 'c1' } },
+          { uid: 'a1', type: 'Agent', role: 'implicated' },
+          { uid: 'a2', type: 'Agent', role: 'implicated', data: { connection_state: 'lost' } },
+          { uid: 'a3', type: 'Agent', role: 'related' },
+        ],
+      }),
+    );
+    expect(entitiesFor('stop-agent', f).targets.map((t) => t.uid)).toEqual(['a1']);
+    expect(entitiesFor('revoke-agent-token', f).targets).toEqual([{ type: 'ClusterToken', uid: 't', org: 'acme', attrs: { cluster_id: 'c1' } }]);
+  });
+
+  it('selects OIDC roles by the pipelines a finding names', () => {
+    const c = parseConfig({ containment: { oidcRoles: [{ role: 'arn:aws:iam::1:role/ci/deploy', pipelines: ['deploy'] }, { role: 'all' }] } }).containment;
+    const f = facts(finding({ detector: 'x', resources: [{ uid: 'p', name: 'docs', type: 'Pipeline', role: 'related' }] }));
+    expect(rolesFor(f, c).map((r) => [r.uid, r.name])).toEqual([['all', 'all']]);
+    const g = facts(finding({ detector: 'x', resources: [{ uid: 'p', name: 'deploy', type: 'Pipeline', role: 'related' }] }));
+    expect(rolesFor(g, c).map((r) => r.name)).toEqual(['deploy', 'all']);
+  });
+
+  it('protection matches type, uid and name patterns; a token protection covers both token kinds', () => {
+    const list = parseConfig({ containment: { protected: [{ type: 'AgentToken', uid: 'tok' }, { name: 'prod-*-deployer' }] } }).containment.protected;
+    expect(protectionFor({ type: 'ClusterToken', uid: 'tok' }, list)).toBeDefined();
+    expect(protectionFor({ type: 'Agent', uid: 'tok' }, list)).toBeUndefined();
+    expect(protectionFor({ type: 'Agent', uid: 'x', name: 'prod-eu-deployer' }, list)).toBeDefined();
+    expect(protectionFor({ type: 'Agent', uid: 'x', name: 'prod-eu-deployer-2' }, list)).toBeUndefined();
+    expect(protectionFor({ type: 'Agent', uid: 'x', name: 'prod.(eu)-deployer' }, [{ name: 'prod.(eu)-deployer' }])).toBeDefined();
+  });
+
+  it('idempotency keys: per target for revocations, per finding for repeatable actions', () => {
+    const t: Target = { type: 'Agent', uid: 'a' };
+    expect(actionKey('stop-agent', t, 'f1')).toBe(actionKey('stop-agent', t, 'f2'));
+    expect(actionKey('rotate-secret', t, 'f1')).not.toBe(actionKey('rotate-secret', t, 'f2'));
+  });
+});
+
+describe('Remediation Activity', () => {
+  const outcomes: [OutcomeCode, StatusId][] = [
+    ['done', 1], ['already-gone', 1], ['already-done', 1], ['dry-run', 99], ['protected', 99], ['pending-approval', 99],
+    ['in-progress', 99], ['not-applicable', 99], ['failed', 2], ['approved', 99], ['denied', 99], ['expired', 99],
+  ];
+
+  it('is valid OCSF 1.8 for every action, outcome, target and severity, with a deterministic uid', () => {
+    const text = fc.string({ minLength: 1, maxLength: 40 });
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...ACTION_IDS),
+        fc.constantFrom(...outcomes),
+        fc.record({ uid: text, name: fc.option(text, { nil: undefined }), org: fc.option(fc.constantFrom('acme', 'my-org'), { nil: undefined }) }),
+        fc.constantFrom<SeverityId>(1, 2, 3, 4, 5),
+        fc.option(text, { nil: undefined }),
+        (action, [code, statusId], t, severityId, correlationUid) => {
+          const target: Target = { type: 'Agent', uid: t.uid, ...(t.name !== undefined ? { name: t.name } : {}), ...(t.org !== undefined ? { org: t.org } : {}) };
+          const ctx = { severityId, origin: 'automatic' as const, mode: 'enforce' as const, time: 1_763_900_000_000, ...(correlationUid !== undefined ? { correlationUid } : {}) };
+          const e = buildActivity(action, target, { code, statusId, detail: code, message: 'm' }, ctx);
+          expectValidOcsf(e);
+          expect(e.command_uid).toBe(action);
+          expect(e.metadata.correlation_uid).toBe(correlationUid);
+          expect(buildActivity(action, target, { code, statusId, detail: code, message: 'other text' }, { ...ctx, time: 1 }).metadata.uid).toBe(e.metadata.uid);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
