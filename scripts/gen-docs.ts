@@ -2,7 +2,7 @@
 //   node scripts/gen-docs.ts          rewrite README.md in place
 //   node scripts/gen-docs.ts --check  exit 1 if README.md is stale (the test suite runs this)
 import { readFileSync, writeFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { KitewatchConfig } from '../lib/config/schema.ts';
 import { AUDIT_EVENT_TYPES } from '../lib/contracts/audit-event-types.ts';
 import { auditClassFor } from '../lib/ocsf/map/audit-classes.ts';
