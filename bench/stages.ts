@@ -3,6 +3,7 @@ import type { ContainStage, DetectStage } from '../lib/engine/stages.ts';
 import { SqliteState } from '../lib/state/sqlite.ts';
 import { createDetectStage } from '../lib/detections/stage.ts';
 import { createContainStage } from '../lib/containment/stage.ts';
+import { defaultReplayOptions } from '../lib/cli/replay.ts';
 
 /** The stages the bench measures, over a fresh in-memory SQLite store (as `kitewatch replay` uses SQLite). */
 export async function benchStages(
@@ -14,17 +15,7 @@ export async function benchStages(
   const stages: { detect?: DetectStage; contain?: ContainStage } = { detect };
   if (which === 'full') {
     stages.contain = createContainStage(
-      {
-        paths: [],
-        quarantine: '/dev/null',
-        state: ':memory:',
-        config,
-        containment: 'dry-run',
-        buildkiteApiUrl: 'https://api.buildkite.com',
-        buildkiteGraphqlUrl: 'https://graphql.buildkite.com/v1',
-        validate: false,
-        sinks: [],
-      },
+      defaultReplayOptions(config, { quarantine: '/dev/null', state: ':memory:', containment: 'dry-run' }),
       state,
       { log: () => {} },
     );

@@ -46,6 +46,22 @@ export interface ReplayOptions {
   readonly spill?: string;
 }
 
+/** Replay options with every flag at its default: for callers that run the pipeline in process (demo, bench). */
+export function defaultReplayOptions(config: KitewatchConfig, overrides: Partial<ReplayOptions> = {}): ReplayOptions {
+  return {
+    paths: [],
+    quarantine: '.kitewatch/quarantine.ndjson',
+    state: '.kitewatch/state.db',
+    config,
+    containment: config.containment.mode,
+    buildkiteApiUrl: 'https://api.buildkite.com',
+    buildkiteGraphqlUrl: 'https://graphql.buildkite.com/v1',
+    validate: false,
+    sinks: [],
+    ...overrides,
+  };
+}
+
 export function parseReplayArgs(argv: readonly string[]): ReplayOptions | 'help' {
   let parsed;
   try {

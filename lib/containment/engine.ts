@@ -124,7 +124,8 @@ export class ContainmentEngine {
       }
       const { targets, notes } = entitiesFor(action, finding);
       for (const note of notes) this.#log(`containment: ${finding.uid}: ${note}`);
-      if (targets.length === 0) this.#log(`containment: ${finding.uid}: ${action} has no target in the finding`);
+      // No agent to stop is normal (a blocked registration connected nobody); anything else is worth a line.
+      if (targets.length === 0 && action !== 'stop-agent') this.#log(`containment: ${finding.uid}: ${action} has no target in the finding`);
       if (action === 'rotate-secret') {
         for (const secret of targets) out.push(...(await this.#rotateMapped(finding, secret)));
         continue;

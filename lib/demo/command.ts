@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../cli/main.ts';
 import type { Io } from '../cli/io.ts';
+import { defaultReplayOptions } from '../cli/replay.ts';
 import { parseConfig } from '../config/load.ts';
 import { LocalPipeline } from '../engine/pipeline.ts';
 import { loadRules } from '../engine/rules.ts';
@@ -74,17 +75,7 @@ export async function runDemo(argv: readonly string[], io: Io): Promise<number> 
     sinks: [sink],
     detect: createDetectStage(config, state),
     contain: createContainStage(
-      {
-        paths: [],
-        quarantine: join(dir, 'quarantine.ndjson'),
-        state: join(dir, 'state.db'),
-        config,
-        containment: 'dry-run',
-        buildkiteApiUrl: 'https://api.buildkite.com',
-        buildkiteGraphqlUrl: 'https://graphql.buildkite.com/v1',
-        validate: false,
-        sinks: [],
-      },
+      defaultReplayOptions(config, { quarantine: join(dir, 'quarantine.ndjson'), state: join(dir, 'state.db'), containment: 'dry-run' }),
       state,
       { log: (line) => io.err(`kitewatch: ${line}`) },
     ),
