@@ -1,6 +1,6 @@
 import * as z from 'zod';
+import { EnvError, parseEnv, parseJsonEnv } from '../shared/env.ts';
 import { DEFAULT_API_URL, DEFAULT_GRAPHQL_URL } from '../../lib/buildkite/client.ts';
-import { describeIssues } from '../../lib/config/load.ts';
 import { ContainmentConfig } from '../../lib/containment/config.ts';
 
 /** Environment variable names of the contain Lambda: the construct sets them, the handler parses them. */
@@ -39,27 +39,16 @@ export interface ContainSettings {
   readonly approvalStateMachineArn: string | undefined;
 }
 
-export class EnvError extends Error {
-  override readonly name = 'EnvError';
-}
+export { EnvError };
 
 /** Fails the cold start (not each record) when the deployment forgot or broke a variable. */
 export function parseContainEnv(env: Record<string, string | undefined>): ContainSettings {
-  const parsed = Schema.safeParse(env);
-  if (!parsed.success) throw new EnvError(`contain environment is invalid: ${describeIssues(parsed.error)}`);
-  const d = parsed.data;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(d[ContainEnv.config]);
-  } catch (cause) {
-    throw new EnvError(`${ContainEnv.config} is not valid JSON`, { cause });
-  }
-  const config = ContainmentConfig.safeParse(raw);
-  if (!config.success) throw new EnvError(`${ContainEnv.config}: ${describeIssues(config.error)}`);
+  const d = parseEnv(Schema, env, 'contain');
+  const config = parseJsonEnv(ContainmentConfig, d[ContainEnv.config], ContainEnv.config);
   return {
     eventBusName: d[ContainEnv.eventBusName],
     stateTable: d[ContainEnv.stateTable],
-    config: config.data,
+    config,
     apiTokenSecretArn: d[ContainEnv.apiTokenSecretArn],
     apiUrl: d[ContainEnv.apiUrl],
     graphqlUrl: d[ContainEnv.graphqlUrl],

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { EnvError, parseEnv, parseJsonEnv } from '../shared/env.ts';
 import { DetectorsConfig } from '../../lib/detections/config.ts';
 import type { DetectConfig } from '../../lib/detections/stage.ts';
 import { IP_DATA_DIR_ENV } from '../../lib/enrich/ip.ts';
@@ -27,38 +28,18 @@ export interface DetectSettings {
   readonly ipDataDir: string;
 }
 
-export class EnvError extends Error {
-  override readonly name = 'EnvError';
-}
+export { EnvError };
 
 /** Fails the cold start (not each record) when the deployment forgot a variable or broke the config. */
 export function parseDetectEnv(env: Record<string, string | undefined>): DetectSettings {
-  const parsed = Schema.safeParse(env);
-  if (!parsed.success) {
-    const missing = parsed.error.issues.map((i) => i.path.join('.')).join(', ');
-    throw new EnvError(`detector environment is incomplete: ${missing}`);
-  }
-  const raw = parsed.data[DetectEnv.detectorsConfig];
-  let detectors: unknown = {};
-  if (raw !== undefined && raw !== '') {
-    try {
-      detectors = JSON.parse(raw);
-    } catch (cause) {
-      throw new EnvError(`${DetectEnv.detectorsConfig} is not valid JSON`, { cause });
-    }
-  }
+  const d = parseEnv(Schema, env, 'detector');
+  const raw = d[DetectEnv.detectorsConfig];
   // Only the detectors block: the rest of the config schema would only grow the bundle.
-  const config = DetectorsConfig.safeParse(detectors);
-  if (!config.success) {
-    const issues = config.error.issues.map((i) =>
-      i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.map((k) => [...i.path, k].join('.')).join(', ')}` : `${i.path.join('.') || '(root)'}: ${i.message}`,
-    );
-    throw new EnvError(`${DetectEnv.detectorsConfig}: ${issues.join('; ')}`);
-  }
+  const detectors = parseJsonEnv(DetectorsConfig, raw === undefined || raw === '' ? '{}' : raw, DetectEnv.detectorsConfig);
   return {
-    eventBusName: parsed.data[DetectEnv.eventBusName],
-    stateTableName: parsed.data[DetectEnv.stateTableName],
-    config: { detectors: config.data },
-    ipDataDir: parsed.data[DetectEnv.ipDataDir],
+    eventBusName: d[DetectEnv.eventBusName],
+    stateTableName: d[DetectEnv.stateTableName],
+    config: { detectors },
+    ipDataDir: d[DetectEnv.ipDataDir],
   };
 }

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { EnvError, parseJsonEnv } from '../shared/env.ts';
 import { StreamRoute } from '../../lib/forward/firehose.ts';
 
 /** Environment variable names of the Firehose transform: the construct sets them, the handler parses them. */
@@ -13,24 +14,11 @@ export interface ForwardSettings {
   readonly routes: Readonly<Record<string, StreamRoute>>;
 }
 
-export class EnvError extends Error {
-  override readonly name = 'EnvError';
-}
+export { EnvError };
 
 /** Fails the cold start (not each record) when the deployment forgot or garbled the routes. */
 export function parseForwardEnv(env: Record<string, string | undefined>): ForwardSettings {
   const raw = env[ForwardEnv.routes];
-  if (raw === undefined || raw.trim() === '') throw new EnvError(`Firehose transform environment is incomplete: ${ForwardEnv.routes}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (cause) {
-    throw new EnvError(`${ForwardEnv.routes} is not JSON`, { cause });
-  }
-  const parsed = Routes.safeParse(json);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${[ForwardEnv.routes, ...i.path].join('.')}: ${i.message}`).join('; ');
-    throw new EnvError(`invalid ${ForwardEnv.routes}: ${issues}`);
-  }
-  return { routes: parsed.data };
+  if (raw === undefined || raw.trim() === '') throw new EnvError(`Firehose transform environment is invalid: ${ForwardEnv.routes} is not set`);
+  return { routes: parseJsonEnv(Routes, raw, ForwardEnv.routes) };
 }

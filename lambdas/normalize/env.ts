@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { EnvError, parseEnv } from '../shared/env.ts';
 
 /** Environment variable names of the normalizer: the construct sets them, the handler parses them. */
 export const NormalizeEnv = {
@@ -17,19 +18,13 @@ export interface NormalizeSettings {
   readonly quarantineBucket: string;
 }
 
-export class EnvError extends Error {
-  override readonly name = 'EnvError';
-}
+export { EnvError };
 
 /** Fails the cold start (not each record) when the deployment forgot a variable. */
 export function parseNormalizeEnv(env: Record<string, string | undefined>): NormalizeSettings {
-  const parsed = Schema.safeParse(env);
-  if (!parsed.success) {
-    const missing = parsed.error.issues.map((i) => i.path.join('.')).join(', ');
-    throw new EnvError(`normalizer environment is incomplete: ${missing}`);
-  }
+  const d = parseEnv(Schema, env, 'normalizer');
   return {
-    eventBusName: parsed.data[NormalizeEnv.eventBusName],
-    quarantineBucket: parsed.data[NormalizeEnv.quarantineBucket],
+    eventBusName: d[NormalizeEnv.eventBusName],
+    quarantineBucket: d[NormalizeEnv.quarantineBucket],
   };
 }

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { EnvError, parseEnv } from '../shared/env.ts';
 import { DEFAULT_API_URL } from '../../lib/buildkite/client.ts';
 
 /** Environment of the agent-token rotation Lambda: the construct sets them, the handler parses them. */
@@ -19,14 +20,9 @@ export interface RotateAgentTokenSettings {
   readonly apiUrl: string;
 }
 
-export class EnvError extends Error {
-  override readonly name = 'EnvError';
-}
+export { EnvError };
 
 export function parseRotateAgentTokenEnv(env: Record<string, string | undefined>): RotateAgentTokenSettings {
-  const parsed = Schema.safeParse(env);
-  if (!parsed.success) {
-    throw new EnvError(`rotate-agent-token environment is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  }
-  return { apiTokenSecretArn: parsed.data[RotateAgentTokenEnv.apiTokenSecretArn], apiUrl: parsed.data[RotateAgentTokenEnv.apiUrl] };
+  const d = parseEnv(Schema, env, 'rotate-agent-token');
+  return { apiTokenSecretArn: d[RotateAgentTokenEnv.apiTokenSecretArn], apiUrl: d[RotateAgentTokenEnv.apiUrl] };
 }

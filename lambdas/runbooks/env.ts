@@ -1,6 +1,6 @@
 import * as z from 'zod';
+import { EnvError, parseEnv } from '../shared/env.ts';
 import { DEFAULT_API_URL, DEFAULT_GRAPHQL_URL } from '../../lib/buildkite/client.ts';
-import { describeIssues } from '../../lib/config/load.ts';
 
 /** Environment of every runbook Lambda (one function per action, plus approve-action). */
 export const RunbookEnv = {
@@ -26,14 +26,10 @@ export interface RunbookSettings {
   readonly eventBusName: string | undefined;
 }
 
-export class EnvError extends Error {
-  override readonly name = 'EnvError';
-}
+export { EnvError };
 
 export function parseRunbookEnv(env: Record<string, string | undefined>): RunbookSettings {
-  const parsed = Schema.safeParse(env);
-  if (!parsed.success) throw new EnvError(`runbook environment is invalid: ${describeIssues(parsed.error)}`);
-  const d = parsed.data;
+  const d = parseEnv(Schema, env, 'runbook');
   return {
     apiTokenSecretArn: d[RunbookEnv.apiTokenSecretArn],
     apiUrl: d[RunbookEnv.apiUrl],

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { EnvError, parseEnv } from '../shared/env.ts';
 
 /** Environment variable names of the Security Hub forwarder: the construct sets them, the handler parses them. */
 export const SecurityHubEnv = {
@@ -23,18 +24,12 @@ export interface SecurityHubSettings {
   readonly partition: string;
 }
 
-export class EnvError extends Error {
-  override readonly name = 'EnvError';
-}
+export { EnvError };
 
 /** Fails the cold start (not each record) when the deployment forgot a variable. */
 export function parseSecurityHubEnv(env: Record<string, string | undefined>): SecurityHubSettings {
-  const parsed = Schema.safeParse(env);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new EnvError(`Security Hub forwarder environment is incomplete: ${issues}`);
-  }
-  const region = parsed.data[SecurityHubEnv.region] ?? parsed.data.AWS_REGION;
-  if (region === undefined) throw new EnvError(`Security Hub forwarder environment is incomplete: ${SecurityHubEnv.region} (or AWS_REGION)`);
-  return { accountId: parsed.data[SecurityHubEnv.accountId], region, partition: parsed.data[SecurityHubEnv.partition] ?? 'aws' };
+  const d = parseEnv(Schema, env, 'Security Hub forwarder');
+  const region = d[SecurityHubEnv.region] ?? d.AWS_REGION;
+  if (region === undefined) throw new EnvError(`Security Hub forwarder environment is invalid: ${SecurityHubEnv.region} (or AWS_REGION) is not set`);
+  return { accountId: d[SecurityHubEnv.accountId], region, partition: d[SecurityHubEnv.partition] ?? 'aws' };
 }

@@ -1,22 +1,11 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { KitewatchConfig } from './schema.ts';
+import { describeIssues } from './issues.ts';
+
+export { describeIssues };
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
-}
-
-/** Formats zod issues as `path.to.key: message` lines, naming unknown keys. */
-export function describeIssues(error: import('zod').ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const where = issue.path.length > 0 ? issue.path.join('.') : '(root)';
-      if (issue.code === 'unrecognized_keys') {
-        const keys = issue.keys.map((k) => (where === '(root)' ? k : `${where}.${k}`));
-        return `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`;
-      }
-      return `${where}: ${issue.message}`;
-    })
-    .join('; ');
 }
 
 export function parseConfig(raw: unknown, source = 'config'): KitewatchConfig {

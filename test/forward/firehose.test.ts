@@ -120,7 +120,7 @@ describe('Firehose record transform', () => {
   it('KITEWATCH_FORWARD_ROUTES is parsed once, strictly', () => {
     expect(parseForwardEnv({ KITEWATCH_FORWARD_ROUTES: '{"a-fwd-s3":{"format":"s3-ocsf"}}' }).routes).toEqual({ 'a-fwd-s3': { format: 's3-ocsf' } });
     expect(() => parseForwardEnv({})).toThrow(/KITEWATCH_FORWARD_ROUTES/);
-    expect(() => parseForwardEnv({ KITEWATCH_FORWARD_ROUTES: '{' })).toThrow(/not JSON/);
+    expect(() => parseForwardEnv({ KITEWATCH_FORWARD_ROUTES: '{' })).toThrow(/not valid JSON/);
     expect(() => parseForwardEnv({ KITEWATCH_FORWARD_ROUTES: '{"x":{"format":"security-lake"}}' })).toThrow(/classUid/);
     expect(() => parseForwardEnv({ KITEWATCH_FORWARD_ROUTES: '{"x":{"format":"csv"}}' })).toThrow(/format/);
   });
