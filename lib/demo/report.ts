@@ -165,8 +165,14 @@ export function htmlReport(run: DemoRun): string {
   const findingRows = f
     .map((m) => `<tr><td>${hhmm(m.time)}</td><td><span class="sev" style="background:${SEVERITY_COLOUR[m.severity] ?? '#000'}">${esc(m.severity)}</span></td><td><code>${esc(m.detector)}</code></td><td>${esc(m.title)}</td></tr>`)
     .join('');
-  const actionRows = a
-    .map((m) => `<tr><td>${hhmm(m.time)}</td><td><code>${esc(m.action)}</code></td><td>${esc(m.target)}</td><td>${esc(m.status)}: ${esc(m.detail)}</td></tr>`)
+  // One row per finding and action, at the finding's (event) time: fifty stopped agents are one row.
+  const findingTime = new Map(f.map((x) => [x.uid, x.time]));
+  const actionRows = groupActions(a)
+    .map((g) => {
+      const at = findingTime.get(g.finding);
+      const targets = g.targets.length <= 6 ? g.targets.join(', ') : `${g.targets.length}: ${g.targets.slice(0, 6).join(', ')}, ...`;
+      return `<tr><td>${at === undefined ? '' : hhmm(at)}</td><td><code>${esc(g.action)}</code></td><td>${esc(targets)}</td><td>${esc(g.detail)}</td></tr>`;
+    })
     .join('');
   const c = run.counts;
   return `<!doctype html>
