@@ -1,5 +1,5 @@
 // Synthesizes the Kitewatch app in process (as `cdk synth` would: cdk.json context, cdk-nag and
-// CloudFormation rules as errors), then reports bundle sizes and runs cfn-lint and checkov.
+// CloudFormation rules as errors), then checks bundle sizes (< 250 KB) and runs cfn-lint and checkov.
 //   node scripts/cfn-gates.ts [--config examples/kitewatch.config.json] [--out cdk.out]
 // Exit 1 when any gate fails. Needs the Python tools: npm run setup:python.
 import { readFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { App } from 'aws-cdk-lib';
 import { ConfigError, loadConfig } from '../lib/config/load.ts';
 import { addCompliancePlugins, defineKitewatch } from '../lib/infra/app.ts';
 import { DeployConfigError } from '../lib/infra/config.ts';
-import { bundleSizes, runCfnLint, runCheckov, templatesIn } from '../lib/infra/gates.ts';
+import { BUNDLE_CEILING_BYTES, bundleSizes, runCfnLint, runCheckov, templatesIn } from '../lib/infra/gates.ts';
 import { REPO_ROOT } from '../lib/infra/kitewatch-function.ts';
 
 const { values } = parseArgs({
@@ -39,8 +39,11 @@ addCompliancePlugins(app);
 app.synth();
 console.log(`synth (bundling, cdk-nag, CloudFormation rules): ${Math.round(performance.now() - started)} ms -> ${outdir}`);
 
+let oversized = 0;
 for (const bundle of bundleSizes(outdir)) {
-  console.log(`bundle ${bundle.function}: ${bundle.bytes} bytes minified (${(bundle.bytes / 1024).toFixed(1)} KiB)`);
+  const over = bundle.bytes >= BUNDLE_CEILING_BYTES;
+  if (over) oversized++;
+  console.log(`bundle ${bundle.function}: ${bundle.bytes} bytes minified (${(bundle.bytes / 1024).toFixed(1)} KiB)${over ? ` OVER the ${BUNDLE_CEILING_BYTES}-byte ceiling` : ''}`);
 }
 
 const templates = templatesIn(outdir);
@@ -51,4 +54,4 @@ console.log(
   `checkov: ${checkov.passed} passed, ${checkov.failed} failed, ${checkov.skipped} skipped (each skip has its reason in the template)` +
     (checkov.ok ? '' : `\n${checkov.output}`),
 );
-if (!lint.ok || !checkov.ok) process.exit(1);
+if (!lint.ok || !checkov.ok || oversized > 0) process.exit(1);

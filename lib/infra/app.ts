@@ -2,12 +2,19 @@ import { App, Tags, Validations, type Environment } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NIST80053R5Checks, ServerlessChecks, type NagPack } from 'cdk-nag';
 import { loadConfig, parseConfig } from '../config/load.ts';
 import type { KitewatchConfig } from '../config/schema.ts';
+import { ContainmentStack } from './containment-stack.ts';
+import { ForwardingStack } from './forwarding-stack.ts';
+import { forwardingPlan, forwardsAnything } from './forwarding-plan.ts';
 import { PipelineStack } from './pipeline-stack.ts';
 import { StatefulStack } from './stateful-stack.ts';
 
 export interface KitewatchStacks {
   readonly stateful: StatefulStack;
   readonly pipeline: PipelineStack;
+  /** Absent when containment.mode is off. */
+  readonly containment: ContainmentStack | undefined;
+  /** Absent when `forwarding` configures no destination. */
+  readonly forwarding: ForwardingStack | undefined;
 }
 
 /**
@@ -38,17 +45,38 @@ export function defineKitewatch(app: App, config: KitewatchConfig): KitewatchSta
   const stateful = new StatefulStack(app, `${aws.stackPrefix}-Stateful`, {
     env,
     config: aws,
-    description: 'Kitewatch stateful resources: KMS key, state table, quarantine and access-log buckets, buses, archive',
+    forwarding: config.forwarding,
+    description: 'Kitewatch stateful resources: KMS key, state table, quarantine, access-log and forwarding buckets, buses, archive, alarm topic',
     terminationProtection: aws.retainStatefulResources,
   });
   const pipeline = new PipelineStack(app, `${aws.stackPrefix}-Pipeline`, {
     env,
     config: aws,
+    detectors: config.detectors,
     stateful,
-    description: 'Kitewatch pipeline: rules, queues and functions (stateless, safe to replace)',
+    description: 'Kitewatch pipeline: normalizer and detector with their rules, queues and IP data layer (stateless, safe to replace)',
   });
+  const containment =
+    config.containment.mode === 'off'
+      ? undefined
+      : new ContainmentStack(app, `${aws.stackPrefix}-Containment`, {
+          env,
+          config: aws,
+          containment: config.containment,
+          stateful,
+          description: 'Kitewatch containment: contain Lambda, runbook Lambdas, approval state machine, agent-token rotation (stateless)',
+        });
+  const forwarding = forwardsAnything(forwardingPlan(config.forwarding, aws.stackPrefix))
+    ? new ForwardingStack(app, `${aws.stackPrefix}-Forwarding`, {
+        env,
+        config: aws,
+        forwarding: config.forwarding,
+        stateful,
+        description: 'Kitewatch forwarding: Firehose delivery streams to the configured SIEMs, their transform Lambda and alarms, the Security Hub forwarder (stateless)',
+      })
+    : undefined;
   Tags.of(app).add('project', 'kitewatch');
-  return { stateful, pipeline };
+  return { stateful, pipeline, containment, forwarding };
 }
 
 /** Registers the nag packs as synth-time validation plugins. */

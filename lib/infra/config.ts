@@ -7,42 +7,122 @@ export const LOG_RETENTION_DAYS = [
 
 const PARTNER_BUS_PATTERN = /^aws\.partner\/buildkite\.com\/[a-z0-9][a-z0-9-]*\/[A-Za-z0-9._-]+$/;
 
-export const NormalizerConfig = z
+/** Sizing of a Lambda that reads an SQS queue: memory, timeout and the event source batching. */
+export interface QueueStageDefaults {
+  readonly memoryMiB: number;
+  readonly timeoutSeconds: number;
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+}
+
+/** Extra words for a key's description (the README reference is generated from them). */
+interface QueueStageNotes {
+  readonly timeout?: string;
+  readonly batchSize?: string;
+}
+
+function queueStageConfig(stage: string, defaults: QueueStageDefaults, notes: QueueStageNotes = {}) {
+  return z
+    .object({
+      memoryMiB: z
+        .number()
+        .int()
+        .min(128)
+        .max(10240)
+        .default(defaults.memoryMiB)
+        .describe(`Memory of the ${stage} Lambda in MiB (CPU scales with it).`),
+      timeoutSeconds: z
+        .number()
+        .int()
+        .min(5)
+        .max(120)
+        .default(defaults.timeoutSeconds)
+        .describe(`Timeout of one ${stage} invocation; the queue visibility timeout is six times this.${notes.timeout ?? ''}`),
+      batchSize: z
+        .number()
+        .int()
+        .min(1)
+        .max(100)
+        .default(defaults.batchSize)
+        .describe(`SQS messages per ${stage} invocation.${notes.batchSize ?? ''}`),
+      maxBatchingWindowSeconds: z
+        .number()
+        .int()
+        .min(0)
+        .max(300)
+        .default(defaults.maxBatchingWindowSeconds)
+        .describe('How long the SQS poller waits to fill a batch before invoking (0: invoke at once).'),
+    })
+    .strict()
+    .refine((n) => n.batchSize <= 10 || n.maxBatchingWindowSeconds >= 1, {
+      message: 'SQS allows a batchSize above 10 only with maxBatchingWindowSeconds of at least 1',
+      path: ['maxBatchingWindowSeconds'],
+    });
+}
+
+export const NormalizerConfig = queueStageConfig(
+  'normalizer',
+  { memoryMiB: 256, timeoutSeconds: 30, batchSize: 25, maxBatchingWindowSeconds: 2 },
+  { batchSize: ' Published to EventBridge in PutEvents calls of at most 10 entries.' },
+).prefault({});
+
+export const DetectorConfig = queueStageConfig(
+  'detector',
+  // The IP tables (about 40 MB of CSV) are parsed on the first lookup of a cold start.
+  { memoryMiB: 1024, timeoutSeconds: 60, batchSize: 25, maxBatchingWindowSeconds: 2 },
+  { timeout: ' A cold start also loads the IP enrichment tables from the layer.' },
+).prefault({});
+
+/** Complete Secrets Manager ARN: IAM grants name the secret exactly, suffix included. */
+const SECRET_COMPLETE_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
+const secretArn = (what: string) =>
+  z
+    .string()
+    .regex(SECRET_COMPLETE_ARN, 'must be the complete secret ARN, with the 6-character suffix Secrets Manager adds (Secrets Manager console > secret > Secret ARN)')
+    .describe(what);
+
+/** `aws.containment`: what deploying containment needs beyond the `containment` policy block. */
+export const ContainmentDeployConfig = z
   .object({
-    memoryMiB: z
-      .number()
-      .int()
-      .min(128)
-      .max(10240)
-      .default(256)
-      .describe('Memory of the normalizer Lambda in MiB (CPU scales with it).'),
-    timeoutSeconds: z
-      .number()
-      .int()
-      .min(5)
-      .max(120)
-      .default(30)
-      .describe('Timeout of one normalizer invocation; the queue visibility timeout is six times this.'),
-    batchSize: z
+    buildkiteApiTokenSecretArn: secretArn(
+      'Secret holding the Buildkite API token the contain, runbook and agent-token rotation Lambdas use (plain string, or JSON {"token": "..."}). Required unless containment.mode is off.',
+    ).optional(),
+    agentTokenSecretArns: z
+      .array(secretArn('A secret holding a Buildkite cluster agent token as JSON {"token", "token_id", "cluster_id", "org"}.'))
+      .default([])
+      .describe('Secrets holding Buildkite agent tokens: each gets the agent-token rotation Lambda and a rotation schedule.'),
+    agentTokenRotationDays: z
       .number()
       .int()
       .min(1)
-      .max(100)
-      .default(25)
-      .describe('SQS messages per invocation. Published to EventBridge in PutEvents calls of at most 10 entries.'),
+      .max(365)
+      .default(30)
+      .describe('Days between scheduled rotations of the agent token secrets.'),
+    memoryMiB: z.number().int().min(128).max(10240).default(256).describe('Memory of the contain Lambda in MiB.'),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(30, 'must be at least 30: a Buildkite rate-limit wait alone may take 20 s')
+      .max(120)
+      .default(60)
+      .describe('Timeout of one contain invocation; the queue visibility timeout is six times this.'),
+    batchSize: z.number().int().min(1).max(10).default(5).describe('Findings per contain invocation (each may call Buildkite several times).'),
     maxBatchingWindowSeconds: z
       .number()
       .int()
       .min(0)
       .max(300)
-      .default(2)
-      .describe('How long the SQS poller waits to fill a batch before invoking (0: invoke at once).'),
+      .default(1)
+      .describe('How long the SQS poller waits to fill a batch before invoking the contain Lambda.'),
+    runbookTimeoutSeconds: z
+      .number()
+      .int()
+      .min(30)
+      .max(900)
+      .default(120)
+      .describe('Timeout of the runbook Lambdas (a responder, or the approval state machine, waits for the report).'),
   })
   .strict()
-  .refine((n) => n.batchSize <= 10 || n.maxBatchingWindowSeconds >= 1, {
-    message: 'SQS allows a batchSize above 10 only with maxBatchingWindowSeconds of at least 1',
-    path: ['maxBatchingWindowSeconds'],
-  })
   .prefault({});
 
 /** `aws` in kitewatch.config.json: what `cdk deploy` needs. Owned by the CDK app (issue 3). */
@@ -140,6 +220,10 @@ export const AwsConfig = z
         'Keep the key, table, buckets and archive when the stack is deleted. Set false only for throwaway test stacks.',
       ),
     normalizer: NormalizerConfig.describe('Sizing of the normalizer Lambda and its SQS event source.'),
+    detector: DetectorConfig.describe('Sizing of the detector Lambda and its SQS event source.'),
+    containment: ContainmentDeployConfig.describe(
+      'Deploying containment: secrets the Lambdas read and the contain Lambda sizing. The policy itself is the top-level `containment` block.',
+    ),
   })
   .strict()
   .superRefine((aws, ctx) => {
@@ -162,6 +246,8 @@ export const AwsConfig = z
 
 export type AwsConfig = z.infer<typeof AwsConfig>;
 export type NormalizerConfig = z.infer<typeof NormalizerConfig>;
+export type DetectorConfig = z.infer<typeof DetectorConfig>;
+export type ContainmentDeployConfig = z.infer<typeof ContainmentDeployConfig>;
 
 export class DeployConfigError extends Error {
   override readonly name = 'DeployConfigError';
@@ -182,5 +268,17 @@ export function ingestSourceOf(aws: AwsConfig): IngestSource {
       '(aws.partner/buildkite.com/<org-slug>/<id>, EventBridge console > Partner event sources), ' +
       'or set aws.createCustomBus: true for a test deployment. Pass the config with ' +
       '`-c configFile=path/to/kitewatch.config.json` (see docs/deploy.md).',
+  );
+}
+
+/** The Buildkite API token secret containment needs; its absence stops the synth with the fix. */
+export function buildkiteApiTokenSecretArnOf(aws: AwsConfig, containmentMode: string): string {
+  const arn = aws.containment.buildkiteApiTokenSecretArn;
+  if (arn !== undefined) return arn;
+  throw new DeployConfigError(
+    `aws.containment.buildkiteApiTokenSecretArn is not set, and containment.mode is "${containmentMode}". ` +
+      'The contain, runbook and agent-token rotation Lambdas read the Buildkite API token from Secrets Manager: ' +
+      'store the token in a secret and set its complete ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf), ' +
+      'or set containment.mode: "off" to deploy without containment (see docs/deploy.md).',
   );
 }

@@ -100,6 +100,13 @@ export function templatesIn(assemblyDir: string): string[] {
     .map((f) => join(assemblyDir, f));
 }
 
+/**
+ * Every Lambda bundle stays under 250 KB minified. It holds because lib/ imports zod as a
+ * namespace (`import * as z from 'zod'`): a named `import { z }` defeats esbuild's tree shaking
+ * and pulls in all of zod (about 450 KB).
+ */
+export const BUNDLE_CEILING_BYTES = 250 * 1024;
+
 export interface BundleSize {
   /** Construct path of the Lambda function. */
   readonly function: string;

@@ -1,7 +1,10 @@
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { DetectEnv } from '../../lambdas/detect/env.ts';
 import { NormalizeEnv } from '../../lambdas/normalize/env.ts';
+import type { DetectorsConfig } from '../detections/config.ts';
 import type { AwsConfig } from './config.ts';
+import { IpDataLayer } from './ip-data-layer.ts';
 import { KitewatchFunction } from './kitewatch-function.ts';
 import { QueueRoute } from './queue-route.ts';
 import { ruleNamed } from './rules.ts';
@@ -9,16 +12,22 @@ import type { StatefulResources } from './stateful-stack.ts';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: AwsConfig;
+  /** The validated `detectors` block; the detector Lambda gets it as JSON. */
+  readonly detectors: DetectorsConfig;
   readonly stateful: StatefulResources;
 }
 
 /**
- * Functions, queues and rules: replaceable at any time, holds nothing that cannot be redelivered.
- * Later stages (detect, contain, forward) add a KitewatchFunction and a QueueRoute each.
+ * The event path from Buildkite to findings: normalizer and detector, each a KitewatchFunction
+ * behind a QueueRoute. Replaceable at any time; holds nothing that cannot be redelivered.
+ * Containment and forwarding have stacks of their own.
  */
 export class PipelineStack extends Stack {
   readonly normalizer: KitewatchFunction;
   readonly ingest: QueueRoute;
+  readonly ipData: IpDataLayer;
+  readonly detector: KitewatchFunction;
+  readonly detect: QueueRoute;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -37,6 +46,7 @@ export class PipelineStack extends Stack {
       },
       key: stateful.key,
       config,
+      invokedBy: 'sqs',
     });
 
     stateful.kitewatchBus.grantPutEventsTo(this.normalizer.fn);
@@ -53,6 +63,38 @@ export class PipelineStack extends Stack {
       batchSize: config.normalizer.batchSize,
       maxBatchingWindow: Duration.seconds(config.normalizer.maxBatchingWindowSeconds),
     });
+
+    this.ipData = new IpDataLayer(this, 'IpData');
+    this.detector = new KitewatchFunction(this, 'Detector', {
+      entry: 'lambdas/detect/handler.ts',
+      serviceName: 'detect',
+      description: 'Kitewatch: normalized OCSF events -> detectors (state in DynamoDB) -> Detection Findings on the Kitewatch bus',
+      memoryMiB: config.detector.memoryMiB,
+      timeout: Duration.seconds(config.detector.timeoutSeconds),
+      environment: {
+        [DetectEnv.eventBusName]: stateful.kitewatchBus.eventBusName,
+        [DetectEnv.stateTableName]: stateful.stateTable.tableName,
+        [DetectEnv.detectorsConfig]: JSON.stringify(props.detectors),
+        [DetectEnv.ipDataDir]: this.ipData.dataDir,
+      },
+      layers: [this.ipData.layer],
+      key: stateful.key,
+      config,
+      invokedBy: 'sqs',
+    });
+    stateful.grantStateReadWrite(this.detector.role);
+    stateful.kitewatchBus.grantPutEventsTo(this.detector.fn);
+
+    this.detect = new QueueRoute(this, 'Detect', {
+      rule: ruleNamed('normalized-to-detect'),
+      buses,
+      consumer: this.detector,
+      consumerTarget: 'detect',
+      key: stateful.key,
+      alarmTopic: stateful.alarmTopic,
+      maxReceiveCount: config.maxReceiveCount,
+      batchSize: config.detector.batchSize,
+      maxBatchingWindow: Duration.seconds(config.detector.maxBatchingWindowSeconds),
+    });
   }
 }
-

@@ -11,9 +11,12 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { QUARANTINE_PREFIX } from '../../lambdas/shared/env.ts';
+import { APPROVAL_REQUESTED_DETAIL_TYPE } from '../containment/approval.ts';
 import { KITEWATCH_SOURCE } from '../engine/bus.ts';
+import type { ForwardingConfig } from '../forward/config.ts';
 import { ingestSourceOf, type AwsConfig } from './config.ts';
-import { suppress } from './suppressions.ts';
+import { forwardingPlan, type ForwardingPlan } from './forwarding-plan.ts';
+import { nagResource, suppress } from './suppressions.ts';
 
 /** The state table's contract with lib/state/dynamodb.ts: change both or neither. */
 export const STATE_TABLE = { partitionKey: 'pk', ttlAttribute: 'ttl' } as const;
@@ -31,10 +34,20 @@ export interface StatefulResources {
   readonly alarmTopic: sns.ITopic;
   /** Lets a function write quarantine records: PutObject under quarantine/ only, plus the SSE-KMS data key. */
   grantQuarantineWrite(grantee: iam.IGrantable): void;
+  /** Read and write items of the state table (detector state, containment idempotency records). */
+  grantStateReadWrite(role: iam.Role): void;
+  /** Where Firehose keeps records no destination took; present when a Firehose destination is configured. */
+  readonly forwardingBackupBucket: s3.IBucket | undefined;
+  /** Kitewatch's own bucket for the ocsf S3 layout (forwarding.destinations.s3 without bucketName). */
+  readonly forwardingBucket: s3.IBucket | undefined;
+  /** Lets the Firehose delivery role write backups (and the ocsf layout), encrypted with the key. */
+  grantForwardingWrite(role: iam.Role): void;
 }
 
 export interface StatefulStackProps extends StackProps {
   readonly config: AwsConfig;
+  /** Decides the forwarding buckets. @default no forwarding */
+  readonly forwarding?: ForwardingConfig;
 }
 
 /**
@@ -51,6 +64,9 @@ export class StatefulStack extends Stack implements StatefulResources {
   readonly stateTable: dynamodb.Table;
   readonly alarmTopic: sns.Topic;
   readonly quarantineWriterPolicy: iam.ManagedPolicy;
+  readonly forwardingBackupBucket: s3.Bucket | undefined;
+  readonly forwardingBucket: s3.Bucket | undefined;
+  readonly forwardingWriterPolicy: iam.ManagedPolicy | undefined;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -213,7 +229,8 @@ export class StatefulStack extends Stack implements StatefulResources {
     this.archive = new events.Archive(this, 'Archive', {
       sourceEventBus: busByArn,
       description: 'Everything Kitewatch publishes, for replay after a fix or for a new detector',
-      eventPattern: { source: [KITEWATCH_SOURCE] },
+      // Approval requests carry a task token that dies at its deadline: a replay would only mail dead tokens.
+      eventPattern: { source: [KITEWATCH_SOURCE], detailType: events.Match.anythingBut(APPROVAL_REQUESTED_DETAIL_TYPE) },
       retention: Duration.days(config.archiveRetentionDays),
       kmsKey: this.key,
     });
@@ -237,6 +254,102 @@ export class StatefulStack extends Stack implements StatefulResources {
       }
       this.ingestBus = bus;
     }
+
+    const plan = props.forwarding === undefined ? undefined : forwardingPlan(props.forwarding, config.stackPrefix);
+    if (plan?.firehose === true && props.forwarding !== undefined) {
+      const f = this.forwardingBuckets(props.forwarding, plan, removalPolicy);
+      this.forwardingBackupBucket = f.backup;
+      this.forwardingBucket = f.own;
+      this.forwardingWriterPolicy = f.policy;
+    }
+  }
+
+  grantForwardingWrite(role: iam.Role): void {
+    if (this.forwardingWriterPolicy === undefined) throw new Error('grantForwardingWrite: no Firehose destination is configured, so there is no forwarding bucket');
+    role.addManagedPolicy(this.forwardingWriterPolicy);
+  }
+
+  /**
+   * The backup bucket (records no destination took, kept forwarding.backupRetentionDays) and, for
+   * the ocsf layout without bucketName, the forwarding bucket; with the policy Firehose writes
+   * them with, scoped to the prefixes its streams use (ListBucket needs the bucket itself).
+   */
+  private forwardingBuckets(
+    forwarding: ForwardingConfig,
+    plan: ForwardingPlan,
+    removalPolicy: RemovalPolicy,
+  ): { backup: s3.Bucket; own: s3.Bucket | undefined; policy: iam.ManagedPolicy } {
+    const bucket = (id: string, logPrefix: string, lifecycleRules: s3.LifecycleRule[]): s3.Bucket =>
+      new s3.Bucket(this, id, {
+        encryption: s3.BucketEncryption.KMS,
+        encryptionKey: this.key,
+        bucketKeyEnabled: true,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        enforceSSL: true,
+        minimumTLSVersion: 1.2,
+        versioned: true,
+        serverAccessLogsBucket: this.accessLogBucket,
+        serverAccessLogsPrefix: logPrefix,
+        lifecycleRules,
+        removalPolicy,
+      });
+    const backup = bucket('ForwardingBackupBucket', 'forwarding-backup-bucket/', [
+      {
+        id: 'expire-forwarding-backups',
+        expiration: Duration.days(forwarding.backupRetentionDays),
+        noncurrentVersionExpiration: Duration.days(30),
+        abortIncompleteMultipartUploadAfter: Duration.days(1),
+      },
+    ]);
+    suppress(backup, {
+      nag: ['NIST.800.53.R5-S3BucketReplicationEnabled'],
+      reason: 'Backups of records a SIEM refused: copies of events already in the EventBridge archive, which can replay them; a second region adds cost, not recovery.',
+    });
+    const own = plan.ownBucket
+      ? bucket('ForwardingBucket', 'forwarding-bucket/', [
+          // The SIEM copy is kept until someone decides otherwise; only superseded versions go.
+          { id: 'expire-noncurrent', noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        ])
+      : undefined;
+    if (own !== undefined) {
+      suppress(own, {
+        nag: ['NIST.800.53.R5-S3BucketReplicationEnabled'],
+        reason: 'The OCSF copy of what Kitewatch publishes, all of it also in the EventBridge archive; cross-region copies are left to the account-wide backup policy.',
+      });
+    }
+
+    const objects = [backup.arnForObjects(`${plan.streamNamePrefix}-fwd-*`)];
+    if (own !== undefined) {
+      const prefix = plan.s3Prefix ?? '';
+      objects.push(own.arnForObjects(`${prefix}*`), own.arnForObjects(`errors/${prefix}*`));
+    }
+    const policy = new iam.ManagedPolicy(this, 'ForwardingWriterPolicy', {
+      description: 'Kitewatch: Firehose writes backups and the ocsf layout (prefixes of its streams only), encrypted with the key',
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'FirehoseBuckets',
+          actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'],
+          resources: [backup.bucketArn, ...(own === undefined ? [] : [own.bucketArn])],
+        }),
+        new iam.PolicyStatement({
+          sid: 'FirehoseObjects',
+          actions: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'],
+          resources: [...new Set(objects)],
+        }),
+        new iam.PolicyStatement({
+          sid: 'FirehoseObjectEncryption',
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          resources: [this.key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${this.region}.amazonaws.com` } },
+        }),
+      ],
+    });
+    suppress(policy, {
+      nag: [...new Set(objects)].map((arn) => `AwsSolutions-IAM5[${nagResource(policy, arn)}]`),
+      reason: `Firehose names objects by time and partition under each stream's prefix (${plan.streamNamePrefix}-fwd-<destination>/ in the backup bucket${own === undefined ? '' : ', the ocsf prefix in the forwarding bucket'}); the policy names those prefixes.`,
+    });
+    return { backup, own, policy };
   }
 
   grantQuarantineWrite(grantee: iam.IGrantable): void {
@@ -245,6 +358,14 @@ export class StatefulStack extends Stack implements StatefulResources {
       throw new Error(`grantQuarantineWrite needs a principal backed by an IAM role, got ${role.toString()}`);
     }
     role.addManagedPolicy(this.quarantineWriterPolicy);
+  }
+
+  grantStateReadWrite(role: iam.Role): void {
+    this.stateTable.grantReadWriteData(role);
+    suppress(role, {
+      nag: ['AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', 'AwsSolutions-IAM5[Action::kms:ReEncrypt*]'],
+      reason: "grantReadWriteData on the CMK-encrypted state table: DynamoDB's client-side key calls, on this one key only (the statement names its ARN).",
+    });
   }
 
   /**

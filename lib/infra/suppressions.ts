@@ -1,4 +1,4 @@
-import { CfnResource, Validations } from 'aws-cdk-lib';
+import { CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 
 export interface Suppression {
@@ -32,4 +32,26 @@ export function suppress(scope: IConstruct, suppression: Suppression): void {
   const existing = (resource.getMetadata('checkov') as { skip?: CheckovSkip[] } | undefined)?.skip ?? [];
   const added = checkov.map((id) => ({ id, comment: suppression.reason }));
   resource.addMetadata('checkov', { skip: [...existing, ...added] });
+}
+
+/**
+ * The `Resource::...` part of a finding id of cdk-nag's IAM5 for `value` as it renders in
+ * `scope`'s stack (cdk-nag flattens intrinsics: `<Logical.Arn>`, `<AWS::Region>`). Only for values
+ * of the same stack: cross-stack imports are named by export and resolve only at synth.
+ */
+export function nagResource(scope: IConstruct, value: string): string {
+  return `Resource::${flattenReference(Stack.of(scope).resolve(value))}`;
+}
+
+function flattenReference(node: unknown): string {
+  if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/\}/g, '>');
+  if (typeof node === 'object' && node !== null) {
+    const o = node as Record<string, unknown>;
+    const join = o['Fn::Join'];
+    if (Array.isArray(join)) return (join[1] as unknown[]).map(flattenReference).join(join[0] as string);
+    const getAtt = o['Fn::GetAtt'];
+    if (Array.isArray(getAtt)) return `<${flattenReference(getAtt[0])}.${flattenReference(getAtt[1])}>`;
+    if (o['Ref'] !== undefined) return `<${flattenReference(o['Ref'])}>`;
+  }
+  return JSON.stringify(node);
 }

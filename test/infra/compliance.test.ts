@@ -11,31 +11,55 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { KitewatchConfigInput } from '../../lib/config/schema.ts';
 import { addCompliancePlugins, compliancePacks } from '../../lib/infra/app.ts';
 import { runCfnLint, runCheckov, templatesIn } from '../../lib/infra/gates.ts';
-import { synthKitewatch, TEST_CONFIG, type Synthesized } from './support/synth.ts';
+import { synthKitewatch, TEST_ARNS, TEST_CONFIG, type Synthesized } from './support/synth.ts';
 
 /** The shapes that change which resources and suppressions exist. */
 const VARIANTS: Record<string, KitewatchConfigInput> = {
-  'partner bus, tracing, reserved concurrency, alarm email': TEST_CONFIG,
-  'custom bus for forwarding, no tracing, no reserved concurrency, throwaway': {
-    aws: {
-      createCustomBus: true,
-      customBusAllowedAccounts: ['210987654321'],
-      tracing: false,
-      reservedConcurrency: null,
-      retainStatefulResources: false,
-      logLevel: 'WARN',
+  'partner bus, tracing, reserved concurrency, alarm email; containment enforce with rotation; Splunk, HTTP, own S3 bucket, Security Hub':
+    TEST_CONFIG,
+  'custom bus, no tracing, no reserved concurrency, throwaway, no account; containment dry-run with rotation; HTTP, existing bucket, Security Hub elsewhere':
+    {
+      aws: {
+        createCustomBus: true,
+        customBusAllowedAccounts: ['210987654321'],
+        tracing: false,
+        reservedConcurrency: null,
+        retainStatefulResources: false,
+        logLevel: 'WARN',
+        containment: { buildkiteApiTokenSecretArn: TEST_ARNS.apiToken, agentTokenSecretArns: [TEST_ARNS.agentToken] },
+      },
+      containment: { mode: 'dry-run', secretMappings: [{ buildkite: { uid: 'a' }, secretsManager: [TEST_ARNS.mappedByName] }] },
+      forwarding: {
+        destinations: {
+          http: [{ name: 'elastic', endpoint: 'https://elastic.example.com/_bulk', accessKeySecretArn: TEST_ARNS.datadogKey, contentEncoding: 'NONE' }],
+          s3: { bucketName: 'acme-siem-archive' },
+          securityHub: { enabled: true, region: 'eu-central-1' },
+        },
+      },
     },
-  },
 };
 
 /**
  * Actions that genuinely need `"Resource": "*"`: the service has no resource-level permissions
  * for them. Anything else with `*` fails the gate.
  */
+const VENDED_LOGS = 'CloudWatch Logs delivery for Step Functions logging has no resource-level permissions (CDK adds it with logs: on the state machine)';
 const STAR_RESOURCE_ALLOWED: Record<string, string> = {
   'xray:PutTraceSegments': 'X-Ray has no resource-level permissions (Tracing.ACTIVE adds it)',
   'xray:PutTelemetryRecords': 'X-Ray has no resource-level permissions (Tracing.ACTIVE adds it)',
+  'xray:GetSamplingRules': 'X-Ray has no resource-level permissions (state machine tracing adds it)',
+  'xray:GetSamplingTargets': 'X-Ray has no resource-level permissions (state machine tracing adds it)',
   'cloudwatch:PutMetricData': 'CloudWatch metrics have no resource ARN; scope with the cloudwatch:namespace condition',
+  'secretsmanager:GetRandomPassword': 'Generates a random string; takes no secret, so there is no resource to name',
+  'secretsmanager:ListSecrets': 'Lists secrets (rotate-secret tag lookup); the API has no resource-level permissions',
+  'logs:CreateLogDelivery': VENDED_LOGS,
+  'logs:GetLogDelivery': VENDED_LOGS,
+  'logs:UpdateLogDelivery': VENDED_LOGS,
+  'logs:DeleteLogDelivery': VENDED_LOGS,
+  'logs:ListLogDeliveries': VENDED_LOGS,
+  'logs:PutResourcePolicy': VENDED_LOGS,
+  'logs:DescribeResourcePolicies': VENDED_LOGS,
+  'logs:DescribeLogGroups': VENDED_LOGS,
 };
 
 const GENERIC_REASON = /^(n\/?a|none|ok|todo|fine|not needed|not required|false positive|suppressed|ignore[d]?|accepted)\.?$/i;

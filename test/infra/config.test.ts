@@ -42,8 +42,11 @@ describe('aws config schema', () => {
       retainStatefulResources: true,
       logLevel: 'INFO',
       normalizer: { memoryMiB: 256, timeoutSeconds: 30, batchSize: 25, maxBatchingWindowSeconds: 2 },
+      detector: { memoryMiB: 1024, timeoutSeconds: 60, batchSize: 25, maxBatchingWindowSeconds: 2 },
+      containment: { agentTokenSecretArns: [], agentTokenRotationDays: 30, memoryMiB: 256, timeoutSeconds: 60, batchSize: 5, maxBatchingWindowSeconds: 1, runbookTimeoutSeconds: 120 },
     });
     expect(aws.partnerEventBusName).toBeUndefined();
+    expect(aws.containment.buildkiteApiTokenSecretArn).toBeUndefined();
   });
 
   it('describes every key (the README config reference is generated from the descriptions)', () => {
@@ -74,6 +77,15 @@ describe('aws config schema', () => {
     [{ normalizer: { batchSize: 50, maxBatchingWindowSeconds: 0 } }, /batchSize above 10 only with maxBatchingWindowSeconds/],
     [{ alarmEmail: 'not-an-address' }, /aws\.alarmEmail/],
     [{ partnerBus: PARTNER_BUS }, /unknown key "aws\.partnerBus"/],
+    [{ detector: { batchSize: 50, maxBatchingWindowSeconds: 0 } }, /aws\.detector\.maxBatchingWindowSeconds: SQS allows a batchSize above 10/],
+    [
+      { containment: { buildkiteApiTokenSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:kitewatch/token' } },
+      /aws\.containment\.buildkiteApiTokenSecretArn: must be the complete secret ARN, with the 6-character suffix/,
+    ],
+    [{ containment: { agentTokenSecretArns: ['buildkite/agent-token'] } }, /aws\.containment\.agentTokenSecretArns\.0: must be the complete secret ARN/],
+    [{ containment: { timeoutSeconds: 10 } }, /aws\.containment\.timeoutSeconds: must be at least 30/],
+    [{ containment: { batchSize: 20 } }, /aws\.containment\.batchSize/],
+    [{ containment: { apiToken: 'x' } }, /unknown key "aws\.containment\.apiToken"/],
   ])('rejects %j with a message naming the key', (aws, message) => {
     expect(awsError(aws)).toMatch(message);
   });
@@ -125,12 +137,20 @@ describe('bin/app.ts as the CDK CLI runs it', () => {
     return { status: run.status, stderr: run.stderr, outdir };
   }
 
-  it('synthesizes both stacks from examples/kitewatch.config.json with every gate on', () => {
+  it('synthesizes every stack from examples/kitewatch.config.json with every gate on', () => {
     const run = runApp({ configFile: 'examples/kitewatch.config.json' });
     expect(run.stderr).not.toMatch(/Error|Validation failed/);
     expect(run.status).toBe(0);
-    expect(existsSync(join(run.outdir, 'Kitewatch-Stateful.template.json'))).toBe(true);
-    expect(existsSync(join(run.outdir, 'Kitewatch-Pipeline.template.json'))).toBe(true);
+    for (const stack of ['Stateful', 'Pipeline', 'Containment', 'Forwarding']) {
+      expect(existsSync(join(run.outdir, `Kitewatch-${stack}.template.json`)), stack).toBe(true);
+    }
+  });
+
+  it('exits 1 with one line naming the key when containment has no Buildkite API token secret', () => {
+    const run = runApp({ config: JSON.stringify({ aws: { partnerEventBusName: PARTNER_BUS } }) }, scratch);
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toMatch(/^kitewatch: aws\.containment\.buildkiteApiTokenSecretArn is not set, and containment\.mode is "dry-run"/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('exits 1 with one line, not a stack trace, when no bus is configured', () => {

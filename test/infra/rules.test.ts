@@ -52,6 +52,7 @@ describe('QueueRoute', () => {
       environment: {},
       key,
       config: AwsConfig.parse({}),
+      invokedBy: 'sqs',
     });
     return { stack, buses, fn, key, topic: new sns.Topic(stack, 'Alarms', { masterKey: key }) };
   }

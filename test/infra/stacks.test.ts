@@ -8,6 +8,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NormalizeEnv } from '../../lambdas/normalize/env.ts';
 import { METRICS_NAMESPACE, PowertoolsEnv, QUARANTINE_PREFIX } from '../../lambdas/shared/env.ts';
+import { APPROVAL_REQUESTED_DETAIL_TYPE } from '../../lib/containment/approval.ts';
 import { REPO_ROOT } from '../../lib/infra/kitewatch-function.ts';
 import { STATE_TABLE } from '../../lib/infra/stateful-stack.ts';
 import { importOf, logicalId, PARTNER_BUS, synthKitewatch, TEST_CONFIG, type Synthesized } from './support/synth.ts';
@@ -383,11 +384,11 @@ describe('Kitewatch bus, archive and alarm topic', () => {
     });
   });
 
-  it('archives everything Kitewatch publishes, encrypted, for the configured retention', () => {
+  it('archives everything Kitewatch publishes but approval requests (their task tokens expire), encrypted, for the configured retention', () => {
     s.stateful.hasResource('AWS::Events::Archive', {
       Properties: {
         SourceArn: `arn:aws:events:${aws.region}:${aws.account}:event-bus/${aws.eventBusName}`,
-        EventPattern: { source: ['kitewatch'] },
+        EventPattern: { source: ['kitewatch'], 'detail-type': [{ 'anything-but': [APPROVAL_REQUESTED_DETAIL_TYPE] }] },
         RetentionDays: aws.archiveRetentionDays,
         KmsKeyIdentifier: { 'Fn::GetAtt': [ids.key, 'Arn'] },
         Description: Match.anyValue(),
@@ -426,19 +427,33 @@ describe('Kitewatch bus, archive and alarm topic', () => {
 });
 
 describe('stack split', () => {
-  it('keeps data in the stateful stack and code in the pipeline stack', () => {
+  it('keeps data in the stateful stack and code in the stateless stacks', () => {
+    const stateless = [s.pipeline, s.containment, s.forwarding];
     for (const type of ['AWS::KMS::Key', 'AWS::DynamoDB::Table', 'AWS::S3::Bucket', 'AWS::Events::Archive', 'AWS::Events::EventBus']) {
-      expect(Object.keys(s.pipeline.findResources(type)), type).toEqual([]);
+      for (const template of stateless) expect(Object.keys(template?.findResources(type) ?? {}), type).toEqual([]);
     }
-    for (const type of ['AWS::Lambda::Function', 'AWS::Lambda::EventSourceMapping', 'AWS::Events::Rule']) {
+    for (const type of ['AWS::Lambda::Function', 'AWS::Lambda::EventSourceMapping', 'AWS::Events::Rule', 'AWS::KinesisFirehose::DeliveryStream', 'AWS::StepFunctions::StateMachine']) {
       expect(Object.keys(s.stateful.findResources(type)), type).toEqual([]);
     }
+  });
+
+  it('puts each concern in its own stack: detection in the pipeline, containment and forwarding apart', () => {
+    expect(Object.keys(s.pipeline.findResources('AWS::StepFunctions::StateMachine'))).toEqual([]);
+    expect(Object.keys(s.pipeline.findResources('AWS::KinesisFirehose::DeliveryStream'))).toEqual([]);
+    expect(Object.keys(s.containment?.findResources('AWS::StepFunctions::StateMachine') ?? {})).toHaveLength(1);
+    expect(Object.keys(s.forwarding?.findResources('AWS::KinesisFirehose::DeliveryStream') ?? {})).toHaveLength(3);
   });
 
   it('pins the environment from config and protects the stateful stack', () => {
     expect(s.stacks.stateful.account).toBe(aws.account);
     expect(s.stacks.stateful.region).toBe(aws.region);
     expect(s.stacks.stateful.terminationProtection).toBe(true);
-    expect(s.stacks.pipeline.dependencies).toContain(s.stacks.stateful);
+    for (const stack of [s.stacks.pipeline, s.stacks.containment, s.stacks.forwarding]) {
+      expect(stack?.dependencies).toContain(s.stacks.stateful);
+      expect(stack?.account).toBe(aws.account);
+      expect(stack?.terminationProtection).toBe(false);
+    }
+    expect(s.stacks.containment?.dependencies).not.toContain(s.stacks.pipeline);
+    expect(s.stacks.forwarding?.dependencies).not.toContain(s.stacks.pipeline);
   });
 });

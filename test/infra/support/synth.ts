@@ -19,6 +19,18 @@ export const CDK_CONTEXT = (JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'),
 
 export const PARTNER_BUS = 'aws.partner/buildkite.com/acme/0106-187c-12cd4fe';
 
+/** Secrets and roles the test config names (complete ARNs, a partial ARN, names). */
+export const TEST_ARNS = {
+  apiToken: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kitewatch/buildkite-api-token-AbCdEf',
+  agentToken: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:buildkite/agent-token-QwErTy',
+  mappedByName: 'ci/deploy-key',
+  mappedByArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ci/npm-token-ZxCvBn',
+  oidcRoleName: 'buildkite-deploy',
+  oidcRoleArn: 'arn:aws:iam::123456789012:role/ci/buildkite-release',
+  splunkToken: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kitewatch/splunk-hec-Sp1unk',
+  datadogKey: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kitewatch/datadog-api-key',
+} as const;
+
 /** Values that differ from the defaults, so a test can tell that config reached the template. */
 export const TEST_CONFIG = {
   aws: {
@@ -33,6 +45,38 @@ export const TEST_CONFIG = {
     quarantineRetentionDays: 400,
     alarmEmail: 'secops@example.com',
     normalizer: { memoryMiB: 384, timeoutSeconds: 20, batchSize: 30, maxBatchingWindowSeconds: 3 },
+    detector: { memoryMiB: 1536, timeoutSeconds: 45, batchSize: 20, maxBatchingWindowSeconds: 4 },
+    containment: {
+      buildkiteApiTokenSecretArn: TEST_ARNS.apiToken,
+      agentTokenSecretArns: [TEST_ARNS.agentToken],
+      agentTokenRotationDays: 14,
+      memoryMiB: 384,
+      timeoutSeconds: 50,
+      batchSize: 4,
+      maxBatchingWindowSeconds: 2,
+      runbookTimeoutSeconds: 90,
+    },
+  },
+  detectors: { 'unusual-ip': { allowedCidrs: ['203.0.113.0/24'] } },
+  containment: {
+    mode: 'enforce',
+    policy: [
+      { detector: 'unusual-ip', targetTypes: ['AgentToken', 'ClusterToken'], actions: ['revoke-agent-token', 'stop-agent'] },
+      { detector: 'secret-access', actions: ['rotate-secret', 'revoke-role-sessions'] },
+    ],
+    secretMappings: [{ buildkite: { name: 'DEPLOY_KEY' }, secretsManager: [TEST_ARNS.mappedByName, TEST_ARNS.mappedByArn] }],
+    oidcRoles: [{ role: TEST_ARNS.oidcRoleName }, { role: TEST_ARNS.oidcRoleArn, pipelines: ['release'] }],
+    approval: { deadlineMinutes: 45 },
+  },
+  forwarding: {
+    destinations: {
+      splunkHec: { endpoint: 'https://http-inputs-firehose-acme.splunkcloud.com:443', tokenSecretArn: TEST_ARNS.splunkToken, index: 'buildkite' },
+      http: [{ name: 'datadog', endpoint: 'https://aws-kinesis-http-intake.logs.datadoghq.eu/v1/input', accessKeySecretArn: TEST_ARNS.datadogKey }],
+      s3: { layout: 'ocsf', prefix: 'ocsf/' },
+      securityHub: { enabled: true, batchSize: 50, maxBatchingWindowSeconds: 3 },
+    },
+    backupRetentionDays: 90,
+    alarmFreshnessSeconds: 600,
   },
 } satisfies KitewatchConfigInput;
 
@@ -43,6 +87,10 @@ export interface Synthesized {
   readonly outdir: string;
   readonly stateful: Template;
   readonly pipeline: Template;
+  /** Absent when the config turns containment off. */
+  readonly containment: Template | undefined;
+  /** Absent when the config forwards nowhere. */
+  readonly forwarding: Template | undefined;
   readonly synthMs: number;
   /** Removes the assembly directory. */
   cleanup(): void;
@@ -90,6 +138,8 @@ export function synthKitewatch(input: KitewatchConfigInput, options: SynthOption
     outdir,
     stateful: template(stacks.stateful),
     pipeline: template(stacks.pipeline),
+    containment: stacks.containment === undefined ? undefined : template(stacks.containment),
+    forwarding: stacks.forwarding === undefined ? undefined : template(stacks.forwarding),
     synthMs,
     cleanup: () => rmSync(outdir, { recursive: true, force: true }),
   };

@@ -1,0 +1,342 @@
+/**
+ * The forwarding stack: Firehose delivery streams exactly as lib/forward/firehose-streams.ts
+ * specifies them, their rules, alarms and roles, the backup and forwarding buckets in the
+ * stateful stack, and the Security Hub forwarder.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Stack } from 'aws-cdk-lib';
+import type { Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ForwardEnv, parseForwardEnv } from '../../lambdas/forward/env.ts';
+import { SecurityHubEnv } from '../../lambdas/securityhub/env.ts';
+import type { KitewatchConfigInput } from '../../lib/config/schema.ts';
+import { transformRoutes } from '../../lib/forward/firehose-streams.ts';
+import { firehoseOcsfPrefix } from '../../lib/forward/s3-layout.ts';
+import { DeployConfigError } from '../../lib/infra/config.ts';
+import { cdkPropertyName } from '../../lib/infra/delivery-stream.ts';
+import { logStreamNames, type ForwardingStack } from '../../lib/infra/forwarding-stack.ts';
+import { REPO_ROOT } from '../../lib/infra/kitewatch-function.ts';
+import { importOf, logicalId, synthKitewatch, TEST_ARNS, TEST_CONFIG, type Synthesized } from './support/synth.ts';
+import { grants, inlineStatements, ref, resource, resourcesOfType, type Statement } from './support/template.ts';
+
+const aws = TEST_CONFIG.aws;
+const fwd = TEST_CONFIG.forwarding;
+const STREAMS = ['kitewatch-fwd-splunk', 'kitewatch-fwd-http-datadog', 'kitewatch-fwd-s3'];
+
+let s: Synthesized;
+let stack: ForwardingStack;
+let t: Template;
+let ids: { key: string; bus: string; alarmTopic: string; backup: string; own: string; writer: string; transform: string; deliveryRole: string; eventsRole: string; dlq: string; errors: string };
+
+beforeAll(() => {
+  s = synthKitewatch(TEST_CONFIG, { bundle: false });
+  stack = s.stacks.forwarding as ForwardingStack;
+  t = s.forwarding as Template;
+  const st = s.stacks.stateful;
+  const must = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`${what} missing`);
+    return v;
+  };
+  ids = {
+    key: logicalId(st.key),
+    bus: logicalId(st.kitewatchBus),
+    alarmTopic: logicalId(st.alarmTopic),
+    backup: logicalId(must(st.forwardingBackupBucket, 'backup bucket')),
+    own: logicalId(must(st.forwardingBucket, 'forwarding bucket')),
+    writer: logicalId(must(st.forwardingWriterPolicy, 'writer policy')),
+    transform: logicalId(must(stack.transform, 'transform').fn),
+    deliveryRole: logicalId(must(stack.deliveryRole, 'delivery role')),
+    eventsRole: logicalId(must(stack.eventsRole, 'events role')),
+    dlq: logicalId(must(stack.ruleDeadLetters, 'rule DLQ').queue),
+    errors: logicalId(must(stack.errorLogGroup, 'error log group')),
+  };
+});
+afterAll(() => s?.cleanup());
+
+const keyArn = (): unknown => importOf(s.stateful, ids.key, 'Arn');
+
+describe('CloudFormation property names of the L1 delivery stream', () => {
+  it.each([
+    ['DeliveryStreamName', 'deliveryStreamName'],
+    ['HECEndpoint', 'hecEndpoint'],
+    ['HECAcknowledgmentTimeoutInSeconds', 'hecAcknowledgmentTimeoutInSeconds'],
+    ['RoleARN', 'roleArn'],
+    ['AWSKMSKeyARN', 'awskmsKeyArn'],
+    ['KMSEncryptionConfig', 'kmsEncryptionConfig'],
+    ['SizeInMBs', 'sizeInMBs'],
+    ['S3BackupMode', 's3BackupMode'],
+    ['OpenXJsonSerDe', 'openXJsonSerDe'],
+    ['Url', 'url'],
+  ])('%s -> %s', (cfn, cdk) => {
+    expect(cdkPropertyName(cfn)).toBe(cdk);
+  });
+});
+
+describe('delivery streams', () => {
+  it('exist for the configured destinations only, in the spec order', () => {
+    expect(stack.streams.map((x) => x.stream.spec.name)).toEqual(STREAMS);
+    expect(resourcesOfType(t, 'AWS::KinesisFirehose::DeliveryStream')).toHaveLength(3);
+  });
+
+  it('render every property of their spec (nothing dropped by the L1 class)', () => {
+    for (const { stream } of stack.streams) {
+      const rendered = resource(t, logicalId(stream.resource)).Properties ?? {};
+      const { Tags: _tags, ...props } = rendered;
+      expect(props, stream.spec.name).toEqual(Stack.of(stream).resolve(stream.spec.input));
+    }
+  });
+
+  it('encrypt records at rest with the key, and back up what they cannot deliver to the encrypted backup bucket', () => {
+    for (const { stream } of stack.streams) {
+      const p = resource(t, logicalId(stream.resource)).Properties ?? {};
+      expect(p['DeliveryStreamEncryptionConfigurationInput']).toEqual({ KeyType: 'CUSTOMER_MANAGED_CMK', KeyARN: keyArn() });
+      expect(p['DeliveryStreamType']).toBe('DirectPut');
+    }
+    const splunk = resource(t, logicalId(stack.streams[0]?.stream.resource ?? stack)).Properties?.['SplunkDestinationConfiguration'] as Record<string, unknown>;
+    expect(splunk).toMatchObject({
+      HECEndpoint: fwd.destinations.splunkHec.endpoint,
+      S3BackupMode: 'FailedEventsOnly',
+      SecretsManagerConfiguration: { Enabled: true, SecretARN: TEST_ARNS.splunkToken, RoleARN: { 'Fn::GetAtt': [ids.deliveryRole, 'Arn'] } },
+      S3Configuration: {
+        BucketARN: importOf(s.stateful, ids.backup, 'Arn'),
+        Prefix: 'kitewatch-fwd-splunk/',
+        EncryptionConfiguration: { KMSEncryptionConfig: { AWSKMSKeyARN: keyArn() } },
+      },
+    });
+    expect(JSON.stringify(splunk)).not.toContain('HECToken');
+    const http = resource(t, logicalId(stack.streams[1]?.stream.resource ?? stack)).Properties?.['HttpEndpointDestinationConfiguration'] as Record<string, unknown>;
+    expect(http).toMatchObject({
+      EndpointConfiguration: { Url: fwd.destinations.http[0]?.endpoint, Name: 'datadog' },
+      S3BackupMode: 'FailedDataOnly',
+      SecretsManagerConfiguration: { Enabled: true, SecretARN: TEST_ARNS.datadogKey },
+      S3Configuration: { BucketARN: importOf(s.stateful, ids.backup, 'Arn'), EncryptionConfiguration: { KMSEncryptionConfig: { AWSKMSKeyARN: keyArn() } } },
+    });
+    expect(JSON.stringify(http)).not.toContain('AccessKey"');
+  });
+
+  it('write the ocsf layout to the forwarding bucket, partitioned by class and day, encrypted', () => {
+    const s3 = resource(t, logicalId(stack.streams[2]?.stream.resource ?? stack)).Properties?.['ExtendedS3DestinationConfiguration'];
+    expect(s3).toMatchObject({
+      BucketARN: importOf(s.stateful, ids.own, 'Arn'),
+      Prefix: firehoseOcsfPrefix('ocsf/'),
+      DynamicPartitioningConfiguration: { Enabled: true },
+      EncryptionConfiguration: { KMSEncryptionConfig: { AWSKMSKeyARN: keyArn() } },
+      CompressionFormat: 'GZIP',
+    });
+    expect(firehoseOcsfPrefix('ocsf/')).toBe('ocsf/class=!{partitionKeyFromLambda:class}/eventDay=!{partitionKeyFromLambda:eventDay}/');
+  });
+
+  it('run every record through the one transform Lambda, whose routes name every stream', () => {
+    for (const { stream } of stack.streams) {
+      expect(JSON.stringify(resource(t, logicalId(stream.resource)).Properties)).toContain(JSON.stringify({ ParameterName: 'LambdaArn', ParameterValue: { 'Fn::GetAtt': [ids.transform, 'Arn'] } }));
+    }
+    const env = (resource(t, ids.transform).Properties?.['Environment'] as { Variables: Record<string, string> }).Variables;
+    const routes = parseForwardEnv({ [ForwardEnv.routes]: env[ForwardEnv.routes] }).routes;
+    expect(routes).toEqual(transformRoutes(stack.streams.map((x) => x.stream.spec)));
+    expect(Object.keys(routes)).toEqual(STREAMS);
+    expect(routes['kitewatch-fwd-splunk']).toEqual({ format: 'splunk-hec', index: 'buildkite', sourcetypePrefix: 'ocsf:' });
+    expect(resource(t, ids.transform).Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], KmsKeyArn: keyArn() });
+  });
+
+  it('log delivery errors to an encrypted log group, in log streams that exist', () => {
+    expect(resource(t, ids.errors).Properties).toMatchObject({ KmsKeyId: keyArn(), RetentionInDays: aws.logRetentionDays });
+    const created = resourcesOfType(t, 'AWS::Logs::LogStream').map(([, r]) => r.Properties?.['LogStreamName']).sort();
+    expect(created).toEqual(stack.streams.flatMap((x) => logStreamNames(x.stream.spec.input)).sort());
+    expect(created).toContain('kitewatch-fwd-splunk-backup');
+  });
+});
+
+describe('rules to the streams (rules/ocsf-to-forwarding.json)', () => {
+  const ruleFile = JSON.parse(readFileSync(join(REPO_ROOT, 'rules/ocsf-to-forwarding.json'), 'utf8')) as { eventPattern: unknown };
+
+  it('send each OCSF event ($.detail) to each stream, with retries and a dead-letter queue', () => {
+    for (const { stream, rule } of stack.streams) {
+      expect(resource(t, logicalId(rule)).Properties).toMatchObject({
+        EventBusName: importOf(s.stateful, ids.bus),
+        EventPattern: ruleFile.eventPattern,
+        Targets: [
+          {
+            Id: 'Target0',
+            Arn: { 'Fn::GetAtt': [logicalId(stream.resource), 'Arn'] },
+            RoleArn: { 'Fn::GetAtt': [ids.eventsRole, 'Arn'] },
+            InputPath: '$.detail',
+            DeadLetterConfig: { Arn: { 'Fn::GetAtt': [ids.dlq, 'Arn'] } },
+            RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
+          },
+        ],
+      });
+    }
+  });
+
+  it('may put records into the Kitewatch streams only', () => {
+    const g = grants(inlineStatements(t, ids.eventsRole));
+    const arns = stack.streams.map((x) => ref({ 'Fn::GetAtt': [logicalId(x.stream.resource), 'Arn'] })).sort();
+    expect(g).toEqual({ 'firehose:PutRecord': arns, 'firehose:PutRecordBatch': arns });
+  });
+
+  it('let only these rules into the encrypted dead-letter queue, which alarms', () => {
+    expect(resource(t, ids.dlq).Properties?.['KmsMasterKeyId']).toEqual(keyArn());
+    const policy = resourcesOfType(t, 'AWS::SQS::QueuePolicy').find(([, p]) => JSON.stringify(p.Properties?.['Queues']) === JSON.stringify([{ Ref: ids.dlq }]));
+    const allowed = ((policy?.[1].Properties?.['PolicyDocument'] as { Statement: Statement[] }).Statement ?? [])
+      .filter((st) => st.Effect === 'Allow')
+      .map((st) => (st.Condition as { ArnEquals: Record<string, unknown> }).ArnEquals['aws:SourceArn']);
+    expect(allowed).toEqual(stack.streams.map((x) => ({ 'Fn::GetAtt': [logicalId(x.rule), 'Arn'] })));
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [ids.dlq, 'QueueName'] } }],
+      Threshold: 1,
+      AlarmActions: [importOf(s.stateful, ids.alarmTopic)],
+    });
+  });
+});
+
+describe('delivery alarms', () => {
+  it('alarm on failed deliveries, stale records and backups, for every stream', () => {
+    for (const { stream, alarms } of stack.streams) {
+      const props = alarms.map((a) => resource(t, logicalId(a)).Properties ?? {});
+      for (const p of props) {
+        expect(p['Dimensions']).toEqual([{ Name: 'DeliveryStreamName', Value: stream.spec.name }]);
+        expect(p['AlarmActions']).toEqual([importOf(s.stateful, ids.alarmTopic)]);
+      }
+      expect(props).toContainEqual(expect.objectContaining({ MetricName: stream.spec.metrics.success.metricName, ComparisonOperator: 'LessThanThreshold', Threshold: 1, EvaluationPeriods: 3 }));
+      expect(props).toContainEqual(expect.objectContaining({ MetricName: stream.spec.metrics.freshness.metricName, Threshold: fwd.alarmFreshnessSeconds }));
+      if (stream.spec.kind !== 's3') expect(props).toContainEqual(expect.objectContaining({ MetricName: 'BackupToS3.Records', Threshold: 1 }));
+    }
+  });
+
+  it('alarm when the transform fails records', () => {
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Kitewatch',
+      MetricName: 'ForwardRecordsFailed',
+      Dimensions: [{ Name: 'service', Value: 'forward' }],
+      Threshold: 1,
+    });
+  });
+});
+
+describe('Firehose delivery role (least privilege)', () => {
+  it('is assumable by Firehose of this account only, and writes buckets through the stateful policy', () => {
+    const role = resource(t, ids.deliveryRole).Properties ?? {};
+    expect(role['AssumeRolePolicyDocument']).toMatchObject({
+      Statement: [expect.objectContaining({ Principal: { Service: 'firehose.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': aws.account } } })],
+    });
+    expect(role['ManagedPolicyArns']).toEqual([importOf(s.stateful, ids.writer)]);
+  });
+
+  it('invokes the transform, reads the two destination secrets and writes the error log, nothing else', () => {
+    const g = grants(inlineStatements(t, ids.deliveryRole));
+    expect(g).toEqual({
+      'lambda:GetFunctionConfiguration': [ref({ 'Fn::GetAtt': [ids.transform, 'Arn'] })],
+      'lambda:InvokeFunction': [ref({ 'Fn::GetAtt': [ids.transform, 'Arn'] })],
+      'logs:PutLogEvents': [ref({ 'Fn::GetAtt': [ids.errors, 'Arn'] })],
+      // The Datadog ARN is partial in the config: IAM gets the suffix wildcard Secrets Manager appends.
+      'secretsmanager:GetSecretValue': [`${TEST_ARNS.datadogKey}-??????`, TEST_ARNS.splunkToken].sort(),
+    });
+  });
+
+  it("writes only under the streams' prefixes, and uses the key only through S3", () => {
+    const writer = resource(s.stateful, ids.writer).Properties?.['PolicyDocument'] as { Statement: Statement[] };
+    const objects = (bucket: string, key: string): string => ref({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, `/${key}`]] });
+    expect(grants(writer.Statement)['s3:PutObject']).toEqual([objects(ids.backup, 'kitewatch-fwd-*'), objects(ids.own, 'ocsf/*'), objects(ids.own, 'errors/ocsf/*')].sort());
+    expect(grants(writer.Statement)['s3:ListBucket']).toEqual([ref({ 'Fn::GetAtt': [ids.backup, 'Arn'] }), ref({ 'Fn::GetAtt': [ids.own, 'Arn'] })].sort());
+    expect(grants(writer.Statement, { conditional: true })).toEqual({
+      'kms:Decrypt': [ref({ 'Fn::GetAtt': [ids.key, 'Arn'] })],
+      'kms:GenerateDataKey': [ref({ 'Fn::GetAtt': [ids.key, 'Arn'] })],
+    });
+    expect(writer.Statement.find((st) => st.Sid === 'FirehoseObjectEncryption')?.Condition).toEqual({ StringEquals: { 'kms:ViaService': `s3.${aws.region}.amazonaws.com` } });
+  });
+});
+
+describe('forwarding buckets (stateful stack)', () => {
+  it('encrypt with the key, version, log access, block public access and expire backups after backupRetentionDays', () => {
+    for (const id of [ids.backup, ids.own]) {
+      expect(resource(s.stateful, id).Properties).toMatchObject({
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [ids.key, 'Arn'] } }, BucketKeyEnabled: true }] },
+        VersioningConfiguration: { Status: 'Enabled' },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(s.stacks.stateful.accessLogBucket) } },
+      });
+      expect(resource(s.stateful, id).DeletionPolicy).toBe('Retain');
+    }
+    expect(resource(s.stateful, ids.backup).Properties?.['LifecycleConfiguration']).toMatchObject({
+      Rules: [expect.objectContaining({ ExpirationInDays: fwd.backupRetentionDays, Status: 'Enabled' })],
+    });
+  });
+});
+
+describe('Security Hub forwarder (rules/findings-to-securityhub.json)', () => {
+  it("imports findings into this account's own product only", () => {
+    const hub = stack.securityHub;
+    if (hub === undefined) throw new Error('no Security Hub forwarder');
+    const g = grants(inlineStatements(t, logicalId(hub.fn.role)));
+    expect(g['securityhub:BatchImportFindings']).toEqual([`arn:aws:securityhub:${aws.region}:${aws.account}:product/${aws.account}/default`]);
+    expect(Object.keys(g).filter((a) => a.startsWith('securityhub:'))).toEqual(['securityhub:BatchImportFindings']);
+    const env = (resource(t, logicalId(hub.fn.fn)).Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables;
+    expect(env[SecurityHubEnv.accountId]).toBe(aws.account);
+    expect(env[SecurityHubEnv.region]).toBeUndefined();
+  });
+
+  it('reads findings only, in the configured batches, from an encrypted queue with DLQ and alarm', () => {
+    const hub = stack.securityHub;
+    if (hub === undefined) throw new Error('no Security Hub forwarder');
+    const ruleFile = JSON.parse(readFileSync(join(REPO_ROOT, 'rules/findings-to-securityhub.json'), 'utf8')) as { eventPattern: unknown };
+    expect(resource(t, logicalId(hub.route.rule)).Properties?.['EventPattern']).toEqual(ruleFile.eventPattern);
+    expect(resource(t, logicalId(hub.route.queue)).Properties?.['KmsMasterKeyId']).toEqual(keyArn());
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(hub.route.queue), 'Arn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: fwd.destinations.securityHub.batchSize,
+      MaximumBatchingWindowInSeconds: fwd.destinations.securityHub.maxBatchingWindowSeconds,
+    });
+  });
+});
+
+describe('other forwarding configurations', () => {
+  const variant = (forwarding: KitewatchConfigInput['forwarding']): KitewatchConfigInput => ({ ...TEST_CONFIG, forwarding });
+
+  it('an existing bucket: no forwarding bucket of our own; the role writes its ocsf prefix only', () => {
+    const ext = synthKitewatch(
+      variant({ destinations: { s3: { bucketName: 'acme-siem-archive', prefix: 'kitewatch/' }, securityHub: { enabled: true, region: 'eu-central-1' } } }),
+      { bundle: false },
+    );
+    try {
+      const fs = ext.stacks.forwarding as ForwardingStack;
+      expect(ext.stacks.stateful.forwardingBucket).toBeUndefined();
+      const g = grants(inlineStatements(ext.forwarding as Template, logicalId(fs.deliveryRole ?? fs)));
+      expect(g['s3:PutObject']).toEqual(['arn:aws:s3:::acme-siem-archive/errors/kitewatch/*', 'arn:aws:s3:::acme-siem-archive/kitewatch/*']);
+      expect(g['s3:ListBucket']).toEqual(['arn:aws:s3:::acme-siem-archive']);
+      expect(g['secretsmanager:GetSecretValue']).toBeUndefined();
+      const hub = grants(inlineStatements(ext.forwarding as Template, logicalId(fs.securityHub?.fn.role ?? fs)));
+      expect(hub['securityhub:BatchImportFindings']).toEqual([`arn:aws:securityhub:eu-central-1:${aws.account}:product/${aws.account}/default`]);
+    } finally {
+      ext.cleanup();
+    }
+  });
+
+  it('Security Hub only: no streams, no backup bucket', () => {
+    const hubOnly = synthKitewatch(variant({ destinations: { securityHub: { enabled: true } } }), { bundle: false });
+    try {
+      expect((hubOnly.stacks.forwarding as ForwardingStack).streams).toEqual([]);
+      expect(hubOnly.stacks.stateful.forwardingBackupBucket).toBeUndefined();
+      expect(resourcesOfType(hubOnly.forwarding as Template, 'AWS::KinesisFirehose::DeliveryStream')).toEqual([]);
+    } finally {
+      hubOnly.cleanup();
+    }
+  });
+
+  it('no destination: no forwarding stack', () => {
+    const none = synthKitewatch(variant({}), { bundle: false });
+    try {
+      expect(none.stacks.forwarding).toBeUndefined();
+      expect(resourcesOfType(none.stateful, 'AWS::S3::Bucket')).toHaveLength(2);
+    } finally {
+      none.cleanup();
+    }
+  });
+
+  it('the security-lake layout stops the synth with the reason', () => {
+    const lake = variant({ destinations: { s3: { layout: 'security-lake', securityLake: { bucketName: 'aws-security-data-lake-eu-west-1-abc' } } } });
+    expect(() => synthKitewatch(lake, { bundle: false })).toThrow(DeployConfigError);
+    expect(() => synthKitewatch(lake, { bundle: false })).toThrow(/security-lake" cannot be deployed by the CDK app yet.*Glue table/);
+  });
+});
