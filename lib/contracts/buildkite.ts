@@ -32,9 +32,42 @@ export function parseBuildkiteTime(value: string): number | undefined {
   return Date.UTC(y, mo - 1, d, h, mi, s, ms);
 }
 
+/** Digits at [from, to) of `v` as a number, or -1 if any is not an ASCII digit. */
+function digits(v: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = v.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/**
+ * Same answer as `parseBuildkiteTime(v) !== undefined`, without the regex match and its
+ * allocations: the schema checks every timestamp field of every event.
+ */
+export function isBuildkiteTime(v: string): boolean {
+  const len = v.length;
+  // 'YYYY-MM-DD hh:mm:ss UTC' is 23 chars; '.' plus 1-9 fraction digits makes 25-33.
+  if (len !== 23 && (len < 25 || len > 33)) return false;
+  if (v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(10) !== 32 || v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58) return false;
+  if (len > 23 && (v.charCodeAt(19) !== 46 || digits(v, 20, len - 4) < 0)) return false;
+  if (!v.endsWith(' UTC')) return false;
+  const y = digits(v, 0, 4);
+  const mo = digits(v, 5, 7);
+  const d = digits(v, 8, 10);
+  const h = digits(v, 11, 13);
+  const mi = digits(v, 14, 16);
+  const s = digits(v, 17, 19);
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59) return false;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  return d <= (mo === 2 && leap ? 29 : (DAYS_IN_MONTH[mo - 1] ?? 0));
+}
+
 export const BuildkiteTimestamp = z
   .string()
-  .refine((v) => parseBuildkiteTime(v) !== undefined, { message: 'expected a timestamp like "2019-08-11 06:01:16 UTC"' });
+  .refine(isBuildkiteTime, { message: 'expected a timestamp like "2019-08-11 06:01:16 UTC"' });
 
 const ts = BuildkiteTimestamp.nullish();
 const str = z.string().nullish();

@@ -69,6 +69,19 @@ export function leftover(obj: Record<string, unknown>, consumed: readonly string
   return out;
 }
 
+/**
+ * `{ ...out, ...leftover(obj, consumed) }` without the intermediate object: adds the unconsumed
+ * keys of `obj` to `out` in place. `__proto__` is skipped, as the spread drops it too.
+ */
+export function addLeftover(out: Record<string, unknown>, obj: Record<string, unknown>, consumed: readonly string[]): Record<string, unknown> {
+  for (const k in obj) {
+    const v = obj[k];
+    if (v === null || v === undefined || k === '__proto__' || consumed.includes(k)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
 export function nonEmpty(value: string | null | undefined): string | undefined {
   return value === null || value === undefined || value === '' ? undefined : value;
 }

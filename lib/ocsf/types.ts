@@ -182,3 +182,59 @@ export function status(statusId: StatusId, detail?: string): Pick<OcsfEvent, 'st
     ? { status_id: statusId, status: STATUS[statusId] }
     : { status_id: statusId, status: STATUS[statusId], status_detail: detail };
 }
+
+/** Classification names per (class, activity), so the hot path does not rebuild `type_name`. */
+const NAMES = new Map<number, { activityName: string; typeName: string }>();
+
+/**
+ * `{ ...classify(...), ...status(...) }` as one fresh object with the same keys in the same
+ * order: the mappers then add their fields to it instead of spreading and compacting.
+ */
+export function header(
+  classUid: ClassUid,
+  activityId: number,
+  severityId: SeverityId,
+  /** Undefined leaves the status keys out (the audit mapper places them later). */
+  statusId: StatusId | undefined,
+  statusDetail?: string,
+  activityNameOverride?: string,
+): OcsfEvent {
+  const cls = CLASSES[classUid];
+  let activityName: string;
+  let typeName: string;
+  if (activityNameOverride === undefined) {
+    const key = classUid * 1000 + activityId;
+    let names = NAMES.get(key);
+    if (names === undefined) {
+      const name = ACTIVITIES[classUid][activityId] ?? 'Other';
+      names = { activityName: name, typeName: `${cls.name}: ${name}` };
+      NAMES.set(key, names);
+    }
+    activityName = names.activityName;
+    typeName = names.typeName;
+  } else {
+    activityName = activityNameOverride;
+    typeName = `${cls.name}: ${activityNameOverride}`;
+  }
+  const e = {
+    activity_id: activityId,
+    activity_name: activityName,
+    category_uid: cls.category,
+    category_name: cls.categoryName,
+    class_uid: classUid,
+    class_name: cls.name,
+    type_uid: classUid * 100 + activityId,
+    type_name: typeName,
+    severity_id: severityId,
+    severity: SEVERITY[severityId],
+  } as OcsfEvent;
+  if (statusId !== undefined) addStatus(e, statusId, statusDetail);
+  return e;
+}
+
+/** Appends `status(...)`'s keys to `e`, in its order. */
+export function addStatus(e: OcsfEvent, statusId: StatusId, detail?: string): void {
+  e.status_id = statusId;
+  e.status = STATUS[statusId];
+  if (detail !== undefined && detail !== '') e.status_detail = detail;
+}

@@ -1,5 +1,5 @@
 import type { AgentBlockedDetail, AgentDetail, ClusterTokenRegistrationBlockedDetail } from '../../contracts/buildkite.ts';
-import { classify, status, type OcsfEndpoint, type OcsfEvent, type OcsfUser } from '../types.ts';
+import { header, type OcsfEndpoint, type OcsfEvent, type OcsfUser } from '../types.ts';
 import { compact, isIpAddress, leftover, nonEmpty, Observables } from '../common.ts';
 import { envelopeUnmapped, metadata, orgObservables, type MapContext, type Org } from './shared.ts';
 
@@ -61,18 +61,18 @@ export function mapAgent(ctx: MapContext, d: AgentDetail): OcsfEvent {
   const token = d.token?.uuid;
   const ip = d.agent.ip_address;
   const verb = logoff ?? 'connected';
-  return compact({
-    ...classify(3002, logoff === undefined ? 1 : 2, 1),
-    ...status(1, logoff ?? d.agent.connection_state ?? 'connected'),
-    time: ctx.time,
-    message: `Agent ${d.agent.name ?? d.agent.uuid} ${verb}${isIpAddress(ip) ? ` from ${ip}` : ''}${d.token ? ` with agent token "${d.token.description ?? d.token.uuid}"` : ''}`,
-    metadata: metadata(ctx, { eventCode: ctx.detailType, originalUid: ctx.envelope.id, logName: 'buildkite-agents', org: d.organization }),
-    user: agentUser(d.agent, d.organization, token),
-    service: { name: 'Buildkite Agent API' },
-    src_endpoint: endpoint(ip, d.agent),
-    is_remote: true,
-    observables: observables(d.organization, d.agent, ip, token),
-    unmapped: {
+  // Built in place, in the order the emitted JSON has (insertion order); only defined values.
+  const e = header(3002, logoff === undefined ? 1 : 2, 1, 1, logoff ?? d.agent.connection_state ?? 'connected');
+  e.time = ctx.time;
+  e.message = `Agent ${d.agent.name ?? d.agent.uuid} ${verb}${isIpAddress(ip) ? ` from ${ip}` : ''}${d.token ? ` with agent token "${d.token.description ?? d.token.uuid}"` : ''}`;
+  e.metadata = metadata(ctx, { eventCode: ctx.detailType, originalUid: ctx.envelope.id, logName: 'buildkite-agents', org: d.organization });
+  e.user = agentUser(d.agent, d.organization, token);
+  e['service'] = { name: 'Buildkite Agent API' };
+  e.src_endpoint = endpoint(ip, d.agent);
+  e['is_remote'] = true;
+  const obs = observables(d.organization, d.agent, ip, token);
+  if (obs !== undefined) e.observables = obs;
+  e.unmapped = {
       buildkite: compact({
         ...envelopeUnmapped(ctx.envelope),
         ...leftover(d, ['agent', 'organization', 'token']),
@@ -80,8 +80,8 @@ export function mapAgent(ctx: MapContext, d: AgentDetail): OcsfEvent {
         token: d.token ? compact({ uuid: d.token.uuid, description: d.token.description, created_at: d.token.created_at, ...leftover(d.token, ['uuid', 'description', 'created_at']) }) : undefined,
         invalid_ip_address: ip && !isIpAddress(ip) ? ip : undefined,
       }),
-    },
-  }) as OcsfEvent;
+  };
+  return e;
 }
 
 /**
@@ -92,18 +92,17 @@ export function mapBlocked(ctx: MapContext, d: AgentBlockedDetail | ClusterToken
   const agent = 'agent' in d ? (d.agent as Agent) : undefined;
   const ct = d.cluster_token;
   const allowed = ct.allowed_ip_addresses ?? 'none';
-  return compact({
-    ...classify(3002, 1, 3),
-    ...status(2, `blocked: ${d.blocked_ip} is outside the cluster token's allowed IP addresses (${allowed})`),
-    time: ctx.time,
-    message: `${ctx.detailType}: ${agent ? `agent ${agent.name ?? agent.uuid}` : 'an agent'} tried to register from ${d.blocked_ip} with cluster token "${ct.description ?? ct.uuid}" (allowed: ${allowed})`,
-    metadata: metadata(ctx, { eventCode: ctx.detailType, originalUid: ctx.envelope.id, logName: 'buildkite-agents', org: d.organization }),
-    user: agentUser(agent, d.organization, ct.uuid),
-    service: { name: 'Buildkite Agent API' },
-    src_endpoint: endpoint(d.blocked_ip, agent),
-    is_remote: true,
-    observables: observables(d.organization, agent, d.blocked_ip, ct.uuid),
-    unmapped: {
+  const e = header(3002, 1, 3, 2, `blocked: ${d.blocked_ip} is outside the cluster token's allowed IP addresses (${allowed})`);
+  e.time = ctx.time;
+  e.message = `${ctx.detailType}: ${agent ? `agent ${agent.name ?? agent.uuid}` : 'an agent'} tried to register from ${d.blocked_ip} with cluster token "${ct.description ?? ct.uuid}" (allowed: ${allowed})`;
+  e.metadata = metadata(ctx, { eventCode: ctx.detailType, originalUid: ctx.envelope.id, logName: 'buildkite-agents', org: d.organization });
+  e.user = agentUser(agent, d.organization, ct.uuid);
+  e['service'] = { name: 'Buildkite Agent API' };
+  e.src_endpoint = endpoint(d.blocked_ip, agent);
+  e['is_remote'] = true;
+  const obs = observables(d.organization, agent, d.blocked_ip, ct.uuid);
+  if (obs !== undefined) e.observables = obs;
+  e.unmapped = {
       buildkite: compact({
         ...envelopeUnmapped(ctx.envelope),
         ...leftover(d, ['agent', 'organization', 'cluster_token', 'blocked_ip']),
@@ -111,6 +110,6 @@ export function mapBlocked(ctx: MapContext, d: AgentBlockedDetail | ClusterToken
         cluster_token: compact({ uuid: ct.uuid, description: ct.description, allowed_ip_addresses: ct.allowed_ip_addresses, ...leftover(ct, ['uuid', 'description', 'allowed_ip_addresses']) }),
         agent: agent ? compact({ ...agentUnmapped(agent), ip_address: agent.ip_address }) : undefined,
       }),
-    },
-  }) as OcsfEvent;
+  };
+  return e;
 }

@@ -1,5 +1,5 @@
 import type { UnknownDetail } from '../../contracts/buildkite.ts';
-import { classify, status, type OcsfEvent, type OcsfResource } from '../types.ts';
+import { header, type OcsfEvent, type OcsfResource } from '../types.ts';
 import { compact, Observables } from '../common.ts';
 import { envelopeUnmapped, metadata, orgObservables, orgResource, resource, type MapContext } from './shared.ts';
 
@@ -29,17 +29,17 @@ export function mapGeneric(ctx: MapContext, input: UnknownDetail): OcsfEvent {
     }
   }
   const { organization: _org, ...rest } = d;
-  return compact({
-    ...classify(6003, 99, 1, ctx.detailType),
-    ...status(0, 'detail-type not known to this Kitewatch version'),
-    time: ctx.time,
-    message: `${ctx.detailType} (not yet mapped by Kitewatch; details in unmapped)`,
-    metadata: metadata(ctx, { eventCode: ctx.detailType, originalUid: ctx.envelope.id, logName: 'buildkite-events', org: d.organization }),
-    actor: { app_name: 'Buildkite' },
-    api: { operation: ctx.detailType, service: { name: 'Buildkite' } },
-    src_endpoint: { svc_name: 'buildkite' },
-    resources: resources.length > 0 ? resources : undefined,
-    observables: obs.list(),
-    unmapped: { buildkite: compact({ ...envelopeUnmapped(ctx.envelope), unknown_detail_type: true, detail: rest }) },
-  }) as OcsfEvent;
+  // Built in place, in the order the emitted JSON has (insertion order); only defined values.
+  const e = header(6003, 99, 1, 0, 'detail-type not known to this Kitewatch version', ctx.detailType);
+  e.time = ctx.time;
+  e.message = `${ctx.detailType} (not yet mapped by Kitewatch; details in unmapped)`;
+  e.metadata = metadata(ctx, { eventCode: ctx.detailType, originalUid: ctx.envelope.id, logName: 'buildkite-events', org: d.organization });
+  e.actor = { app_name: 'Buildkite' };
+  e['api'] = { operation: ctx.detailType, service: { name: 'Buildkite' } };
+  e.src_endpoint = { svc_name: 'buildkite' };
+  if (resources.length > 0) e.resources = resources;
+  const observables = obs.list();
+  if (observables !== undefined) e.observables = observables;
+  e.unmapped = { buildkite: compact({ ...envelopeUnmapped(ctx.envelope), unknown_detail_type: true, detail: rest }) };
+  return e;
 }

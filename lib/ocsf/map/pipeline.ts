@@ -1,6 +1,6 @@
 import type { BuildDetail, JobDetail } from '../../contracts/buildkite.ts';
-import { classify, status, type OcsfEvent, type OcsfResource, type StatusId } from '../types.ts';
-import { compact, leftover, Observables } from '../common.ts';
+import { header, type OcsfEvent, type OcsfResource, type StatusId } from '../types.ts';
+import { addLeftover, compact, leftover, Observables } from '../common.ts';
 import { envelopeUnmapped, metadata, orgObservables, orgResource, resource, type MapContext } from './shared.ts';
 
 const FAILED_STATES = new Set(['failed', 'failing', 'canceled', 'canceling', 'timed_out', 'broken', 'expired']);
@@ -19,7 +19,7 @@ function buildResource(b: BuildDetail['build'], pipelineSlug: string): OcsfResou
     b.uuid,
     'Build',
     `${pipelineSlug}#${b.number}`,
-    compact({ ...leftover(b, ['uuid']) }),
+    addLeftover({}, b, ['uuid']),
   );
 }
 
@@ -30,19 +30,19 @@ export function mapBuild(ctx: MapContext, d: BuildDetail): OcsfEvent {
     .add('resources[Pipeline].uid', 'resourceUid', d.pipeline.uuid)
     .add('resources[Build].uid', 'resourceUid', d.build.uuid);
   orgObservables(obs, d.organization);
-  return compact({
-    ...classify(6003, activity, 1),
-    ...status(outcome(d.build.state), d.build.state),
-    time: ctx.time,
-    message: `${ctx.detailType}: ${d.pipeline.slug}#${d.build.number} (${d.build.state}) on ${d.build.branch ?? 'unknown branch'}`,
-    metadata: metadata(ctx, { eventCode: ctx.detailType, originalUid: ctx.envelope.id, logName: 'buildkite-builds', org: d.organization }),
-    actor: { app_name: 'Buildkite Pipelines' },
-    api: { operation: ctx.detailType, service: { name: 'Buildkite Pipelines' } },
-    src_endpoint: { svc_name: d.build.source ?? 'buildkite' },
-    resources: [orgResource(d.organization), pipelineResource(d.pipeline), buildResource(d.build, d.pipeline.slug)],
-    observables: obs.list(),
-    unmapped: { buildkite: compact({ ...envelopeUnmapped(ctx.envelope), ...leftover(d, ['build', 'pipeline', 'organization']) }) },
-  }) as OcsfEvent;
+  // Built in place, in the order the emitted JSON has (insertion order); only defined values.
+  const e = header(6003, activity, 1, outcome(d.build.state), d.build.state);
+  e.time = ctx.time;
+  e.message = `${ctx.detailType}: ${d.pipeline.slug}#${d.build.number} (${d.build.state}) on ${d.build.branch ?? 'unknown branch'}`;
+  e.metadata = metadata(ctx, { eventCode: ctx.detailType, originalUid: ctx.envelope.id, logName: 'buildkite-builds', org: d.organization });
+  e.actor = { app_name: 'Buildkite Pipelines' };
+  e['api'] = { operation: ctx.detailType, service: { name: 'Buildkite Pipelines' } };
+  e.src_endpoint = { svc_name: d.build.source ?? 'buildkite' };
+  e.resources = [orgResource(d.organization), pipelineResource(d.pipeline), buildResource(d.build, d.pipeline.slug)];
+  const observables = obs.list();
+  if (observables !== undefined) e.observables = observables;
+  e.unmapped = { buildkite: addLeftover(envelopeUnmapped(ctx.envelope), d, ['build', 'pipeline', 'organization']) };
+  return e;
 }
 
 /** Job Scheduled / Started / Finished / Activated / Promised Exit Status -> API Activity (6003) on the job. */
@@ -63,31 +63,29 @@ export function mapJob(ctx: MapContext, d: JobDetail): OcsfEvent {
     orgResource(d.organization),
     pipelineResource(d.pipeline),
     buildResource(d.build, d.pipeline.slug),
-    resource(job.uuid, 'Job', job.label ?? job.step_key ?? job.type, compact({ ...leftover(job, ['uuid', 'label']) })),
+    resource(job.uuid, 'Job', job.label ?? job.step_key ?? job.type, addLeftover({}, job, ['uuid', 'label'])),
   ];
   if (agentUuid !== undefined) resources.push(resource(agentUuid, 'Agent', undefined));
   const statusDetail = ctx.detailType === 'Job Promised Exit Status'
     ? `${job.state}; promised exit status ${job.promised_exit_status ?? 'unknown'}${d.promised_exit_status_reason ? ` (${d.promised_exit_status_reason})` : ''}`
     : job.state;
-  return compact({
-    ...classify(6003, activity, 1),
-    ...status(outcome(job.state, job.passed), statusDetail),
-    time: ctx.time,
-    message: `${ctx.detailType}: ${d.pipeline.slug}#${d.build.number} job "${job.label ?? job.step_key ?? job.uuid}" (${job.state})`,
-    metadata: metadata(ctx, { eventCode: ctx.detailType, originalUid: ctx.envelope.id, logName: 'buildkite-builds', org: d.organization }),
-    actor: unblocker
-      ? { user: compact({ uid: unblocker.uuid, name: unblocker.name ?? undefined, type_id: 1, type: 'User', org: { uid: d.organization.uuid, name: d.organization.slug } }) }
-      : { app_name: 'Buildkite Pipelines' },
-    api: { operation: ctx.detailType, service: { name: 'Buildkite Pipelines' } },
-    src_endpoint: agentUuid !== undefined ? { uid: agentUuid, svc_name: 'buildkite-agent' } : { svc_name: 'buildkite' },
-    resources,
-    observables: obs.list(),
-    unmapped: {
-      buildkite: compact({
-        ...envelopeUnmapped(ctx.envelope),
-        ...leftover(d, ['job', 'build', 'pipeline', 'organization', 'agent']),
-        agent: d.agent ? leftover(d.agent, ['uuid']) : undefined,
-      }),
-    },
-  }) as OcsfEvent;
+  const e = header(6003, activity, 1, outcome(job.state, job.passed), statusDetail);
+  e.time = ctx.time;
+  e.message = `${ctx.detailType}: ${d.pipeline.slug}#${d.build.number} job "${job.label ?? job.step_key ?? job.uuid}" (${job.state})`;
+  e.metadata = metadata(ctx, { eventCode: ctx.detailType, originalUid: ctx.envelope.id, logName: 'buildkite-builds', org: d.organization });
+  e.actor = unblocker
+    ? { user: compact({ uid: unblocker.uuid, name: unblocker.name ?? undefined, type_id: 1, type: 'User', org: { uid: d.organization.uuid, name: d.organization.slug } }) }
+    : { app_name: 'Buildkite Pipelines' };
+  e['api'] = { operation: ctx.detailType, service: { name: 'Buildkite Pipelines' } };
+  e.src_endpoint = agentUuid !== undefined ? { uid: agentUuid, svc_name: 'buildkite-agent' } : { svc_name: 'buildkite' };
+  e.resources = resources;
+  const observables = obs.list();
+  if (observables !== undefined) e.observables = observables;
+  const buildkite = addLeftover(envelopeUnmapped(ctx.envelope), d, ['job', 'build', 'pipeline', 'organization', 'agent']);
+  const agentRest = d.agent ? leftover(d.agent, ['uuid']) : undefined;
+  if (agentRest !== undefined) buildkite['agent'] = agentRest;
+  // `agent: undefined` used to override an envelope-level `agent` key, and compact dropped it.
+  else if (buildkite['agent'] !== undefined) delete buildkite['agent'];
+  e.unmapped = { buildkite };
+  return e;
 }

@@ -1,6 +1,6 @@
 import type { EventBridgeEnvelope } from '../../contracts/buildkite.ts';
 import { OCSF_VERSION, type OcsfMetadata, type OcsfResource } from '../types.ts';
-import { compact, leftover, type Observables } from '../common.ts';
+import { addLeftover, compact, leftover, type Observables } from '../common.ts';
 
 export const PRODUCT = { name: 'Buildkite Pipelines', vendor_name: 'Buildkite' } as const;
 
@@ -25,32 +25,33 @@ export function metadata(
   ctx: MapContext,
   opts: { eventCode: string; originalUid: string; logName: string; org?: Org | undefined; originalTime?: string },
 ): OcsfMetadata {
-  return compact({
+  // Same keys and order as before, built directly: only tenant_uid can be missing.
+  const m: OcsfMetadata = {
     version: OCSF_VERSION,
-    product: { ...PRODUCT, feature: { name: ctx.detailType } },
+    product: { name: PRODUCT.name, vendor_name: PRODUCT.vendor_name, feature: { name: ctx.detailType } },
     uid: ctx.uid,
     original_event_uid: opts.originalUid,
-    tenant_uid: opts.org?.uuid,
-    event_code: opts.eventCode,
-    log_name: opts.logName,
-    log_provider: 'Amazon EventBridge',
-    original_time: opts.originalTime ?? ctx.envelope.time,
-    logged_time: Date.parse(ctx.envelope.time),
-    profiles: [],
-  }) as OcsfMetadata;
+  };
+  const tenant = opts.org?.uuid;
+  if (tenant !== undefined && tenant !== null) m.tenant_uid = tenant;
+  m.event_code = opts.eventCode;
+  m.log_name = opts.logName;
+  m.log_provider = 'Amazon EventBridge';
+  m.original_time = opts.originalTime ?? ctx.envelope.time;
+  m.logged_time = Date.parse(ctx.envelope.time);
+  m.profiles = [];
+  return m;
 }
 
 /** Envelope fields that have no OCSF place, kept for the analyst. */
 export function envelopeUnmapped(env: EventBridgeEnvelope): Record<string, unknown> {
-  return compact({
-    source: env.source,
-    account: env.account,
-    region: env.region,
-    detail_type: env['detail-type'],
-    event_id: env.id,
-    resources: env.resources !== undefined && env.resources.length > 0 ? env.resources : undefined,
-    ...leftover(env, ['version', 'id', 'detail-type', 'source', 'account', 'time', 'region', 'resources', 'detail']),
-  });
+  const out: Record<string, unknown> = { source: env.source };
+  if (env.account !== undefined && env.account !== null) out['account'] = env.account;
+  if (env.region !== undefined && env.region !== null) out['region'] = env.region;
+  out['detail_type'] = env['detail-type'];
+  out['event_id'] = env.id;
+  if (env.resources !== undefined && env.resources.length > 0) out['resources'] = env.resources;
+  return addLeftover(out, env, ['version', 'id', 'detail-type', 'source', 'account', 'time', 'region', 'resources', 'detail']);
 }
 
 export function orgUser(org: Org | undefined): { uid?: string; name?: string } | undefined {
