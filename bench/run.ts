@@ -184,7 +184,18 @@ async function bundles(): Promise<void> {
     const kb = statSync(outfile).size / 1024;
     record({ metric: `bundle ${name}`, value: kb, unit: 'KB', target: '< 250 KB', met: kb < 250 });
     const init = nodeInit(probe(outfile)) - baseline;
-    record({ metric: `cold init ${name} (over baseline)`, value: init, unit: 'ms', target: '< 100 ms', met: init < 100 });
+    // The AWS SDK stays external (the runtime ships it) but is still evaluated at init: measure it
+    // apart, so the figure says how much is ours.
+    const sdk = [...new Set([...readFileSync(outfile, 'utf8').matchAll(/from"(@aws-sdk\/[a-z0-9-]+)"/g)].map((m) => m[1] as string))];
+    const sdkInit = sdk.length === 0 ? 0 : nodeInit(`const t=performance.now(); ${sdk.map((m) => `await import(${JSON.stringify(m)});`).join(' ')} console.log(performance.now()-t)`) - baseline;
+    record({
+      metric: `cold init ${name} (over baseline)`,
+      value: init,
+      unit: 'ms',
+      target: '< 100 ms',
+      met: init < 100,
+      note: sdk.length === 0 ? 'no AWS SDK client' : `of which AWS SDK ${sdk.map((m) => m.replace('@aws-sdk/client-', '')).join('+')}: ${sdkInit.toFixed(0)} ms; Kitewatch code ${(init - sdkInit).toFixed(0)} ms`,
+    });
   }
 }
 
