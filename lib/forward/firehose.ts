@@ -1,3 +1,4 @@
+import { stringifyFreeFormByDepth } from './glue-schema.ts';
 import type {
   FirehoseTransformationEvent,
   FirehoseTransformationResult,
@@ -80,7 +81,9 @@ function transformOne(event: OcsfEvent, route: StreamRoute): { data: string; par
       if (event.class_uid !== route.classUid) {
         return { error: `class_uid ${event.class_uid} does not belong to this Security Lake source (class ${route.classUid})` };
       }
-      return { data: `${JSON.stringify(event)}\n`, partitionKeys: { [PARTITION_KEY.eventDay]: eventDay(event.time) } };
+      // Free-form attributes (unmapped, data) and objects past the tables' depth become JSON text,
+      // as the Glue tables declare them (lib/infra/security-lake-tables.ts).
+      return { data: `${JSON.stringify(stringifyFreeFormByDepth(event))}\n`, partitionKeys: { [PARTITION_KEY.eventDay]: eventDay(event.time) } };
   }
 }
 

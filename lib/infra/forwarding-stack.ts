@@ -8,7 +8,7 @@ import type { Construct } from 'constructs';
 import { ForwardEnv } from '../../lambdas/forward/env.ts';
 import { SecurityHubEnv } from '../../lambdas/securityhub/env.ts';
 import type { ForwardingConfig } from '../forward/config.ts';
-import { deliveryStreams, transformRoutes, type DeliveryStreamSpec, type MetricRef } from '../forward/firehose-streams.ts';
+import { deliveryStreams, securityLakeSources, transformRoutes, type DeliveryStreamSpec, type MetricRef } from '../forward/firehose-streams.ts';
 import { secretResource } from './arns.ts';
 import type { AwsConfig } from './config.ts';
 import { DeliveryStream, FirehoseRuleTarget } from './delivery-stream.ts';
@@ -17,6 +17,7 @@ import { KitewatchFunction } from './kitewatch-function.ts';
 import { QueueRoute } from './queue-route.ts';
 import { RuleDeadLetterQueue } from './rule-dead-letter-queue.ts';
 import { ruleNamed, toCdkEventPattern } from './rules.ts';
+import { SecurityLakeTables } from './security-lake-tables.ts';
 import type { StatefulResources } from './stateful-stack.ts';
 import { nagResource, suppress } from './suppressions.ts';
 
@@ -69,6 +70,8 @@ export class ForwardingStack extends Stack {
   readonly errorLogGroup: logs.LogGroup | undefined;
   readonly ruleDeadLetters: RuleDeadLetterQueue | undefined;
   readonly streams: readonly ForwardingStream[];
+  /** Glue tables of the security-lake layout's Parquet conversion. */
+  readonly securityLakeTables: SecurityLakeTables | undefined;
   readonly securityHub: { readonly fn: KitewatchFunction; readonly route: QueueRoute } | undefined;
 
   constructor(scope: Construct, id: string, props: ForwardingStackProps) {
@@ -106,6 +109,16 @@ export class ForwardingStack extends Stack {
       });
       stateful.grantForwardingWrite(this.deliveryRole);
 
+      const lake = forwarding.destinations.s3?.securityLake;
+      if (this.plan.securityLake && lake !== undefined) {
+        this.securityLakeTables = new SecurityLakeTables(this, 'SecurityLakeTables', {
+          lake,
+          databaseName: `${this.plan.streamNamePrefix.replaceAll('-', '_')}_security_lake`,
+        });
+        this.securityLakeTables.grantSchemaRead(this.deliveryRole);
+      }
+      const tables = this.securityLakeTables;
+
       const specs = deliveryStreams(forwarding, {
         namePrefix: this.plan.streamNamePrefix,
         region: this.region,
@@ -117,6 +130,7 @@ export class ForwardingStack extends Stack {
         forwardingBucketArn: stateful.forwardingBucket?.bucketArn,
         transformFunctionArn: this.transform.fn.functionArn,
         logGroupName: this.errorLogGroup.logGroupName,
+        glue: tables === undefined ? undefined : { databaseName: tables.databaseName, tableName: (classUid) => tables.tableName(classUid) },
       });
       this.transform.addEnvironment(ForwardEnv.routes, JSON.stringify(transformRoutes(specs)));
       this.grantDelivery(this.deliveryRole, this.transform, this.errorLogGroup, forwarding);
@@ -142,6 +156,8 @@ export class ForwardingStack extends Stack {
         const stream = new DeliveryStream(this, `Stream-${suffix}`, { spec });
         // Firehose checks its role when the stream is created: the policies must exist first.
         stream.node.addDependency(this.deliveryRole);
+        // Format conversion checks its table when the stream is created.
+        if (tables !== undefined) stream.node.addDependency(tables);
         for (const logStream of logStreamNames(spec.input)) {
           new logs.LogStream(this, `LogStream-${logStream}`, {
             logGroup: this.errorLogGroup,
@@ -245,11 +261,16 @@ export class ForwardingStack extends Stack {
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ sid: 'LogDeliveryErrors', actions: ['logs:PutLogEvents'], resources: [errors.logGroupArn] }),
     );
-    const external = d.s3?.layout === 'ocsf' ? d.s3.bucketName : undefined;
+    const lake = d.s3?.layout === 'security-lake' ? d.s3.securityLake : undefined;
+    const external = d.s3?.layout === 'ocsf' ? d.s3.bucketName : lake?.bucketName;
     if (external !== undefined) {
       const bucketArn = this.formatArn({ service: 's3', region: '', account: '', resource: external });
       const prefix = d.s3?.prefix ?? '';
-      const objects = [`${bucketArn}/${prefix}*`, `${bucketArn}/errors/${prefix}*`];
+      // Security Lake: each class's custom source prefix, its errors (ext/<source>/_errors/) included.
+      const objects =
+        lake === undefined
+          ? [`${bucketArn}/${prefix}*`, `${bucketArn}/errors/${prefix}*`]
+          : securityLakeSources(lake, { accountId: this.account, region: this.region }).map((s) => `${bucketArn}/ext/${s.sourceName}/*`);
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({ sid: 'ExternalBucket', actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], resources: [bucketArn] }),
       );
@@ -258,7 +279,10 @@ export class ForwardingStack extends Stack {
       );
       suppress(role, {
         nag: objects.map((o) => `AwsSolutions-IAM5[${nagResource(role, o)}]`),
-        reason: `Firehose names objects by time and partition under the ocsf prefix of forwarding.destinations.s3.bucketName (${external}); the policy names that prefix and its error prefix.`,
+        reason:
+          lake === undefined
+            ? `Firehose names objects by time and partition under the ocsf prefix of forwarding.destinations.s3.bucketName (${external}); the policy names that prefix and its error prefix.`
+            : `Firehose names Parquet objects by region, account and day under each custom source's prefix (ext/<source>/) of the Security Lake bucket ${external}; the policy names those prefixes.`,
       });
     }
     suppress(role, {

@@ -37,6 +37,14 @@ const VARIANTS: Record<string, KitewatchConfigInput> = {
         },
       },
     },
+  'security-lake layout (Glue tables, one Parquet stream per OCSF class), no Security Hub': {
+    ...TEST_CONFIG,
+    forwarding: {
+      destinations: {
+        s3: { layout: 'security-lake', securityLake: { bucketName: 'aws-security-data-lake-eu-west-1-abc', sourceNames: { '2004': 'bk-findings' }, sourceVersion: '1.0' } },
+      },
+    },
+  },
 };
 
 /**

@@ -13,9 +13,10 @@ import { SecurityHubEnv } from '../../lambdas/securityhub/env.ts';
 import type { KitewatchConfigInput } from '../../lib/config/schema.ts';
 import { transformRoutes } from '../../lib/forward/firehose-streams.ts';
 import { firehoseOcsfPrefix } from '../../lib/forward/s3-layout.ts';
-import { DeployConfigError } from '../../lib/infra/config.ts';
 import { cdkPropertyName } from '../../lib/infra/delivery-stream.ts';
+import { glueColumns } from '../../lib/forward/glue-schema.ts';
 import { logStreamNames, type ForwardingStack } from '../../lib/infra/forwarding-stack.ts';
+import { ocsfClassSchema, SECURITY_LAKE_PARTITION_KEYS, type SecurityLakeTables } from '../../lib/infra/security-lake-tables.ts';
 import { REPO_ROOT } from '../../lib/infra/kitewatch-function.ts';
 import { importOf, logicalId, synthKitewatch, TEST_ARNS, TEST_CONFIG, type Synthesized } from './support/synth.ts';
 import { grants, inlineStatements, ref, resource, resourcesOfType, type Statement } from './support/template.ts';
@@ -334,9 +335,114 @@ describe('other forwarding configurations', () => {
     }
   });
 
-  it('the security-lake layout stops the synth with the reason', () => {
-    const lake = variant({ destinations: { s3: { layout: 'security-lake', securityLake: { bucketName: 'aws-security-data-lake-eu-west-1-abc' } } } });
-    expect(() => synthKitewatch(lake, { bundle: false })).toThrow(DeployConfigError);
-    expect(() => synthKitewatch(lake, { bundle: false })).toThrow(/security-lake" cannot be deployed by the CDK app yet.*Glue table/);
+});
+
+describe('security-lake layout (Glue tables for the Parquet conversion)', () => {
+  const LAKE_BUCKET = 'aws-security-data-lake-eu-west-1-abc';
+  const DB = 'kitewatch_security_lake';
+  const lakeConfig = (classes?: number[]): KitewatchConfigInput => ({
+    ...TEST_CONFIG,
+    forwarding: {
+      destinations: {
+        s3: {
+          layout: 'security-lake',
+          securityLake: { bucketName: LAKE_BUCKET, sourceNames: { '2004': 'bk-findings' }, ...(classes === undefined ? {} : { classes: classes as never }) },
+        },
+      },
+    },
+  });
+  let lake: Synthesized;
+  let fs: ForwardingStack;
+  let lt: Template;
+  let tables: SecurityLakeTables;
+  beforeAll(() => {
+    lake = synthKitewatch(lakeConfig([6003, 2004]), { bundle: false });
+    fs = lake.stacks.forwarding as ForwardingStack;
+    lt = lake.forwarding as Template;
+    if (fs.securityLakeTables === undefined) throw new Error('no Security Lake tables');
+    tables = fs.securityLakeTables;
+  });
+  afterAll(() => lake?.cleanup());
+
+  it('plans streams and tables, and no bucket of its own', () => {
+    expect(fs.plan).toMatchObject({ firehose: true, securityLake: true, ownBucket: false });
+    expect(lake.stacks.stateful.forwardingBucket).toBeUndefined();
+    expect(fs.streams.map((x) => x.stream.spec.name)).toEqual(['kitewatch-fwd-sl-api-activity', 'kitewatch-fwd-sl-detection-finding']);
+  });
+
+  it('creates one database and one Parquet table per class, with the columns of its OCSF schema, at its custom source prefix', () => {
+    expect(resourcesOfType(lt, 'AWS::Glue::Database').map(([, r]) => r.Properties?.['DatabaseInput'])).toEqual([expect.objectContaining({ Name: DB })]);
+    const byName = Object.fromEntries(
+      resourcesOfType(lt, 'AWS::Glue::Table').map(([, r]) => [(r.Properties?.['TableInput'] as { Name: string }).Name, r.Properties ?? {}]),
+    );
+    expect(Object.keys(byName).sort()).toEqual(['api_activity', 'detection_finding']);
+    for (const [name, classUid, source] of [['api_activity', 6003, 'kitewatch-api-activity'], ['detection_finding', 2004, 'bk-findings']] as const) {
+      const props = byName[name] ?? {};
+      expect(props['CatalogId']).toBe(aws.account);
+      expect(props['DatabaseName']).toEqual({ Ref: logicalId(tables.database) });
+      expect(props['TableInput']).toMatchObject({
+        TableType: 'EXTERNAL_TABLE',
+        Parameters: { classification: 'parquet', 'ocsf.class_uid': String(classUid) },
+        PartitionKeys: [...SECURITY_LAKE_PARTITION_KEYS].map((k) => ({ Name: k.name, Type: k.type })),
+        StorageDescriptor: {
+          Location: `s3://${LAKE_BUCKET}/ext/${source}/`,
+          InputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+          SerdeInfo: { SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
+          Columns: glueColumns(ocsfClassSchema(classUid)).map((c) => ({ Name: c.name, Type: c.type })),
+        },
+      });
+    }
+    t.resourceCountIs('AWS::Glue::Table', 0);
+  });
+
+  it("converts each stream's records with its own class's table, created before the stream", () => {
+    for (const [i, table] of ['api_activity', 'detection_finding'].entries()) {
+      const stream = fs.streams[i]?.stream;
+      if (stream === undefined) throw new Error(`stream ${i} missing`);
+      const r = resource(lt, logicalId(stream.resource));
+      const { Tags: _tags, ...props } = r.Properties ?? {};
+      expect(props, stream.spec.name).toEqual(Stack.of(stream).resolve(stream.spec.input));
+      expect((props['ExtendedS3DestinationConfiguration'] as Record<string, unknown>)['DataFormatConversionConfiguration']).toEqual({
+        Enabled: true,
+        InputFormatConfiguration: { Deserializer: { OpenXJsonSerDe: { CaseInsensitive: false } } },
+        OutputFormatConfiguration: { Serializer: { ParquetSerDe: { Compression: 'SNAPPY' } } },
+        SchemaConfiguration: {
+          RoleARN: { 'Fn::GetAtt': [logicalId(fs.deliveryRole ?? fs), 'Arn'] },
+          CatalogId: aws.account,
+          DatabaseName: DB,
+          TableName: table,
+          Region: aws.region,
+          VersionId: 'LATEST',
+        },
+      });
+      const tableId = logicalId(tables.tables.get(i === 0 ? 6003 : 2004) ?? tables);
+      expect([r.DependsOn ?? []].flat()).toEqual(expect.arrayContaining([tableId, logicalId(tables.database)]));
+    }
+  });
+
+  it('lets Firehose read exactly those tables, their database and the catalog, and write only the custom source prefixes', () => {
+    const g = grants(inlineStatements(lt, logicalId(fs.deliveryRole ?? fs)));
+    const glueArn = (resource: string): string => `arn:aws:glue:${aws.region}:${aws.account}:${resource}`;
+    const glueResources = [glueArn('catalog'), glueArn(`database/${DB}`), glueArn(`table/${DB}/api_activity`), glueArn(`table/${DB}/detection_finding`)].sort();
+    expect(Object.fromEntries(Object.entries(g).filter(([a]) => a.startsWith('glue:')))).toEqual({
+      'glue:GetTable': glueResources,
+      'glue:GetTableVersion': glueResources,
+      'glue:GetTableVersions': glueResources,
+    });
+    expect(JSON.stringify(g)).not.toMatch(/glue:[^"]*:\*|table\/\*|database\/\*/);
+    expect(g['s3:PutObject']).toEqual([`arn:aws:s3:::${LAKE_BUCKET}/ext/bk-findings/*`, `arn:aws:s3:::${LAKE_BUCKET}/ext/kitewatch-api-activity/*`]);
+    expect(g['s3:ListBucket']).toEqual([`arn:aws:s3:::${LAKE_BUCKET}`]);
+  });
+
+  it('all eight forwarded classes fit in a template CloudFormation accepts', () => {
+    const all = synthKitewatch(lakeConfig(), { bundle: false });
+    try {
+      const template = JSON.stringify((all.forwarding as Template).toJSON());
+      expect(resourcesOfType(all.forwarding as Template, 'AWS::Glue::Table')).toHaveLength(8);
+      // CloudFormation's limit for a template uploaded to S3, as cdk deploy does.
+      expect(template.length).toBeLessThan(1_000_000);
+    } finally {
+      all.cleanup();
+    }
   });
 });
