@@ -60,6 +60,11 @@ export interface EngineDeps {
 
 type RecordStatus = 'running' | 'done' | 'pending-approval';
 
+/** Another delivery of the same finding holds the claim: retry the message later. */
+export class ClaimBusyError extends Error {
+  override readonly name = 'ClaimBusyError';
+}
+
 interface ActionRecord {
   readonly status: RecordStatus;
   readonly findingUid: string;
@@ -219,6 +224,10 @@ export class ContainmentEngine {
         return emit(OUTCOME.other('pending-approval', 'pending approval: already requested', `${ACTIONS[action].title} on ${describe(target)} already waits for approval (finding ${rec.findingUid})`));
       }
       if (this.#now - rec.at < this.#leaseMs) {
+        // Our own finding's claim: an earlier delivery of this very message may have died after
+        // claiming. Fail so that the queue delivers again later, rather than report a skip and
+        // lose the action.
+        if (rec.findingUid === finding.uid) throw new ClaimBusyError(`${action} on ${target.type} ${target.uid} is claimed by an unfinished delivery of this finding; retry later`);
         return emit(OUTCOME.other('in-progress', 'skipped: in progress', `${ACTIONS[action].title} on ${describe(target)} is being done by another delivery (finding ${rec.findingUid})`));
       }
       this.#log(`containment: taking over an abandoned claim on ${action} ${target.uid}`);
@@ -231,28 +240,36 @@ export class ContainmentEngine {
 
     const hourKey = rateKey(action, this.#now);
     let counted = false;
-    let why = gate;
-    if (why === undefined) {
-      const n = await state.increment(hourKey, 1, this.#rateExpiry());
-      counted = true;
-      if (n > hourlyLimit(this.#deps.config, action)) {
-        why = 'blast-radius limit';
-        await state.increment(hourKey, -1, this.#rateExpiry());
-        counted = false;
+    try {
+      let why = gate;
+      if (why === undefined) {
+        const n = await state.increment(hourKey, 1, this.#rateExpiry());
+        counted = true;
+        if (n > hourlyLimit(this.#deps.config, action)) {
+          why = 'blast-radius limit';
+          await state.increment(hourKey, -1, this.#rateExpiry());
+          counted = false;
+        }
       }
-    }
-    if (why !== undefined) return this.#awaitApproval(finding, action, target, why, request, opts, key, expiresAt, emit);
+      if (why !== undefined) return await this.#awaitApproval(finding, action, target, why, request, opts, key, expiresAt, emit);
 
-    const outcome = await execute(request, this.#deps.execution);
-    if (outcome.statusId === 2) {
-      // Release, so that a redelivery (or the next replay) tries again.
-      await state.delete(key);
-      if (counted) await state.increment(hourKey, -1, this.#rateExpiry());
-      return emit(outcome);
+      const outcome = await execute(request, this.#deps.execution);
+      if (outcome.statusId === 2) {
+        // Release, so that a redelivery (or the next replay) tries again.
+        await state.delete(key);
+        if (counted) await state.increment(hourKey, -1, this.#rateExpiry());
+        return emit(outcome);
+      }
+      const event = emit(outcome);
+      await state.put<ActionRecord>(key, { status: 'done', findingUid: finding.uid, at: this.#now, event }, { expiresAt });
+      return event;
+    } catch (error) {
+      // Anything that throws after the claim (state store, a crash in an executor) must not leave
+      // the claim behind: release it and the counter, then fail so the delivery is retried.
+      await state.delete(key).catch(() => undefined);
+      if (counted) await state.increment(hourKey, -1, this.#rateExpiry()).catch(() => undefined);
+      throw error;
     }
-    const event = emit(outcome);
-    await state.put<ActionRecord>(key, { status: 'done', findingUid: finding.uid, at: this.#now, event }, { expiresAt });
-    return event;
   }
 
   async #awaitApproval(
