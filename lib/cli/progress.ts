@@ -1,6 +1,10 @@
-/** A progress line on stderr for long inputs, only when stderr is a terminal; silent otherwise. */
+/**
+ * A progress line on stderr for long inputs, only when stderr is a terminal; silent otherwise.
+ * It appears after half a second, so short runs print nothing but the summary.
+ */
 export class Progress {
   readonly #enabled: boolean;
+  readonly #started = Date.now();
   #last = 0;
   #shown = false;
 
@@ -11,7 +15,7 @@ export class Progress {
   tick(count: number, detail: () => string): void {
     if (!this.#enabled) return;
     const now = Date.now();
-    if (now - this.#last < 250) return;
+    if (now - this.#started < 500 || now - this.#last < 250) return;
     this.#last = now;
     this.#shown = true;
     process.stderr.write(`\r\x1b[2Kkitewatch: ${count} events ${detail()}`);

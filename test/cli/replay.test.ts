@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync, copyFileSync, existsSync } from
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EVENTBRIDGE_DIR, sample, sampleSlugs } from '../support/fixtures.ts';
-import { ndjson, runCli, summary, tempDir } from '../support/cli.ts';
+import { ndjson, ROOT as ROOT_DIR, runCli, summary, tempDir } from '../support/cli.ts';
 import { expectValidOcsf } from '../support/ocsf-assertions.ts';
 import type { OcsfEvent } from '../../lib/ocsf/types.ts';
 
@@ -132,5 +132,21 @@ describe('kitewatch replay', () => {
     const dir = tempDir();
     const r = await runCli(['replay', join(EVENTBRIDGE_DIR, 'agent-connected.json'), ...args(dir)]);
     expect(r.stderr.trim().split('\n')).toEqual(['events=1 normalized=1 quarantined=0 findings=0 actions=0']);
+  });
+});
+
+describe('kitewatch replay progress', () => {
+  it('shows a progress line on a terminal for long inputs, and clears it before the summary', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { generateNdjson } = await import('../../bench/generate.ts');
+    const dir = tempDir();
+    const input = join(dir, 'big.ndjson');
+    await generateNdjson(input, 15_000);
+    // `script` gives the child a pseudo-terminal, as a person at a shell would.
+    const cmd = [process.execPath, join(ROOT_DIR, 'bin', 'kitewatch.ts'), 'replay', input, '--out', '/dev/null', ...args(dir)].map((a) => `'${a}'`).join(' ');
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', cwd: ROOT_DIR });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/\r\x1b\[2Kkitewatch: \d+ events \(0 quarantined, \d+ findings\)/);
+    expect(r.stdout).toContain('events=15000 normalized=15000 quarantined=0');
   });
 });
