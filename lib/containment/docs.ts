@@ -96,7 +96,7 @@ export function runbooksMarkdown(): string {
     '| Other | `dry-run` | dry-run: what would be called is in `unmapped.kitewatch.calls` |',
     '| Other | `skipped: protected` | the target is a protected entity |',
     '| Other | `skipped: no Secrets Manager secret mapped` | a Buildkite secret was read but no Secrets Manager secret is mapped to it |',
-    '| Other | `skipped: in progress` | another delivery of the finding holds the action |',
+    '| Other | `skipped: in progress` | another finding\'s delivery holds the action (a delivery of the same finding is retried instead) |',
     '| Other | `pending approval: approval required`, `pending approval: blast-radius limit` | waits for a responder (`approve-action` on AWS; run the runbook locally) |',
     '| Other | `approved by …`, `denied by …`, `expired: approval deadline passed` | the responder\'s answer, or none in time |',
     '| Other | `not cancelable (422)` | the build had already finished |',

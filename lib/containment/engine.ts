@@ -19,8 +19,10 @@ import { secretsFor } from './secrets.ts';
  * repeated (rotate-secret, revoke-role-sessions, pause-queue) — has a state record, claimed
  * with a conditional write before anything is called and holding the emitted event once done.
  * A redelivered finding re-emits that very event (same metadata.uid) without calling anything; a
- * different finding about the same target gets "already done". A failure releases the claim so a
- * redelivery retries.
+ * different finding about the same target gets "already done". Any failure after the claim releases
+ * it and fails the delivery so that it is retried; a delivery that finds the claim held by its own
+ * finding (or loses the race for it) fails with ClaimBusyError and is retried too, never reported as
+ * skipped, so an action cannot be lost to a crash between claim and done.
  */
 
 /** What the approval state machine needs to ask a responder, then run the approved runbook. */
@@ -235,7 +237,8 @@ export class ContainmentEngine {
     const expiresAt = this.#expiresAt(finding);
     const claimed = await state.put<ActionRecord>(key, { status: 'running', findingUid: finding.uid, at: this.#now }, { expiresAt, expectedVersion: existing?.version ?? 0 });
     if (!claimed) {
-      return emit(OUTCOME.other('in-progress', 'skipped: in progress', `${ACTIONS[action].title} on ${describe(target)} was claimed by another delivery at the same time`));
+      // Lost a race for the claim: retry later, when the winner's record says what happened.
+      throw new ClaimBusyError(`${action} on ${target.type} ${target.uid} was claimed by another delivery at the same time; retry later`);
     }
 
     const hourKey = rateKey(action, this.#now);

@@ -261,6 +261,14 @@ export function isKnownDetailType(value: string): value is KnownDetailType {
 
 export const BUILDKITE_SOURCE_PREFIX = 'aws.partner/buildkite.com/';
 
+/**
+ * `z.record(z.string(), z.unknown())` without its per-key copy (the normalizer maps the input,
+ * not the parse output): the same plain-object test, and the same issue, so the same reason.
+ */
+const DetailRecord = z.custom<Record<string, unknown>>().superRefine((value, ctx) => {
+  if (!z.core.util.isPlainObject(value)) ctx.addIssue({ code: 'invalid_type', expected: 'record', input: value });
+});
+
 /** The EventBridge envelope. `time` is ISO 8601; `detail` must be an object. */
 export const EventBridgeEnvelope = z.object({
   version: z.string().optional(),
@@ -271,7 +279,7 @@ export const EventBridgeEnvelope = z.object({
   time: z.iso.datetime({ offset: true }),
   region: z.string().optional(),
   resources: z.array(z.string()).optional(),
-  detail: z.record(z.string(), z.unknown()),
+  detail: DetailRecord,
 });
 export type EventBridgeEnvelope = z.infer<typeof EventBridgeEnvelope>;
 

@@ -117,6 +117,11 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
   async function detect(event: OcsfEvent): Promise<readonly OcsfEvent[]> {
     const now = Math.floor(event.time / 1000);
     if (!Number.isFinite(now)) return [];
+    // Most events interest no detector: exit before the clock read and the closures below.
+    let first = 0;
+    while (first < active.length && !(active[first] as AnyDetector).accepts(event)) first++;
+    const roster = rosterOwner !== undefined && isRosterEvent(event);
+    if (first === active.length && !roster) return [];
     const base = Math.max(now, storeClock());
     const tokenAgents = (tokenUid: string) => connectedAgents(port, tokenUid, event.time);
     let org: ReturnType<typeof orgOf> | null = null;
@@ -136,8 +141,9 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
       else (out ??= []).push(finding);
     };
 
-    for (const d of active) {
-      if (!d.accepts(event)) continue;
+    for (let i = first; i < active.length; i++) {
+      const d = active[i] as AnyDetector;
+      if (i !== first && !d.accepts(event)) continue;
       const ctx: DetectContext<unknown> = {
         config: detectorConfig.get(d.meta.id),
         state: port,
@@ -160,7 +166,7 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
         await fail(d, error);
       }
     }
-    if (rosterOwner !== undefined && isRosterEvent(event)) {
+    if (roster && rosterOwner !== undefined) {
       try {
         await trackAgent(event, port, (seconds) => base + seconds);
       } catch (error) {

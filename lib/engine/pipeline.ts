@@ -44,6 +44,8 @@ export class LocalPipeline {
   readonly #toContain: CompiledRule[];
   readonly #toForward: CompiledRule[];
   readonly #batchSize: number;
+  /** Routes per class_uid, when every kitewatch-bus rule depends on nothing else (see routeByClass). */
+  readonly #routes: Map<number, Routes> | undefined;
   #sinceFlush = 0;
 
   constructor(opts: PipelineOptions) {
@@ -53,6 +55,7 @@ export class LocalPipeline {
     this.#toContain = rulesFor(opts.rules, 'contain');
     this.#toForward = rulesFor(opts.rules, 'forward');
     this.#batchSize = opts.batchSize ?? 500;
+    this.#routes = [...this.#toForward, ...this.#toDetect, ...this.#toContain].every(routeByClass) ? new Map() : undefined;
     if (this.#ingest.length === 0) throw new Error('no rule in rules/ targets the normalizer');
   }
 
@@ -102,24 +105,59 @@ export class LocalPipeline {
       const v = validateOcsf(event);
       if (!v.valid) throw new Error(`emitted an invalid OCSF event ${event.metadata.uid}: ${v.errors.slice(0, 3).join('; ')}`);
     }
-    const envelope = toBusEnvelope(event);
-    if (this.#toForward.some((r) => r.matches(envelope))) {
+    const routes = this.#routesFor(event);
+    if (routes.forward) {
       for (const sink of this.#opts.sinks) await sink.write(event);
     }
     this.#opts.onEmit?.(event, started);
-    if (this.#opts.detect !== undefined && this.#toDetect.some((r) => r.matches(envelope))) {
+    if (this.#opts.detect !== undefined && routes.detect) {
       for (const finding of await this.#opts.detect.detect(event)) {
         this.counts.findings++;
         await this.#emit(finding, started);
       }
     }
-    if (this.#opts.contain !== undefined && this.#toContain.some((r) => r.matches(envelope))) {
+    if (this.#opts.contain !== undefined && routes.contain) {
       for (const action of await this.#opts.contain.contain(event)) {
         this.counts.actions++;
         await this.#emit(action, started);
       }
     }
   }
+
+  /** Which targets the rules route `event` to; memoized per class_uid when that decides it. */
+  #routesFor(event: OcsfEvent): Routes {
+    const cached = this.#routes?.get(event.class_uid);
+    if (cached !== undefined) return cached;
+    const envelope = toBusEnvelope(event);
+    const routes: Routes = {
+      forward: this.#toForward.some((r) => r.matches(envelope)),
+      detect: this.#toDetect.some((r) => r.matches(envelope)),
+      contain: this.#toContain.some((r) => r.matches(envelope)),
+    };
+    this.#routes?.set(event.class_uid, routes);
+    return routes;
+  }
+}
+
+interface Routes {
+  readonly forward: boolean;
+  readonly detect: boolean;
+  readonly contain: boolean;
+}
+
+/**
+ * True when the rule looks only at source, detail-type and detail.class_uid: on the kitewatch
+ * bus source is constant and detail-type follows from class_uid, so class_uid decides the match.
+ */
+function routeByClass(rule: CompiledRule): boolean {
+  for (const key of Object.keys(rule.eventPattern)) {
+    if (key === 'source' || key === 'detail-type') continue;
+    if (key !== 'detail') return false;
+    const detail: unknown = (rule.eventPattern as Record<string, unknown>)['detail'];
+    if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) return false;
+    if (Object.keys(detail).some((k) => k !== 'class_uid')) return false;
+  }
+  return true;
 }
 
 function describeSource(value: unknown): string {

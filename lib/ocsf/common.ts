@@ -82,6 +82,15 @@ export function addLeftover(out: Record<string, unknown>, obj: Record<string, un
   return out;
 }
 
+/**
+ * One key of `compact({ ...out, [k]: v })`, in place: a defined value is set (keeping an existing
+ * key's position, as the spread does); an undefined/null one removes a key the spread brought in.
+ */
+export function setOrDrop(out: Record<string, unknown>, k: string, v: unknown): void {
+  if (v !== undefined && v !== null) out[k] = v;
+  else if (k in out) delete out[k];
+}
+
 export function nonEmpty(value: string | null | undefined): string | undefined {
   return value === null || value === undefined || value === '' ? undefined : value;
 }

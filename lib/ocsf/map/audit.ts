@@ -1,7 +1,7 @@
 import { AuditContext, type AuditEventLoggedDetail } from '../../contracts/buildkite.ts';
 import { isKnownAuditEventType } from '../../contracts/audit-event-types.ts';
-import { classify, status, type ClassUid, type OcsfEvent, type OcsfUser } from '../types.ts';
-import { compact, isIpAddress, leftover, nonEmpty, Observables } from '../common.ts';
+import { addStatus, header, type ClassUid, type OcsfEvent, type OcsfUser } from '../types.ts';
+import { addLeftover, compact, isIpAddress, leftover, nonEmpty, Observables, setOrDrop } from '../common.ts';
 import { envelopeUnmapped, metadata, orgObservables, orgResource, resource, type MapContext } from './shared.ts';
 import { apiActivityForVerb, auditClassFor } from './audit-classes.ts';
 
@@ -71,84 +71,88 @@ export function mapAudit(ctx: MapContext, d: AuditEventLoggedDetail): OcsfEvent 
 
   const known = isKnownAuditEventType(ev.type);
   const dataObj = ev.data ?? undefined;
-  const common = {
-    time: ctx.time,
-    message: `${ev.type}${subjectType ? ` on ${subjectType} ${subjectName ?? subjectUid ?? ''}`.trimEnd() : ''} by ${actorName ?? actorUuid ?? 'unknown actor'}${isIpAddress(ip) ? ` from ${ip}` : ''}`,
-    metadata: metadata(ctx, {
-      eventCode: ev.type,
-      originalUid: ev.uuid,
-      logName: 'buildkite-audit',
-      org,
-      originalTime: ev.occurred_at,
-    }),
-    actor,
-    src_endpoint: isIpAddress(ip) ? { ip } : { name: 'unknown' },
-    http_request: ua !== undefined || context?.request_id ? compact({ user_agent: ua, uid: nonEmpty(context?.request_id) }) : undefined,
-    observables: obs.list(),
-    unmapped: {
-      buildkite: compact({
-        ...envelopeUnmapped(ctx.envelope),
-        ...leftover(d, ['organization', 'event', 'actor']),
-        audit_event: compact({
-          uuid: ev.uuid,
-          type: ev.type,
-          occurred_at: ev.occurred_at,
-          subject_type: subjectType,
-          subject_uuid: subjectUid,
-          subject_name: subjectName,
-          data: dataObj,
-          ...leftover(ev, ['uuid', 'type', 'occurred_at', 'subject_type', 'subject_uuid', 'subject_name', 'data', 'context']),
-        }),
-        // The original context, as Buildkite sent it (a JSON string on EventBridge).
-        context: ev.context ?? undefined,
-        context_problem: problem,
-        session_user_uuid: nonEmpty(context?.session_user_uuid),
-        context_extra: context ? leftover(context, ['request_id', 'request_ip', 'request_user_agent', 'session_user_uuid', 'session_key', 'session_created_at']) : undefined,
-        invalid_request_ip: ip && !isIpAddress(ip) ? ip : undefined,
-        actor: d.actor ? leftover(d.actor, ['uuid', 'name', 'type']) : undefined,
-        unknown_audit_type: known ? undefined : true,
-      }),
-    },
-    ...status(1),
-  };
-
   const subject = subjectUid !== undefined || subjectName !== undefined
     ? compact({ uid: subjectUid, name: subjectName, type: subjectType })
     : undefined;
   const mapping = auditClassFor(ev.type);
-  const cls: ClassUid = mapping.class;
-
   // Identity classes need their subject; without one the event is still API Activity.
-  if (subject !== undefined) {
-    switch (cls) {
-      case 3001:
-        return compact({ ...classify(3001, mapping.activity, 1), ...common, user: compact({ ...subject, type: undefined, org: { uid: org.uuid, name: org.slug } }) }) as OcsfEvent;
-      case 3002:
-        return compact({ ...classify(3002, mapping.activity, 1), ...common, user: compact({ ...subject, type: undefined }), service: { name: 'Buildkite' }, is_remote: true }) as OcsfEvent;
-      case 3004:
-        return compact({ ...classify(3004, mapping.activity, 1), ...common, entity: compact({ ...subject, data: dataObj }) }) as OcsfEvent;
-      case 3005: {
-        const role = typeof dataObj?.['role'] === 'string' ? (dataObj['role'] as string) : 'organization role changed';
-        return compact({ ...classify(3005, mapping.activity, 1), ...common, user: compact({ ...subject, type: undefined }), privileges: [role] }) as OcsfEvent;
-      }
-      case 3006:
-        return compact({
-          ...classify(3006, mapping.activity, 1, 'activityName' in mapping ? mapping.activityName : undefined),
-          ...common,
-          group: compact({ ...subject, type: subjectType }),
-        }) as OcsfEvent;
-      default:
-        break;
-    }
+  const cls: ClassUid = subject === undefined ? 6003 : mapping.class;
+  const activity = cls === 6003 ? (mapping.class === 6003 ? mapping.activity : apiActivityForVerb(ev.type)) : mapping.activity;
+
+  // Built in place, in the order the emitted JSON has (insertion order); only defined values.
+  const e = header(cls, activity, 1, undefined, undefined, cls === 3006 && 'activityName' in mapping ? mapping.activityName : undefined);
+  e.time = ctx.time;
+  e.message = `${ev.type}${subjectType ? ` on ${subjectType} ${subjectName ?? subjectUid ?? ''}`.trimEnd() : ''} by ${actorName ?? actorUuid ?? 'unknown actor'}${isIpAddress(ip) ? ` from ${ip}` : ''}`;
+  e.metadata = metadata(ctx, {
+    eventCode: ev.type,
+    originalUid: ev.uuid,
+    logName: 'buildkite-audit',
+    org,
+    originalTime: ev.occurred_at,
+  });
+  e.actor = actor;
+  e.src_endpoint = isIpAddress(ip) ? { ip } : { name: 'unknown' };
+  if (ua !== undefined || context?.request_id) e['http_request'] = compact({ user_agent: ua, uid: nonEmpty(context?.request_id) });
+  const observables = obs.list();
+  if (observables !== undefined) e.observables = observables;
+
+  const auditEvent: Record<string, unknown> = { uuid: ev.uuid, type: ev.type, occurred_at: ev.occurred_at };
+  if (subjectType !== undefined) auditEvent['subject_type'] = subjectType;
+  if (subjectUid !== undefined) auditEvent['subject_uuid'] = subjectUid;
+  if (subjectName !== undefined) auditEvent['subject_name'] = subjectName;
+  if (dataObj !== undefined) auditEvent['data'] = dataObj;
+  addLeftover(auditEvent, ev, ['uuid', 'type', 'occurred_at', 'subject_type', 'subject_uuid', 'subject_name', 'data', 'context']);
+  const buildkite = addLeftover(envelopeUnmapped(ctx.envelope), d, ['organization', 'event', 'actor']);
+  // Later keys override same-named leftovers, or drop them when undefined (as spread + compact did).
+  setOrDrop(buildkite, 'audit_event', auditEvent);
+  // The original context, as Buildkite sent it (a JSON string on EventBridge).
+  setOrDrop(buildkite, 'context', ev.context);
+  setOrDrop(buildkite, 'context_problem', problem);
+  setOrDrop(buildkite, 'session_user_uuid', nonEmpty(context?.session_user_uuid));
+  setOrDrop(buildkite, 'context_extra', context ? leftover(context, ['request_id', 'request_ip', 'request_user_agent', 'session_user_uuid', 'session_key', 'session_created_at']) : undefined);
+  setOrDrop(buildkite, 'invalid_request_ip', ip && !isIpAddress(ip) ? ip : undefined);
+  setOrDrop(buildkite, 'actor', d.actor ? leftover(d.actor, ['uuid', 'name', 'type']) : undefined);
+  setOrDrop(buildkite, 'unknown_audit_type', known ? undefined : true);
+  e.unmapped = { buildkite };
+  addStatus(e, 1);
+
+  switch (cls) {
+    case 3001:
+      e.user = userOf(subject, { uid: org.uuid, name: org.slug });
+      return e;
+    case 3002:
+      e.user = userOf(subject);
+      e['service'] = { name: 'Buildkite' };
+      e['is_remote'] = true;
+      return e;
+    case 3004:
+      if (dataObj !== undefined) (subject as Record<string, unknown>)['data'] = dataObj;
+      e['entity'] = subject;
+      return e;
+    case 3005:
+      e.user = userOf(subject);
+      e['privileges'] = [typeof dataObj?.['role'] === 'string' ? (dataObj['role'] as string) : 'organization role changed'];
+      return e;
+    case 3006:
+      e['group'] = subject;
+      return e;
+    default:
+      break;
   }
-  const activity = cls === 6003 ? mapping.activity : apiActivityForVerb(ev.type);
   const resources = [orgResource(org)];
   if (subject !== undefined) resources.unshift(resource(subjectUid ?? subjectName ?? 'unknown', subjectType ?? 'Unknown', subjectName, dataObj));
-  return compact({
-    ...classify(6003, activity, 1),
-    ...common,
-    api: compact({ operation: ev.type, service: { name: 'Buildkite' }, request: context?.request_id ? { uid: context.request_id } : undefined }),
-    resources,
-  }) as OcsfEvent;
+  const api: Record<string, unknown> = { operation: ev.type, service: { name: 'Buildkite' } };
+  if (context?.request_id) api['request'] = { uid: context.request_id };
+  e['api'] = api;
+  e.resources = resources;
+  return e;
 }
 
+/** The subject as a user: its type is the Buildkite subject type, not an OCSF user type. */
+function userOf(subject: { uid?: string | undefined; name?: string | undefined } | undefined, org?: { uid: string; name: string }): OcsfUser {
+  const u: OcsfUser = {};
+  if (subject?.uid !== undefined) u.uid = subject.uid;
+  if (subject?.name !== undefined) u.name = subject.name;
+  if (org !== undefined) u.org = org;
+  return u;
+}
