@@ -266,8 +266,18 @@ export const BUILDKITE_SOURCE_PREFIX = 'aws.partner/buildkite.com/';
  * not the parse output): the same plain-object test, and the same issue, so the same reason.
  */
 const DetailRecord = z.custom<Record<string, unknown>>().superRefine((value, ctx) => {
-  if (!z.core.util.isPlainObject(value)) ctx.addIssue({ code: 'invalid_type', expected: 'record', input: value });
+  if (!isPlainObject(value)) ctx.addIssue({ code: 'invalid_type', expected: 'record', input: value });
 });
+
+/** zod's own plain-object test (util.isPlainObject), copied: reaching it through `z.core` defeats tree-shaking. */
+function isPlainObject(o: unknown): o is Record<string, unknown> {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return false;
+  const ctor: unknown = (o as { constructor?: unknown }).constructor;
+  if (ctor === undefined || typeof ctor !== 'function') return true;
+  const proto: unknown = (ctor as { prototype?: unknown }).prototype;
+  if (typeof proto !== 'object' || proto === null || Array.isArray(proto)) return false;
+  return Object.prototype.hasOwnProperty.call(proto, 'isPrototypeOf');
+}
 
 /** The EventBridge envelope. `time` is ISO 8601; `detail` must be an object. */
 export const EventBridgeEnvelope = z.object({
