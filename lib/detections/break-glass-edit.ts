@@ -43,7 +43,20 @@ const settings = perConfig((c: BreakGlassEditConfig) => ({
 }));
 
 /** PIPELINE_UPDATED on a Pipeline -> "updated"; TEAM_MEMBER_CREATED on a TeamMember -> "created". */
+const verbs = new Map<string, string>();
+
+/** Memoized: the regex work is per finding, and the (type, subject type) pairs are few. */
 function verbOf(type: string, subjectType: string | undefined): string {
+  const k = `${type}\n${subjectType ?? ''}`;
+  let v = verbs.get(k);
+  if (v === undefined) {
+    v = computeVerb(type, subjectType);
+    if (verbs.size < 1000) verbs.set(k, v);
+  }
+  return v;
+}
+
+function computeVerb(type: string, subjectType: string | undefined): string {
   const prefix = subjectType === undefined ? undefined : `${subjectType.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}_`;
   const rest = prefix !== undefined && type.startsWith(prefix) ? type.slice(prefix.length) : type.slice(type.lastIndexOf('_') + 1);
   return rest.toLowerCase().replaceAll('_', ' ');

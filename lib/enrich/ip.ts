@@ -130,6 +130,23 @@ function bisect(starts: ArrayLike<number> | readonly bigint[], ip: number | bigi
   return found;
 }
 
+/** bisect specialised to the IPv4 tables: the shared one goes megamorphic (number and bigint). */
+function bisectU32(starts: Uint32Array, ip: number, length: number): number {
+  let lo = 0;
+  let hi = length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((starts[mid] as number) <= ip) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
+}
+
 function growU32(a: Uint32Array): Uint32Array<ArrayBuffer> {
   const b = new Uint32Array(a.length * 2);
   b.set(a);
@@ -187,14 +204,14 @@ export class IpLocationDb implements IpEnricher {
     const asnT = this.#asnV4 as V4Table<Uint32Array>;
     const ccT = this.#ccV4 as V4Table<Uint16Array>;
     const out: { asn?: number; asOrg?: string; country?: string } = {};
-    const i = bisect(asnT.starts, ip, asnT.length);
+    const i = bisectU32(asnT.starts, ip, asnT.length);
     if (i >= 0 && ip <= (asnT.ends[i] as number)) {
       const asn = asnT.values[i] as number;
       out.asn = asn;
       const org = this.#orgs.get(asn);
       if (org !== undefined && org !== '') out.asOrg = org;
     }
-    const j = bisect(ccT.starts, ip, ccT.length);
+    const j = bisectU32(ccT.starts, ip, ccT.length);
     if (j >= 0 && ip <= (ccT.ends[j] as number)) out.country = unpackCc(ccT.values[j] as number);
     return out;
   }
