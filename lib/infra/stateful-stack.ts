@@ -132,27 +132,14 @@ export class StatefulStack extends Stack implements StatefulResources {
       reason: 'Access logs are an audit aid for the quarantine bucket; cross-region copies are left to the account-wide backup policy.',
     });
 
-    this.quarantineBucket = new s3.Bucket(this, 'QuarantineBucket', {
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: this.key,
-      bucketKeyEnabled: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      versioned: true,
-      serverAccessLogsBucket: this.accessLogBucket,
-      serverAccessLogsPrefix: 'quarantine-bucket/',
-      lifecycleRules: [
-        {
-          id: 'expire-quarantine',
-          expiration: Duration.days(config.quarantineRetentionDays),
-          noncurrentVersionExpiration: Duration.days(30),
-          abortIncompleteMultipartUploadAfter: Duration.days(1),
-        },
-      ],
-      removalPolicy,
-    });
+    this.quarantineBucket = this.secureBucket('QuarantineBucket', 'quarantine-bucket/', removalPolicy, [
+      {
+        id: 'expire-quarantine',
+        expiration: Duration.days(config.quarantineRetentionDays),
+        noncurrentVersionExpiration: Duration.days(30),
+        abortIncompleteMultipartUploadAfter: Duration.days(1),
+      },
+    ]);
     // A managed policy in this stack rather than a grant on each role: the object wildcard is
     // declared (and acknowledged) once, next to the bucket whose layout it encodes.
     this.quarantineWriterPolicy = new iam.ManagedPolicy(this, 'QuarantineWriterPolicy', {
@@ -269,6 +256,24 @@ export class StatefulStack extends Stack implements StatefulResources {
     role.addManagedPolicy(this.forwardingWriterPolicy);
   }
 
+  /** A KMS-encrypted, versioned, TLS-only, private bucket that logs its access: every Kitewatch bucket. */
+  private secureBucket(id: string, logPrefix: string, removalPolicy: RemovalPolicy, lifecycleRules: s3.LifecycleRule[]): s3.Bucket {
+    return new s3.Bucket(this, id, {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      versioned: true,
+      serverAccessLogsBucket: this.accessLogBucket,
+      serverAccessLogsPrefix: logPrefix,
+      lifecycleRules,
+      removalPolicy,
+    });
+  }
+
   /**
    * The backup bucket (records no destination took, kept forwarding.backupRetentionDays) and, for
    * the ocsf layout without bucketName, the forwarding bucket; with the policy Firehose writes
@@ -280,20 +285,7 @@ export class StatefulStack extends Stack implements StatefulResources {
     removalPolicy: RemovalPolicy,
   ): { backup: s3.Bucket; own: s3.Bucket | undefined; policy: iam.ManagedPolicy } {
     const bucket = (id: string, logPrefix: string, lifecycleRules: s3.LifecycleRule[]): s3.Bucket =>
-      new s3.Bucket(this, id, {
-        encryption: s3.BucketEncryption.KMS,
-        encryptionKey: this.key,
-        bucketKeyEnabled: true,
-        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        enforceSSL: true,
-        minimumTLSVersion: 1.2,
-        versioned: true,
-        serverAccessLogsBucket: this.accessLogBucket,
-        serverAccessLogsPrefix: logPrefix,
-        lifecycleRules,
-        removalPolicy,
-      });
+      this.secureBucket(id, logPrefix, removalPolicy, lifecycleRules);
     const backup = bucket('ForwardingBackupBucket', 'forwarding-backup-bucket/', [
       {
         id: 'expire-forwarding-backups',
