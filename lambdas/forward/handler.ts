@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createLogger } from '../shared/logger.ts';
 import { createMetrics } from '../shared/metrics.ts';
 import { parseForwardEnv } from './env.ts';
@@ -10,7 +11,12 @@ import { createTransformer } from './process.ts';
 const settings = parseForwardEnv(process.env);
 const logger = createLogger();
 const metrics = createMetrics();
-const transformer = createTransformer({ routes: settings.routes, logger, metrics });
+const transformer = createTransformer({
+  routes: settings.routes,
+  logger,
+  metrics,
+  dedup: settings.stateTable === undefined ? undefined : { client: new DynamoDBClient({}), tableName: settings.stateTable },
+});
 
 export const handler = middy(transformer.handle)
   .use(injectLambdaContext(logger, { resetKeys: true }))

@@ -25,7 +25,8 @@ import { eventDay, ocsfPartition, PARTITION_KEY } from './s3-layout.ts';
  * A record that is not an OCSF event, is of the wrong class for its Security Lake source, or is
  * too large is `ProcessingFailed` (Firehose writes it to the error prefix of the backup bucket:
  * nothing is lost). A second record with a `metadata.uid` already seen in the same invocation is
- * `Dropped`, so retried PutRecordBatch calls do not double-deliver within a batch.
+ * `Dropped`, so retried PutRecordBatch calls do not double-deliver within a batch; the transform
+ * Lambda drops copies from earlier buffers with the state table (lambdas/forward/process.ts).
  */
 export const FirehoseFormat = z.enum(['splunk-hec', 'ndjson', 's3-ocsf', 'security-lake']);
 export type FirehoseFormat = z.infer<typeof FirehoseFormat>;
@@ -60,6 +61,8 @@ export interface TransformOutcome {
   readonly ok: number;
   readonly dropped: number;
   readonly failed: readonly RecordFailure[];
+  /** recordId -> metadata.uid of each `Ok` record, for the cross-invocation check (lambdas/forward/process.ts). */
+  readonly kept: ReadonlyMap<string, string>;
 }
 
 function encode(text: string): string {
@@ -90,6 +93,7 @@ function transformOne(event: OcsfEvent, route: StreamRoute): { data: string; par
 export function transformFirehoseRecords(event: FirehoseTransformationEvent, route: StreamRoute): TransformOutcome {
   const seen = new Set<string>();
   const failed: RecordFailure[] = [];
+  const kept = new Map<string, string>();
   let ok = 0;
   let dropped = 0;
   const records = event.records.map((record): FirehoseTransformationResultRecord => {
@@ -110,6 +114,7 @@ export function transformFirehoseRecords(event: FirehoseTransformationEvent, rou
     const bytes = Buffer.byteLength(out.data, 'utf8');
     if (bytes > FIREHOSE_MAX_RECORD_BYTES) return fail(`transformed record is ${bytes} bytes, over Firehose's ${FIREHOSE_MAX_RECORD_BYTES}`);
     ok++;
+    kept.set(record.recordId, uid);
     return {
       recordId: record.recordId,
       result: 'Ok',
@@ -117,7 +122,7 @@ export function transformFirehoseRecords(event: FirehoseTransformationEvent, rou
       ...(out.partitionKeys !== undefined ? { metadata: { partitionKeys: out.partitionKeys } } : {}),
     };
   });
-  return { result: { records }, ok, dropped, failed };
+  return { result: { records }, ok, dropped, failed, kept };
 }
 
 /** `arn:aws:firehose:region:account:deliverystream/NAME` -> NAME. */

@@ -91,11 +91,17 @@ export class ForwardingStack extends Stack {
         memoryMiB: 256,
         // Firehose allows a transform at most 5 minutes; 1 MB of records takes well under one.
         timeout: Duration.seconds(60),
-        environment: {},
+        // The state table remembers each delivered uid, so a copy in a later buffer is Dropped.
+        environment: { [ForwardEnv.stateTable]: stateful.stateTable.tableName },
         key: stateful.key,
         config,
         invokedBy: 'firehose',
       });
+      // Conditional PutItem of the claims only; DynamoDB encrypts them with the table's CMK for the caller.
+      this.transform.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ sid: 'ClaimForwardedUids', actions: ['dynamodb:PutItem'], resources: [stateful.stateTable.tableArn] }),
+      );
+      stateful.key.grant(this.transform.role, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');
 
       this.errorLogGroup = new logs.LogGroup(this, 'FirehoseErrors', {
         retention: config.logRetentionDays as logs.RetentionDays,

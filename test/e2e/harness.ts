@@ -22,7 +22,8 @@
  *   InputPath $.detail is applied when a message is taken from it;
  * - moto's Firehose neither buffers, nor runs the transform Lambda, nor retries, nor backs up:
  *   FirehoseModel buffers (the processor's BufferSizeInMBs; delivered when the pipeline is idle,
- *   i.e. when the buffer interval would have elapsed), runs lambdas/forward's transform in process,
+ *   i.e. when the buffer interval would have elapsed), runs lambdas/forward's transform in process
+ *   (with its state table check: a uid an earlier buffer delivered is Dropped),
  *   puts what it returns with PutRecordBatch, retries an HTTP delivery the endpoint did not accept
  *   (moto reports success whatever the endpoint answers, so the answer is read from the local
  *   server's request log), then writes what it could not deliver to the backup bucket
@@ -365,6 +366,8 @@ class FirehoseModel {
   readonly #siem: FakeSiem;
   readonly #retry: HttpRetry;
   readonly #bufferBytes: number;
+  /** Firehose's recordIds are unique per record: a redelivered copy gets a new one. */
+  #nextRecordId = 0;
 
   constructor(deps: { streams: StreamState[]; client: FirehoseClient; s3: S3Client; transformer: Transformer; siem: FakeSiem; retry: HttpRetry; bufferBytes: number }) {
     this.#streams = deps.streams;
@@ -404,7 +407,7 @@ class FirehoseModel {
       invocationId: randomUUID(),
       deliveryStreamArn: s.arn,
       region: REGION,
-      records: data.map((d, i) => ({ recordId: String(i), approximateArrivalTimestamp: Date.now(), data: Buffer.from(d, 'utf8').toString('base64') })),
+      records: data.map((d) => ({ recordId: String(this.#nextRecordId++), approximateArrivalTimestamp: Date.now(), data: Buffer.from(d, 'utf8').toString('base64') })),
     };
     const out = await this.#transformer.handle(event);
     const ok: Buffer[] = [];
@@ -746,7 +749,13 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
     streams,
     client: faulty('forward', client(new FirehoseClient(cfg))),
     s3,
-    transformer: createTransformer({ routes: transformRoutes(specs), logger: logs.forward.logger, metrics: logs.forward.metricsPort }),
+    // The state table check is on, as the CDK app sets KITEWATCH_STATE_TABLE on the transform.
+    transformer: createTransformer({
+      routes: transformRoutes(specs),
+      logger: logs.forward.logger,
+      metrics: logs.forward.metricsPort,
+      dedup: { client: faulty('forward', client(new DynamoDBClient(cfg))), tableName: names.table },
+    }),
     siem: opts.siem,
     retry: opts.httpRetry ?? { attempts: 5, delayMs: 20 },
     bufferBytes: opts.bufferBytes ?? 1024 * 1024,

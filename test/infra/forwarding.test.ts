@@ -55,6 +55,11 @@ beforeAll(() => {
 });
 afterAll(() => s?.cleanup());
 
+function must<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new Error(`${what} missing`);
+  return v;
+}
+
 const keyArn = (): unknown => importOf(s.stateful, ids.key, 'Arn');
 
 describe('CloudFormation property names of the L1 delivery stream', () => {
@@ -138,6 +143,17 @@ describe('delivery streams', () => {
     expect(Object.keys(routes)).toEqual(STREAMS);
     expect(routes['kitewatch-fwd-splunk']).toEqual({ format: 'splunk-hec', index: 'buildkite', sourcetypePrefix: 'ocsf:' });
     expect(resource(t, ids.transform).Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], KmsKeyArn: keyArn() });
+  });
+
+  it('give the transform the state table, and let it only PutItem its uid claims there (encrypted with the key)', () => {
+    const env = (resource(t, ids.transform).Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables;
+    const table = logicalId(s.stacks.stateful.stateTable);
+    expect(env[ForwardEnv.stateTable]).toEqual(importOf(s.stateful, table));
+    const role = logicalId(must(stack.transform, 'transform').role);
+    const g = grants(inlineStatements(t, role));
+    expect(g['dynamodb:PutItem']).toEqual([ref(importOf(s.stateful, table, 'Arn'))]);
+    expect(Object.keys(g).filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:PutItem']);
+    for (const a of ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']) expect(g[a]).toEqual([ref(keyArn())]);
   });
 
   it('log delivery errors to an encrypted log group, in log streams that exist', () => {
