@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient, PutEventsCommandOutput, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BuildkiteClient } from '../../lib/buildkite/client.ts';
 import { secretsManagerTokenProvider } from '../../lib/buildkite/token.ts';
@@ -19,7 +19,7 @@ import { SqliteState } from '../../lib/state/sqlite.ts';
 import { ContainEnv, parseContainEnv } from '../../lambdas/contain/env.ts';
 import { createContainProcessor } from '../../lambdas/contain/process.ts';
 import { FakeBuildkite } from '../support/fake-buildkite.ts';
-import { awsClientConfig, uniqueName } from '../support/moto.ts';
+import { awsClientConfig, createStateTable, uniqueName } from '../support/moto.ts';
 import { expectValidOcsf } from '../support/ocsf-assertions.ts';
 import { finding, recording, type ResourceSpec } from './helpers.ts';
 
@@ -103,15 +103,7 @@ beforeAll(async () => {
   sm = new SecretsManagerClient(awsClientConfig());
   iam = new IAMClient(awsClientConfig());
   table = uniqueName('kw-contain-state');
-  await db.send(
-    new CreateTableCommand({
-      TableName: table,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await waitUntilTableExists({ client: db, maxWaitTime: 30 }, { TableName: table });
+  await createStateTable(db, table);
 });
 afterAll(() => {
   db.destroy();

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, ScanCommand, UpdateTimeToLiveCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, DeleteEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand, RemoveTargetsCommand, DeleteRuleCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, DeleteMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
@@ -19,7 +19,7 @@ import { SqliteState } from '../../lib/state/sqlite.ts';
 import { DetectEnv, EnvError, parseDetectEnv } from '../../lambdas/detect/env.ts';
 import { createDetector } from '../../lambdas/detect/process.ts';
 import { DIR, SCENARIO_CONFIG } from '../fixtures/scenarios/generate.ts';
-import { awsClientConfig, uniqueName } from '../support/moto.ts';
+import { awsClientConfig, createStateTable, uniqueName } from '../support/moto.ts';
 import { expectValidFinding, info } from './support.ts';
 
 let db: DynamoDBClient;
@@ -100,16 +100,7 @@ beforeAll(async () => {
   tableName = uniqueName('kw-detect-state');
   busName = uniqueName('kw-bus');
   ruleName = uniqueName('kw-findings');
-  await db.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await waitUntilTableExists({ client: db, maxWaitTime: 30 }, { TableName: tableName });
-  await db.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true } }));
+  await createStateTable(db, tableName);
   await eb.send(new CreateEventBusCommand({ Name: busName }));
   queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('kw-findings') }))).QueueUrl ?? '';
   const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.['QueueArn'];
@@ -194,8 +185,7 @@ describe('detector Lambda (process.ts) against moto', () => {
     const failing = { send: async () => Promise.reject(Object.assign(new Error('throttled'), { name: 'ThrottlingException' })) };
     // A fresh table so the first event raises a finding (a blocked registration does, at once).
     const table = uniqueName('kw-detect-fail');
-    await db.send(new CreateTableCommand({ TableName: table, AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
-    await waitUntilTableExists({ client: db, maxWaitTime: 30 }, { TableName: table });
+    await createStateTable(db, table);
     const real = new DynamoDbState({ client: db, tableName: table });
     const blocked = attackEvents().find((e) => e.metadata.event_code === 'Cluster Token Registration Blocked') as OcsfEvent;
     const records = [sqsRecord(body(blocked)), sqsRecord(body(attackEvents()[1] as OcsfEvent))];

@@ -36,7 +36,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { App } from 'aws-cdk-lib';
-import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, EventBridgeClient, PutEventsCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateDeliveryStreamCommand, DeleteDeliveryStreamCommand, DescribeDeliveryStreamCommand, FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import { IAMClient } from '@aws-sdk/client-iam';
@@ -80,7 +80,7 @@ import { createNormalizer } from '../../lambdas/normalize/process.ts';
 import { createSecurityHubForwarder } from '../../lambdas/securityhub/process.ts';
 import type { FakeBuildkite } from '../support/fake-buildkite.ts';
 import type { FakeSiem } from '../support/fake-siem.ts';
-import { awsClientConfig, uniqueName } from '../support/moto.ts';
+import { awsClientConfig, createStateTable, uniqueName } from '../support/moto.ts';
 
 /** moto's default account. */
 export const ACCOUNT = '123456789012';
@@ -587,16 +587,7 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
 
   // Stateful resources.
   for (const bucket of [names.quarantineBucket, names.forwardingBucket, names.backupBucket]) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: names.table,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await waitUntilTableExists({ client: dynamo, maxWaitTime: 30 }, { TableName: names.table });
-  await dynamo.send(new UpdateTimeToLiveCommand({ TableName: names.table, TimeToLiveSpecification: { Enabled: true, AttributeName: 'ttl' } }));
+  await createStateTable(dynamo, names.table);
   const tokenSecret = await secrets.send(new CreateSecretCommand({ Name: names.tokenSecret, SecretString: opts.buildkite?.token ?? 'bkua_e2e_no_buildkite_api_configured' }));
   const mappedSecret = await secrets.send(new CreateSecretCommand({ Name: names.mappedSecret, SecretString: JSON.stringify({ password: 'initial-password-value' }) }));
   for (const bus of [names.ingestBus, names.kitewatchBus]) await eventBridge.send(new CreateEventBusCommand({ Name: bus }));

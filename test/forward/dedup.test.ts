@@ -3,14 +3,14 @@
  * the real SDK: a uid delivered by an earlier invocation is Dropped, a Firehose retry is kept.
  */
 import { randomUUID } from 'node:crypto';
-import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, GetItemCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { FirehoseTransformationEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamRoute } from '../../lib/forward/firehose.ts';
 import type { OcsfEvent } from '../../lib/ocsf/types.ts';
 import { parseForwardEnv } from '../../lambdas/forward/env.ts';
 import { createTransformer, DEDUP_TTL_SECONDS, dedupKey, type ForwardDedup } from '../../lambdas/forward/process.ts';
-import { awsClientConfig, uniqueName } from '../support/moto.ts';
+import { awsClientConfig, createStateTable, uniqueName } from '../support/moto.ts';
 import { manyEvents, recordingLogger, recordingMetrics } from './helpers.ts';
 
 const ROUTES: Record<string, StreamRoute> = { 'kw-fwd-splunk': { format: 'splunk-hec' }, 'kw-fwd-http-a': { format: 'ndjson' } };
@@ -22,15 +22,7 @@ let table: string;
 beforeAll(async () => {
   db = new DynamoDBClient(awsClientConfig());
   table = uniqueName('kw-fwd-dedup');
-  await db.send(
-    new CreateTableCommand({
-      TableName: table,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await waitUntilTableExists({ client: db, maxWaitTime: 30 }, { TableName: table });
+  await createStateTable(db, table);
 });
 afterAll(async () => {
   await db?.send(new DeleteTableCommand({ TableName: table })).catch(() => undefined);

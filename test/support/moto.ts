@@ -3,6 +3,7 @@
  * Test files run in parallel against the same moto: name resources with uniqueName().
  */
 import { randomBytes } from 'node:crypto';
+import { CreateTableCommand, UpdateTimeToLiveCommand, waitUntilTableExists, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { inject } from 'vitest';
 
 export interface AwsTestClientConfig {
@@ -40,4 +41,22 @@ export async function resetMoto(): Promise<void> {
   const res = await fetch(`${motoEndpoint()}/moto-api/reset`, { method: 'POST' });
   await res.body?.cancel();
   if (!res.ok) throw new Error(`moto reset failed: HTTP ${res.status}`);
+}
+
+/**
+ * The state table as the CDK stateful stack defines it (lib/state/dynamodb.ts layout): `pk` (S)
+ * only, TTL on `ttl`. Creates it on moto and waits until it exists.
+ */
+export async function createStateTable(db: DynamoDBClient, name: string): Promise<string> {
+  await db.send(
+    new CreateTableCommand({
+      TableName: name,
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  await waitUntilTableExists({ client: db, maxWaitTime: 30 }, { TableName: name });
+  await db.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true } }));
+  return name;
 }
