@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { DEFAULT_API_URL, DEFAULT_GRAPHQL_URL } from '../buildkite/client.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { KitewatchConfig } from '../config/schema.ts';
 import { expandPaths, readInputs, UsageError } from '../engine/input.ts';
@@ -23,8 +24,8 @@ Options:
   --state PATH            embedded state store (default .kitewatch/state.db)
   --config FILE           Kitewatch config (default kitewatch.config.json when present)
   --containment MODE      off | dry-run | enforce (default: config, else dry-run)
-  --buildkite-api-url URL       REST API base (default https://api.buildkite.com)
-  --buildkite-graphql-url URL   GraphQL endpoint (default https://graphql.buildkite.com/v1)
+  --buildkite-api-url URL       REST API base (default ${DEFAULT_API_URL})
+  --buildkite-graphql-url URL   GraphQL endpoint (default ${DEFAULT_GRAPHQL_URL})
   --validate              check every emitted event against the OCSF JSON Schemas
   -h, --help              show this help
 
@@ -54,8 +55,8 @@ export function defaultReplayOptions(config: KitewatchConfig, overrides: Partial
     state: '.kitewatch/state.db',
     config,
     containment: config.containment.mode,
-    buildkiteApiUrl: 'https://api.buildkite.com',
-    buildkiteGraphqlUrl: 'https://graphql.buildkite.com/v1',
+    buildkiteApiUrl: DEFAULT_API_URL,
+    buildkiteGraphqlUrl: DEFAULT_GRAPHQL_URL,
     validate: false,
     sinks: [],
     ...overrides,
@@ -75,8 +76,8 @@ export function parseReplayArgs(argv: readonly string[]): ReplayOptions | 'help'
         state: { type: 'string', default: '.kitewatch/state.db' },
         config: { type: 'string' },
         containment: { type: 'string' },
-        'buildkite-api-url': { type: 'string', default: 'https://api.buildkite.com' },
-        'buildkite-graphql-url': { type: 'string', default: 'https://graphql.buildkite.com/v1' },
+        'buildkite-api-url': { type: 'string', default: DEFAULT_API_URL },
+        'buildkite-graphql-url': { type: 'string', default: DEFAULT_GRAPHQL_URL },
         sink: { type: 'string', multiple: true },
         spill: { type: 'string' },
         validate: { type: 'boolean', default: false },
