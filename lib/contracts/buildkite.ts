@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { compileGuard, type Guard } from './guard.ts';
 
 /**
  * Contracts for what Buildkite's Amazon EventBridge integration sends. Shapes follow the
@@ -261,24 +262,6 @@ export function isKnownDetailType(value: string): value is KnownDetailType {
 
 export const BUILDKITE_SOURCE_PREFIX = 'aws.partner/buildkite.com/';
 
-/**
- * `z.record(z.string(), z.unknown())` without its per-key copy (the normalizer maps the input,
- * not the parse output): the same plain-object test, and the same issue, so the same reason.
- */
-const DetailRecord = z.custom<Record<string, unknown>>().superRefine((value, ctx) => {
-  if (!isPlainObject(value)) ctx.addIssue({ code: 'invalid_type', expected: 'record', input: value });
-});
-
-/** zod's own plain-object test (util.isPlainObject), copied: reaching it through `z.core` defeats tree-shaking. */
-function isPlainObject(o: unknown): o is Record<string, unknown> {
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) return false;
-  const ctor: unknown = (o as { constructor?: unknown }).constructor;
-  if (ctor === undefined || typeof ctor !== 'function') return true;
-  const proto: unknown = (ctor as { prototype?: unknown }).prototype;
-  if (typeof proto !== 'object' || proto === null || Array.isArray(proto)) return false;
-  return Object.prototype.hasOwnProperty.call(proto, 'isPrototypeOf');
-}
-
 /** The EventBridge envelope. `time` is ISO 8601; `detail` must be an object. */
 export const EventBridgeEnvelope = z.object({
   version: z.string().optional(),
@@ -289,9 +272,17 @@ export const EventBridgeEnvelope = z.object({
   time: z.iso.datetime({ offset: true }),
   region: z.string().optional(),
   resources: z.array(z.string()).optional(),
-  detail: DetailRecord,
+  detail: z.record(z.string(), z.unknown()),
 });
 export type EventBridgeEnvelope = z.infer<typeof EventBridgeEnvelope>;
+
+/**
+ * The same schemas as allocation-free checks for the hot path (lib/contracts/guard.ts): the
+ * normalizer runs zod only for an input a guard rejects, to say why.
+ */
+export const ENVELOPE_GUARD: Guard = compileGuard(EventBridgeEnvelope);
+export const DETAIL_GUARDS = Object.fromEntries(Object.entries(DETAIL_SCHEMAS).map(([k, s]) => [k, compileGuard(s)])) as Record<KnownDetailType, Guard>;
+export const UNKNOWN_DETAIL_GUARD: Guard = compileGuard(UnknownDetail);
 
 /** EventBridge's PutEvents limit for one entry; larger events cannot have come from it. */
 export const EVENTBRIDGE_MAX_EVENT_BYTES = 256 * 1024;

@@ -1,7 +1,10 @@
 import type { z } from 'zod';
 import {
   BUILDKITE_SOURCE_PREFIX,
+  DETAIL_GUARDS,
   DETAIL_SCHEMAS,
+  ENVELOPE_GUARD,
+  UNKNOWN_DETAIL_GUARD,
   EVENTBRIDGE_MAX_EVENT_BYTES,
   EventBridgeEnvelope,
   UnknownDetail,
@@ -78,9 +81,9 @@ function normalizeUnsafe(input: unknown, options: NormalizeOptions): NormalizeRe
   if (size > EVENTBRIDGE_MAX_EVENT_BYTES) {
     return { ok: false, reason: `event is ${size} bytes, over EventBridge's 256 KB (262144 bytes) limit` };
   }
-  const env = EventBridgeEnvelope.safeParse(input);
-  if (!env.success) {
-    return { ok: false, reason: `not an EventBridge envelope: ${formatIssues(env.error.issues, '')}` };
+  if (!ENVELOPE_GUARD(input)) {
+    const env = EventBridgeEnvelope.safeParse(input);
+    if (!env.success) return { ok: false, reason: `not an EventBridge envelope: ${formatIssues(env.error.issues, '')}` };
   }
   // Validated, but mapped from the input itself: the schemas strip unknown keys (zod's fast
   // path), and unknown keys must survive into `unmapped`.
@@ -92,10 +95,12 @@ function normalizeUnsafe(input: unknown, options: NormalizeOptions): NormalizeRe
     };
   }
   const detailType = envelope['detail-type'];
-  const schema = isKnownDetailType(detailType) ? DETAIL_SCHEMAS[detailType] : UnknownDetail;
-  const parsed = schema.safeParse(envelope.detail);
-  if (!parsed.success) {
-    return { ok: false, reason: `Buildkite "${detailType}" event ${envelope.id}: ${formatIssues(parsed.error.issues, 'detail')}` };
+  const known = isKnownDetailType(detailType);
+  if (!(known ? DETAIL_GUARDS[detailType] : UNKNOWN_DETAIL_GUARD)(envelope.detail)) {
+    const parsed = (known ? DETAIL_SCHEMAS[detailType] : UnknownDetail).safeParse(envelope.detail);
+    if (!parsed.success) {
+      return { ok: false, reason: `Buildkite "${detailType}" event ${envelope.id}: ${formatIssues(parsed.error.issues, 'detail')}` };
+    }
   }
   const detail = envelope.detail;
 

@@ -1,0 +1,174 @@
+import type * as z from 'zod';
+
+/** True when the value is valid; never allocates on the valid path. */
+export type Guard = (value: unknown) => boolean;
+
+/**
+ * Compiles a zod schema into a boolean check with the same answer as `schema.safeParse(v).success`,
+ * for the hot path: zod builds a result, a payload and a copy of every object it parses, which was
+ * about a fifth of the normalizer's time. The schema stays the one source of truth; callers run
+ * zod only when the guard says no, to get the reason. Node kinds and checks this compiler does not
+ * know fall back to zod for that subtree, so an unknown construct costs speed, never correctness.
+ * test/contracts/guard.test.ts checks the agreement on real samples and on fuzzed JSON.
+ */
+export function compileGuard(schema: z.ZodType): Guard {
+  return compile(schema as unknown as Node);
+}
+
+interface Def {
+  readonly type: string;
+  readonly checks?: readonly Node[];
+  readonly shape?: Record<string, Node>;
+  readonly catchall?: Node;
+  readonly innerType?: Node;
+  readonly options?: readonly Node[];
+  readonly element?: Node;
+  readonly keyType?: Node;
+  readonly valueType?: Node;
+  // checks, and schemas that are checks (z.iso.datetime is a string schema and a format check)
+  readonly check?: string;
+  readonly format?: string;
+  readonly pattern?: RegExp;
+  readonly minimum?: number;
+  readonly maximum?: number;
+  readonly fn?: (value: unknown) => unknown;
+  readonly when?: unknown;
+}
+interface Node {
+  readonly _zod: { readonly def: Def };
+  safeParse(value: unknown): { success: boolean };
+}
+
+const fallback = (node: Node): Guard => (v) => node.safeParse(v).success;
+
+function compile(node: Node): Guard {
+  const def = node._zod.def;
+  switch (def.type) {
+    case 'unknown':
+    case 'any':
+      return () => true;
+    case 'boolean':
+      return def.checks?.length ? fallback(node) : (v) => typeof v === 'boolean';
+    case 'string': {
+      const checks = stringChecks(def);
+      if (checks === undefined) return fallback(node);
+      if (checks.length === 0) return (v) => typeof v === 'string';
+      return (v) => typeof v === 'string' && checks.every((c) => c(v));
+    }
+    case 'number': {
+      const checks = numberChecks(def);
+      if (checks === undefined) return fallback(node);
+      return (v) => typeof v === 'number' && Number.isFinite(v) && checks.every((c) => c(v));
+    }
+    case 'optional': {
+      const inner = compile(def.innerType as Node);
+      return (v) => v === undefined || inner(v);
+    }
+    case 'nullable': {
+      const inner = compile(def.innerType as Node);
+      return (v) => v === null || inner(v);
+    }
+    case 'union': {
+      const options = (def.options ?? []).map(compile);
+      return (v) => options.some((o) => o(v));
+    }
+    case 'array': {
+      if (def.checks?.length) return fallback(node);
+      const element = compile(def.element as Node);
+      // A loop, not every(): every() skips holes, zod checks them as undefined.
+      return (v) => {
+        if (!Array.isArray(v)) return false;
+        for (let i = 0; i < v.length; i++) if (!element(v[i])) return false;
+        return true;
+      };
+    }
+    case 'record': {
+      const key = def.keyType?._zod.def;
+      if (def.checks?.length || key?.type !== 'string' || key.checks?.length) return fallback(node);
+      const value = compile(def.valueType as Node);
+      if (def.valueType?._zod.def.type === 'unknown') return isPlainObject;
+      return (v) => isPlainObject(v) && Object.keys(v).every((k) => value(v[k]));
+    }
+    case 'object': {
+      // Strict and loose objects (a catchall) and object-level refinements go to zod.
+      if (def.checks?.length || def.catchall !== undefined) return fallback(node);
+      const keys = Object.keys(def.shape ?? {});
+      const guards = keys.map((k) => compile((def.shape as Record<string, Node>)[k] as Node));
+      const n = keys.length;
+      return (v) => {
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+        const o = v as Record<string, unknown>;
+        for (let i = 0; i < n; i++) {
+          const k = keys[i] as string;
+          if (!(guards[i] as Guard)(Object.hasOwn(o, k) ? o[k] : undefined)) return false;
+        }
+        return true;
+      };
+    }
+    default:
+      return fallback(node);
+  }
+}
+
+type StringCheck = (v: string) => boolean;
+
+/** The string's own format (z.iso.*) and its checks; undefined when one is not understood. */
+function stringChecks(def: Def): StringCheck[] | undefined {
+  const out: StringCheck[] = [];
+  if (def.format !== undefined) {
+    const p = formatPattern(def);
+    if (p === undefined) return undefined;
+    out.push(p);
+  }
+  for (const c of def.checks ?? []) {
+    const d = c._zod.def;
+    if (d.when !== undefined) return undefined;
+    if (d.check === 'min_length' && typeof d.minimum === 'number') {
+      const min = d.minimum;
+      out.push((v) => v.length >= min);
+    } else if (d.check === 'max_length' && typeof d.maximum === 'number') {
+      const max = d.maximum;
+      out.push((v) => v.length <= max);
+    } else if (d.check === 'string_format') {
+      const p = formatPattern(d);
+      if (p === undefined) return undefined;
+      out.push(p);
+    } else if (d.check === 'custom' && typeof d.fn === 'function') {
+      const fn = d.fn;
+      out.push((v) => Boolean(fn(v)));
+    } else {
+      return undefined;
+    }
+  }
+  return out;
+}
+
+/** Formats that zod checks by their pattern alone; the others (url, email with options, ...) are not compiled. */
+const PATTERN_FORMATS = new Set(['datetime', 'date', 'time', 'guid', 'regex']);
+
+function formatPattern(def: Def): StringCheck | undefined {
+  const pattern = def.pattern;
+  if (!(pattern instanceof RegExp) || pattern.global || pattern.sticky || !PATTERN_FORMATS.has(def.format ?? '')) return undefined;
+  return (v) => pattern.test(v);
+}
+
+function numberChecks(def: Def): ((v: number) => boolean)[] | undefined {
+  const out: ((v: number) => boolean)[] = [];
+  for (const c of def.checks ?? []) {
+    const d = c._zod.def;
+    if (d.when !== undefined) return undefined;
+    if (d.check === 'number_format' && d.format === 'safeint') out.push(Number.isSafeInteger);
+    else return undefined;
+  }
+  return out;
+}
+
+/** zod's own plain-object test (util.isPlainObject); reaching it through `z.core` defeats tree-shaking. */
+export function isPlainObject(o: unknown): o is Record<string, unknown> {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return false;
+  const ctor: unknown = (o as { constructor?: unknown }).constructor;
+  if (ctor === undefined || typeof ctor !== 'function') return true;
+  const proto: unknown = (ctor as { prototype?: unknown }).prototype;
+  if (typeof proto !== 'object' || proto === null || Array.isArray(proto)) return false;
+  return Object.prototype.hasOwnProperty.call(proto, 'isPrototypeOf');
+}

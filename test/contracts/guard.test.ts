@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import * as z from 'zod';
+import { compileGuard } from '../../lib/contracts/guard.ts';
+import { DETAIL_GUARDS, DETAIL_SCHEMAS, ENVELOPE_GUARD, EventBridgeEnvelope, KNOWN_DETAIL_TYPES, UNKNOWN_DETAIL_GUARD, UnknownDetail } from '../../lib/contracts/buildkite.ts';
+import { sample, sampleSlugs } from '../support/fixtures.ts';
+
+/** Every compiled guard beside the schema it came from. */
+const PAIRS: [string, z.ZodType, (v: unknown) => boolean][] = [
+  ['envelope', EventBridgeEnvelope, ENVELOPE_GUARD],
+  ['unknown detail', UnknownDetail, UNKNOWN_DETAIL_GUARD],
+  ...KNOWN_DETAIL_TYPES.map((t): [string, z.ZodType, (v: unknown) => boolean] => [t, DETAIL_SCHEMAS[t], DETAIL_GUARDS[t]]),
+];
+
+/** The guard must give zod's answer, in both directions: accepting what zod rejects would let bad input through. */
+function agrees(value: unknown): void {
+  for (const [name, schema, guard] of PAIRS) {
+    const expected = schema.safeParse(value).success;
+    if (guard(value) !== expected) throw new Error(`${name}: guard says ${!expected}, zod says ${expected} for ${JSON.stringify(value)?.slice(0, 600)}`);
+  }
+}
+
+function mutate(base: unknown, path: readonly string[], value: unknown): unknown {
+  const copy = structuredClone(base) as Record<string, unknown>;
+  let cur: Record<string, unknown> = copy;
+  for (let i = 0; i < path.length - 1; i++) {
+    const next = cur[path[i] as string];
+    if (typeof next !== 'object' || next === null) return copy;
+    cur = next as Record<string, unknown>;
+  }
+  const last = path[path.length - 1] as string;
+  if (value === undefined) delete cur[last];
+  else cur[last] = value;
+  return copy;
+}
+
+function pathsOf(value: unknown, prefix: string[] = []): string[][] {
+  if (typeof value !== 'object' || value === null) return [prefix];
+  const out: string[][] = prefix.length > 0 ? [prefix] : [];
+  for (const [k, v] of Object.entries(value)) out.push(...pathsOf(v, [...prefix, k]));
+  return out;
+}
+
+describe('compiled guards agree with their zod schemas', () => {
+  const samples = sampleSlugs().map((s) => sample(s) as Record<string, unknown>);
+
+  it('on every real Buildkite sample: envelope and detail accepted by both', () => {
+    for (const s of samples) {
+      agrees(s);
+      agrees(s['detail']);
+    }
+    // The docs' samples are valid for their own detail-type (all but the known broken one).
+    const valid = samples.filter((s) => DETAIL_SCHEMAS[s['detail-type'] as keyof typeof DETAIL_SCHEMAS]?.safeParse(s['detail']).success);
+    expect(valid.length).toBeGreaterThanOrEqual(17);
+    for (const s of valid) expect(DETAIL_GUARDS[s['detail-type'] as keyof typeof DETAIL_GUARDS](s['detail'])).toBe(true);
+  });
+
+  it('on real details and envelopes with one field replaced by any JSON value or removed', () => {
+    const arb = fc.nat({ max: samples.length - 1 }).chain((i) => {
+      const base = samples[i] as Record<string, unknown>;
+      return fc.tuple(fc.constant(base), fc.constantFrom(...pathsOf(base)), fc.option(fc.jsonValue(), { nil: undefined }));
+    });
+    fc.assert(
+      fc.property(arb, ([base, path, value]) => {
+        const m = mutate(base, path, value) as Record<string, unknown>;
+        agrees(m);
+        agrees(m['detail']);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('on type confusions a JSON producer can make: null, numbers for strings, floats for ints, timestamps off by a char', () => {
+    const confusions = fc.constantFrom<unknown>(null, '', 'x', 0, 1.5, -1, 2 ** 60, true, [], {}, ['a'], [1], '2019-08-11 06:01:16 UTC', '2019-02-30 06:01:16 UTC', '2019-08-11T06:01:16Z', '2024-08-19T05:18:17.123+02:00', '2024-13-19T05:18:17Z');
+    const arb = fc.nat({ max: samples.length - 1 }).chain((i) => {
+      const base = samples[i] as Record<string, unknown>;
+      return fc.tuple(fc.constant(base), fc.array(fc.tuple(fc.constantFrom(...pathsOf(base)), confusions), { minLength: 1, maxLength: 3 }));
+    });
+    fc.assert(
+      fc.property(arb, ([base, edits]) => {
+        let m: unknown = base;
+        for (const [p, v] of edits) m = mutate(m, p, v);
+        agrees(m);
+        agrees((m as Record<string, unknown>)['detail']);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('on arbitrary JSON', () => {
+    fc.assert(fc.property(fc.jsonValue(), (v) => agrees(v)), { numRuns: 1000 });
+  });
+});
+
+describe('compileGuard', () => {
+  it('falls back to zod for what it does not compile, and still agrees', () => {
+    const schemas: z.ZodType[] = [
+      z.email(),
+      z.url(),
+      z.string().includes('@'),
+      z.strictObject({ a: z.string() }),
+      z.object({ a: z.number() }).refine((o) => o.a > 1),
+      z.number().gt(3),
+      z.array(z.string()).min(2),
+      z.literal('x'),
+      z.enum(['a', 'b']),
+    ];
+    const values: unknown[] = ['a@b.co', 'https://x.example', 'nope', { a: 'x' }, { a: 'x', b: 1 }, { a: 2 }, { a: 0 }, 4, 2, ['a'], ['a', 'b'], 'x', 'a', null];
+    for (const s of schemas) {
+      const g = compileGuard(s);
+      for (const v of values) expect(g(v), `${JSON.stringify(v)}`).toBe(s.safeParse(v).success);
+    }
+  });
+
+  it('compiles the shapes the contracts use without falling back (so the hot path stays allocation-free)', () => {
+    // A guard that fell back to zod would still be right; this pins that the contracts stay on the fast path.
+    let calls = 0;
+    const spy = <T extends z.ZodType>(s: T): T => {
+      const orig = s.safeParse.bind(s);
+      (s as { safeParse: unknown }).safeParse = (v: unknown) => {
+        calls++;
+        return orig(v);
+      };
+      return s;
+    };
+    const g = compileGuard(
+      spy(
+        z.object({
+          s: z.string().min(1),
+          n: z.number().int().optional(),
+          t: z.iso.datetime({ offset: true }),
+          u: z.union([z.string(), z.number()]).nullish(),
+          a: z.array(z.string()).nullish(),
+          r: z.record(z.string(), z.unknown()),
+          b: z.boolean().nullish(),
+          c: z.string().refine((v) => v.endsWith('!')),
+        }),
+      ),
+    );
+    expect(g({ s: 'a', n: 3, t: '2024-08-19T05:18:17Z', u: 1, a: ['x'], r: {}, b: null, c: 'hi!' })).toBe(true);
+    expect(g({ s: 'a', n: 3.5, t: '2024-08-19T05:18:17Z', u: 1, a: ['x'], r: {}, b: null, c: 'hi!' })).toBe(false);
+    expect(g({ s: 'a', t: '2024-08-19T05:18:17Z', r: [], c: 'hi!' })).toBe(false);
+    expect(g({ s: 'a', t: '2024-08-19T05:18:17Z', r: {}, c: 'hi' })).toBe(false);
+    expect(calls).toBe(0);
+  });
+});
