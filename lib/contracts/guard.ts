@@ -122,13 +122,11 @@ function stringChecks(def: Def): StringCheck[] | undefined {
   }
   for (const c of def.checks ?? []) {
     const d = c._zod.def;
-    if (d.when !== undefined) return undefined;
+    if (!appliesToEveryString(d.when)) return undefined;
     if (d.check === 'min_length' && typeof d.minimum === 'number') {
       const min = d.minimum;
-      out.push((v) => v.length >= min);
-    } else if (d.check === 'max_length' && typeof d.maximum === 'number') {
-      const max = d.maximum;
-      out.push((v) => v.length <= max);
+      // zod counts code points: fewer units can never reach the floor, twice as many always do.
+      out.push((v) => v.length >= min && (v.length >= 2 * min || codePointLength(v) >= min));
     } else if (d.check === 'string_format') {
       const p = formatPattern(d);
       if (p === undefined) return undefined;
@@ -141,6 +139,27 @@ function stringChecks(def: Def): StringCheck[] | undefined {
     }
   }
   return out;
+}
+
+/**
+ * zod gates its length checks on "has a length" (a `when` function); the guard only runs checks on
+ * strings, so such a gate is always open. Any other gate is not compiled.
+ */
+function appliesToEveryString(when: unknown): boolean {
+  if (when === undefined) return true;
+  if (typeof when !== 'function') return false;
+  return ['', 'a', 'ab\u{1F600}'].every((value) => when({ value, issues: [] }) === true);
+}
+
+function codePointLength(v: string): number {
+  let count = v.length;
+  for (let i = 0; i < v.length - 1; i++) {
+    if ((v.charCodeAt(i) & 0xfc00) === 0xd800 && (v.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      count--;
+      i++;
+    }
+  }
+  return count;
 }
 
 /** Formats that zod checks by their pattern alone; the others (url, email with options, ...) are not compiled. */

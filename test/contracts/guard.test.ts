@@ -112,35 +112,77 @@ describe('compileGuard', () => {
     }
   });
 
+  it('counts code points for min lengths, as zod does (an emoji is two UTF-16 units, one character)', () => {
+    for (const min of [1, 2, 3]) {
+      const s = z.string().min(min);
+      const g = compileGuard(s);
+      for (const v of ['', 'a', '\u{1F600}', 'a\u{1F600}', '\u{1F600}\u{1F600}', 'ab', '\uD800x', 'abc']) expect(g(v), `min ${min} on ${JSON.stringify(v)}`).toBe(s.safeParse(v).success);
+    }
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 6 }), fc.integer({ min: 0, max: 5 }), (v, min) => compileGuard(z.string().min(min))(v) === z.string().min(min).safeParse(v).success),
+      { numRuns: 1000 },
+    );
+  });
+
   it('compiles the shapes the contracts use without falling back (so the hot path stays allocation-free)', () => {
     // A guard that fell back to zod would still be right; this pins that the contracts stay on the fast path.
-    let calls = 0;
-    const spy = <T extends z.ZodType>(s: T): T => {
-      const orig = s.safeParse.bind(s);
-      (s as { safeParse: unknown }).safeParse = (v: unknown) => {
-        calls++;
-        return orig(v);
-      };
-      return s;
-    };
-    const g = compileGuard(
-      spy(
-        z.object({
-          s: z.string().min(1),
-          n: z.number().int().optional(),
-          t: z.iso.datetime({ offset: true }),
-          u: z.union([z.string(), z.number()]).nullish(),
-          a: z.array(z.string()).nullish(),
-          r: z.record(z.string(), z.unknown()),
-          b: z.boolean().nullish(),
-          c: z.string().refine((v) => v.endsWith('!')),
-        }),
-      ),
+    const schema = z.object({
+      s: z.string().min(1),
+      n: z.number().int().optional(),
+      t: z.iso.datetime({ offset: true }),
+      u: z.union([z.string(), z.number()]).nullish(),
+      a: z.array(z.string()).nullish(),
+      r: z.record(z.string(), z.unknown()),
+      b: z.boolean().nullish(),
+      c: z.string().refine((v) => v.endsWith('!')),
+    });
+    const g = compileGuard(schema);
+    const calls = countZodCalls([schema], () => {
+      expect(g({ s: 'a', n: 3, t: '2024-08-19T05:18:17Z', u: 1, a: ['x'], r: {}, b: null, c: 'hi!' })).toBe(true);
+      expect(g({ s: 'a', n: 3.5, t: '2024-08-19T05:18:17Z', u: 1, a: ['x'], r: {}, b: null, c: 'hi!' })).toBe(false);
+      expect(g({ s: '', t: '2024-08-19T05:18:17Z', r: {}, c: 'hi!' })).toBe(false);
+      expect(g({ s: 'a', t: '2024-08-19T05:18:17Z', r: [], c: 'hi!' })).toBe(false);
+      expect(g({ s: 'a', t: '2024-08-19T05:18:17Z', r: {}, c: 'hi' })).toBe(false);
+    });
+    expect(calls).toBe(0);
+  });
+
+  it('the Buildkite contracts themselves run without zod on the real samples', () => {
+    const samples = sampleSlugs().map((s) => sample(s) as Record<string, unknown>);
+    const calls = countZodCalls(
+      PAIRS.map(([, s]) => s),
+      () => {
+        for (const s of samples) for (const [, , guard] of PAIRS) guard(s['detail']);
+        for (const s of samples) ENVELOPE_GUARD(s);
+      },
     );
-    expect(g({ s: 'a', n: 3, t: '2024-08-19T05:18:17Z', u: 1, a: ['x'], r: {}, b: null, c: 'hi!' })).toBe(true);
-    expect(g({ s: 'a', n: 3.5, t: '2024-08-19T05:18:17Z', u: 1, a: ['x'], r: {}, b: null, c: 'hi!' })).toBe(false);
-    expect(g({ s: 'a', t: '2024-08-19T05:18:17Z', r: [], c: 'hi!' })).toBe(false);
-    expect(g({ s: 'a', t: '2024-08-19T05:18:17Z', r: {}, c: 'hi' })).toBe(false);
     expect(calls).toBe(0);
   });
 });
+
+/** Runs `fn` with every node of the schemas' trees counting its safeParse calls; restores them after. */
+function countZodCalls(schemas: z.ZodType[], fn: () => void): number {
+  let calls = 0;
+  const restore: (() => void)[] = [];
+  const walk = (node: unknown): void => {
+    const s = node as { safeParse: (v: unknown) => unknown; _zod: { def: Record<string, unknown> } };
+    if (restore.some((r) => (r as { node?: unknown }).node === s)) return;
+    const orig = s.safeParse;
+    s.safeParse = (v: unknown) => {
+      calls++;
+      return orig.call(s, v);
+    };
+    restore.push(Object.assign(() => { s.safeParse = orig; }, { node: s }));
+    const d = s._zod.def;
+    for (const v of Object.values((d['shape'] as Record<string, unknown> | undefined) ?? {})) walk(v);
+    for (const k of ['innerType', 'element', 'valueType']) if (d[k] !== undefined) walk(d[k]);
+    for (const o of (d['options'] as unknown[] | undefined) ?? []) walk(o);
+  };
+  schemas.forEach(walk);
+  try {
+    fn();
+  } finally {
+    for (const r of restore) r();
+  }
+  return calls;
+}
