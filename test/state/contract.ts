@@ -81,6 +81,17 @@ export function describeStateContract(name: string, factory: ContractFactory): v
       expect((await state.get(k('obj')))?.value).toEqual({ list: [1] });
     });
 
+    it('returns copies of flat records too, equal to their JSON round trip', async () => {
+      const written: Record<string, unknown> = { w: 3, c: 1.5, s: 'x', b: true, n: null, z: -0 };
+      await state.put(k('flat'), written, { expiresAt: T0 + 60 });
+      written['w'] = 99; // the caller's object is not the stored one
+      const first = await state.get<Record<string, unknown>>(k('flat'));
+      expect(first?.value).toEqual({ w: 3, c: 1.5, s: 'x', b: true, n: null, z: 0 });
+      expect(Object.is(first?.value['z'], 0)).toBe(true);
+      (first?.value as Record<string, unknown>)['c'] = 7;
+      expect((await state.get(k('flat')))?.value).toEqual({ w: 3, c: 1.5, s: 'x', b: true, n: null, z: 0 });
+    });
+
     it('expectedVersion 0 writes only when the key is absent', async () => {
       expect(await state.put(k('once'), 'first', { expiresAt: T0 + 60, expectedVersion: 0 })).toBe(true);
       expect(await state.put(k('once'), 'second', { expiresAt: T0 + 60, expectedVersion: 0 })).toBe(false);
