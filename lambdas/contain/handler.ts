@@ -1,10 +1,7 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { IAMClient } from '@aws-sdk/client-iam';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SFNClient } from '@aws-sdk/client-sfn';
+import { dynamoDbSdk, iamSdk, lazyClient, secretsManagerSdk, sfnSdk } from '../../lib/aws/lazy.ts';
 import { BuildkiteClient } from '../../lib/buildkite/client.ts';
 import { secretsManagerTokenProvider } from '../../lib/buildkite/token.ts';
 import { stepFunctionsApprovalGateway } from '../../lib/containment/approval.ts';
@@ -14,10 +11,13 @@ import { createLogger } from '../shared/logger.ts';
 import { parseContainEnv } from './env.ts';
 import { createContainProcessor } from './process.ts';
 
-// Built once per cold start and injected: the engine and process.ts hold the logic.
+// Built once per cold start and injected: the engine and process.ts hold the logic. EventBridge
+// carries the Remediation Activities most findings produce: loaded at cold start. The others load
+// on first use: the state table only in enforce mode when an action is taken, Secrets Manager for
+// the Buildkite token or a rotation, IAM for revoke-role-sessions, Step Functions for approvals.
 const settings = parseContainEnv(process.env);
 const logger = createLogger();
-const secretsManager = new SecretsManagerClient({});
+const secretsManager = lazyClient(secretsManagerSdk, (m) => new m.SecretsManagerClient({}));
 const mode = settings.config.mode;
 const engine =
   mode === 'off'
@@ -25,7 +25,7 @@ const engine =
     : new ContainmentEngine({
         config: settings.config,
         mode,
-        state: new DynamoDbState({ client: new DynamoDBClient({}), tableName: settings.stateTable }),
+        state: new DynamoDbState({ client: lazyClient(dynamoDbSdk, (m) => new m.DynamoDBClient({})), tableName: settings.stateTable }),
         execution: {
           buildkite: new BuildkiteClient({
             apiUrl: settings.apiUrl,
@@ -35,11 +35,11 @@ const engine =
             maxWaitMs: 20_000,
           }),
           secretsManager,
-          iam: new IAMClient({}),
+          iam: lazyClient(iamSdk, (m) => new m.IAMClient({})),
           now: Date.now,
           log: (line) => logger.info(line),
         },
-        ...(settings.approvalStateMachineArn !== undefined ? { approvals: stepFunctionsApprovalGateway(new SFNClient({}), settings.approvalStateMachineArn) } : {}),
+        ...(settings.approvalStateMachineArn !== undefined ? { approvals: stepFunctionsApprovalGateway(lazyClient(sfnSdk, (m) => new m.SFNClient({})), settings.approvalStateMachineArn) } : {}),
       });
 const processor = createContainProcessor({
   contain: async (finding) => (engine === undefined ? [] : engine.contain(finding)),

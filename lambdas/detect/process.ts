@@ -12,9 +12,10 @@
  * - the flush failing after publishing: every record is reported failed too; the findings are
  *   republished with the same uids.
  */
-import { PutEventsCommand, type EventBridgeClient, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import type { EventBridgeClient, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { eventBridgeSdk } from '../../lib/aws/lazy.ts';
 import { DetailType, KITEWATCH_SOURCE, toPutEventsEntry } from '../../lib/engine/bus.ts';
 import type { IpEnricher } from '../../lib/enrich/ip.ts';
 import type { OcsfEvent } from '../../lib/ocsf/types.ts';
@@ -130,6 +131,7 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     for (const chunk of chunks(items)) {
       let out;
       try {
+        const { PutEventsCommand } = await eventBridgeSdk();
         out = await deps.eventBridge.send(new PutEventsCommand({ Entries: chunk.map((c) => c.entry) }));
       } catch (cause) {
         throw new PublishFindingsError(`PutEvents failed: ${(cause as Error).name}`, { cause });

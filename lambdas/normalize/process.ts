@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { PutEventsCommand, type EventBridgeClient, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { s3Sdk } from '../../lib/aws/lazy.ts';
 import { normalizeEnvelope } from '../../lib/ocsf/normalize.ts';
 import { toPutEventsEntry } from '../../lib/engine/bus.ts';
 import { quarantineRecord, type QuarantineRecord } from '../../lib/engine/quarantine.ts';
@@ -186,6 +187,7 @@ export function createNormalizer(deps: NormalizerDeps): Normalizer {
     const sent = Number(record.attributes.SentTimestamp);
     // SentTimestamp is fixed per message, so a redelivery lands on the same key.
     const key = quarantineKey(record.body, Number.isFinite(sent) ? new Date(sent) : new Date());
+    const { PutObjectCommand } = await s3Sdk();
     await deps.s3.send(
       new PutObjectCommand({
         Bucket: deps.quarantineBucket,

@@ -2,47 +2,72 @@ import middy from '@middy/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { IAMClient } from '@aws-sdk/client-iam';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SFNClient } from '@aws-sdk/client-sfn';
+import type { IAMClient } from '@aws-sdk/client-iam';
+import { lazyClient, secretsManagerSdk } from '../../lib/aws/lazy.ts';
 import { BuildkiteClient } from '../../lib/buildkite/client.ts';
 import { secretsManagerTokenProvider } from '../../lib/buildkite/token.ts';
 import type { RunbookId } from '../../lib/containment/actions.ts';
+import type { SfnPort } from '../../lib/containment/approval.ts';
+import type { SecretsManagerPort } from '../../lib/containment/rotation.ts';
 import { runRunbook, type RunbookDeps, type RunbookReport } from '../../lib/containment/runbooks.ts';
-import { lazyClient } from '../../lib/containment/stage.ts';
 import { toPutEventsEntry } from '../../lib/engine/bus.ts';
 import { createLogger } from '../shared/logger.ts';
 import { parseRunbookEnv, type RunbookSettings } from './env.ts';
 
 /**
- * What every runbook Lambda shares: the dependencies built once per cold start, and the thin
- * middy chain around runRunbook (lib/containment/runbooks.ts). Each
- * `lambdas/runbooks/<runbook>/handler.ts` is one line naming its runbook.
+ * What every runbook Lambda shares: the thin middy chain around runRunbook
+ * (lib/containment/runbooks.ts) and the Kitewatch bus, which every run publishes its Remediation
+ * Activity to (so EventBridge is loaded at cold start). Each `lambdas/runbooks/<runbook>/handler.ts`
+ * names its runbook and wires only the clients its own action calls; those load on first use
+ * (a dry run, the default, calls nothing), so a runbook's cold start pays for no other's SDK.
  */
-export function createRunbookDeps(settings: RunbookSettings, logger: Pick<Logger, 'info'>): RunbookDeps {
-  const secretsManager = lazyClient(() => new SecretsManagerClient({}));
-  const eventBridge = settings.eventBusName === undefined ? undefined : lazyClient(() => new EventBridgeClient({}));
+export interface RunbookWiring {
+  readonly buildkite?: BuildkiteClient | undefined;
+  readonly secretsManager?: SecretsManagerPort;
+  readonly iam?: Pick<IAMClient, 'send'>;
+  readonly sfn?: SfnPort;
+}
+
+/** Secrets Manager, loaded on first use. */
+export function lazySecretsManager(): SecretsManagerPort {
+  return lazyClient(secretsManagerSdk, (m) => new m.SecretsManagerClient({}));
+}
+
+/** The Buildkite API with its token from Secrets Manager (read on the first call); none without the secret. */
+export function buildkiteFromSecret(settings: RunbookSettings, secretsManager: SecretsManagerPort = lazySecretsManager()): BuildkiteClient | undefined {
+  if (settings.apiTokenSecretArn === undefined) return undefined;
+  return new BuildkiteClient({
+    apiUrl: settings.apiUrl,
+    graphqlUrl: settings.graphqlUrl,
+    token: secretsManagerTokenProvider({ client: secretsManager, secretId: settings.apiTokenSecretArn }),
+  });
+}
+
+/** A client this runbook does not wire: reaching it is a wiring bug, said plainly. */
+function notWired(runbook: RunbookId, what: string): { send(): Promise<never> } {
+  return {
+    send: async () => {
+      throw new Error(`runbook ${runbook} has no ${what} client wired (lambdas/runbooks/${runbook}/handler.ts)`);
+    },
+  };
+}
+
+export function createRunbookDeps(runbook: RunbookId, settings: RunbookSettings, wiring: RunbookWiring, logger: Pick<Logger, 'info'>): RunbookDeps {
+  const bus = settings.eventBusName;
+  const eventBridge = bus === undefined ? undefined : new EventBridgeClient({});
   return {
     execution: {
-      buildkite:
-        settings.apiTokenSecretArn === undefined
-          ? undefined
-          : new BuildkiteClient({
-              apiUrl: settings.apiUrl,
-              graphqlUrl: settings.graphqlUrl,
-              token: secretsManagerTokenProvider({ client: secretsManager, secretId: settings.apiTokenSecretArn }),
-            }),
-      secretsManager,
-      iam: lazyClient(() => new IAMClient({})),
+      buildkite: wiring.buildkite,
+      secretsManager: wiring.secretsManager ?? (notWired(runbook, 'Secrets Manager') as SecretsManagerPort),
+      iam: wiring.iam ?? (notWired(runbook, 'IAM') as Pick<IAMClient, 'send'>),
       now: Date.now,
       log: (line) => logger.info(line),
     },
-    sfn: lazyClient(() => new SFNClient({})),
-    ...(eventBridge !== undefined && settings.eventBusName !== undefined
+    ...(wiring.sfn !== undefined ? { sfn: wiring.sfn } : {}),
+    ...(eventBridge !== undefined && bus !== undefined
       ? {
           publish: async (events) => {
             if (events.length === 0) return;
-            const bus = settings.eventBusName as string;
             const out = await eventBridge.send(new PutEventsCommand({ Entries: events.map((e) => toPutEventsEntry(e, bus)) }));
             if ((out.FailedEntryCount ?? 0) > 0) throw new Error(`PutEvents rejected ${out.FailedEntryCount} Remediation Activities`);
           },
@@ -62,13 +87,9 @@ export function createRunbookLambda(runbook: RunbookId, deps: RunbookDeps, logge
   return middy(run).use(injectLambdaContext(logger, { resetKeys: true }));
 }
 
-let shared: { deps: RunbookDeps; logger: Logger } | undefined;
-
-/** For handler.ts files: deps from the environment, built on the first cold-start call. */
-export function runbookHandler(runbook: RunbookId): ReturnType<typeof createRunbookLambda> {
-  if (shared === undefined) {
-    const logger = createLogger();
-    shared = { deps: createRunbookDeps(parseRunbookEnv(process.env), logger), logger };
-  }
-  return createRunbookLambda(runbook, shared.deps, shared.logger);
+/** For handler.ts files: the environment parsed and the clients wired once, at cold start. */
+export function runbookHandler(runbook: RunbookId, wire: (settings: RunbookSettings) => RunbookWiring = () => ({})): ReturnType<typeof createRunbookLambda> {
+  const logger = createLogger();
+  const settings = parseRunbookEnv(process.env);
+  return createRunbookLambda(runbook, createRunbookDeps(runbook, settings, wire(settings), logger), logger);
 }

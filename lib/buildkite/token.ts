@@ -1,4 +1,5 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { secretsManagerSdk } from '../aws/lazy.ts';
 import { MissingBuildkiteTokenError } from './errors.ts';
 
 /**
@@ -46,6 +47,7 @@ export function secretsManagerTokenProvider(options: SecretsManagerTokenOptions)
   async function fetchToken(): Promise<string> {
     let secret: string | undefined;
     try {
+      const { GetSecretValueCommand } = await secretsManagerSdk();
       // AWSCURRENT explicitly: see TOOLING.md, and it is what a rotation promotes.
       const out = await options.client.send(new GetSecretValueCommand({ SecretId: options.secretId, VersionStage: 'AWSCURRENT' }));
       secret = out.SecretString;

@@ -1,4 +1,5 @@
-import { SendTaskFailureCommand, SendTaskSuccessCommand, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import { sfnSdk } from '../aws/lazy.ts';
 import { ACTION_IDS, type ActionId } from './actions.ts';
 import type { ApprovalGateway, ApprovalRequest } from './engine.ts';
 
@@ -98,6 +99,7 @@ export function approvalStateMachineDefinition(props: ApprovalStateMachineProps)
 export function stepFunctionsApprovalGateway(sfn: SfnPort, stateMachineArn: string): ApprovalGateway {
   return {
     async request(req: ApprovalRequest): Promise<void> {
+      const { StartExecutionCommand } = await sfnSdk();
       try {
         await sfn.send(new StartExecutionCommand({ stateMachineArn, name: req.approvalId, input: JSON.stringify(req) }));
       } catch (error) {
@@ -118,6 +120,7 @@ export interface Decision {
 
 /** Answers the waiting task. The task token is a credential: it goes to SFN and nowhere else. */
 export async function sendDecision(sfn: SfnPort, d: Decision, now: Date): Promise<void> {
+  const { SendTaskFailureCommand, SendTaskSuccessCommand } = await sfnSdk();
   if (d.decision === 'approve') {
     const output = { approval: { responder: d.responder, decidedAt: now.toISOString(), ...(d.reason !== undefined ? { reason: d.reason } : {}), ...(d.approvalId !== undefined ? { approvalId: d.approvalId } : {}) } };
     await sfn.send(new SendTaskSuccessCommand({ taskToken: d.taskToken, output: JSON.stringify(output) }));

@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { IAMClient } from '@aws-sdk/client-iam';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SFNClient } from '@aws-sdk/client-sfn';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { iamSdk, lambdaSdk, lazyClient, secretsManagerSdk, sfnSdk } from '../aws/lazy.ts';
 import { BuildkiteClient, DEFAULT_API_URL, DEFAULT_GRAPHQL_URL } from '../buildkite/client.ts';
 import { envTokenProvider } from '../buildkite/token.ts';
 import type { Command } from '../cli/main.ts';
@@ -11,7 +9,6 @@ import type { Io } from '../cli/io.ts';
 import { ACTIONS, RUNBOOK_IDS, type RunbookId } from './actions.ts';
 import { RunbookInputError, parseRunbookInput } from './runbook-inputs.ts';
 import { runRunbook, type RunbookDeps, type RunbookReport } from './runbooks.ts';
-import { lazyClient } from './stage.ts';
 
 export const RUNBOOK_USAGE = `Usage: kitewatch runbook <runbook> --input FILE [options]
 
@@ -54,12 +51,13 @@ export function defaultLocalRunbookDeps(opts: LocalRunbookOptions): RunbookDeps 
   return {
     execution: {
       buildkite: new BuildkiteClient({ apiUrl: opts.apiUrl, graphqlUrl: opts.graphqlUrl, token: envTokenProvider(opts.env) }),
-      secretsManager: lazyClient(() => new SecretsManagerClient({})),
-      iam: lazyClient(() => new IAMClient({})),
+      // On first use: a dry run or a Buildkite-only runbook never loads these packages.
+      secretsManager: lazyClient(secretsManagerSdk, (m) => new m.SecretsManagerClient({})),
+      iam: lazyClient(iamSdk, (m) => new m.IAMClient({})),
       now: Date.now,
       log: opts.log,
     },
-    sfn: lazyClient(() => new SFNClient({})),
+    sfn: lazyClient(sfnSdk, (m) => new m.SFNClient({})),
   };
 }
 
@@ -154,9 +152,10 @@ export function createRunbookCommand(deps: RunbookCommandDeps = {}): Command {
 }
 
 async function invokeDeployed(runbook: RunbookId, input: unknown, functionName: string, region: string | undefined, deps: RunbookCommandDeps, io: Io): Promise<number> {
-  const lambda = (deps.lambda ?? ((r) => new LambdaClient(r === undefined ? {} : { region: r })))(region);
   let out;
   try {
+    const { InvokeCommand, LambdaClient } = await lambdaSdk();
+    const lambda = (deps.lambda ?? ((r) => new LambdaClient(r === undefined ? {} : { region: r })))(region);
     out = await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify(input)) }));
   } catch (error) {
     io.err(`kitewatch runbook: could not invoke ${functionName}: ${(error as Error).name}: ${(error as Error).message}`);

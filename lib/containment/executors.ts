@@ -1,4 +1,5 @@
-import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import type { IAMClient } from '@aws-sdk/client-iam';
+import { iamSdk } from '../aws/lazy.ts';
 import { BuildkiteApi } from '../buildkite/api.ts';
 import type { BuildkiteClient } from '../buildkite/client.ts';
 import { BuildkiteApiError, BuildkiteGraphqlError, BuildkiteRequestError, MissingBuildkiteTokenError } from '../buildkite/errors.ts';
@@ -219,6 +220,7 @@ async function run(req: ExecuteRequest, deps: ExecutionDeps, record: (c: string)
     case 'revoke-role-sessions': {
       const before = req.issuedBefore ?? new Date(deps.now());
       const roleName = roleNameOf(t.uid);
+      const { PutRolePolicyCommand } = await iamSdk();
       record(`iam:PutRolePolicy ${roleName} ${REVOKE_SESSIONS_POLICY}`);
       await deps.iam.send(new PutRolePolicyCommand({ RoleName: roleName, PolicyName: REVOKE_SESSIONS_POLICY, PolicyDocument: revokeOlderSessionsPolicy(before) }));
       return OUTCOME.done(`Denied every session of role ${label(t)} issued before ${before.toISOString()} (inline policy ${REVOKE_SESSIONS_POLICY})`, {

@@ -1,13 +1,5 @@
-import {
-  DescribeSecretCommand,
-  type DescribeSecretCommandOutput,
-  GetRandomPasswordCommand,
-  GetSecretValueCommand,
-  PutSecretValueCommand,
-  RotateSecretCommand,
-  type SecretsManagerClient,
-  UpdateSecretVersionStageCommand,
-} from '@aws-sdk/client-secrets-manager';
+import type { DescribeSecretCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { secretsManagerSdk } from '../aws/lazy.ts';
 import { BuildkiteApi } from '../buildkite/api.ts';
 import type { BuildkiteClient } from '../buildkite/client.ts';
 
@@ -128,6 +120,7 @@ export class SecretRotation {
   }
 
   async describe(secretId: string): Promise<DescribeSecretCommandOutput> {
+    const { DescribeSecretCommand } = await secretsManagerSdk();
     this.#deps.record?.('secretsmanager:DescribeSecret');
     return this.#sm.send(new DescribeSecretCommand({ SecretId: secretId }));
   }
@@ -159,6 +152,7 @@ export class SecretRotation {
 
   /** `RotateSecret` where a rotation Lambda is configured: it runs the steps itself. */
   async rotateWithLambda(secretId: string, token: string): Promise<string | undefined> {
+    const { RotateSecretCommand } = await secretsManagerSdk();
     this.#deps.record?.('secretsmanager:RotateSecret');
     const out = await this.#sm.send(new RotateSecretCommand({ SecretId: secretId, ClientRequestToken: token, RotateImmediately: true }));
     return out.VersionId;
@@ -174,6 +168,7 @@ export class SecretRotation {
     const desc = await this.describe(req.secretId);
     const current = await this.#getValue(req.secretId, 'AWSCURRENT');
     const value = req.kind === 'buildkite-agent-token' ? await this.#newAgentToken(req, desc, current) : await this.#newRandom(req, current);
+    const { PutSecretValueCommand } = await secretsManagerSdk();
     this.#deps.record?.('secretsmanager:PutSecretValue');
     await this.#sm.send(new PutSecretValueCommand({ SecretId: req.secretId, ClientRequestToken: req.token, SecretString: value, VersionStages: ['AWSPENDING'] }));
   }
@@ -205,6 +200,7 @@ export class SecretRotation {
   async finishSecret(req: RotationRequest, options: { removePending?: boolean } = {}): Promise<FinishResult> {
     const desc = await this.describe(req.secretId);
     const current = versionWith(desc, 'AWSCURRENT');
+    const { UpdateSecretVersionStageCommand } = await secretsManagerSdk();
     let promoted = false;
     if (current !== req.token) {
       if (stagesOf(desc, req.token).length === 0) throw new RotationError(`version ${req.token} of ${req.secretId} does not exist; run createSecret first`);
@@ -241,6 +237,7 @@ export class SecretRotation {
   }
 
   async #getValue(secretId: string, stage: string | undefined, versionId?: string): Promise<string> {
+    const { GetSecretValueCommand } = await secretsManagerSdk();
     this.#deps.record?.('secretsmanager:GetSecretValue');
     const out = await this.#sm.send(
       new GetSecretValueCommand({ SecretId: secretId, ...(stage !== undefined ? { VersionStage: stage } : {}), ...(versionId !== undefined ? { VersionId: versionId } : {}) }),
@@ -263,6 +260,7 @@ export class SecretRotation {
   }
 
   async #newRandom(req: RotationRequest, current: string): Promise<string> {
+    const { GetRandomPasswordCommand } = await secretsManagerSdk();
     this.#deps.record?.('secretsmanager:GetRandomPassword');
     const out = await this.#sm.send(new GetRandomPasswordCommand({ PasswordLength: 40, ExcludePunctuation: true }));
     const fresh = out.RandomPassword;

@@ -1,4 +1,5 @@
-import { ListSecretsCommand, type SecretListEntry } from '@aws-sdk/client-secrets-manager';
+import type { SecretListEntry } from '@aws-sdk/client-secrets-manager';
+import { secretsManagerSdk } from '../aws/lazy.ts';
 import type { Target } from './activity.ts';
 import type { ContainmentConfig, SecretMapping } from './config.ts';
 import { TAG, type SecretsManagerPort } from './rotation.ts';
@@ -39,6 +40,7 @@ function smTarget(id: string, from: Target, arn?: string): Target {
 }
 
 async function listByTag(sm: SecretsManagerPort, key: string, value: string): Promise<SecretListEntry[]> {
+  const { ListSecretsCommand } = await secretsManagerSdk();
   const out: SecretListEntry[] = [];
   let next: string | undefined;
   do {

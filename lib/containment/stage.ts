@@ -1,5 +1,6 @@
-import { IAMClient } from '@aws-sdk/client-iam';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { IAMClient } from '@aws-sdk/client-iam';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { iamSdk, lazyClient, secretsManagerSdk } from '../aws/lazy.ts';
 import { BuildkiteClient } from '../buildkite/client.ts';
 import { envTokenProvider } from '../buildkite/token.ts';
 import type { ReplayOptions } from '../cli/replay.ts';
@@ -17,25 +18,13 @@ import { ContainmentEngine } from './engine.ts';
  */
 export interface ContainStageDeps {
   readonly fetch?: typeof fetch;
-  readonly secretsManager?: SecretsManagerClient;
-  readonly iam?: IAMClient;
+  readonly secretsManager?: Pick<SecretsManagerClient, 'send'>;
+  readonly iam?: Pick<IAMClient, 'send'>;
   readonly env?: NodeJS.ProcessEnv;
   /** Diagnostics (one line each; never a token or secret value). @default stderr */
   readonly log?: (line: string) => void;
   /** Epoch ms. @default Date.now */
   readonly now?: () => number;
-}
-
-/** Builds the AWS client on first use: dry-run and Buildkite-only runs never need credentials. */
-export function lazyClient<C extends object>(make: () => C): C {
-  let client: C | undefined;
-  return new Proxy({} as C, {
-    get(_target, prop) {
-      client ??= make();
-      const value: unknown = Reflect.get(client, prop);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(client) : value;
-    },
-  });
 }
 
 export function createContainStage(opts: ReplayOptions, state: StatePort, deps: ContainStageDeps = {}): ContainStage {
@@ -55,8 +44,9 @@ export function createContainStage(opts: ReplayOptions, state: StatePort, deps: 
     state,
     execution: {
       buildkite,
-      secretsManager: deps.secretsManager ?? lazyClient(() => new SecretsManagerClient({})),
-      iam: deps.iam ?? lazyClient(() => new IAMClient({})),
+      // On first use: dry-run and Buildkite-only runs never load these packages nor need credentials.
+      secretsManager: deps.secretsManager ?? lazyClient(secretsManagerSdk, (m) => new m.SecretsManagerClient({})),
+      iam: deps.iam ?? lazyClient(iamSdk, (m) => new m.IAMClient({})),
       now: deps.now ?? Date.now,
       log,
     },

@@ -13,19 +13,16 @@
  * can't match a recreated one. `writeCount` counts DynamoDB write requests issued,
  * failed conditional ones included (they consume capacity too).
  */
-import {
-  type AttributeValue,
-  BatchGetItemCommand,
-  type DynamoDBClient,
-  DeleteItemCommand,
-  GetItemCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { dynamoDbSdk } from '../aws/lazy.ts';
 import type { PutOptions, StateItem, StatePort } from './port.ts';
 
 export interface DynamoDbStateOptions {
-  /** Owned by the caller: close() does not destroy it. */
-  readonly client: DynamoDBClient;
+  /**
+   * Owned by the caller: close() does not destroy it. The command classes are imported on first
+   * use, so a function that only may touch state can pass a lazily loaded client.
+   */
+  readonly client: Pick<DynamoDBClient, 'send'>;
   readonly tableName: string;
   /** Clock for expiry, epoch seconds. Defaults to wall clock; the engine injects event time. */
   readonly nowSeconds?: () => number;
@@ -67,7 +64,7 @@ function decodeValue(attr: AttributeValue | undefined): unknown {
 
 export class DynamoDbState implements StatePort {
   readonly tableName: string;
-  private readonly client: DynamoDBClient;
+  private readonly client: Pick<DynamoDBClient, 'send'>;
   private readonly now: () => number;
   private readonly consistentRead: boolean;
   private readonly maxBatchGetAttempts: number;
@@ -86,6 +83,7 @@ export class DynamoDbState implements StatePort {
   }
 
   async get<T = unknown>(key: string): Promise<StateItem<T> | undefined> {
+    const { GetItemCommand } = await dynamoDbSdk();
     const out = await this.client.send(
       new GetItemCommand({
         TableName: this.tableName,
@@ -113,6 +111,7 @@ export class DynamoDbState implements StatePort {
   }
 
   async put<T = unknown>(key: string, value: T, options: PutOptions): Promise<boolean> {
+    const { UpdateItemCommand } = await dynamoDbSdk();
     const values: Record<string, AttributeValue> = {
       ':v': encodeValue(value),
       ':exp': num(options.expiresAt),
@@ -149,6 +148,7 @@ export class DynamoDbState implements StatePort {
   }
 
   async increment(key: string, delta: number, expiresAt: number): Promise<number> {
+    const { UpdateItemCommand } = await dynamoDbSdk();
     // Normally one ADD. An expired-but-undeleted counter must restart at delta, which ADD
     // can't express: that case falls back to a conditional SET, retried if raced.
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -191,6 +191,7 @@ export class DynamoDbState implements StatePort {
   }
 
   async delete(key: string): Promise<void> {
+    const { DeleteItemCommand } = await dynamoDbSdk();
     this.writes++;
     await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: { pk: { S: key } } }));
   }
@@ -200,6 +201,7 @@ export class DynamoDbState implements StatePort {
   }
 
   private async batchGet(keys: readonly string[]): Promise<Item[]> {
+    const { BatchGetItemCommand } = await dynamoDbSdk();
     const found: Item[] = [];
     let pending: Item[] = keys.map((key) => ({ pk: { S: key } }));
     for (let attempt = 0; pending.length > 0; attempt++) {

@@ -1,4 +1,5 @@
+import { lazyClient, sfnSdk } from '../../../lib/aws/lazy.ts';
 import { runbookHandler } from '../shared.ts';
 
-/** Runbook Lambda `approve-action` (docs/runbooks.md). */
-export const handler = runbookHandler('approve-action');
+/** Runbook Lambda `approve-action` (docs/runbooks.md): Step Functions only, to answer the waiting task. */
+export const handler = runbookHandler('approve-action', () => ({ sfn: lazyClient(sfnSdk, (m) => new m.SFNClient({})) }));

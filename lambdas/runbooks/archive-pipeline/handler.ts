@@ -1,4 +1,4 @@
-import { runbookHandler } from '../shared.ts';
+import { buildkiteFromSecret, runbookHandler } from '../shared.ts';
 
-/** Runbook Lambda `archive-pipeline` (docs/runbooks.md). */
-export const handler = runbookHandler('archive-pipeline');
+/** Runbook Lambda `archive-pipeline` (docs/runbooks.md): the Buildkite API only. */
+export const handler = runbookHandler('archive-pipeline', (settings) => ({ buildkite: buildkiteFromSecret(settings) }));

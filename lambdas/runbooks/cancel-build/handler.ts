@@ -1,4 +1,4 @@
-import { runbookHandler } from '../shared.ts';
+import { buildkiteFromSecret, runbookHandler } from '../shared.ts';
 
-/** Runbook Lambda `cancel-build` (docs/runbooks.md). */
-export const handler = runbookHandler('cancel-build');
+/** Runbook Lambda `cancel-build` (docs/runbooks.md): the Buildkite API only. */
+export const handler = runbookHandler('cancel-build', (settings) => ({ buildkite: buildkiteFromSecret(settings) }));

@@ -1,4 +1,4 @@
-import { runbookHandler } from '../shared.ts';
+import { buildkiteFromSecret, runbookHandler } from '../shared.ts';
 
-/** Runbook Lambda `pause-queue` (docs/runbooks.md). */
-export const handler = runbookHandler('pause-queue');
+/** Runbook Lambda `pause-queue` (docs/runbooks.md): the Buildkite API only. */
+export const handler = runbookHandler('pause-queue', (settings) => ({ buildkite: buildkiteFromSecret(settings) }));

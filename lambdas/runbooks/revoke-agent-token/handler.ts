@@ -1,4 +1,4 @@
-import { runbookHandler } from '../shared.ts';
+import { buildkiteFromSecret, runbookHandler } from '../shared.ts';
 
-/** Runbook Lambda `revoke-agent-token` (docs/runbooks.md). */
-export const handler = runbookHandler('revoke-agent-token');
+/** Runbook Lambda `revoke-agent-token` (docs/runbooks.md): the Buildkite API only. */
+export const handler = runbookHandler('revoke-agent-token', (settings) => ({ buildkite: buildkiteFromSecret(settings) }));

@@ -1,4 +1,7 @@
-import { runbookHandler } from '../shared.ts';
+import { buildkiteFromSecret, lazySecretsManager, runbookHandler } from '../shared.ts';
 
-/** Runbook Lambda `rotate-secret` (docs/runbooks.md). */
-export const handler = runbookHandler('rotate-secret');
+/** Runbook Lambda `rotate-secret` (docs/runbooks.md): Secrets Manager, and the Buildkite API for agent-token secrets. */
+export const handler = runbookHandler('rotate-secret', (settings) => {
+  const secretsManager = lazySecretsManager();
+  return { secretsManager, buildkite: buildkiteFromSecret(settings, secretsManager) };
+});
