@@ -1,4 +1,4 @@
-import type { EntityType } from '../findings/contract.ts';
+import { ENTITY_TYPES, type EntityType } from '../findings/contract.ts';
 
 /**
  * The containment actions. Ids are a public contract (`command_uid` of every Remediation
@@ -22,6 +22,9 @@ export type RunbookId = (typeof RUNBOOK_IDS)[number];
 
 /** The kind of thing an action changes (or skips): `type` in `unmapped.kitewatch.target`. */
 export type TargetType = EntityType | 'SecretsManagerSecret' | 'IamRole' | 'Build';
+
+/** What a protection or mapping can name: Buildkite entities plus the AWS resources actions touch. */
+export const PROTECTABLE_TYPES = [...ENTITY_TYPES, 'SecretsManagerSecret', 'IamRole', 'Build'] as const;
 
 export interface ActionSpec {
   readonly id: ActionId;

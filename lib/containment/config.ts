@@ -1,6 +1,8 @@
 import * as z from 'zod';
 import { ENTITY_TYPES } from '../findings/contract.ts';
-import { ACTION_IDS, ACTIONS, type ActionId } from './actions.ts';
+import { ACTION_IDS, ACTIONS, PROTECTABLE_TYPES, type ActionId } from './actions.ts';
+
+export { PROTECTABLE_TYPES };
 
 /**
  * `containment` in kitewatch.config.json: mode, policy (which actions follow which detector at
@@ -12,9 +14,6 @@ export const SEVERITY_NAMES = ['informational', 'low', 'medium', 'high', 'critic
 export type SeverityName = (typeof SEVERITY_NAMES)[number];
 /** OCSF severity_id of each name. */
 export const SEVERITY_IDS: Readonly<Record<SeverityName, number>> = { informational: 1, low: 2, medium: 3, high: 4, critical: 5 };
-
-/** What a protection or mapping can name: Buildkite entities plus the AWS resources actions touch. */
-export const PROTECTABLE_TYPES = [...ENTITY_TYPES, 'SecretsManagerSecret', 'IamRole', 'Build'] as const;
 
 const ActionIdSchema = z.enum(ACTION_IDS);
 

@@ -1,8 +1,7 @@
 import * as z from 'zod';
-import { describeIssues } from '../config/load.ts';
-import type { ActionId, RunbookId, TargetType } from './actions.ts';
+import { describeIssues } from '../config/issues.ts';
+import { PROTECTABLE_TYPES, RUNBOOK_IDS, type ActionId, type RunbookId, type TargetType } from './actions.ts';
 import type { Target } from './activity.ts';
-import { PROTECTABLE_TYPES } from './config.ts';
 import { roleNameOf } from './executors.ts';
 import { secretNameOf } from './secrets.ts';
 
@@ -11,112 +10,137 @@ import { secretNameOf } from './secrets.ts';
  * runbook Lambdas, `kitewatch runbook`, the approval state machine (which invokes a runbook
  * once a responder approves) and the generated docs.
  */
-const slug = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be a Buildkite slug (lowercase letters, digits, dashes)');
-const uuid = z.guid('must be a UUID');
+// Built on first use, each runbook's schema on its own: a runbook Lambda parses only its own
+// input, and the contain Lambda (which only writes runbook inputs) builds none at cold start.
+const once = <T>(make: () => T): (() => T) => {
+  let value: T | undefined;
+  return () => (value ??= make());
+};
+const slug = once(() => z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be a Buildkite slug (lowercase letters, digits, dashes)'));
+const uuid = once(() => z.guid('must be a UUID'));
 
-const Approval = z
-  .object({
-    responder: z.string().min(1).describe('Who approved.'),
-    reason: z.string().optional().describe('Why.'),
-    approvalId: z.string().optional().describe('The approval request id.'),
-    decidedAt: z.string().optional().describe('When (ISO 8601).'),
-  })
-  .strict();
+const Approval = once(() =>
+  z
+    .object({
+      responder: z.string().min(1).describe('Who approved.'),
+      reason: z.string().optional().describe('Why.'),
+      approvalId: z.string().optional().describe('The approval request id.'),
+      decidedAt: z.string().optional().describe('When (ISO 8601).'),
+    })
+    .strict(),
+);
 
-const common = {
+const common = once(() => ({
   dryRun: z.boolean().default(true).describe('Report what would be done without calling anything; set false to act.'),
   reason: z.string().min(1).max(500).optional().describe('Why; sent to Buildkite where it takes a note, and kept in the report.'),
   correlationUid: z.string().min(1).optional().describe("The finding's finding_info.uid, to correlate the Remediation Activity with it."),
-  approval: Approval.optional().describe('Set by the approval state machine after a responder approved; not for manual use.'),
-};
+  approval: Approval().optional().describe('Set by the approval state machine after a responder approved; not for manual use.'),
+}));
 
-export const RunbookInputs = {
-  'revoke-agent-token': z
-    .object({
-      org: slug.describe('Organization slug.'),
-      tokenId: uuid.describe('Agent token uuid (`detail.token.uuid` of Agent events).'),
-      clusterId: uuid.optional().describe('Cluster uuid, when known (saves listing the clusters).'),
-      ...common,
-    })
-    .strict(),
-  'stop-agent': z
-    .object({
-      org: slug.describe('Organization slug.'),
-      agentId: uuid.describe('Agent uuid.'),
-      force: z.boolean().default(true).describe('Cancel the running job and its build.'),
-      ...common,
-    })
-    .strict(),
-  'rotate-secret': z
-    .object({
-      secretId: z.string().min(1).describe('Secrets Manager secret ARN or name.'),
-      rotation: z
-        .enum(['auto', 'random', 'buildkite-agent-token'])
-        .default('auto')
-        .describe('Without a rotation Lambda: how to make the new value (auto: the `kitewatch:rotation` tag, else random).'),
-      jsonKey: z.string().min(1).optional().describe('For random rotation of a JSON secret: the key to replace.'),
-      idempotencyKey: z
-        .string()
-        .min(1)
-        .optional()
-        .describe('Names this rotation: a retry with the same key does not rotate twice (default: correlationUid, else the current UTC hour).'),
-      ...common,
-    })
-    .strict(),
-  'revoke-role-sessions': z
-    .object({
-      role: z.string().min(1).describe('IAM role name or ARN.'),
-      issuedBefore: z.iso.datetime({ offset: true }).optional().describe('Deny sessions issued before this instant (ISO 8601; default now).'),
-      ...common,
-    })
-    .strict(),
-  'pause-queue': z
-    .object({
-      org: slug.describe('Organization slug.'),
-      clusterId: uuid.describe('Cluster uuid.'),
-      queueId: uuid.describe('Queue uuid.'),
-      note: z.string().min(1).max(500).optional().describe('Dispatch-paused note shown in Buildkite (default: the reason).'),
-      ...common,
-    })
-    .strict(),
-  'cancel-build': z
-    .object({
-      org: slug.describe('Organization slug.'),
-      pipeline: slug.describe('Pipeline slug.'),
-      buildNumber: z.number().int().positive().describe('Build number (not the build uuid).'),
-      ...common,
-    })
-    .strict(),
-  'archive-pipeline': z
-    .object({
-      org: slug.describe('Organization slug.'),
-      pipeline: slug.describe('Pipeline slug.'),
-      ...common,
-    })
-    .strict(),
-  'approve-action': z
-    .object({
-      taskToken: z.string().min(1).describe('The task token from the approval request (treat it as a secret: whoever holds it can decide).'),
-      decision: z.enum(['approve', 'deny']).describe('approve runs the action; deny drops it.'),
-      responder: z.string().min(1).describe('Who decides (name or email), recorded in the Remediation Activity.'),
-      reason: z.string().min(1).max(500).optional().describe('Why.'),
-      request: z
-        .object({
-          approvalId: z.string().min(1),
-          action: z.string().min(1),
-          target: z
-            .object({ type: z.enum(PROTECTABLE_TYPES), uid: z.string().min(1), name: z.string().optional(), org: z.string().optional() })
-            .loose(),
-          correlationUid: z.string().optional(),
-          severityId: z.number().int().optional(),
-        })
-        .loose()
-        .optional()
-        .describe('The approval request as notified (lets the Remediation Activity name the action and target).'),
-      dryRun: common.dryRun,
-    })
-    .strict(),
-} as const satisfies Record<RunbookId, z.ZodType>;
+const builders = {
+  'revoke-agent-token': () =>
+    z
+      .object({
+        org: slug().describe('Organization slug.'),
+        tokenId: uuid().describe('Agent token uuid (`detail.token.uuid` of Agent events).'),
+        clusterId: uuid().optional().describe('Cluster uuid, when known (saves listing the clusters).'),
+        ...common(),
+      })
+      .strict(),
+  'stop-agent': () =>
+    z
+      .object({
+        org: slug().describe('Organization slug.'),
+        agentId: uuid().describe('Agent uuid.'),
+        force: z.boolean().default(true).describe('Cancel the running job and its build.'),
+        ...common(),
+      })
+      .strict(),
+  'rotate-secret': () =>
+    z
+      .object({
+        secretId: z.string().min(1).describe('Secrets Manager secret ARN or name.'),
+        rotation: z
+          .enum(['auto', 'random', 'buildkite-agent-token'])
+          .default('auto')
+          .describe('Without a rotation Lambda: how to make the new value (auto: the `kitewatch:rotation` tag, else random).'),
+        jsonKey: z.string().min(1).optional().describe('For random rotation of a JSON secret: the key to replace.'),
+        idempotencyKey: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('Names this rotation: a retry with the same key does not rotate twice (default: correlationUid, else the current UTC hour).'),
+        ...common(),
+      })
+      .strict(),
+  'revoke-role-sessions': () =>
+    z
+      .object({
+        role: z.string().min(1).describe('IAM role name or ARN.'),
+        issuedBefore: z.iso.datetime({ offset: true }).optional().describe('Deny sessions issued before this instant (ISO 8601; default now).'),
+        ...common(),
+      })
+      .strict(),
+  'pause-queue': () =>
+    z
+      .object({
+        org: slug().describe('Organization slug.'),
+        clusterId: uuid().describe('Cluster uuid.'),
+        queueId: uuid().describe('Queue uuid.'),
+        note: z.string().min(1).max(500).optional().describe('Dispatch-paused note shown in Buildkite (default: the reason).'),
+        ...common(),
+      })
+      .strict(),
+  'cancel-build': () =>
+    z
+      .object({
+        org: slug().describe('Organization slug.'),
+        pipeline: slug().describe('Pipeline slug.'),
+        buildNumber: z.number().int().positive().describe('Build number (not the build uuid).'),
+        ...common(),
+      })
+      .strict(),
+  'archive-pipeline': () =>
+    z
+      .object({
+        org: slug().describe('Organization slug.'),
+        pipeline: slug().describe('Pipeline slug.'),
+        ...common(),
+      })
+      .strict(),
+  'approve-action': () =>
+    z
+      .object({
+        taskToken: z.string().min(1).describe('The task token from the approval request (treat it as a secret: whoever holds it can decide).'),
+        decision: z.enum(['approve', 'deny']).describe('approve runs the action; deny drops it.'),
+        responder: z.string().min(1).describe('Who decides (name or email), recorded in the Remediation Activity.'),
+        reason: z.string().min(1).max(500).optional().describe('Why.'),
+        request: z
+          .object({
+            approvalId: z.string().min(1),
+            action: z.string().min(1),
+            target: z
+              .object({ type: z.enum(PROTECTABLE_TYPES), uid: z.string().min(1), name: z.string().optional(), org: z.string().optional() })
+              .loose(),
+            correlationUid: z.string().optional(),
+            severityId: z.number().int().optional(),
+          })
+          .loose()
+          .optional()
+          .describe('The approval request as notified (lets the Remediation Activity name the action and target).'),
+        dryRun: common().dryRun,
+      })
+      .strict(),
+} satisfies Record<RunbookId, () => z.ZodType>;
+
+type Schemas = { readonly [R in RunbookId]: ReturnType<(typeof builders)[R]> };
+const built: Partial<Record<RunbookId, z.ZodType>> = {};
+
+/** One zod schema per runbook (built when first read). */
+export const RunbookInputs: Schemas = Object.defineProperties(
+  {} as Schemas,
+  Object.fromEntries(RUNBOOK_IDS.map((id) => [id, { enumerable: true, get: () => (built[id] ??= builders[id]()) }])),
+);
 
 export type RunbookInput<R extends RunbookId> = z.infer<(typeof RunbookInputs)[R]>;
 
