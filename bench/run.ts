@@ -152,6 +152,18 @@ function nodeInit(script: string): number {
   return samples[3] as number;
 }
 
+/** AWS SDK packages a bundle imports: statically (evaluated at init) or only through import() (on first use). */
+function sdkImports(code: string): { eager: string[]; lazy: string[] } {
+  const names = (re: RegExp): string[] => [...new Set([...code.matchAll(re)].map((m) => m[1] as string))].sort();
+  // Minified: `import{X as y}from"@aws-sdk/..."` or `import"@aws-sdk/..."`; `import("@aws-sdk/...")` is lazy.
+  const eager = names(/(?:from|import)\s*"(@aws-sdk\/[a-z0-9-]+)"/g);
+  const lazy = names(/import\(\s*"(@aws-sdk\/[a-z0-9-]+)"\s*\)/g).filter((m) => !eager.includes(m));
+  return { eager, lazy };
+}
+
+const short = (packages: readonly string[]): string => packages.map((m) => m.replace('@aws-sdk/client-', '')).join('+');
+const importAll = (packages: readonly string[]): string => packages.map((m) => `await import(${JSON.stringify(m)});`).join(' ');
+
 async function bundles(): Promise<void> {
   const out = join(RESULTS, 'bundles');
   rmSync(out, { recursive: true, force: true });
@@ -184,18 +196,23 @@ async function bundles(): Promise<void> {
     const kb = statSync(outfile).size / 1024;
     record({ metric: `bundle ${name}`, value: kb, unit: 'KB', target: '< 250 KB', met: kb < 250 });
     const init = nodeInit(probe(outfile)) - baseline;
-    // The AWS SDK stays external (the runtime ships it) but is still evaluated at init: measure it
-    // apart, so the figure says how much is ours.
-    const sdk = [...new Set([...readFileSync(outfile, 'utf8').matchAll(/from"(@aws-sdk\/[a-z0-9-]+)"/g)].map((m) => m[1] as string))];
-    const sdkInit = sdk.length === 0 ? 0 : nodeInit(`const t=performance.now(); ${sdk.map((m) => `await import(${JSON.stringify(m)});`).join(' ')} console.log(performance.now()-t)`) - baseline;
-    record({
-      metric: `cold init ${name} (over baseline)`,
-      value: init,
-      unit: 'ms',
-      target: '< 100 ms',
-      met: init < 100,
-      note: sdk.length === 0 ? 'no AWS SDK client' : `of which AWS SDK ${sdk.map((m) => m.replace('@aws-sdk/client-', '')).join('+')}: ${sdkInit.toFixed(0)} ms; Kitewatch code ${(init - sdkInit).toFixed(0)} ms`,
-    });
+    // The AWS SDK stays external (the runtime ships it) but what the bundle imports statically is
+    // still evaluated at init: measure it apart, and measure our code with those packages already
+    // loaded, so the figure says how much is ours.
+    const { eager, lazy } = sdkImports(readFileSync(outfile, 'utf8'));
+    const sdkInit = eager.length === 0 ? 0 : nodeInit(`const t=performance.now(); ${importAll(eager)} console.log(performance.now()-t)`) - baseline;
+    const ours = eager.length === 0 ? init : nodeInit(`${importAll(eager)} const t=performance.now(); await import(${JSON.stringify(outfile)}); console.log(performance.now()-t)`) - baseline;
+    const notes = [eager.length === 0 ? 'no AWS SDK client at init' : `of which AWS SDK ${short(eager)}: ${sdkInit.toFixed(0)} ms; Kitewatch code ${ours.toFixed(0)} ms`];
+    if (lazy.length > 0) {
+      // Not in the init figure: the packages only import() reaches, paid by the first request on a
+      // path that needs them. Measured in the same fresh process right after init (what that request
+      // pays), and alone over the baseline (what they cost without the eager packages' shared core).
+      // Upper bound: every package the bundle can reach, though one path may need only one of them.
+      const firstUse = nodeInit(`await import(${JSON.stringify(outfile)}); const t=performance.now(); ${importAll(lazy)} console.log(performance.now()-t)`);
+      const alone = nodeInit(`const t=performance.now(); ${importAll(lazy)} console.log(performance.now()-t)`) - baseline;
+      notes.push(`lazy on first use: ${short(lazy)} +${firstUse.toFixed(0)} ms after init (${alone.toFixed(0)} ms alone over baseline)`);
+    }
+    record({ metric: `cold init ${name} (over baseline)`, value: init, unit: 'ms', target: '< 100 ms', met: init < 100, note: notes.join('; ') });
   }
 }
 
