@@ -12,9 +12,13 @@ export function deterministicUid(...parts: readonly string[]): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h.slice(16, 17), 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-/** True for a literal IPv4 or IPv6 address, the only thing OCSF's `ip_t` accepts. */
+/**
+ * True for a literal IPv4 or IPv6 address that fits OCSF's `ip_t` (at most 40 characters). A valid
+ * but padded notation longer than that (`::0000:000:0000:...:100.100.100.100`) is not emitted as
+ * an IP: the mappers keep it in `unmapped` like any other value that is not one.
+ */
 export function isIpAddress(value: unknown): value is string {
-  return typeof value === 'string' && isIP(value) !== 0;
+  return typeof value === 'string' && value.length <= 40 && isIP(value) !== 0;
 }
 
 export const ObservableType = {

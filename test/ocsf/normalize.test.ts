@@ -303,3 +303,25 @@ describe('unknown fields survive', () => {
     expect(bk['replay-name']).toBe('x');
   });
 });
+
+describe('IP addresses that OCSF cannot carry', () => {
+  function auditWithIp(ip: string): OcsfEvent {
+    const input = clone(sample('audit-event-logged'));
+    const ev = (input['detail'] as { event: Record<string, unknown> }).event;
+    ev['context'] = JSON.stringify({ request_ip: ip, request_user_agent: 'curl/8' });
+    const e = ok(input);
+    expectValidOcsf(e);
+    return e;
+  }
+
+  it('emits a compact IPv6 address as src_endpoint.ip', () => {
+    expect(auditWithIp('2001:db8::1').src_endpoint?.ip).toBe('2001:db8::1');
+  });
+
+  it.each(['not-an-ip', '::0000:000:0000:0000:0000:100.100.100.100', '10.0.0.256'])('keeps %s in unmapped, not as an ip_t (longer than 40 characters or not an address)', (ip) => {
+    const e = auditWithIp(ip);
+    expect(e.src_endpoint?.ip).toBeUndefined();
+    expect((e.unmapped as { buildkite: Record<string, unknown> }).buildkite['invalid_request_ip']).toBe(ip);
+    expect(JSON.stringify(e.observables ?? [])).not.toContain(ip);
+  });
+});
