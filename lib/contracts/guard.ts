@@ -7,9 +7,10 @@ export type Guard = (value: unknown) => boolean;
  * Compiles a zod schema into a boolean check with the same answer as `schema.safeParse(v).success`,
  * for the hot path: zod builds a result, a payload and a copy of every object it parses, which was
  * about a fifth of the normalizer's time. The schema stays the one source of truth; callers run
- * zod only when the guard says no, to get the reason. Node kinds and checks this compiler does not
- * know fall back to zod for that subtree, so an unknown construct costs speed, never correctness.
- * test/contracts/guard.test.ts checks the agreement on real samples and on fuzzed JSON.
+ * zod only when the guard says no, to get the reason. Node kinds, flags and checks this compiler
+ * does not know (see KNOWN) fall back to zod for that subtree, so an unknown construct costs speed,
+ * never correctness. test/contracts/guard.test.ts checks the agreement on real samples, on fuzzed
+ * JSON and on the constructs a review found it getting wrong.
  */
 export function compileGuard(schema: z.ZodType): Guard {
   return compile(schema as unknown as Node);
@@ -35,11 +36,47 @@ interface Def {
   readonly when?: unknown;
 }
 interface Node {
-  readonly _zod: { readonly def: Def };
+  readonly _zod: { readonly def: Def; readonly traits: ReadonlySet<string>; readonly optin?: string; readonly optout?: string };
   safeParse(value: unknown): { success: boolean };
 }
 
 const fallback = (node: Node): Guard => (v) => node.safeParse(v).success;
+
+/**
+ * What the generator compiles, per kind: the def keys it reads and zod's own ($-prefixed) traits.
+ * A node with anything more (z.coerce, z.xor's `inclusive: false`, a strict object's catchall,
+ * z.exactOptional's trait, a refinement on a wrapper, a new zod flag) goes to zod: the guard
+ * must give zod's answer for every input, and what it does not understand it does not guess.
+ */
+const KNOWN: Record<string, { keys: readonly string[]; traits: readonly string[] }> = {
+  unknown: { keys: ['type'], traits: ['$ZodUnknown'] },
+  any: { keys: ['type'], traits: ['$ZodAny'] },
+  boolean: { keys: ['type'], traits: ['$ZodBoolean'] },
+  string: { keys: ['type', 'checks'], traits: ['$ZodString'] },
+  number: { keys: ['type', 'checks'], traits: ['$ZodNumber'] },
+  optional: { keys: ['type', 'innerType'], traits: ['$ZodOptional'] },
+  nullable: { keys: ['type', 'innerType'], traits: ['$ZodNullable'] },
+  union: { keys: ['type', 'options'], traits: ['$ZodUnion'] },
+  array: { keys: ['type', 'element'], traits: ['$ZodArray'] },
+  record: { keys: ['type', 'keyType', 'valueType'], traits: ['$ZodRecord'] },
+  object: { keys: ['type', 'shape'], traits: ['$ZodObject', '$ZodObjectJIT'] },
+};
+/** String and number schemas that are also format checks (z.iso.datetime(), z.int()). */
+const FORMAT_NODE = {
+  keys: ['type', 'checks', 'format', 'check', 'pattern', 'abort', 'offset', 'local', 'precision'],
+  traits: ['$ZodString', '$ZodStringFormat', '$ZodCheckStringFormat', '$ZodCheck', '$ZodISODateTime', '$ZodISODate', '$ZodISOTime', '$ZodGUID', '$ZodNumber', '$ZodNumberFormat', '$ZodCheckNumberFormat'],
+};
+
+function understood(node: Node): boolean {
+  const def = node._zod.def;
+  const known = def.format !== undefined && (def.type === 'string' || def.type === 'number') ? FORMAT_NODE : KNOWN[def.type];
+  if (known === undefined) return false;
+  for (const k of Object.keys(def)) if (!known.keys.includes(k)) return false;
+  // Only string and number checks are compiled (stringChecks, numberChecks); a check elsewhere is a refinement zod must run.
+  if (def.type !== 'string' && def.type !== 'number' && (def.checks?.length ?? 0) > 0) return false;
+  for (const t of node._zod.traits) if (t.startsWith('$') && t !== '$ZodType' && !known.traits.includes(t)) return false;
+  return true;
+}
 
 /**
  * Generates one straight-line function per object and array of the schema: about ten times
@@ -66,19 +103,23 @@ class Generator {
   expr(node: Node, x: string): string {
     const def = node._zod.def;
     const fb = () => `${this.ref(fallback(node))}(${x})`;
+    if (!understood(node)) return fb();
     switch (def.type) {
       case 'unknown':
       case 'any':
         return 'true';
       case 'boolean':
-        return def.checks?.length ? fb() : `typeof ${x} === 'boolean'`;
+        return `typeof ${x} === 'boolean'`;
       case 'string': {
         const checks = stringChecks(def);
         if (checks === undefined) return fb();
         return [`typeof ${x} === 'string'`, ...checks.map((c) => `${this.ref(c)}(${x})`)].join(' && ');
       }
       case 'number': {
-        const checks = numberChecks(def);
+        if (def.format !== undefined && def.format !== 'safeint') return fb();
+        const own = def.format === 'safeint' ? [Number.isSafeInteger] : [];
+        const more = numberChecks(def);
+        const checks = more === undefined ? undefined : [...own, ...more];
         if (checks === undefined) return fb();
         return [`typeof ${x} === 'number'`, `Number.isFinite(${x})`, ...checks.map((c) => `${this.ref(c)}(${x})`)].join(' && ');
       }
@@ -91,25 +132,30 @@ class Generator {
         return options.length === 0 ? 'false' : `(${options.map((o) => `(${this.expr(o, x)})`).join(' || ')})`;
       }
       case 'array': {
-        if (def.checks?.length) return fb();
         // A loop, not every(): every() skips holes, zod checks them as undefined.
         const f = this.fn('a', `if (!Array.isArray(a)) return false;\nfor (let i = 0; i < a.length; i++) { const e = a[i]; if (!(${this.expr(def.element as Node, 'e')})) return false; }\nreturn true;`);
         return `${f}(${x})`;
       }
       case 'record': {
-        const key = def.keyType?._zod.def;
-        if (def.checks?.length || key?.type !== 'string' || key.checks?.length) return fb();
+        const key = def.keyType as Node;
+        if (!understood(key) || key._zod.def.type !== 'string' || (key._zod.def.checks?.length ?? 0) > 0) return fb();
+        // zod walks Reflect.ownKeys: a symbol key fails the string key type (JSON has none).
         const plain = this.ref(isPlainObject);
-        if (def.valueType?._zod.def.type === 'unknown') return `${plain}(${x})`;
-        const f = this.fn('r', `if (!${plain}(r)) return false;\nfor (const k in r) { if (!Object.hasOwn(r, k)) continue; const e = r[k]; if (!(${this.expr(def.valueType as Node, 'e')})) return false; }\nreturn true;`);
+        const valueCheck = def.valueType?._zod.def.type === 'unknown' && understood(def.valueType) ? '' : `for (const k in r) { if (!Object.hasOwn(r, k)) continue; const e = r[k]; if (!(${this.expr(def.valueType as Node, 'e')})) return false; }\n`;
+        const f = this.fn('r', `if (!${plain}(r) || Object.getOwnPropertySymbols(r).length > 0) return false;\n${valueCheck}return true;`);
         return `${f}(${x})`;
       }
       case 'object': {
-        // Strict and loose objects (a catchall) and object-level refinements go to zod.
-        if (def.checks?.length || def.catchall !== undefined) return fb();
-        const fields = Object.entries(def.shape ?? {}).map(([k, child], i) => {
-          // zod reads input[key] (inherited keys included): so does the guard.
-          return `const v${i} = o[${JSON.stringify(k)}];\nif (!(${this.expr(child, `v${i}`)})) return false;`;
+        const shape = def.shape ?? {};
+        if (Object.getOwnPropertySymbols(shape).length > 0) return fb();
+        const fields = Object.entries(shape).map(([k, child], i) => {
+          // As zod: the value is input[key] (inherited keys included), present means `key in input`,
+          // and an absent key passes only when the field is optional in and out (handlePropertyResult).
+          const key = JSON.stringify(k);
+          const { optin, optout } = child._zod;
+          const absent =
+            optout === 'optional' && optin !== undefined ? '' : optin === undefined ? 'return false;' : `if (!(${this.expr(child, 'undefined')})) return false;`;
+          return `const v${i} = o[${key}];\nif (v${i} === undefined && !(${key} in o)) { ${absent} } else if (!(${this.expr(child, `v${i}`)})) return false;`;
         });
         const f = this.fn('o', `if (typeof o !== 'object' || o === null || Array.isArray(o)) return false;\n${fields.join('\n')}\nreturn true;`);
         return `${f}(${x})`;
@@ -151,7 +197,12 @@ function stringChecks(def: Def): StringCheck[] | undefined {
       out.push(p);
     } else if (d.check === 'custom' && typeof d.fn === 'function') {
       const fn = d.fn;
-      out.push((v) => Boolean(fn(v)));
+      out.push((v) => {
+        const r = fn(v);
+        // zod's synchronous parse throws on an async refinement; so does the guard (callers catch).
+        if (r instanceof Promise) throw new Error('async refinement in a synchronous guard');
+        return Boolean(r);
+      });
     } else {
       return undefined;
     }

@@ -104,12 +104,44 @@ describe('compileGuard', () => {
       z.array(z.string()).min(2),
       z.literal('x'),
       z.enum(['a', 'b']),
+      z.coerce.string(),
     ];
     const values: unknown[] = ['a@b.co', 'https://x.example', 'nope', { a: 'x' }, { a: 'x', b: 1 }, { a: 2 }, { a: 0 }, 4, 2, ['a'], ['a', 'b'], 'x', 'a', null];
     for (const s of schemas) {
       const g = compileGuard(s);
       for (const v of values) expect(g(v), `${JSON.stringify(v)}`).toBe(s.safeParse(v).success);
     }
+  });
+
+  // Found in review: each made the guard say yes where zod says no.
+  const sym = Symbol('s');
+  it.each<[string, z.ZodType, unknown[]]>([
+    ['a required unknown field', z.object({ a: z.unknown() }), [{}, { a: undefined }, { a: 1 }]],
+    ['a required any field', z.object({ a: z.any() }), [{}, { a: null }]],
+    ['a nullable unknown field', z.object({ a: z.unknown().nullable() }), [{}, { a: null }]],
+    ['a union with unknown', z.object({ a: z.union([z.string(), z.unknown()]) }), [{}, { a: 3 }]],
+    ['an optional field', z.object({ a: z.string().optional() }), [{}, { a: undefined }, { a: 1 }, { a: 'x' }]],
+    ['a refinement on unknown', z.unknown().refine(() => false), [1, undefined]],
+    ['a refinement on optional', z.string().optional().refine((v) => v !== 'x'), ['x', 'y', undefined]],
+    ['a refinement on nullable', z.string().nullable().refine((v) => v !== 'x'), ['x', null]],
+    ['a refinement on a union', z.union([z.string(), z.number()]).refine((v) => v !== 'x'), ['x', 1]],
+    ['z.int()', z.int(), [1.5, 2, 2 ** 60]],
+    ['z.int32()', z.int32(), [2 ** 40, 5]],
+    ['z.xor', z.xor([z.string(), z.string().min(1)]), ['a', '']],
+    ['a record against a symbol key', z.record(z.string(), z.unknown()), [{ [sym]: 1 }, { a: 1 }]],
+    ['z.exactOptional', z.object({ a: z.string().exactOptional() }), [{ a: undefined }, {}, { a: 'x' }]],
+    ['a symbol key in the shape', z.object({ [sym]: z.string() } as unknown as Record<string, z.ZodString>), [{}, { [sym]: 'x' }]],
+    ['z.partialRecord', z.partialRecord(z.string(), z.number()), [{ a: 'x' }, { a: 1 }]],
+    ['z.looseRecord', z.looseRecord(z.string().min(2), z.number()), [{ a: 'x' }, { ab: 1 }]],
+  ])('agrees on %s', (_name, schema, values) => {
+    const g = compileGuard(schema);
+    for (const v of values) expect(g(v), String(v)).toBe(schema.safeParse(v).success);
+  });
+
+  it('throws on an async refinement, as zod does, instead of passing it', () => {
+    const schema = z.string().refine(async () => false);
+    expect(() => schema.safeParse('x')).toThrow();
+    expect(() => compileGuard(schema)('x')).toThrow(/async refinement/);
   });
 
   it('counts code points for min lengths, as zod does (an emoji is two UTF-16 units, one character)', () => {
