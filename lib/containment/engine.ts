@@ -1,3 +1,4 @@
+import { SdkLoadError } from '../aws/lazy.ts';
 import { deterministicUid } from '../ocsf/common.ts';
 import type { OcsfEvent, SeverityId } from '../ocsf/types.ts';
 import type { StatePort } from '../state/port.ts';
@@ -160,6 +161,7 @@ export class ContainmentEngine {
     try {
       mapped = await secretsFor(secret, this.#deps.config, lookup);
     } catch (error) {
+      if (error instanceof SdkLoadError) throw error; // the function's failure: retry the delivery
       const reason = `ListSecrets failed (${(error as Error).name})`;
       return [buildActivity('rotate-secret', secret, OUTCOME.failed(reason, `Could not look up the Secrets Manager secrets of Buildkite secret ${secret.name ?? secret.uid}: ${reason}`), ctx)];
     }
@@ -318,6 +320,7 @@ export class ContainmentEngine {
         });
       } catch (error) {
         await this.#deps.state.delete(key);
+        if (error instanceof SdkLoadError) throw error; // the function's failure: retry the delivery
         const reason = `could not request approval (${(error as Error).name}: ${(error as Error).message})`;
         return emit(OUTCOME.failed(reason, `${ACTIONS[action].title} on ${describe(target)} needs approval, but ${reason}`));
       }

@@ -1,5 +1,5 @@
 import type { IAMClient } from '@aws-sdk/client-iam';
-import { iamSdk } from '../aws/lazy.ts';
+import { iamSdk, SdkLoadError } from '../aws/lazy.ts';
 import { BuildkiteApi } from '../buildkite/api.ts';
 import type { BuildkiteClient } from '../buildkite/client.ts';
 import { BuildkiteApiError, BuildkiteGraphqlError, BuildkiteRequestError, MissingBuildkiteTokenError } from '../buildkite/errors.ts';
@@ -137,6 +137,9 @@ export async function execute(req: ExecuteRequest, deps: ExecutionDeps): Promise
     const outcome = await run(req, deps, record);
     return { ...outcome, calls };
   } catch (error) {
+    // The AWS SDK itself did not load (lib/aws/lazy.ts): not this action's failure but the
+    // function's. Throw, so the engine releases the claim and the delivery is retried.
+    if (error instanceof SdkLoadError) throw error;
     const reason = describeError(error);
     deps.log(`containment ${req.action} on ${req.target.type} ${req.target.uid} failed: ${reason}`);
     return OUTCOME.failed(reason, `${ACTIONS[req.action].title} failed for ${label(req.target)}: ${reason}`, { calls });

@@ -3,6 +3,7 @@ import { CreateRoleCommand, GetRolePolicyCommand, IAMClient, ListRolePoliciesCom
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { KitewatchConfigInput } from '../../lib/config/schema.ts';
+import { SdkLoadError } from '../../lib/aws/lazy.ts';
 import { createContainStage } from '../../lib/containment/stage.ts';
 import type { ContainStage } from '../../lib/engine/stages.ts';
 import type { OcsfEvent } from '../../lib/ocsf/types.ts';
@@ -366,6 +367,31 @@ describe('revoke-role-sessions through policy', () => {
     const out = await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [] }) }));
     return { name, arn: out.Role?.Arn as string };
   }
+
+  it('an AWS SDK that does not load is the function\'s failure, not the action\'s: no Failure activity, the claim released for the retry', async () => {
+    const r = await role();
+    const config: KitewatchConfigInput = {
+      containment: { policy: [{ detector: 'secret-access', actions: ['revoke-role-sessions'] }], approval: { required: [] }, oidcRoles: [{ role: r.arn, pipelines: ['deploy-prod'] }] },
+    };
+    const f = finding({ detector: 'secret-access', resources: [{ uid: randomUUID(), name: 'deploy-prod', type: 'Pipeline', role: 'related' }] });
+    const broken = { send: async () => Promise.reject(new SdkLoadError('could not load @aws-sdk/client-iam: EMFILE: too many open files')) };
+    const withBrokenSdk = createContainStage(replayOptions({ mode: 'enforce', apiUrl: bk.url, graphqlUrl: bk.graphqlUrl, config }), state, {
+      env: { BUILDKITE_API_TOKEN: bk.token },
+      secretsManager: sm,
+      iam: broken,
+      log: (line) => void logs.push(line),
+      now: () => now,
+    });
+    // The engine throws (the contain Lambda fails the record, and SQS delivers it again); the local
+    // stage, which must not throw, logs it and reports no activity rather than a false "failed".
+    expect(await withBrokenSdk.contain(f)).toEqual([]);
+    expect(logs.some((l) => l.includes('SdkLoadError: could not load @aws-sdk/client-iam'))).toBe(true);
+    expect((await iam.send(new ListRolePoliciesCommand({ RoleName: r.name }))).PolicyNames).toEqual([]);
+    // The redelivery, with the SDK back, acts: nothing was left claimed or counted.
+    const events = await stage('enforce', config).contain(f);
+    expect(events.map(detailOf)).toEqual(['done']);
+    expect((await iam.send(new ListRolePoliciesCommand({ RoleName: r.name }))).PolicyNames).toEqual(['KitewatchRevokeOlderSessions']);
+  });
 
   it('denies older sessions of the OIDC roles of the pipelines the finding names, and only those', async () => {
     const deploy = await role();
