@@ -13,12 +13,24 @@ export function deterministicUid(...parts: readonly string[]): string {
 }
 
 /**
- * True for a literal IPv4 or IPv6 address that fits OCSF's `ip_t` (at most 40 characters). A valid
- * but padded notation longer than that (`::0000:000:0000:...:100.100.100.100`) is not emitted as
- * an IP: the mappers keep it in `unmapped` like any other value that is not one.
+ * The address as OCSF's `ip_t` carries it (a literal IPv4 or IPv6 address, at most 40 characters),
+ * or undefined when `value` is not an address. A valid IPv6 notation longer than that (zero-padded,
+ * `0000:...:ffff:100.100.100.100`) comes back in its canonical short form, so the detectors still
+ * see it; the mappers keep what was sent in `unmapped` when it differs.
  */
-export function isIpAddress(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= 40 && isIP(value) !== 0;
+export function ocsfIp(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const family = isIP(value);
+  if (family === 0) return undefined;
+  if (value.length <= 40) return value;
+  if (family !== 6) return undefined;
+  let short: string;
+  try {
+    short = new URL(`http://[${value}]`).hostname.slice(1, -1);
+  } catch {
+    return undefined; // a zone id (fe80::1%eth0) is an address to Node but not to a URL, nor to OCSF
+  }
+  return short.length <= 40 && isIP(short) === 6 ? short : undefined;
 }
 
 export const ObservableType = {

@@ -318,7 +318,18 @@ describe('IP addresses that OCSF cannot carry', () => {
     expect(auditWithIp('2001:db8::1').src_endpoint?.ip).toBe('2001:db8::1');
   });
 
-  it.each(['not-an-ip', '::0000:000:0000:0000:0000:100.100.100.100', '10.0.0.256'])('keeps %s in unmapped, not as an ip_t (longer than 40 characters or not an address)', (ip) => {
+  it('emits a valid IPv6 notation longer than ip_t allows in its short form, and keeps what was sent', () => {
+    const sent = '0000:0000:0000:0000:0000:ffff:100.100.100.100';
+    const e = auditWithIp(sent);
+    expect(e.src_endpoint?.ip).toBe('::ffff:6464:6464');
+    expect(e.observables?.find((o) => o.name === 'src_endpoint.ip')?.value).toBe('::ffff:6464:6464');
+    const bk = (e.unmapped as { buildkite: Record<string, unknown> }).buildkite;
+    expect(bk['request_ip_as_sent']).toBe(sent);
+    expect(bk['invalid_request_ip']).toBeUndefined();
+    expect(auditWithIp('::0000:000:0000:0000:0000:100.100.100.100').src_endpoint?.ip).toBe('::6464:6464');
+  });
+
+  it.each(['not-an-ip', '10.0.0.256', 'fe80::1%eth0-with-a-zone-id-far-too-long-for-ocsf'])('keeps %s in unmapped, not as an ip_t (not an address it can carry)', (ip) => {
     const e = auditWithIp(ip);
     expect(e.src_endpoint?.ip).toBeUndefined();
     expect((e.unmapped as { buildkite: Record<string, unknown> }).buildkite['invalid_request_ip']).toBe(ip);

@@ -1,6 +1,6 @@
 import type { AgentBlockedDetail, AgentDetail, ClusterTokenRegistrationBlockedDetail } from '../../contracts/buildkite.ts';
 import { header, type OcsfEndpoint, type OcsfEvent, type OcsfUser } from '../types.ts';
-import { compact, isIpAddress, leftover, nonEmpty, Observables } from '../common.ts';
+import { compact, leftover, nonEmpty, Observables, ocsfIp } from '../common.ts';
 import { envelopeUnmapped, metadata, orgObservables, type MapContext, type Org } from './shared.ts';
 
 type Agent = AgentDetail['agent'];
@@ -33,7 +33,7 @@ function agentUser(agent: Agent | undefined, org: Org, credential: string | unde
 
 function endpoint(ip: string | null | undefined, agent: Agent | undefined): OcsfEndpoint {
   const e: OcsfEndpoint = compact({
-    ip: isIpAddress(ip) ? ip : undefined,
+    ip: ocsfIp(ip),
     hostname: agent ? nonEmpty(agent.hostname) : undefined,
     instance_uid: agent ? instanceId(agent) : undefined,
   });
@@ -43,7 +43,7 @@ function endpoint(ip: string | null | undefined, agent: Agent | undefined): Ocsf
 
 function observables(org: Org, agent: Agent | undefined, ip: string | null | undefined, token: string | undefined) {
   const obs = new Observables()
-    .add('src_endpoint.ip', 'ip', isIpAddress(ip) ? ip : undefined)
+    .add('src_endpoint.ip', 'ip', ocsfIp(ip))
     .add('src_endpoint.hostname', 'hostname', agent?.hostname)
     .add('user.uid', 'resourceUid', agent?.uuid)
     .add('user.credential_uid', 'credentialUid', token);
@@ -64,7 +64,8 @@ export function mapAgent(ctx: MapContext, d: AgentDetail): OcsfEvent {
   // Built in place, in the order the emitted JSON has (insertion order); only defined values.
   const e = header(3002, logoff === undefined ? 1 : 2, 1, 1, logoff ?? d.agent.connection_state ?? 'connected');
   e.time = ctx.time;
-  e.message = `Agent ${d.agent.name ?? d.agent.uuid} ${verb}${isIpAddress(ip) ? ` from ${ip}` : ''}${d.token ? ` with agent token "${d.token.description ?? d.token.uuid}"` : ''}`;
+  const ipOut = ocsfIp(ip);
+  e.message = `Agent ${d.agent.name ?? d.agent.uuid} ${verb}${ipOut !== undefined ? ` from ${ipOut}` : ''}${d.token ? ` with agent token "${d.token.description ?? d.token.uuid}"` : ''}`;
   e.metadata = metadata(ctx, { eventCode: ctx.detailType, originalUid: ctx.envelope.id, logName: 'buildkite-agents', org: d.organization });
   e.user = agentUser(d.agent, d.organization, token);
   e['service'] = { name: 'Buildkite Agent API' };
@@ -78,7 +79,8 @@ export function mapAgent(ctx: MapContext, d: AgentDetail): OcsfEvent {
         ...leftover(d, ['agent', 'organization', 'token']),
         agent: agentUnmapped(d.agent),
         token: d.token ? compact({ uuid: d.token.uuid, description: d.token.description, created_at: d.token.created_at, ...leftover(d.token, ['uuid', 'description', 'created_at']) }) : undefined,
-        invalid_ip_address: ip && !isIpAddress(ip) ? ip : undefined,
+        invalid_ip_address: ip && ipOut === undefined ? ip : undefined,
+        ip_address_as_sent: ipOut !== undefined && ipOut !== ip ? ip : undefined,
       }),
   };
   return e;

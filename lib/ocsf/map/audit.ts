@@ -1,7 +1,7 @@
 import { AuditContext, type AuditEventLoggedDetail } from '../../contracts/buildkite.ts';
 import { isKnownAuditEventType } from '../../contracts/audit-event-types.ts';
 import { addStatus, header, type ClassUid, type OcsfEvent, type OcsfUser } from '../types.ts';
-import { addLeftover, compact, isIpAddress, leftover, nonEmpty, Observables, setOrDrop } from '../common.ts';
+import { addLeftover, compact, leftover, nonEmpty, Observables, ocsfIp, setOrDrop } from '../common.ts';
 import { envelopeUnmapped, metadata, orgObservables, orgResource, resource, type MapContext } from './shared.ts';
 import { apiActivityForVerb, auditClassFor } from './audit-classes.ts';
 
@@ -39,6 +39,7 @@ export function mapAudit(ctx: MapContext, d: AuditEventLoggedDetail): OcsfEvent 
   const org = d.organization;
   const { context, problem } = parseAuditContext(ev.context);
   const ip = context?.request_ip;
+  const ipOut = ocsfIp(ip);
   const ua = nonEmpty(context?.request_user_agent);
   const actorUuid = nonEmpty(d.actor?.uuid);
   const actorName = nonEmpty(d.actor?.name);
@@ -55,7 +56,7 @@ export function mapAudit(ctx: MapContext, d: AuditEventLoggedDetail): OcsfEvent 
   const actor = actorUser !== undefined || session !== undefined ? compact({ user: actorUser, session }) : { app_name: 'Buildkite' };
 
   const obs = new Observables()
-    .add('src_endpoint.ip', 'ip', isIpAddress(ip) ? ip : undefined)
+    .add('src_endpoint.ip', 'ip', ipOut)
     .add('http_request.user_agent', 'userAgent', ua)
     .add('actor.user.uid', 'userUid', actorUuid)
     .add('actor.user.name', 'userName', actorName);
@@ -82,7 +83,7 @@ export function mapAudit(ctx: MapContext, d: AuditEventLoggedDetail): OcsfEvent 
   // Built in place, in the order the emitted JSON has (insertion order); only defined values.
   const e = header(cls, activity, 1, undefined, undefined, cls === 3006 && 'activityName' in mapping ? mapping.activityName : undefined);
   e.time = ctx.time;
-  e.message = `${ev.type}${subjectType ? ` on ${subjectType} ${subjectName ?? subjectUid ?? ''}`.trimEnd() : ''} by ${actorName ?? actorUuid ?? 'unknown actor'}${isIpAddress(ip) ? ` from ${ip}` : ''}`;
+  e.message = `${ev.type}${subjectType ? ` on ${subjectType} ${subjectName ?? subjectUid ?? ''}`.trimEnd() : ''} by ${actorName ?? actorUuid ?? 'unknown actor'}${ipOut !== undefined ? ` from ${ipOut}` : ''}`;
   e.metadata = metadata(ctx, {
     eventCode: ev.type,
     originalUid: ev.uuid,
@@ -91,7 +92,7 @@ export function mapAudit(ctx: MapContext, d: AuditEventLoggedDetail): OcsfEvent 
     originalTime: ev.occurred_at,
   });
   e.actor = actor;
-  e.src_endpoint = isIpAddress(ip) ? { ip } : { name: 'unknown' };
+  e.src_endpoint = ipOut !== undefined ? { ip: ipOut } : { name: 'unknown' };
   if (ua !== undefined || context?.request_id) e['http_request'] = compact({ user_agent: ua, uid: nonEmpty(context?.request_id) });
   const observables = obs.list();
   if (observables !== undefined) e.observables = observables;
@@ -110,7 +111,8 @@ export function mapAudit(ctx: MapContext, d: AuditEventLoggedDetail): OcsfEvent 
   setOrDrop(buildkite, 'context_problem', problem);
   setOrDrop(buildkite, 'session_user_uuid', nonEmpty(context?.session_user_uuid));
   setOrDrop(buildkite, 'context_extra', context ? leftover(context, ['request_id', 'request_ip', 'request_user_agent', 'session_user_uuid', 'session_key', 'session_created_at']) : undefined);
-  setOrDrop(buildkite, 'invalid_request_ip', ip && !isIpAddress(ip) ? ip : undefined);
+  setOrDrop(buildkite, 'invalid_request_ip', ip && ipOut === undefined ? ip : undefined);
+  setOrDrop(buildkite, 'request_ip_as_sent', ipOut !== undefined && ipOut !== ip ? ip : undefined);
   setOrDrop(buildkite, 'actor', d.actor ? leftover(d.actor, ['uuid', 'name', 'type']) : undefined);
   setOrDrop(buildkite, 'unknown_audit_type', known ? undefined : true);
   e.unmapped = { buildkite };
