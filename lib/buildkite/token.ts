@@ -1,5 +1,5 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { secretsManagerSdk } from '../aws/lazy.ts';
+import { SdkLoadError, secretsManagerSdk } from '../aws/lazy.ts';
 import { MissingBuildkiteTokenError } from './errors.ts';
 
 /**
@@ -52,6 +52,8 @@ export function secretsManagerTokenProvider(options: SecretsManagerTokenOptions)
       const out = await options.client.send(new GetSecretValueCommand({ SecretId: options.secretId, VersionStage: 'AWSCURRENT' }));
       secret = out.SecretString;
     } catch (cause) {
+      // The SDK not loading is the function's failure, not a missing token: let it fail the delivery.
+      if (cause instanceof SdkLoadError) throw cause;
       throw new MissingBuildkiteTokenError(`${source} (${(cause as Error).name})`, { cause });
     }
     const value = extractToken(secret);

@@ -1,5 +1,6 @@
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SdkLoadError } from '../../lib/aws/lazy.ts';
 import { MissingBuildkiteTokenError } from '../../lib/buildkite/errors.ts';
 import { envTokenProvider, secretsManagerTokenProvider } from '../../lib/buildkite/token.ts';
 import { recording } from '../containment/helpers.ts';
@@ -13,6 +14,14 @@ beforeAll(() => {
 afterAll(() => sm.destroy());
 
 describe('token providers', () => {
+  it('lets an AWS SDK that did not load fail the call as itself, not as a missing token (the delivery is retried)', async () => {
+    const broken = { send: async () => Promise.reject(new SdkLoadError('could not load @aws-sdk/client-secrets-manager: EMFILE')) };
+    const p = secretsManagerTokenProvider({ client: broken, secretId: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:bk-AbCdEf' });
+    await expect(p.token()).rejects.toBeInstanceOf(SdkLoadError);
+    const denied = { send: async () => Promise.reject(Object.assign(new Error('no'), { name: 'AccessDeniedException' })) };
+    await expect(secretsManagerTokenProvider({ client: denied, secretId: 's' }).token()).rejects.toBeInstanceOf(MissingBuildkiteTokenError);
+  });
+
   it('reads BUILDKITE_API_TOKEN at each call and names the variable when it is missing', async () => {
     const env: NodeJS.ProcessEnv = {};
     const p = envTokenProvider(env);
