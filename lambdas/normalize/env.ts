@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { EnvError, parseEnv } from '../shared/env.ts';
 
 /** Environment variable names of the normalizer: the construct sets them, the handler parses them. */
@@ -7,10 +7,9 @@ export const NormalizeEnv = {
   quarantineBucket: 'KITEWATCH_QUARANTINE_BUCKET',
 } as const;
 
-
 const Schema = z.object({
-  [NormalizeEnv.eventBusName]: z.string().min(1),
-  [NormalizeEnv.quarantineBucket]: z.string().min(1),
+  [NormalizeEnv.eventBusName]: z.string().check(z.minLength(1)),
+  [NormalizeEnv.quarantineBucket]: z.string().check(z.minLength(1)),
 });
 
 export interface NormalizeSettings {

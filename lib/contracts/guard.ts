@@ -1,4 +1,4 @@
-import type * as z from 'zod';
+import type { $ZodType } from 'zod/v4/core';
 
 /** True when the value is valid; never allocates on the valid path. */
 export type Guard = (value: unknown) => boolean;
@@ -12,7 +12,7 @@ export type Guard = (value: unknown) => boolean;
  * never correctness. test/contracts/guard.test.ts checks the agreement on real samples, on fuzzed
  * JSON and on the constructs a review found it getting wrong.
  */
-export function compileGuard(schema: z.ZodType): Guard {
+export function compileGuard(schema: $ZodType): Guard {
   return compile(schema as unknown as Node);
 }
 

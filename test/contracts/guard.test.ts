@@ -6,10 +6,11 @@ import { DETAIL_GUARDS, DETAIL_SCHEMAS, ENVELOPE_GUARD, EventBridgeEnvelope, KNO
 import { sample, sampleSlugs } from '../support/fixtures.ts';
 
 /** Every compiled guard beside the schema it came from. */
-const PAIRS: [string, z.ZodType, (v: unknown) => boolean][] = [
+type Checkable = { safeParse(v: unknown): { success: boolean } };
+const PAIRS: [string, Checkable, (v: unknown) => boolean][] = [
   ['envelope', EventBridgeEnvelope, ENVELOPE_GUARD],
   ['unknown detail', UnknownDetail, UNKNOWN_DETAIL_GUARD],
-  ...KNOWN_DETAIL_TYPES.map((t): [string, z.ZodType, (v: unknown) => boolean] => [t, DETAIL_SCHEMAS[t], DETAIL_GUARDS[t]]),
+  ...KNOWN_DETAIL_TYPES.map((t): [string, Checkable, (v: unknown) => boolean] => [t, DETAIL_SCHEMAS[t], DETAIL_GUARDS[t]]),
 ];
 
 /** The guard must give zod's answer, in both directions: accepting what zod rejects would let bad input through. */
@@ -193,7 +194,7 @@ describe('compileGuard', () => {
 });
 
 /** Runs `fn` with every node of the schemas' trees counting its safeParse calls; restores them after. */
-function countZodCalls(schemas: z.ZodType[], fn: () => void): number {
+function countZodCalls(schemas: readonly unknown[], fn: () => void): number {
   let calls = 0;
   const restore: (() => void)[] = [];
   const walk = (node: unknown): void => {
