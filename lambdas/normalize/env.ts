@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import '../../lib/config/zod-en.ts';
 import { EnvError, parseEnv } from '../shared/env.ts';
 
 /** Environment variable names of the normalizer: the construct sets them, the handler parses them. */

@@ -1,9 +1,6 @@
 import * as z from 'zod/mini';
-import en from 'zod/v4/locales/en.js';
+import '../config/zod-en.ts';
 import { compileGuard, type Guard } from './guard.ts';
-
-// zod/mini (a quarter of classic zod's cold start) ships no messages: quarantine reasons need English.
-z.config(en());
 
 /**
  * Contracts for what Buildkite's Amazon EventBridge integration sends. Shapes follow the
