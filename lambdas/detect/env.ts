@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../../lib/config/zod-en.ts';
 import { EnvError, parseEnv, parseJsonEnv } from '../shared/env.ts';
 import { DetectorsConfig } from '../../lib/detections/config.ts';
 import type { DetectConfig } from '../../lib/detections/stage.ts';
@@ -15,10 +16,10 @@ export const DetectEnv = {
 } as const;
 
 const Schema = z.object({
-  [DetectEnv.eventBusName]: z.string().min(1),
-  [DetectEnv.stateTableName]: z.string().min(1),
-  [DetectEnv.detectorsConfig]: z.string().optional(),
-  [DetectEnv.ipDataDir]: z.string().min(1),
+  [DetectEnv.eventBusName]: z.string().check(z.minLength(1)),
+  [DetectEnv.stateTableName]: z.string().check(z.minLength(1)),
+  [DetectEnv.detectorsConfig]: z.optional(z.string()),
+  [DetectEnv.ipDataDir]: z.string().check(z.minLength(1)),
 });
 
 export interface DetectSettings {
