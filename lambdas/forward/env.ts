@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../../lib/config/zod-en.ts';
 import { EnvError, parseJsonEnv } from '../shared/env.ts';
 import { StreamRoute } from '../../lib/forward/firehose.ts';
 
@@ -10,7 +11,7 @@ export const ForwardEnv = {
   stateTable: 'KITEWATCH_STATE_TABLE',
 } as const;
 
-const Routes = z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a delivery stream name'), StreamRoute);
+const Routes = z.record(z.string().check(z.regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a delivery stream name')), StreamRoute);
 
 export interface ForwardSettings {
   readonly routes: Readonly<Record<string, StreamRoute>>;

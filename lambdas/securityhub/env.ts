@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../../lib/config/zod-en.ts';
 import { EnvError, parseEnv } from '../shared/env.ts';
 
 /** Environment variable names of the Security Hub forwarder: the construct sets them, the handler parses them. */
@@ -12,10 +13,10 @@ export const SecurityHubEnv = {
 } as const;
 
 const Schema = z.object({
-  [SecurityHubEnv.accountId]: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id'),
-  [SecurityHubEnv.region]: z.string().min(1).optional(),
-  [SecurityHubEnv.partition]: z.enum(['aws', 'aws-cn', 'aws-us-gov']).optional(),
-  AWS_REGION: z.string().min(1).optional(),
+  [SecurityHubEnv.accountId]: z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit AWS account id')),
+  [SecurityHubEnv.region]: z.optional(z.string().check(z.minLength(1))),
+  [SecurityHubEnv.partition]: z.optional(z.enum(['aws', 'aws-cn', 'aws-us-gov'])),
+  AWS_REGION: z.optional(z.string().check(z.minLength(1))),
 });
 
 export interface SecurityHubSettings {

@@ -4,7 +4,8 @@ import type {
   FirehoseTransformationResult,
   FirehoseTransformationResultRecord,
 } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../config/zod-en.ts';
 import type { OcsfEvent } from '../ocsf/types.ts';
 import { toHecEvent, type HecOptions } from './hec.ts';
 import { parseOcsf } from './ocsf-input.ts';
@@ -32,20 +33,19 @@ export const FirehoseFormat = z.enum(['splunk-hec', 'ndjson', 's3-ocsf', 'securi
 export type FirehoseFormat = z.infer<typeof FirehoseFormat>;
 
 /** How one delivery stream's records are transformed. */
-export const StreamRoute = z
-  .object({
-    format: FirehoseFormat,
-    /** security-lake: the one OCSF class its custom source takes. */
-    classUid: z.number().int().positive().optional(),
-    /** splunk-hec: index and sourcetype prefix. */
-    index: z.string().min(1).optional(),
-    sourcetypePrefix: z.string().min(1).optional(),
-  })
-  .strict()
-  .refine((r) => r.format !== 'security-lake' || r.classUid !== undefined, {
+export const StreamRoute = z.strictObject({
+  format: FirehoseFormat,
+  /** security-lake: the one OCSF class its custom source takes. */
+  classUid: z.optional(z.int().check(z.positive())),
+  /** splunk-hec: index and sourcetype prefix. */
+  index: z.optional(z.string().check(z.minLength(1))),
+  sourcetypePrefix: z.optional(z.string().check(z.minLength(1))),
+}).check(
+  z.refine((r) => r.format !== 'security-lake' || r.classUid !== undefined, {
     message: 'a security-lake route needs classUid',
     path: ['classUid'],
-  });
+  }),
+);
 export type StreamRoute = z.infer<typeof StreamRoute>;
 
 /** Firehose's limit on one record after transformation (1,000 KiB). */

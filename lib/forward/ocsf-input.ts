@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../config/zod-en.ts';
 import type { OcsfEvent } from '../ocsf/types.ts';
 
 /**
@@ -6,13 +7,13 @@ import type { OcsfEvent } from '../ocsf/types.ts';
  * Schemas are checked where events are made; a forwarder only refuses what it cannot deliver.
  */
 export const ForwardableEvent = z.looseObject({
-  class_uid: z.number().int().positive(),
-  category_uid: z.number().int(),
-  type_uid: z.number().int(),
-  activity_id: z.number().int(),
-  severity_id: z.number().int(),
-  time: z.number().int().nonnegative(),
-  metadata: z.looseObject({ uid: z.string().min(1), version: z.string().min(1) }),
+  class_uid: z.int().check(z.positive()),
+  category_uid: z.int(),
+  type_uid: z.int(),
+  activity_id: z.int(),
+  severity_id: z.int(),
+  time: z.int().check(z.nonnegative()),
+  metadata: z.looseObject({ uid: z.string().check(z.minLength(1)), version: z.string().check(z.minLength(1)) }),
 });
 
 export type Extracted = { readonly ok: true; readonly event: OcsfEvent } | { readonly ok: false; readonly reason: string };
