@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../../lib/config/zod-en.ts';
 import { EnvError, parseEnv } from '../shared/env.ts';
 import { DEFAULT_API_URL } from '../../lib/buildkite/client.ts';
 
@@ -11,8 +12,8 @@ export const RotateAgentTokenEnv = {
 } as const;
 
 const Schema = z.object({
-  [RotateAgentTokenEnv.apiTokenSecretArn]: z.string().min(1),
-  [RotateAgentTokenEnv.apiUrl]: z.url().default(DEFAULT_API_URL),
+  [RotateAgentTokenEnv.apiTokenSecretArn]: z.string().check(z.minLength(1)),
+  [RotateAgentTokenEnv.apiUrl]: z._default(z.url(), DEFAULT_API_URL),
 });
 
 export interface RotateAgentTokenSettings {

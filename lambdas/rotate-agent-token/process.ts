@@ -1,6 +1,7 @@
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../../lib/config/zod-en.ts';
 import type { BuildkiteClient } from '../../lib/buildkite/client.ts';
 import { ROTATION_STEPS, RotationError, SecretRotation, type SecretsManagerPort } from '../../lib/containment/rotation.ts';
 
@@ -11,14 +12,12 @@ import { ROTATION_STEPS, RotationError, SecretRotation, type SecretsManagerPort 
  * knows it; finishSecret promotes it to AWSCURRENT and only then revokes the old token.
  * Every step is idempotent (Secrets Manager retries them).
  */
-export const RotationEvent = z
-  .object({
-    SecretId: z.string().min(1),
-    ClientRequestToken: z.string().min(1),
-    Step: z.enum(ROTATION_STEPS),
-    RotationToken: z.string().optional(),
-  })
-  .loose();
+export const RotationEvent = z.looseObject({
+  SecretId: z.string().check(z.minLength(1)),
+  ClientRequestToken: z.string().check(z.minLength(1)),
+  Step: z.enum(ROTATION_STEPS),
+  RotationToken: z.optional(z.string()),
+});
 export type RotationEvent = z.infer<typeof RotationEvent>;
 
 export interface AgentTokenRotatorDeps {
