@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../../lib/config/zod-en.ts';
 import { EnvError, parseEnv, parseJsonEnv } from '../shared/env.ts';
 import { DEFAULT_API_URL, DEFAULT_GRAPHQL_URL } from '../../lib/buildkite/client.ts';
 import { ContainmentConfig } from '../../lib/containment/config.ts';
@@ -20,13 +21,13 @@ export const ContainEnv = {
 } as const;
 
 const Schema = z.object({
-  [ContainEnv.eventBusName]: z.string().min(1),
-  [ContainEnv.stateTable]: z.string().min(1),
-  [ContainEnv.config]: z.string().default('{}'),
-  [ContainEnv.apiTokenSecretArn]: z.string().min(1),
-  [ContainEnv.apiUrl]: z.url().default(DEFAULT_API_URL),
-  [ContainEnv.graphqlUrl]: z.url().default(DEFAULT_GRAPHQL_URL),
-  [ContainEnv.approvalStateMachineArn]: z.string().min(1).optional(),
+  [ContainEnv.eventBusName]: z.string().check(z.minLength(1)),
+  [ContainEnv.stateTable]: z.string().check(z.minLength(1)),
+  [ContainEnv.config]: z._default(z.string(), '{}'),
+  [ContainEnv.apiTokenSecretArn]: z.string().check(z.minLength(1)),
+  [ContainEnv.apiUrl]: z._default(z.url(), DEFAULT_API_URL),
+  [ContainEnv.graphqlUrl]: z._default(z.url(), DEFAULT_GRAPHQL_URL),
+  [ContainEnv.approvalStateMachineArn]: z.optional(z.string().check(z.minLength(1))),
 });
 
 export interface ContainSettings {

@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../config/zod-en.ts';
 import type { EntityRole, EntityType } from '../findings/contract.ts';
 import type { OcsfEvent, SeverityId } from '../ocsf/types.ts';
 import type { ActionId, TargetType } from './actions.ts';
@@ -12,33 +13,27 @@ import { roleNameOf } from './executors.ts';
  */
 
 /** The parts of a Detection Finding (lib/findings/contract.ts) containment reads. */
-const FindingShape = z
-  .object({
-    class_uid: z.literal(2004),
-    severity_id: z.number().int(),
-    time: z.number(),
-    finding_info: z
-      .object({
-        uid: z.string().min(1),
-        title: z.string().optional(),
-        analytic: z.object({ uid: z.string().optional(), name: z.string().optional() }).loose().optional(),
-      })
-      .loose(),
-    resources: z
-      .array(
-        z
-          .object({
-            uid: z.string().min(1),
-            name: z.string().optional(),
-            type: z.string(),
-            data: z.record(z.string(), z.unknown()).optional(),
-          })
-          .loose(),
-      )
-      .optional(),
-    metadata: z.object({ tenant_uid: z.string().optional() }).loose(),
-  })
-  .loose();
+const FindingShape = z.looseObject({
+  class_uid: z.literal(2004),
+  severity_id: z.int(),
+  time: z.number(),
+  finding_info: z.looseObject({
+    uid: z.string().check(z.minLength(1)),
+    title: z.optional(z.string()),
+    analytic: z.optional(z.looseObject({ uid: z.optional(z.string()), name: z.optional(z.string()) })),
+  }),
+  resources: z.optional(
+    z.array(
+      z.looseObject({
+        uid: z.string().check(z.minLength(1)),
+        name: z.optional(z.string()),
+        type: z.string(),
+        data: z.optional(z.record(z.string(), z.unknown())),
+      }),
+    ),
+  ),
+  metadata: z.looseObject({ tenant_uid: z.optional(z.string()) }),
+});
 
 export interface Entity {
   readonly uid: string;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import { globalRegistry, type core } from 'zod';
 import { ConfigError, parseConfig } from '../../lib/config/load.ts';
 import { ACTION_IDS, ACTIONS } from '../../lib/containment/actions.ts';
 import { ContainmentConfig } from '../../lib/containment/config.ts';
@@ -68,15 +68,16 @@ describe('containment config', () => {
 
   it('describes every key (the README config reference is generated from the descriptions)', () => {
     const undocumented: string[] = [];
-    const visit = (schema: z.ZodType, path: string): void => {
-      const def = (schema as unknown as { _zod: { def: { type: string; innerType?: z.ZodType; element?: z.ZodType; shape?: Record<string, z.ZodType>; in?: z.ZodType } } })._zod.def;
+    // Read from the registry, where `.describe()` (classic) and `.check(z.describe())` (mini) both put it.
+    const visit = (schema: core.$ZodType, path: string): void => {
+      const def = (schema as unknown as { _zod: { def: { type: string; innerType?: core.$ZodType; element?: core.$ZodType; shape?: Record<string, core.$ZodType>; in?: core.$ZodType } } })._zod.def;
       if (def.type === 'default' || def.type === 'prefault' || def.type === 'optional' || def.type === 'pipe') {
-        return visit((def.innerType ?? def.in) as z.ZodType, path);
+        return visit((def.innerType ?? def.in) as core.$ZodType, path);
       }
       if (def.type === 'array' && def.element !== undefined) return visit(def.element, `${path}[]`);
       if (def.type === 'object' && def.shape !== undefined) {
         for (const [key, child] of Object.entries(def.shape)) {
-          if (child.description === undefined) undocumented.push(`${path}.${key}`);
+          if (globalRegistry.get(child)?.description === undefined) undocumented.push(`${path}.${key}`);
           visit(child, `${path}.${key}`);
         }
       }
