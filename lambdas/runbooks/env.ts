@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../../lib/config/zod-en.ts';
 import { EnvError, parseEnv } from '../shared/env.ts';
 import { DEFAULT_API_URL, DEFAULT_GRAPHQL_URL } from '../../lib/buildkite/client.ts';
 
@@ -13,10 +14,10 @@ export const RunbookEnv = {
 } as const;
 
 const Schema = z.object({
-  [RunbookEnv.apiTokenSecretArn]: z.string().min(1).optional(),
-  [RunbookEnv.apiUrl]: z.url().default(DEFAULT_API_URL),
-  [RunbookEnv.graphqlUrl]: z.url().default(DEFAULT_GRAPHQL_URL),
-  [RunbookEnv.eventBusName]: z.string().min(1).optional(),
+  [RunbookEnv.apiTokenSecretArn]: z.optional(z.string().check(z.minLength(1))),
+  [RunbookEnv.apiUrl]: z._default(z.url(), DEFAULT_API_URL),
+  [RunbookEnv.graphqlUrl]: z._default(z.url(), DEFAULT_GRAPHQL_URL),
+  [RunbookEnv.eventBusName]: z.optional(z.string().check(z.minLength(1))),
 });
 
 export interface RunbookSettings {

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../config/zod-en.ts';
 import { ACTION_IDS, ACTIONS, RUNBOOK_IDS, type RunbookId } from './actions.ts';
 import { DEFAULT_POLICY } from './config.ts';
 import { REVOKE_SESSIONS_POLICY } from './executors.ts';
@@ -23,7 +24,7 @@ const EXAMPLES: Record<RunbookId, Record<string, unknown>> = {
   'approve-action': { taskToken: '<taskToken from the approval request>', decision: 'approve', responder: 'alice@example.com', reason: 'confirmed leak', dryRun: false },
 };
 
-function typeOf(schema: z.ZodType): string {
+function typeOf(schema: z.ZodMiniType): string {
   try {
     const js = z.toJSONSchema(schema, { unrepresentable: 'any' }) as { type?: string; enum?: unknown[]; format?: string; pattern?: string };
     if (js.enum !== undefined) return js.enum.map((e) => `\`${String(e)}\``).join(' \\| ');
@@ -35,13 +36,13 @@ function typeOf(schema: z.ZodType): string {
 }
 
 function fieldsTable(runbook: RunbookId): string {
-  const schema = RunbookInputs[runbook] as unknown as z.ZodObject;
+  const schema = RunbookInputs[runbook] as unknown as z.ZodMiniObject;
   const rows = Object.entries(schema.shape).map(([name, field]) => {
-    const f = field as z.ZodType;
+    const f = field as z.ZodMiniType;
     const empty = f.safeParse(undefined);
     const required = !empty.success;
     const def = empty.success && empty.data !== undefined ? ` Default \`${JSON.stringify(empty.data)}\`.` : '';
-    const description = (f.description ?? '').replace(/\|/g, '\\|');
+    const description = (z.globalRegistry.get(f)?.description ?? '').replace(/\|/g, '\\|');
     return `| \`${name}\` | ${typeOf(f)} | ${required ? 'yes' : 'no'} | ${description}${def} |`;
   });
   return ['| field | type | required | meaning |', '|---|---|---|---|', ...rows].join('\n');

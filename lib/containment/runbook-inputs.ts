@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../config/zod-en.ts';
 import { describeIssues } from '../config/issues.ts';
 import { PROTECTABLE_TYPES, RUNBOOK_IDS, type ActionId, type RunbookId, type TargetType } from './actions.ts';
 import type { Target } from './activity.ts';
@@ -16,125 +17,103 @@ const once = <T>(make: () => T): (() => T) => {
   let value: T | undefined;
   return () => (value ??= make());
 };
-const slug = once(() => z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be a Buildkite slug (lowercase letters, digits, dashes)'));
+const slug = once(() => z.string().check(z.regex(/^[a-z0-9][a-z0-9-]*$/, 'must be a Buildkite slug (lowercase letters, digits, dashes)')));
 const uuid = once(() => z.guid('must be a UUID'));
+const nonEmpty = () => z.string().check(z.minLength(1));
 
 const Approval = once(() =>
-  z
-    .object({
-      responder: z.string().min(1).describe('Who approved.'),
-      reason: z.string().optional().describe('Why.'),
-      approvalId: z.string().optional().describe('The approval request id.'),
-      decidedAt: z.string().optional().describe('When (ISO 8601).'),
-    })
-    .strict(),
+  z.strictObject({
+    responder: nonEmpty().check(z.describe('Who approved.')),
+    reason: z.optional(z.string()).check(z.describe('Why.')),
+    approvalId: z.optional(z.string()).check(z.describe('The approval request id.')),
+    decidedAt: z.optional(z.string()).check(z.describe('When (ISO 8601).')),
+  }),
 );
 
 const common = once(() => ({
-  dryRun: z.boolean().default(true).describe('Report what would be done without calling anything; set false to act.'),
-  reason: z.string().min(1).max(500).optional().describe('Why; sent to Buildkite where it takes a note, and kept in the report.'),
-  correlationUid: z.string().min(1).optional().describe("The finding's finding_info.uid, to correlate the Remediation Activity with it."),
-  approval: Approval().optional().describe('Set by the approval state machine after a responder approved; not for manual use.'),
+  dryRun: z._default(z.boolean(), true).check(z.describe('Report what would be done without calling anything; set false to act.')),
+  reason: z.optional(z.string().check(z.minLength(1), z.maxLength(500))).check(z.describe('Why; sent to Buildkite where it takes a note, and kept in the report.')),
+  correlationUid: z.optional(nonEmpty()).check(z.describe("The finding's finding_info.uid, to correlate the Remediation Activity with it.")),
+  approval: z.optional(Approval()).check(z.describe('Set by the approval state machine after a responder approved; not for manual use.')),
 }));
 
 const builders = {
   'revoke-agent-token': () =>
-    z
-      .object({
-        org: slug().describe('Organization slug.'),
-        tokenId: uuid().describe('Agent token uuid (`detail.token.uuid` of Agent events).'),
-        clusterId: uuid().optional().describe('Cluster uuid, when known (saves listing the clusters).'),
-        ...common(),
-      })
-      .strict(),
+    z.strictObject({
+      org: slug().check(z.describe('Organization slug.')),
+      tokenId: uuid().check(z.describe('Agent token uuid (`detail.token.uuid` of Agent events).')),
+      clusterId: z.optional(uuid()).check(z.describe('Cluster uuid, when known (saves listing the clusters).')),
+      ...common(),
+    }),
   'stop-agent': () =>
-    z
-      .object({
-        org: slug().describe('Organization slug.'),
-        agentId: uuid().describe('Agent uuid.'),
-        force: z.boolean().default(true).describe('Cancel the running job and its build.'),
-        ...common(),
-      })
-      .strict(),
+    z.strictObject({
+      org: slug().check(z.describe('Organization slug.')),
+      agentId: uuid().check(z.describe('Agent uuid.')),
+      force: z._default(z.boolean(), true).check(z.describe('Cancel the running job and its build.')),
+      ...common(),
+    }),
   'rotate-secret': () =>
-    z
-      .object({
-        secretId: z.string().min(1).describe('Secrets Manager secret ARN or name.'),
-        rotation: z
-          .enum(['auto', 'random', 'buildkite-agent-token'])
-          .default('auto')
-          .describe('Without a rotation Lambda: how to make the new value (auto: the `kitewatch:rotation` tag, else random).'),
-        jsonKey: z.string().min(1).optional().describe('For random rotation of a JSON secret: the key to replace.'),
-        idempotencyKey: z
-          .string()
-          .min(1)
-          .optional()
-          .describe('Names this rotation: a retry with the same key does not rotate twice (default: correlationUid, else the current UTC hour).'),
-        ...common(),
-      })
-      .strict(),
+    z.strictObject({
+      secretId: nonEmpty().check(z.describe('Secrets Manager secret ARN or name.')),
+      rotation: z
+        ._default(z.enum(['auto', 'random', 'buildkite-agent-token']), 'auto')
+        .check(z.describe('Without a rotation Lambda: how to make the new value (auto: the `kitewatch:rotation` tag, else random).')),
+      jsonKey: z.optional(nonEmpty()).check(z.describe('For random rotation of a JSON secret: the key to replace.')),
+      idempotencyKey: z
+        .optional(nonEmpty())
+        .check(z.describe('Names this rotation: a retry with the same key does not rotate twice (default: correlationUid, else the current UTC hour).')),
+      ...common(),
+    }),
   'revoke-role-sessions': () =>
-    z
-      .object({
-        role: z.string().min(1).describe('IAM role name or ARN.'),
-        issuedBefore: z.iso.datetime({ offset: true }).optional().describe('Deny sessions issued before this instant (ISO 8601; default now).'),
-        ...common(),
-      })
-      .strict(),
+    z.strictObject({
+      role: nonEmpty().check(z.describe('IAM role name or ARN.')),
+      issuedBefore: z.optional(z.iso.datetime({ offset: true })).check(z.describe('Deny sessions issued before this instant (ISO 8601; default now).')),
+      ...common(),
+    }),
   'pause-queue': () =>
-    z
-      .object({
-        org: slug().describe('Organization slug.'),
-        clusterId: uuid().describe('Cluster uuid.'),
-        queueId: uuid().describe('Queue uuid.'),
-        note: z.string().min(1).max(500).optional().describe('Dispatch-paused note shown in Buildkite (default: the reason).'),
-        ...common(),
-      })
-      .strict(),
+    z.strictObject({
+      org: slug().check(z.describe('Organization slug.')),
+      clusterId: uuid().check(z.describe('Cluster uuid.')),
+      queueId: uuid().check(z.describe('Queue uuid.')),
+      note: z.optional(z.string().check(z.minLength(1), z.maxLength(500))).check(z.describe('Dispatch-paused note shown in Buildkite (default: the reason).')),
+      ...common(),
+    }),
   'cancel-build': () =>
-    z
-      .object({
-        org: slug().describe('Organization slug.'),
-        pipeline: slug().describe('Pipeline slug.'),
-        buildNumber: z.number().int().positive().describe('Build number (not the build uuid).'),
-        ...common(),
-      })
-      .strict(),
+    z.strictObject({
+      org: slug().check(z.describe('Organization slug.')),
+      pipeline: slug().check(z.describe('Pipeline slug.')),
+      buildNumber: z.int().check(z.positive(), z.describe('Build number (not the build uuid).')),
+      ...common(),
+    }),
   'archive-pipeline': () =>
-    z
-      .object({
-        org: slug().describe('Organization slug.'),
-        pipeline: slug().describe('Pipeline slug.'),
-        ...common(),
-      })
-      .strict(),
+    z.strictObject({
+      org: slug().check(z.describe('Organization slug.')),
+      pipeline: slug().check(z.describe('Pipeline slug.')),
+      ...common(),
+    }),
   'approve-action': () =>
-    z
-      .object({
-        taskToken: z.string().min(1).describe('The task token from the approval request (treat it as a secret: whoever holds it can decide).'),
-        decision: z.enum(['approve', 'deny']).describe('approve runs the action; deny drops it.'),
-        responder: z.string().min(1).describe('Who decides (name or email), recorded in the Remediation Activity.'),
-        reason: z.string().min(1).max(500).optional().describe('Why.'),
-        request: z
-          .object({
-            approvalId: z.string().min(1),
-            action: z.string().min(1),
-            target: z
-              .object({ type: z.enum(PROTECTABLE_TYPES), uid: z.string().min(1), name: z.string().optional(), org: z.string().optional() })
-              .loose(),
-            correlationUid: z.string().optional(),
-            severityId: z.number().int().optional(),
-          })
-          .loose()
-          .optional()
-          .describe('The approval request as notified (lets the Remediation Activity name the action and target).'),
-        dryRun: common().dryRun,
-      })
-      .strict(),
-} satisfies Record<RunbookId, () => z.ZodType>;
+    z.strictObject({
+      taskToken: nonEmpty().check(z.describe('The task token from the approval request (treat it as a secret: whoever holds it can decide).')),
+      decision: z.enum(['approve', 'deny']).check(z.describe('approve runs the action; deny drops it.')),
+      responder: nonEmpty().check(z.describe('Who decides (name or email), recorded in the Remediation Activity.')),
+      reason: z.optional(z.string().check(z.minLength(1), z.maxLength(500))).check(z.describe('Why.')),
+      request: z
+        .optional(
+          z.looseObject({
+            approvalId: nonEmpty(),
+            action: nonEmpty(),
+            target: z.looseObject({ type: z.enum(PROTECTABLE_TYPES), uid: nonEmpty(), name: z.optional(z.string()), org: z.optional(z.string()) }),
+            correlationUid: z.optional(z.string()),
+            severityId: z.optional(z.int()),
+          }),
+        )
+        .check(z.describe('The approval request as notified (lets the Remediation Activity name the action and target).')),
+      dryRun: common().dryRun,
+    }),
+} satisfies Record<RunbookId, () => z.ZodMiniType>;
 
 type Schemas = { readonly [R in RunbookId]: ReturnType<(typeof builders)[R]> };
-const built: Partial<Record<RunbookId, z.ZodType>> = {};
+const built: Partial<Record<RunbookId, z.ZodMiniType>> = {};
 
 /** One zod schema per runbook (built when first read). */
 export const RunbookInputs: Schemas = Object.defineProperties(
@@ -150,7 +129,7 @@ export class RunbookInputError extends Error {
   /** Dotted paths of the invalid fields. */
   readonly fields: readonly string[];
 
-  constructor(runbook: RunbookId, error: z.ZodError) {
+  constructor(runbook: RunbookId, error: z.core.$ZodError) {
     super(`${runbook} input is invalid: ${describeIssues(error)}`);
     this.runbook = runbook;
     this.fields = error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys.map((k) => [...i.path, k].join('.')) : [i.path.join('.') || '(root)']));
