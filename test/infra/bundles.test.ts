@@ -89,6 +89,14 @@ describe('bundles', () => {
     }
   });
 
+  it('loads zod/mini, never classic zod (a quarter of its cold start; lib/config/zod-en.ts)', () => {
+    for (const b of bundles) {
+      const code = readFileSync(b.file, 'utf8');
+      // Classic zod names its schema classes "ZodObject", "ZodString"...; zod/mini's are "ZodMini...".
+      expect(code, b.function).not.toMatch(/"Zod(Object|String|Number|Optional)"/);
+    }
+  });
+
   it('contains no esbuild dynamic-require shim (it would throw in an ESM Lambda)', () => {
     for (const b of bundles) expect(readFileSync(b.file, 'utf8'), b.function).not.toContain('Dynamic require of');
   });
