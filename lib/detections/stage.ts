@@ -105,12 +105,13 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
   let lastFlush: FlushResult | undefined;
   let suppressed = 0;
 
-  async function isDuplicate(id: DetectorId, key: string, uid: string, now: number, base: number): Promise<boolean> {
+  /** `uid` is computed only for a finding that is raised: most drafts are suppressed, and it is a hash. */
+  async function isDuplicate(id: DetectorId, key: string, uid: () => string, now: number, base: number): Promise<boolean> {
     const windowSeconds = config.detectors[id].dedupWindowMinutes * 60;
     const k = `dd:${id}:${key}`;
     const prior = await port.get<Dedup>(k);
     if (prior !== undefined && Math.abs(now - prior.value.t) < windowSeconds) return true;
-    await port.put<Dedup>(k, { t: now, u: uid }, { expiresAt: base + windowSeconds });
+    await port.put<Dedup>(k, { t: now, u: uid() }, { expiresAt: base + windowSeconds });
     return false;
   }
 
@@ -133,7 +134,7 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
       const finding = errorFinding(d.meta, error, event, orgOnce());
       let duplicate = false;
       try {
-        duplicate = await isDuplicate(d.meta.id, `error:${(error as Error)?.name}:${(error as Error)?.message}`, findingUid(d.meta.id, 'error', event.metadata.uid), now, base);
+        duplicate = await isDuplicate(d.meta.id, `error:${(error as Error)?.name}:${(error as Error)?.message}`, () => findingUid(d.meta.id, 'error', event.metadata.uid), now, base);
       } catch {
         // The state store is what failed: report every time rather than not at all.
       }
@@ -155,8 +156,7 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
       try {
         const drafts = await d.detect(event, ctx);
         for (const draft of drafts) {
-          const uid = findingUid(d.meta.id, draft.dedupKey, event.metadata.uid);
-          if (await isDuplicate(d.meta.id, draft.dedupKey, uid, now, base)) {
+          if (await isDuplicate(d.meta.id, draft.dedupKey, () => findingUid(d.meta.id, draft.dedupKey, event.metadata.uid), now, base)) {
             suppressed++;
             continue;
           }

@@ -47,12 +47,24 @@ const hitsKey = (kind: Kind, uid: string): string => `spike-hits:${kind}:${uid}`
 function pushHit(hits: string, event: OcsfEvent, keepFrom: number): string {
   const clean = (v: string): string => v.replace(/[\t\n]/g, ' ');
   const record = [event.metadata.uid, String(event.time), clean(event.src_endpoint?.ip ?? ''), String(event.type_uid), clean(event.metadata.event_code ?? '')].join('\t');
-  const kept: string[] = [record];
-  for (const line of hits === '' ? [] : hits.split('\n')) {
-    if (kept.length >= EVIDENCE_CAP) break;
-    if (Number(line.split('\t')[1]) >= keepFrom) kept.push(line);
+  // Scanned in place, not split: this runs on every event of an elevated actor or token.
+  let out = record;
+  let kept = 1;
+  for (let pos = 0; pos < hits.length && kept < EVIDENCE_CAP; ) {
+    let nl = hits.indexOf('\n', pos);
+    if (nl < 0) nl = hits.length;
+    const t1 = hits.indexOf('\t', pos);
+    if (t1 >= 0 && t1 < nl) {
+      let t2 = hits.indexOf('\t', t1 + 1);
+      if (t2 < 0 || t2 > nl) t2 = nl;
+      if (Number(hits.slice(t1 + 1, t2)) >= keepFrom) {
+        out += `\n${hits.slice(pos, nl)}`;
+        kept++;
+      }
+    }
+    pos = nl + 1;
   }
-  return kept.join('\n');
+  return out;
 }
 
 function readHits(hits: string): EvidenceRef[] {
