@@ -54,6 +54,8 @@ export interface KitewatchDetectStage extends DetectStage {
 
 const wallClock = (): number => Math.floor(Date.now() / 1000);
 
+const NONE: readonly OcsfEvent[] = Object.freeze([]);
+
 interface Dedup {
   /** Event seconds the finding was raised at. */
   t: number;
@@ -115,14 +117,21 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
     return false;
   }
 
-  async function detect(event: OcsfEvent): Promise<readonly OcsfEvent[]> {
+  /**
+   * Most events interest no detector: those get their (empty) answer synchronously, before the
+   * clock read, the closures and the promise that detecting costs.
+   */
+  function detect(event: OcsfEvent): readonly OcsfEvent[] | Promise<readonly OcsfEvent[]> {
     const now = Math.floor(event.time / 1000);
-    if (!Number.isFinite(now)) return [];
-    // Most events interest no detector: exit before the clock read and the closures below.
+    if (!Number.isFinite(now)) return NONE;
     let first = 0;
     while (first < active.length && !(active[first] as AnyDetector).accepts(event)) first++;
     const roster = rosterOwner !== undefined && isRosterEvent(event);
-    if (first === active.length && !roster) return [];
+    if (first === active.length && !roster) return NONE;
+    return detectFrom(event, now, first, roster);
+  }
+
+  async function detectFrom(event: OcsfEvent, now: number, first: number, roster: boolean): Promise<readonly OcsfEvent[]> {
     const base = Math.max(now, storeClock());
     const tokenAgents = (tokenUid: string) => connectedAgents(port, tokenUid, event.time);
     let org: ReturnType<typeof orgOf> | null = null;

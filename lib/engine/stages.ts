@@ -5,8 +5,8 @@ import type { OcsfEvent } from '../ocsf/types.ts';
  * here they are called in process, in input order.
  */
 export interface DetectStage {
-  /** Findings (OCSF 2004) raised by this event, possibly none. Must not throw. */
-  detect(event: OcsfEvent): Promise<readonly OcsfEvent[]>;
+  /** Findings (OCSF 2004) raised by this event, possibly none; synchronous when it is clearly none. Must not throw. */
+  detect(event: OcsfEvent): readonly OcsfEvent[] | Promise<readonly OcsfEvent[]>;
   /** Called every batch and at the end: persists state (one write per key per batch). */
   flush(): Promise<void>;
 }
