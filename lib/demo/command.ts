@@ -80,7 +80,7 @@ export async function runDemo(argv: readonly string[], io: Io): Promise<number> 
       { log: (line) => io.err(`kitewatch: ${line}`) },
     ),
     validate: true,
-    quarantine: (record) => quarantine.write(record),
+    quarantine: async (record) => quarantine.write(record),
   });
   const envelopes = scenarios().attack;
   for (const [i, envelope] of envelopes.entries()) {

@@ -20,8 +20,8 @@ export class NdjsonSink implements Sink {
     return new NdjsonSink(`file:${path}`, NdjsonWriter.toFile(path, 'w'));
   }
 
-  async write(event: OcsfEvent): Promise<void> {
-    await this.#writer.write(event);
+  write(event: OcsfEvent): void | Promise<void> {
+    return this.#writer.write(event);
   }
 
   async close(): Promise<SinkReport> {

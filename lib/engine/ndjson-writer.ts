@@ -29,15 +29,17 @@ export class NdjsonWriter {
     return this.#count;
   }
 
-  async writeLine(line: string): Promise<void> {
+  /** Buffers the line; returns a promise only when a full chunk is written out (await it then). */
+  writeLine(line: string): void | Promise<void> {
     this.#buffer.push(line, '\n');
     this.#bytes += line.length + 1;
     this.#count++;
-    if (this.#bytes >= NdjsonWriter.CHUNK_BYTES) await this.flush();
+    if (this.#bytes >= NdjsonWriter.CHUNK_BYTES) return this.flush();
+    return undefined;
   }
 
-  async write(value: unknown): Promise<void> {
-    await this.writeLine(JSON.stringify(value));
+  write(value: unknown): void | Promise<void> {
+    return this.writeLine(JSON.stringify(value));
   }
 
   async flush(): Promise<void> {

@@ -107,7 +107,10 @@ export class LocalPipeline {
     }
     const routes = this.#routesFor(event);
     if (routes.forward) {
-      for (const sink of this.#opts.sinks) await sink.write(event);
+      for (const sink of this.#opts.sinks) {
+        const pending = sink.write(event);
+        if (pending !== undefined) await pending;
+      }
     }
     this.#opts.onEmit?.(event, started);
     if (this.#opts.detect !== undefined && routes.detect) {

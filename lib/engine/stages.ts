@@ -26,6 +26,7 @@ export interface SinkReport {
 /** Where OCSF events go: stdout, a file, a SIEM. */
 export interface Sink {
   readonly name: string;
-  write(event: OcsfEvent): Promise<void>;
+  /** Synchronous when the event only went into a buffer (the common case for files); a promise when it waits. */
+  write(event: OcsfEvent): void | Promise<void>;
   close(): Promise<SinkReport>;
 }
