@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { dynamoDbSdk, iamSdk, lazyClient, secretsManagerSdk, sfnSdk } from '../../lib/aws/lazy.ts';
+import { lazyDynamoDbClient, lazyIamClient, lazySecretsManagerClient, lazySfnClient } from '../../lib/aws/lazy.ts';
 import { BuildkiteClient } from '../../lib/buildkite/client.ts';
 import { secretsManagerTokenProvider } from '../../lib/buildkite/token.ts';
 import { stepFunctionsApprovalGateway } from '../../lib/containment/approval.ts';
@@ -17,7 +17,7 @@ import { createContainProcessor } from './process.ts';
 // the Buildkite token or a rotation, IAM for revoke-role-sessions, Step Functions for approvals.
 const settings = parseContainEnv(process.env);
 const logger = createLogger();
-const secretsManager = lazyClient(secretsManagerSdk, (m) => new m.SecretsManagerClient({}));
+const secretsManager = lazySecretsManagerClient();
 const mode = settings.config.mode;
 const engine =
   mode === 'off'
@@ -25,7 +25,7 @@ const engine =
     : new ContainmentEngine({
         config: settings.config,
         mode,
-        state: new DynamoDbState({ client: lazyClient(dynamoDbSdk, (m) => new m.DynamoDBClient({})), tableName: settings.stateTable }),
+        state: new DynamoDbState({ client: lazyDynamoDbClient(), tableName: settings.stateTable }),
         execution: {
           buildkite: new BuildkiteClient({
             apiUrl: settings.apiUrl,
@@ -35,11 +35,11 @@ const engine =
             maxWaitMs: 20_000,
           }),
           secretsManager,
-          iam: lazyClient(iamSdk, (m) => new m.IAMClient({})),
+          iam: lazyIamClient(),
           now: Date.now,
           log: (line) => logger.info(line),
         },
-        ...(settings.approvalStateMachineArn !== undefined ? { approvals: stepFunctionsApprovalGateway(lazyClient(sfnSdk, (m) => new m.SFNClient({})), settings.approvalStateMachineArn) } : {}),
+        ...(settings.approvalStateMachineArn !== undefined ? { approvals: stepFunctionsApprovalGateway(lazySfnClient(), settings.approvalStateMachineArn) } : {}),
       });
 const processor = createContainProcessor({
   contain: async (finding) => (engine === undefined ? [] : engine.contain(finding)),

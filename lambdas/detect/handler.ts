@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { eventBridgeSdk, lazyClient } from '../../lib/aws/lazy.ts';
+import { lazyEventBridgeClient } from '../../lib/aws/lazy.ts';
 import { IpLocationDb, ipDataFiles } from '../../lib/enrich/ip.ts';
 import { DynamoDbState } from '../../lib/state/dynamodb.ts';
 import { createLogger } from '../shared/logger.ts';
@@ -17,7 +17,7 @@ const settings = parseDetectEnv(process.env);
 const logger = createLogger();
 const metrics = createMetrics();
 const detector = createDetector({
-  eventBridge: lazyClient(eventBridgeSdk, (m) => new m.EventBridgeClient({})),
+  eventBridge: lazyEventBridgeClient(),
   eventBusName: settings.eventBusName,
   state: new DynamoDbState({ client: new DynamoDBClient({}), tableName: settings.stateTableName }),
   config: settings.config,

@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { lazyClient, s3Sdk } from '../../lib/aws/lazy.ts';
+import { lazyS3Client } from '../../lib/aws/lazy.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createMetrics } from '../shared/metrics.ts';
 import { parseNormalizeEnv } from './env.ts';
@@ -15,7 +15,7 @@ const logger = createLogger();
 const metrics = createMetrics();
 const normalizer = createNormalizer({
   eventBridge: new EventBridgeClient({}),
-  s3: lazyClient(s3Sdk, (m) => new m.S3Client({})),
+  s3: lazyS3Client(),
   eventBusName: settings.eventBusName,
   quarantineBucket: settings.quarantineBucket,
   logger,

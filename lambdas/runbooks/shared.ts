@@ -3,7 +3,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { IAMClient } from '@aws-sdk/client-iam';
-import { lazyClient, secretsManagerSdk } from '../../lib/aws/lazy.ts';
+import { lazySecretsManagerClient } from '../../lib/aws/lazy.ts';
 import { BuildkiteClient } from '../../lib/buildkite/client.ts';
 import { secretsManagerTokenProvider } from '../../lib/buildkite/token.ts';
 import type { RunbookId } from '../../lib/containment/actions.ts';
@@ -28,13 +28,8 @@ export interface RunbookWiring {
   readonly sfn?: SfnPort;
 }
 
-/** Secrets Manager, loaded on first use. */
-export function lazySecretsManager(): SecretsManagerPort {
-  return lazyClient(secretsManagerSdk, (m) => new m.SecretsManagerClient({}));
-}
-
 /** The Buildkite API with its token from Secrets Manager (read on the first call); none without the secret. */
-export function buildkiteFromSecret(settings: RunbookSettings, secretsManager: SecretsManagerPort = lazySecretsManager()): BuildkiteClient | undefined {
+export function buildkiteFromSecret(settings: RunbookSettings, secretsManager: SecretsManagerPort = lazySecretsManagerClient()): BuildkiteClient | undefined {
   if (settings.apiTokenSecretArn === undefined) return undefined;
   return new BuildkiteClient({
     apiUrl: settings.apiUrl,

@@ -70,3 +70,11 @@ export const lambdaSdk = /* @__PURE__ */ lazySdk('@aws-sdk/client-lambda', () =>
 export const s3Sdk = /* @__PURE__ */ lazySdk('@aws-sdk/client-s3', () => import('@aws-sdk/client-s3'));
 export const secretsManagerSdk = /* @__PURE__ */ lazySdk('@aws-sdk/client-secrets-manager', () => import('@aws-sdk/client-secrets-manager'));
 export const sfnSdk = /* @__PURE__ */ lazySdk('@aws-sdk/client-sfn', () => import('@aws-sdk/client-sfn'));
+
+// Their default clients (the region and credentials of the environment), built on first send.
+export const lazyDynamoDbClient = () => lazyClient(dynamoDbSdk, (m) => new m.DynamoDBClient({}));
+export const lazyEventBridgeClient = () => lazyClient(eventBridgeSdk, (m) => new m.EventBridgeClient({}));
+export const lazyIamClient = () => lazyClient(iamSdk, (m) => new m.IAMClient({}));
+export const lazyS3Client = () => lazyClient(s3Sdk, (m) => new m.S3Client({}));
+export const lazySecretsManagerClient = () => lazyClient(secretsManagerSdk, (m) => new m.SecretsManagerClient({}));
+export const lazySfnClient = () => lazyClient(sfnSdk, (m) => new m.SFNClient({}));

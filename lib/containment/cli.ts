@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import { iamSdk, lambdaSdk, lazyClient, secretsManagerSdk, sfnSdk } from '../aws/lazy.ts';
+import { lambdaSdk, lazyIamClient, lazySecretsManagerClient, lazySfnClient } from '../aws/lazy.ts';
 import { BuildkiteClient, DEFAULT_API_URL, DEFAULT_GRAPHQL_URL } from '../buildkite/client.ts';
 import { envTokenProvider } from '../buildkite/token.ts';
 import type { Command } from '../cli/main.ts';
@@ -52,12 +52,12 @@ export function defaultLocalRunbookDeps(opts: LocalRunbookOptions): RunbookDeps 
     execution: {
       buildkite: new BuildkiteClient({ apiUrl: opts.apiUrl, graphqlUrl: opts.graphqlUrl, token: envTokenProvider(opts.env) }),
       // On first use: a dry run or a Buildkite-only runbook never loads these packages.
-      secretsManager: lazyClient(secretsManagerSdk, (m) => new m.SecretsManagerClient({})),
-      iam: lazyClient(iamSdk, (m) => new m.IAMClient({})),
+      secretsManager: lazySecretsManagerClient(),
+      iam: lazyIamClient(),
       now: Date.now,
       log: opts.log,
     },
-    sfn: lazyClient(sfnSdk, (m) => new m.SFNClient({})),
+    sfn: lazySfnClient(),
   };
 }
 

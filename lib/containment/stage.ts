@@ -1,6 +1,6 @@
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { iamSdk, lazyClient, secretsManagerSdk } from '../aws/lazy.ts';
+import { lazyIamClient, lazySecretsManagerClient } from '../aws/lazy.ts';
 import { BuildkiteClient } from '../buildkite/client.ts';
 import { envTokenProvider } from '../buildkite/token.ts';
 import type { ReplayOptions } from '../cli/replay.ts';
@@ -45,8 +45,8 @@ export function createContainStage(opts: ReplayOptions, state: StatePort, deps: 
     execution: {
       buildkite,
       // On first use: dry-run and Buildkite-only runs never load these packages nor need credentials.
-      secretsManager: deps.secretsManager ?? lazyClient(secretsManagerSdk, (m) => new m.SecretsManagerClient({})),
-      iam: deps.iam ?? lazyClient(iamSdk, (m) => new m.IAMClient({})),
+      secretsManager: deps.secretsManager ?? lazySecretsManagerClient(),
+      iam: deps.iam ?? lazyIamClient(),
       now: deps.now ?? Date.now,
       log,
     },

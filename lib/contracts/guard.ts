@@ -31,7 +31,6 @@ interface Def {
   readonly format?: string;
   readonly pattern?: RegExp;
   readonly minimum?: number;
-  readonly maximum?: number;
   readonly fn?: (value: unknown) => unknown;
   readonly when?: unknown;
 }

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import * as z from 'zod';
 import { compileGuard } from '../../lib/contracts/guard.ts';
 import { DETAIL_GUARDS, DETAIL_SCHEMAS, ENVELOPE_GUARD, EventBridgeEnvelope, KNOWN_DETAIL_TYPES, UNKNOWN_DETAIL_GUARD, UnknownDetail } from '../../lib/contracts/buildkite.ts';
-import { sample, sampleSlugs } from '../support/fixtures.ts';
+import { mutate, pathsOf, sample, sampleSlugs } from '../support/fixtures.ts';
 
 /** Every compiled guard beside the schema it came from. */
 type Checkable = { safeParse(v: unknown): { success: boolean } };
@@ -19,27 +19,6 @@ function agrees(value: unknown): void {
     const expected = schema.safeParse(value).success;
     if (guard(value) !== expected) throw new Error(`${name}: guard says ${!expected}, zod says ${expected} for ${JSON.stringify(value)?.slice(0, 600)}`);
   }
-}
-
-function mutate(base: unknown, path: readonly string[], value: unknown): unknown {
-  const copy = structuredClone(base) as Record<string, unknown>;
-  let cur: Record<string, unknown> = copy;
-  for (let i = 0; i < path.length - 1; i++) {
-    const next = cur[path[i] as string];
-    if (typeof next !== 'object' || next === null) return copy;
-    cur = next as Record<string, unknown>;
-  }
-  const last = path[path.length - 1] as string;
-  if (value === undefined) delete cur[last];
-  else cur[last] = value;
-  return copy;
-}
-
-function pathsOf(value: unknown, prefix: string[] = []): string[][] {
-  if (typeof value !== 'object' || value === null) return [prefix];
-  const out: string[][] = prefix.length > 0 ? [prefix] : [];
-  for (const [k, v] of Object.entries(value)) out.push(...pathsOf(v, [...prefix, k]));
-  return out;
 }
 
 describe('compiled guards agree with their zod schemas', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { normalizeEnvelope } from '../../lib/ocsf/normalize.ts';
 import { validateOcsf } from '../../lib/ocsf/validate.ts';
-import { sample, sampleSlugs } from '../support/fixtures.ts';
+import { mutate, pathsOf, sample, sampleSlugs } from '../support/fixtures.ts';
 
 /** The property: never throws; either a schema-valid OCSF event or a non-empty reason. */
 function holds(input: unknown): boolean {
@@ -13,28 +13,6 @@ function holds(input: unknown): boolean {
     return true;
   }
   return typeof r.reason === 'string' && r.reason.length > 0;
-}
-
-/** Sets a value at a random path of a sample, so inputs stay close to real payloads. */
-function mutate(base: Record<string, unknown>, path: readonly string[], value: unknown): unknown {
-  const copy = structuredClone(base);
-  let cur: Record<string, unknown> = copy;
-  for (let i = 0; i < path.length - 1; i++) {
-    const next = cur[path[i] as string];
-    if (typeof next !== 'object' || next === null) return copy;
-    cur = next as Record<string, unknown>;
-  }
-  const last = path[path.length - 1] as string;
-  if (value === undefined) delete cur[last];
-  else cur[last] = value;
-  return copy;
-}
-
-function pathsOf(value: unknown, prefix: string[] = []): string[][] {
-  if (typeof value !== 'object' || value === null) return [prefix];
-  const out: string[][] = prefix.length > 0 ? [prefix] : [];
-  for (const [k, v] of Object.entries(value)) out.push(...pathsOf(v, [...prefix, k]));
-  return out;
 }
 
 describe('normalizer properties (fast-check)', () => {

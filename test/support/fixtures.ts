@@ -20,3 +20,26 @@ export function sampleSlugs(): string[] {
 export function clone<T>(value: T): T {
   return structuredClone(value);
 }
+
+/** A copy of `base` with the value at `path` replaced (or deleted, for undefined): inputs that stay close to real payloads. */
+export function mutate(base: unknown, path: readonly string[], value: unknown): unknown {
+  const copy = structuredClone(base) as Record<string, unknown>;
+  let cur: Record<string, unknown> = copy;
+  for (let i = 0; i < path.length - 1; i++) {
+    const next = cur[path[i] as string];
+    if (typeof next !== 'object' || next === null) return copy;
+    cur = next as Record<string, unknown>;
+  }
+  const last = path[path.length - 1] as string;
+  if (value === undefined) delete cur[last];
+  else cur[last] = value;
+  return copy;
+}
+
+/** Every path into `value` (objects and arrays), leaves and inner nodes. */
+export function pathsOf(value: unknown, prefix: string[] = []): string[][] {
+  if (typeof value !== 'object' || value === null) return [prefix];
+  const out: string[][] = prefix.length > 0 ? [prefix] : [];
+  for (const [k, v] of Object.entries(value)) out.push(...pathsOf(v, [...prefix, k]));
+  return out;
+}

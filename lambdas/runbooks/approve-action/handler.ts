@@ -1,5 +1,5 @@
-import { lazyClient, sfnSdk } from '../../../lib/aws/lazy.ts';
+import { lazySfnClient } from '../../../lib/aws/lazy.ts';
 import { runbookHandler } from '../shared.ts';
 
 /** Runbook Lambda `approve-action` (docs/runbooks.md): Step Functions only, to answer the waiting task. */
-export const handler = runbookHandler('approve-action', () => ({ sfn: lazyClient(sfnSdk, (m) => new m.SFNClient({})) }));
+export const handler = runbookHandler('approve-action', () => ({ sfn: lazySfnClient() }));

@@ -1,5 +1,5 @@
-import { iamSdk, lazyClient } from '../../../lib/aws/lazy.ts';
+import { lazyIamClient } from '../../../lib/aws/lazy.ts';
 import { runbookHandler } from '../shared.ts';
 
 /** Runbook Lambda `revoke-role-sessions` (docs/runbooks.md): IAM only. */
-export const handler = runbookHandler('revoke-role-sessions', () => ({ iam: lazyClient(iamSdk, (m) => new m.IAMClient({})) }));
+export const handler = runbookHandler('revoke-role-sessions', () => ({ iam: lazyIamClient() }));

@@ -1,7 +1,8 @@
-import { buildkiteFromSecret, lazySecretsManager, runbookHandler } from '../shared.ts';
+import { lazySecretsManagerClient } from '../../../lib/aws/lazy.ts';
+import { buildkiteFromSecret, runbookHandler } from '../shared.ts';
 
 /** Runbook Lambda `rotate-secret` (docs/runbooks.md): Secrets Manager, and the Buildkite API for agent-token secrets. */
 export const handler = runbookHandler('rotate-secret', (settings) => {
-  const secretsManager = lazySecretsManager();
+  const secretsManager = lazySecretsManagerClient();
   return { secretsManager, buildkite: buildkiteFromSecret(settings, secretsManager) };
 });

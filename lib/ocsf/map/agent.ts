@@ -31,9 +31,10 @@ function agentUser(agent: Agent | undefined, org: Org, credential: string | unde
   });
 }
 
-function endpoint(ip: string | null | undefined, agent: Agent | undefined): OcsfEndpoint {
+/** `ip` as ocsfIp() gave it: derived once per event by the mapper. */
+function endpoint(ip: string | undefined, agent: Agent | undefined): OcsfEndpoint {
   const e: OcsfEndpoint = compact({
-    ip: ocsfIp(ip),
+    ip,
     hostname: agent ? nonEmpty(agent.hostname) : undefined,
     instance_uid: agent ? instanceId(agent) : undefined,
   });
@@ -41,9 +42,9 @@ function endpoint(ip: string | null | undefined, agent: Agent | undefined): Ocsf
   return e;
 }
 
-function observables(org: Org, agent: Agent | undefined, ip: string | null | undefined, token: string | undefined) {
+function observables(org: Org, agent: Agent | undefined, ip: string | undefined, token: string | undefined) {
   const obs = new Observables()
-    .add('src_endpoint.ip', 'ip', ocsfIp(ip))
+    .add('src_endpoint.ip', 'ip', ip)
     .add('src_endpoint.hostname', 'hostname', agent?.hostname)
     .add('user.uid', 'resourceUid', agent?.uuid)
     .add('user.credential_uid', 'credentialUid', token);
@@ -69,9 +70,9 @@ export function mapAgent(ctx: MapContext, d: AgentDetail): OcsfEvent {
   e.metadata = metadata(ctx, { eventCode: ctx.detailType, originalUid: ctx.envelope.id, logName: 'buildkite-agents', org: d.organization });
   e.user = agentUser(d.agent, d.organization, token);
   e['service'] = { name: 'Buildkite Agent API' };
-  e.src_endpoint = endpoint(ip, d.agent);
+  e.src_endpoint = endpoint(ipOut, d.agent);
   e['is_remote'] = true;
-  const obs = observables(d.organization, d.agent, ip, token);
+  const obs = observables(d.organization, d.agent, ipOut, token);
   if (obs !== undefined) e.observables = obs;
   e.unmapped = {
       buildkite: compact({
@@ -100,9 +101,10 @@ export function mapBlocked(ctx: MapContext, d: AgentBlockedDetail | ClusterToken
   e.metadata = metadata(ctx, { eventCode: ctx.detailType, originalUid: ctx.envelope.id, logName: 'buildkite-agents', org: d.organization });
   e.user = agentUser(agent, d.organization, ct.uuid);
   e['service'] = { name: 'Buildkite Agent API' };
-  e.src_endpoint = endpoint(d.blocked_ip, agent);
+  const ipOut = ocsfIp(d.blocked_ip);
+  e.src_endpoint = endpoint(ipOut, agent);
   e['is_remote'] = true;
-  const obs = observables(d.organization, agent, d.blocked_ip, ct.uuid);
+  const obs = observables(d.organization, agent, ipOut, ct.uuid);
   if (obs !== undefined) e.observables = obs;
   e.unmapped = {
       buildkite: compact({
