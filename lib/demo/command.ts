@@ -1,5 +1,5 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../cli/main.ts';
 import type { Io } from '../cli/io.ts';
@@ -29,8 +29,54 @@ sweep and the EventBridge notification service being disabled. Runs the whole lo
   DIR/report.html          a self-contained HTML report with a timeline chart
 
 Options:
-  --dir DIR   where to write (default .kitewatch/demo; replaced on each run)
+  --dir DIR   where to write (default .kitewatch/demo): a new or empty folder, or the folder of a
+              previous demo, whose files are replaced. Any other folder is refused.
   -h, --help  this text`;
+
+/** Marks a folder as the demo's own, so a later run may replace its files and nothing else. */
+const MARKER = '.kitewatch-demo';
+const DEFAULT_DIR = '.kitewatch/demo';
+/** Everything a demo run writes (SQLite adds its -wal and -shm files beside state.db). */
+const DEMO_FILES = new Set([MARKER, 'events.ndjson', 'quarantine.ndjson', 'report.html', 'state.db', 'state.db-wal', 'state.db-shm']);
+
+/**
+ * Makes DIR ready for a fresh run and answers why not when it cannot. A tool must never delete what
+ * it did not create: a folder is reused only when it is empty or holds nothing but a previous demo's
+ * files, and only those files are removed (a fresh state store each run: the demo tells the same
+ * story every time).
+ */
+export function prepareDemoDir(dir: string): string | undefined {
+  let stat;
+  try {
+    stat = statSync(dir, { throwIfNoEntry: false });
+  } catch (error) {
+    return `cannot use --dir ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+  }
+  if (stat !== undefined && !stat.isDirectory()) {
+    return `--dir ${dir} is a file, not a folder; name a new folder (kitewatch demo --dir NEW_FOLDER)`;
+  }
+  if (stat !== undefined) {
+    const entries = readdirSync(dir);
+    const foreign = entries.filter((e) => !DEMO_FILES.has(e));
+    // The default folder lives in Kitewatch's own .kitewatch/, where only the demo writes these names.
+    const ours = entries.includes(MARKER) || resolve(dir) === resolve(DEFAULT_DIR);
+    if (foreign.length > 0 || (entries.length > 0 && !ours)) {
+      const shown = (foreign.length > 0 ? foreign : entries).slice(0, 5).join(', ');
+      return `--dir ${dir} already holds files the demo did not write (${shown}${entries.length > 5 ? ', ...' : ''}); nothing was changed. Name a new or empty folder (kitewatch demo --dir NEW_FOLDER)`;
+    }
+    for (const e of entries) {
+      if (lstatSync(join(dir, e)).isDirectory()) return `--dir ${dir}: ${e} is a folder, not a file the demo wrote; nothing was changed`;
+    }
+    for (const e of entries) rmSync(join(dir, e), { force: true });
+  }
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, MARKER), 'Written by `kitewatch demo`: the next run replaces the files of this folder.\n');
+  } catch (error) {
+    return `cannot create --dir ${dir}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+  }
+  return undefined;
+}
 
 /** Collects every emitted event for the report while writing NDJSON. */
 class RecordingSink implements Sink {
@@ -63,9 +109,11 @@ export async function runDemo(argv: readonly string[], io: Io): Promise<number> 
     return 0;
   }
   const dir = values.dir;
-  // A fresh state store each run: the demo must tell the same story every time.
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  const refused = prepareDemoDir(dir);
+  if (refused !== undefined) {
+    io.err(`kitewatch demo: ${refused}`);
+    return 2;
+  }
   const config = parseConfig(DEMO_CONFIG, 'demo config');
   const state = new SqliteState({ path: join(dir, 'state.db') });
   const sink = new RecordingSink(join(dir, 'events.ndjson'));

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ndjson, runCli, summary, tempDir } from '../support/cli.ts';
@@ -39,5 +39,56 @@ describe('kitewatch demo', () => {
     const a = await runCli(['demo', '--dir', join(tempDir(), 'a')]);
     const b = await runCli(['demo', '--dir', join(tempDir(), 'b')]);
     expect(a.stdout.replace(/Wrote .*\n/, '')).toBe(b.stdout.replace(/Wrote .*\n/, ''));
+  });
+
+  describe('--dir never deletes what the demo did not write', () => {
+    it('refuses a folder that holds a user file, and leaves it as it was', async () => {
+      const dir = tempDir();
+      writeFileSync(join(dir, 'notes.txt'), 'mine');
+      const r = await runCli(['demo', '--dir', dir]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/already holds files the demo did not write \(notes\.txt\)/);
+      expect(readdirSync(dir)).toEqual(['notes.txt']);
+      expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('mine');
+    });
+
+    it('refuses a file path, and leaves the file', async () => {
+      const file = join(tempDir(), 'report.txt');
+      writeFileSync(file, 'mine');
+      const r = await runCli(['demo', '--dir', file]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/is a file, not a folder/);
+      expect(readFileSync(file, 'utf8')).toBe('mine');
+    });
+
+    it('refuses "." when the working folder holds anything else', async () => {
+      const cwd = tempDir();
+      writeFileSync(join(cwd, 'package.json'), '{}');
+      mkdirSync(join(cwd, 'src'));
+      const r = await runCli(['demo', '--dir', '.'], { cwd });
+      expect(r.code).toBe(2);
+      expect(readdirSync(cwd).sort()).toEqual(['package.json', 'src']);
+    });
+
+    it('refuses files with the demo\'s names in a folder it did not mark as its own', async () => {
+      const dir = tempDir();
+      writeFileSync(join(dir, 'report.html'), '<p>mine</p>');
+      const r = await runCli(['demo', '--dir', dir]);
+      expect(r.code).toBe(2);
+      expect(readFileSync(join(dir, 'report.html'), 'utf8')).toBe('<p>mine</p>');
+    });
+
+    it('writes into an empty folder, and replaces its own output on the next run', async () => {
+      const dir = tempDir();
+      expect((await runCli(['demo', '--dir', dir])).code).toBe(0);
+      const again = await runCli(['demo', '--dir', dir]);
+      expect(again.code).toBe(0);
+      expect(existsSync(join(dir, 'report.html'))).toBe(true);
+      // A user file added later makes the folder no longer the demo's alone.
+      writeFileSync(join(dir, 'keep.txt'), 'mine');
+      expect((await runCli(['demo', '--dir', dir])).code).toBe(2);
+      expect(readFileSync(join(dir, 'keep.txt'), 'utf8')).toBe('mine');
+      expect(existsSync(join(dir, 'report.html'))).toBe(true);
+    });
   });
 });
