@@ -835,4 +835,15 @@ describe('rules on the Kitewatch bus', () => {
     }
     expect(m(forward, { ...envelope('OCSF Event', 3002), source: 'aws.partner/buildkite.com/x' })).toBe(false);
   });
+
+  it('findings-to-containment skips archive replays (a top-level replay-name); forwarding takes them', () => {
+    const contain = readJson(rulesDir, 'findings-to-containment.json').eventPattern as EventPattern;
+    const forward = readJson(rulesDir, 'ocsf-to-forwarding.json').eventPattern as EventPattern;
+    const replayed = { ...envelope('OCSF Detection Finding', 2004), 'replay-name': 'after-the-fix' };
+    expect(m(contain, replayed)).toBe(false);
+    // An empty name is still a replay: exists is about presence, not value.
+    expect(m(contain, { ...replayed, 'replay-name': '' })).toBe(false);
+    expect(m(contain, envelope('OCSF Detection Finding', 2004))).toBe(true);
+    expect(m(forward, replayed)).toBe(true);
+  });
 });
