@@ -17,7 +17,10 @@ function typeOf(s: Json): string {
   if (Array.isArray(s['anyOf'])) return (s['anyOf'] as Json[]).map(typeOf).join(' | ');
   if (Array.isArray(s['oneOf'])) return (s['oneOf'] as Json[]).map(typeOf).join(' | ');
   const t = s['type'];
-  if (t === 'array') return `${typeOf((s['items'] as Json | undefined) ?? {})}[]`;
+  if (t === 'array') {
+    const item = typeOf((s['items'] as Json | undefined) ?? {});
+    return item.includes(' | ') ? `(${item})[]` : `${item}[]`;
+  }
   if (typeof t === 'string') return t;
   return 'any';
 }

@@ -200,8 +200,8 @@ function attack(tl: Timeline): void {
 
 export const SCENARIO_CONFIG = {
   detectors: {
-    'break-glass-edit': { iacActors: [terraform.name] },
-    'secret-access': { secretWriters: [terraform.name] },
+    'break-glass-edit': { iacActors: [{ uuid: terraform.uuid, note: terraform.name }] },
+    'secret-access': { secretWriters: [{ uuid: terraform.uuid, note: terraform.name }] },
   },
 };
 

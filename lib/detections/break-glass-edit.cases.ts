@@ -26,9 +26,9 @@ export const breakGlassEditCases: readonly DetectorCase[] = [
     ],
   },
   {
-    name: 'IaC edits (by uuid or by name) are expected',
+    name: 'IaC edits are expected (uuids, plain or with a note)',
     kind: 'negative',
-    config: { iacActors: [terraform.uuid, 'Pulumi-Service'] },
+    config: { iacActors: [terraform.uuid, { uuid: uid('user', 'pulumi'), note: 'Pulumi-Service' }] },
     events: [
       audit({ at: '2026-03-03T10:00:00Z', type: 'PIPELINE_UPDATED', actor: terraform, subject: pipeline, ip: '3.90.1.1' }),
       audit({ at: '2026-03-03T10:01:00Z', type: 'CLUSTER_QUEUE_UPDATED', actor: terraform, subject: { type: 'ClusterQueue', uuid: uid('queue', 'default'), name: 'default' }, ip: '3.90.1.1' }),
@@ -67,7 +67,7 @@ export const breakGlassEditCases: readonly DetectorCase[] = [
   {
     name: 'changes under a declared break-glass window are reported as informational',
     kind: 'positive',
-    config: { ...iac, breakGlassWindows: [{ actors: ['on call'], start: '2026-03-03T09:00:00Z', end: '2026-03-03T11:00:00Z', reason: 'INC-4711' }] },
+    config: { ...iac, breakGlassWindows: [{ actors: [{ uuid: oncall.uuid, note: 'On Call' }], start: '2026-03-03T09:00:00Z', end: '2026-03-03T11:00:00Z', reason: 'INC-4711' }] },
     events: [
       audit({ at: '2026-03-03T10:00:00Z', type: 'PIPELINE_UPDATED', actor: oncall, subject: pipeline }),
       // After the window closes: an ordinary unmanaged change again.
@@ -91,5 +91,15 @@ export const breakGlassEditCases: readonly DetectorCase[] = [
     config: { ...iac, ignoredTypes: ['PIPELINE_SCHEDULE_UPDATED'] },
     events: [audit({ at: '2026-03-03T10:00:00Z', type: 'PIPELINE_SCHEDULE_UPDATED', actor: jane, subject: { type: 'PipelineSchedule', uuid: uid('schedule', 'nightly') } })],
     expect: [],
+  },
+  {
+    name: 'a user who renames themself after the IaC identity is still reported (iacActors match by uuid only)',
+    kind: 'positive',
+    config: iac,
+    events: [
+      audit({ at: '2026-03-03T09:59:00Z', type: 'USER_UPDATED', actor: { uuid: jane.uuid, name: 'Terraform-Cloud' } }),
+      audit({ at: '2026-03-03T10:00:00Z', type: 'PIPELINE_UPDATED', actor: { uuid: jane.uuid, name: 'Terraform-Cloud' }, subject: pipeline, ip: '86.1.2.3' }),
+    ],
+    expect: [{ at: 1, severity: 3, title: 'Pipeline "deploy" updated outside infrastructure as code by Terraform-Cloud', target: { type: 'Pipeline', uid: pipeline.uuid }, related: [jane.uuid] }],
   },
 ];

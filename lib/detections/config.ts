@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import '../config/zod-en.ts';
 import { CidrError, parseCidr } from '../enrich/cidr.ts';
+import { isUuid, quoteId } from '../contracts/ids.ts';
 
 /**
  * `detectors.<id>` in kitewatch.config.json: one strict block per detector id, every key with
@@ -17,8 +18,43 @@ function dedupWindow(minutes: number) {
     .check(z.describe('Do not raise the same finding for the same entity again inside this many minutes (event time).'));
 }
 
-const identities = (what: string) =>
-  z._default(z.array(z.string().check(z.minLength(1))), []).check(z.describe(`${what}: Buildkite user uuids or names (names compare case-insensitively).`));
+/**
+ * One identity in an allow-list: a Buildkite UUID, or `{ uuid, note }` to say who it is. Never a
+ * name: users pick their own display names, so a user renamed "Terraform-Cloud" would pass as
+ * the IaC identity. A name here is a config error that says so.
+ */
+export const IdentityEntry = z
+  .union(
+    [
+      z.string(),
+      z.strictObject({
+        uuid: z.string().check(z.describe('The Buildkite UUID.')),
+        note: z.optional(z.string()).check(z.describe('Who this is, for people reading the config (never compared).')),
+      }),
+    ],
+    { error: 'must be a Buildkite UUID or { "uuid": "...", "note": "..." }' },
+  )
+  .check(
+    // Checked on the union, so a name gets this message rather than zod's "invalid input".
+    z.superRefine((entry, ctx) => {
+      const value = typeof entry === 'string' ? entry : entry.uuid;
+      if (!isUuid(value)) ctx.addIssue({ code: 'custom', message: notUuid(value), path: typeof entry === 'string' ? [] : ['uuid'] });
+    }),
+  );
+export type IdentityEntry = z.infer<typeof IdentityEntry>;
+
+function notUuid(value: string): string {
+  return (
+    `${quoteId(value)} is not a UUID. Identity lists hold Buildkite UUIDs only, because names are chosen by the users themselves ` +
+    '(anyone can rename themself to match). Use the uuid, e.g. { "uuid": "0190e6b6-3c3d-4a5b-9d1e-2f4a6b8c0d1e", "note": "the name" }'
+  );
+}
+
+/** An allow-list of identities (see IdentityEntry); other modules use it for their own lists. */
+export const identityList = (what: string) =>
+  z._default(z.array(IdentityEntry), []).check(z.describe(`${what}: Buildkite UUIDs, each a string or { "uuid", "note" } (never names: users choose those).`));
+
+const identities = identityList;
 
 const cidr = z.string().check(
   z.superRefine((value, ctx) => {
@@ -103,7 +139,7 @@ export const SecretAccessConfig = z
 
 export const BreakGlassWindow = z
   .strictObject({
-    actors: z.array(z.string().check(z.minLength(1))).check(z.minLength(1), d('Who works under the procedure: user uuids or names.')),
+    actors: z.array(IdentityEntry).check(z.minLength(1), d('Who works under the procedure: Buildkite user UUIDs, each a string or { "uuid", "note" }.')),
     start: isoTime,
     end: isoTime,
     reason: z.string().check(z.minLength(1), d('Ticket or incident reference, quoted in the findings.')),
@@ -130,8 +166,8 @@ export const MonitoringDisabledConfig = z
     enabled,
     dedupWindowMinutes: dedupWindow(15),
     eventBridgeNotificationServices: z
-      ._default(z.array(z.string().check(z.minLength(1))), [])
-      .check(d('Uuids or names of the notification service(s) that feed Kitewatch, when they do not say "EventBridge" in their type or name.')),
+      ._default(z.array(IdentityEntry), [])
+      .check(d('UUIDs of the notification service(s) that feed Kitewatch, when they do not say "EventBridge" in their type or name (a string or { "uuid", "note" }; names can be changed, so they are not accepted).')),
   })
   .check(d('monitoring-disabled: anything that blinds Kitewatch or weakens sign-in security.'));
 

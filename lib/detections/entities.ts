@@ -210,12 +210,15 @@ export function entityTypeOfSubject(subjectType: string | undefined): EntityType
   }
 }
 
-/** A list of identities from config: uuids exactly, names case-insensitively. */
+/**
+ * A list of identities from config (UUIDs, see IdentityEntry in config.ts). Only uids are
+ * compared: a display name is whatever its user typed last.
+ */
 export class IdentitySet {
   readonly #ids = new Set<string>();
 
-  constructor(entries: readonly string[]) {
-    for (const e of entries) this.#ids.add(e.trim().toLowerCase());
+  constructor(entries: readonly (string | { readonly uuid: string })[]) {
+    for (const e of entries) this.#ids.add((typeof e === 'string' ? e : e.uuid).trim().toLowerCase());
   }
 
   get size(): number {
@@ -223,8 +226,7 @@ export class IdentitySet {
   }
 
   has(actor: ActorInfo | undefined): boolean {
-    if (actor === undefined || this.#ids.size === 0) return false;
-    return (actor.uid !== undefined && this.#ids.has(actor.uid.toLowerCase())) || (actor.name !== undefined && this.#ids.has(actor.name.toLowerCase()));
+    return actor?.uid !== undefined && this.#ids.has(actor.uid.toLowerCase());
   }
 
   hasValue(value: string | undefined): boolean {

@@ -9,7 +9,7 @@
  *   not assumed safe).
  *
  * Which notification service is the EventBridge one: its subject type, name or data mentions
- * EventBridge, or its uuid / name is listed in `eventBridgeNotificationServices`. Buildkite's
+ * EventBridge, or its uuid is listed in `eventBridgeNotificationServices`. Buildkite's
  * audit payloads for these types are undocumented; this is parsed defensively.
  */
 import type { EntityType, FindingResource } from '../findings/contract.ts';
@@ -30,7 +30,7 @@ const services = perConfig((c: MonitoringDisabledConfig) => new IdentitySet(c.ev
 const VERB: Record<string, string> = { DISABLED: 'disabled', DELETED: 'deleted', UPDATED: 'modified', BROKEN: 'reported broken' };
 
 function isEventBridge(audit: AuditInfo, listed: IdentitySet): boolean {
-  if (listed.hasValue(audit.subjectUuid) || listed.hasValue(audit.subjectName)) return true;
+  if (listed.hasValue(audit.subjectUuid)) return true;
   if (EVENTBRIDGE.test(audit.subjectType ?? '') || EVENTBRIDGE.test(audit.subjectName ?? '')) return true;
   return audit.data !== undefined && EVENTBRIDGE.test(JSON.stringify(audit.data));
 }

@@ -89,13 +89,22 @@ export const secretAccessCases: readonly DetectorCase[] = [
     ],
   },
   {
-    name: 'secret changes by the expected writers (by name) are quiet',
+    name: 'secret changes by the expected writers are quiet',
     kind: 'negative',
-    config: { secretWriters: ['Secret-Rotator'] },
+    config: { secretWriters: [{ uuid: rotator.uuid, note: 'Secret-Rotator' }] },
     events: [
       audit({ at: '2026-03-03T10:00:00Z', type: 'SECRET_VALUE_UPDATED', actor: rotator, subject: { type: 'Secret', uuid: uid('secret', 'DEPLOY_KEY'), name: 'DEPLOY_KEY' } }),
       audit({ at: '2026-03-03T10:01:00Z', type: 'SECRET_UPDATED', actor: rotator, subject: { type: 'Secret', uuid: uid('secret', 'DEPLOY_KEY'), name: 'DEPLOY_KEY' } }),
     ],
     expect: [],
+  },
+  {
+    name: 'a user renamed after the expected writer is still reported (writers match by uuid only)',
+    kind: 'positive',
+    config: { secretWriters: [{ uuid: rotator.uuid, note: 'Secret-Rotator' }] },
+    events: [
+      audit({ at: '2026-03-03T11:00:00Z', type: 'SECRET_VALUE_UPDATED', actor: { uuid: jane.uuid, name: rotator.name }, subject: { type: 'Secret', uuid: uid('secret', 'DEPLOY_KEY'), name: 'DEPLOY_KEY' } }),
+    ],
+    expect: [{ at: 0, severity: 4, title: 'value replaced', target: { type: 'Secret', uid: uid('secret', 'DEPLOY_KEY') }, related: [jane.uuid] }],
   },
 ];

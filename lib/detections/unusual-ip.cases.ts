@@ -133,7 +133,7 @@ export const unusualIpCases: readonly DetectorCase[] = [
   {
     name: 'ignored actors are not tracked',
     kind: 'negative',
-    config: { ignoreActors: ['jane doe'] },
+    config: { ignoreActors: [{ uuid: jane.uuid, note: 'Jane Doe' }] },
     events: [
       audit({ at: day(0), type: 'PIPELINE_UPDATED', actor: jane, subject: pipeline, ip: '86.1.2.3' }),
       audit({ at: day(2), type: 'PIPELINE_UPDATED', actor: jane, subject: pipeline, ip: '185.220.101.34' }),
