@@ -3,7 +3,7 @@ import type { ContainStage, DetectStage } from '../lib/engine/stages.ts';
 import { SqliteState } from '../lib/state/sqlite.ts';
 import { createDetectStage } from '../lib/detections/stage.ts';
 import { createContainStage } from '../lib/containment/stage.ts';
-import { defaultReplayOptions } from '../lib/cli/replay.ts';
+import { DEFAULT_API_URL, DEFAULT_GRAPHQL_URL } from '../lib/buildkite/client.ts';
 import { defaultIpEnricher } from '../lib/enrich/ip.ts';
 
 /** The stages the bench measures, over a fresh in-memory SQLite store (as `kitewatch replay` uses SQLite). */
@@ -19,7 +19,7 @@ export async function benchStages(
   const stages: { detect?: DetectStage; contain?: ContainStage } = { detect };
   if (which === 'full') {
     stages.contain = createContainStage(
-      defaultReplayOptions(config, { quarantine: '/dev/null', state: ':memory:', containment: 'dry-run' }),
+      { config, containment: 'dry-run', buildkiteApiUrl: DEFAULT_API_URL, buildkiteGraphqlUrl: DEFAULT_GRAPHQL_URL },
       state,
       { log: () => {} },
     );

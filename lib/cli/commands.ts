@@ -1,23 +1,29 @@
 /**
- * Wires the stages into the CLI: embedded state, detections, containment, remote sinks and the
- * extra commands. One place, so bin/kitewatch.ts stays a one-liner.
+ * The table of `kitewatch` commands, in the order the help lists them, and the wiring of the
+ * replay stages: embedded state, detections, containment and remote sinks.
  */
-import { registerCommand, registerReplayPlugins } from './main.ts';
-import { SqliteState } from '../state/sqlite.ts';
-import { createDetectStage } from '../detections/stage.ts';
-import { detectionsCommand } from '../detections/cli.ts';
 import { createContainStage } from '../containment/stage.ts';
-import { runbookCommand } from '../containment/cli.ts';
-import { createReplaySink, resendCommand } from '../forward/cli.ts';
-import { demoCommand } from '../demo/command.ts';
+import { createDetectStage } from '../detections/stage.ts';
+import { createSink } from '../forward/sinks.ts';
+import { SqliteState } from '../state/sqlite.ts';
+import type { Command } from './command.ts';
+import { demoCommand } from './demo.ts';
+import { detectionsCommand } from './detections.ts';
+import { createReplayCommand, type ReplayPlugins } from './replay.ts';
+import { resendCommand } from './resend.ts';
+import { runbookCommand } from './runbook.ts';
 
-registerReplayPlugins({
+export const replayPlugins: ReplayPlugins = {
   createState: async (path) => new SqliteState({ path }),
   createDetect: (config, state) => createDetectStage(config, state),
   createContain: (opts, state) => createContainStage(opts, state),
-  createSink: (spec, opts) => createReplaySink(spec, opts),
-});
-registerCommand(detectionsCommand);
-registerCommand(resendCommand);
-registerCommand(demoCommand);
-registerCommand(runbookCommand);
+  createSink: (spec, opts) => createSink(spec, { spill: opts.spill, env: process.env, forwarding: opts.config.forwarding }),
+};
+
+export const COMMANDS: readonly Command[] = [
+  createReplayCommand(replayPlugins),
+  detectionsCommand,
+  resendCommand,
+  demoCommand,
+  runbookCommand,
+];

@@ -1,9 +1,6 @@
 import { lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Command } from '../cli/main.ts';
-import type { Io } from '../cli/io.ts';
-import { defaultReplayOptions } from '../cli/replay.ts';
 import { parseConfig } from '../config/load.ts';
 import { LocalPipeline } from '../engine/pipeline.ts';
 import { loadRules } from '../engine/rules.ts';
@@ -13,8 +10,10 @@ import type { OcsfEvent } from '../ocsf/types.ts';
 import { SqliteState } from '../state/sqlite.ts';
 import { createDetectStage } from '../detections/stage.ts';
 import { createContainStage } from '../containment/stage.ts';
-import { DEMO_CONFIG, DAY, ORG_SLUG, scenarios } from './scenario.ts';
-import { htmlReport, textReport } from './report.ts';
+import { DEMO_CONFIG, DAY, ORG_SLUG, scenarios } from '../demo/scenario.ts';
+import { htmlReport, textReport } from '../demo/report.ts';
+import { DEFAULT_API_URL, DEFAULT_GRAPHQL_URL } from '../buildkite/client.ts';
+import type { Command, Io } from './command.ts';
 
 export const DEMO_USAGE = `Usage: kitewatch demo [--dir DIR]
 
@@ -123,7 +122,7 @@ export async function runDemo(argv: readonly string[], io: Io): Promise<number> 
     sinks: [sink],
     detect: createDetectStage(config, state),
     contain: createContainStage(
-      defaultReplayOptions(config, { quarantine: join(dir, 'quarantine.ndjson'), state: join(dir, 'state.db'), containment: 'dry-run' }),
+      { config, containment: 'dry-run', buildkiteApiUrl: DEFAULT_API_URL, buildkiteGraphqlUrl: DEFAULT_GRAPHQL_URL },
       state,
       { log: (line) => io.err(`kitewatch: ${line}`) },
     ),

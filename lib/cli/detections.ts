@@ -2,11 +2,10 @@
  * `kitewatch detections test|list|catalog`: run the detectors' own test cases, list the catalog.
  */
 import { parseArgs } from 'node:util';
-import type { Command } from '../cli/main.ts';
-import type { Io } from '../cli/io.ts';
+import { runAllCases, type CaseResult } from '../detections/cases.ts';
+import { DETECTORS, detectorCatalogMarkdown } from '../detections/index.ts';
 import { SEVERITY } from '../ocsf/types.ts';
-import { runAllCases, type CaseResult } from './cases.ts';
-import { DETECTORS, detectorCatalogMarkdown } from './index.ts';
+import type { Command, Io } from './command.ts';
 
 export const DETECTIONS_USAGE = `Usage: kitewatch detections <subcommand> [options]
 

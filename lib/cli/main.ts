@@ -1,48 +1,24 @@
-import { runReplay, type ReplayPlugins } from './replay.ts';
+import type { Command } from './command.ts';
+import { COMMANDS } from './commands.ts';
 import type { Io } from './io.ts';
 import { processIo } from './io.ts';
 
-export const USAGE = `kitewatch: a SIEM pipeline for Buildkite (OCSF 1.8 normalization, detections, containment)
+const HEADER = 'kitewatch: a SIEM pipeline for Buildkite (OCSF 1.8 normalization, detections, containment)';
+const FOOTER = 'Run "kitewatch <command> --help" for a command\'s options.';
 
-Usage:
-  kitewatch replay [PATH...] [options]   run the pipeline locally on EventBridge envelopes
-  kitewatch help                         this text
-
-Run "kitewatch <command> --help" for a command's options.`;
-
-export interface Command {
-  readonly name: string;
-  readonly summary: string;
-  run(argv: readonly string[], io: Io): Promise<number>;
+export function usage(commands: readonly Command[] = COMMANDS): string {
+  const line = (name: string, summary: string) => `  kitewatch ${name.padEnd(29)}${summary}`;
+  return [HEADER, '', 'Usage:', ...commands.map((c) => line(c.name, c.summary)), line('help', 'this text'), '', FOOTER].join('\n');
 }
 
-/** Commands that later modules add (demo, detections, runbook, resend). */
-const extraCommands: Command[] = [];
-
-export function registerCommand(command: Command): void {
-  extraCommands.push(command);
-}
-
-let replayPlugins: ReplayPlugins = {};
-export function registerReplayPlugins(plugins: ReplayPlugins): void {
-  replayPlugins = { ...replayPlugins, ...plugins };
-}
-
-function usage(): string {
-  if (extraCommands.length === 0) return USAGE;
-  const lines = extraCommands.map((c) => `  kitewatch ${c.name.padEnd(29)}${c.summary}`);
-  return USAGE.replace('  kitewatch help ', `${lines.join('\n')}\n  kitewatch help `);
-}
-
-export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    io.out(usage());
-    return command === undefined ? 2 : 0;
+export async function main(argv: readonly string[], io: Io = processIo, commands: readonly Command[] = COMMANDS): Promise<number> {
+  const [word, ...rest] = argv;
+  if (word === undefined || word === 'help' || word === '--help' || word === '-h') {
+    io.out(usage(commands));
+    return word === undefined ? 2 : 0;
   }
-  if (command === 'replay') return runReplay(rest, io, replayPlugins);
-  const extra = extraCommands.find((c) => c.name.split(' ')[0] === command);
-  if (extra !== undefined) return extra.run(rest, io);
-  io.err(`kitewatch: unknown command "${command}"\n\n${usage()}`);
+  const command = commands.find((c) => c.name.split(' ')[0] === word);
+  if (command !== undefined) return command.run(rest, io);
+  io.err(`kitewatch: unknown command "${word}"\n\n${usage(commands)}`);
   return 2;
 }

@@ -10,7 +10,7 @@ import { loadRules } from '../engine/rules.ts';
 import type { ContainStage, DetectStage, Sink } from '../engine/stages.ts';
 import type { StatePort } from '../state/port.ts';
 import { Progress } from './progress.ts';
-import type { Io } from './io.ts';
+import type { Command, Io } from './command.ts';
 
 export const REPLAY_USAGE = `Usage: kitewatch replay [PATH...] [options]
 
@@ -45,22 +45,6 @@ export interface ReplayOptions {
   readonly validate: boolean;
   readonly sinks: string[];
   readonly spill?: string;
-}
-
-/** Replay options with every flag at its default: for callers that run the pipeline in process (demo, bench). */
-export function defaultReplayOptions(config: KitewatchConfig, overrides: Partial<ReplayOptions> = {}): ReplayOptions {
-  return {
-    paths: [],
-    quarantine: '.kitewatch/quarantine.ndjson',
-    state: '.kitewatch/state.db',
-    config,
-    containment: config.containment.mode,
-    buildkiteApiUrl: DEFAULT_API_URL,
-    buildkiteGraphqlUrl: DEFAULT_GRAPHQL_URL,
-    validate: false,
-    sinks: [],
-    ...overrides,
-  };
 }
 
 export function parseReplayArgs(argv: readonly string[]): ReplayOptions | 'help' {
@@ -113,12 +97,20 @@ export function parseReplayArgs(argv: readonly string[]): ReplayOptions | 'help'
   };
 }
 
-/** Hooks that later stages register (detections, containment, remote sinks). */
+/** The stages replay runs, injected: lib/cli/commands.ts wires the real ones, tests their own. */
 export interface ReplayPlugins {
   createState?(path: string): Promise<StatePort>;
   createDetect?(config: KitewatchConfig, state: StatePort): DetectStage;
   createContain?(opts: ReplayOptions, state: StatePort): ContainStage;
   createSink?(spec: string, opts: ReplayOptions): Sink | undefined;
+}
+
+export function createReplayCommand(plugins: ReplayPlugins): Command {
+  return {
+    name: 'replay [PATH...] [options]',
+    summary: 'run the pipeline locally on EventBridge envelopes',
+    run: (argv, io) => runReplay(argv, io, plugins),
+  };
 }
 
 export async function runReplay(argv: readonly string[], io: Io, plugins: ReplayPlugins = {}): Promise<number> {

@@ -1,17 +1,15 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Command } from '../cli/main.ts';
-import type { Io } from '../cli/io.ts';
-import type { ReplayOptions } from '../cli/replay.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { NdjsonSink } from '../engine/local-sinks.ts';
 import type { Sink, SinkReport } from '../engine/stages.ts';
-import type { ForwardingConfig } from './config.ts';
-import { SinkSetupError } from './errors.ts';
-import type { RemoteSinkReport } from './remote-sink.ts';
-import { createSink } from './sinks.ts';
-import { readSpill } from './spill.ts';
+import type { ForwardingConfig } from '../forward/config.ts';
+import { SinkSetupError } from '../forward/errors.ts';
+import type { RemoteSinkReport } from '../forward/remote-sink.ts';
+import { createSink } from '../forward/sinks.ts';
+import { readSpill } from '../forward/spill.ts';
+import type { Command, Io } from './command.ts';
 
 export const RESEND_USAGE = `Usage: kitewatch resend PATH --sink SPEC [--sink SPEC...] [options]
 
@@ -165,8 +163,3 @@ export const resendCommand: Command = {
     }
   },
 };
-
-/** `ReplayPlugins.createSink` for kitewatch replay: the remote sinks, configured from the same config. */
-export function createReplaySink(spec: string, opts: ReplayOptions): Sink | undefined {
-  return createSink(spec, { spill: opts.spill, env: process.env, forwarding: opts.config.forwarding });
-}

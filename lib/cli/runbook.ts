@@ -4,11 +4,10 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { lambdaSdk, lazyIamClient, lazySecretsManagerClient, lazySfnClient } from '../aws/lazy.ts';
 import { BuildkiteClient, DEFAULT_API_URL, DEFAULT_GRAPHQL_URL } from '../buildkite/client.ts';
 import { envTokenProvider } from '../buildkite/token.ts';
-import type { Command } from '../cli/main.ts';
-import type { Io } from '../cli/io.ts';
-import { ACTIONS, RUNBOOK_IDS, type RunbookId } from './actions.ts';
-import { RunbookInputError, parseRunbookInput } from './runbook-inputs.ts';
-import { runRunbook, type RunbookDeps, type RunbookReport } from './runbooks.ts';
+import { ACTIONS, RUNBOOK_IDS, type RunbookId } from '../containment/actions.ts';
+import { RunbookInputError, parseRunbookInput } from '../containment/runbook-inputs.ts';
+import { runRunbook, type RunbookDeps, type RunbookReport } from '../containment/runbooks.ts';
+import type { Command, Io } from './command.ts';
 
 export const RUNBOOK_USAGE = `Usage: kitewatch runbook <runbook> --input FILE [options]
 
@@ -185,5 +184,4 @@ async function invokeDeployed(runbook: RunbookId, input: unknown, functionName: 
   return report.ok === false ? 1 : 0;
 }
 
-/** `kitewatch runbook`, registered by lib/cli/commands.ts. */
 export const runbookCommand: Command = createRunbookCommand();

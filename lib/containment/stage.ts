@@ -3,7 +3,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { lazyIamClient, lazySecretsManagerClient } from '../aws/lazy.ts';
 import { BuildkiteClient } from '../buildkite/client.ts';
 import { envTokenProvider } from '../buildkite/token.ts';
-import type { ReplayOptions } from '../cli/replay.ts';
+import type { KitewatchConfig } from '../config/schema.ts';
 import type { ContainStage } from '../engine/stages.ts';
 import type { OcsfEvent } from '../ocsf/types.ts';
 import { BatchStateCache } from '../state/batch-cache.ts';
@@ -16,6 +16,14 @@ import { ContainmentEngine } from './engine.ts';
  * BUILDKITE_API_TOKEN, and AWS clients from the usual environment. Approvals are reported as
  * pending only (there is no state machine locally).
  */
+/** What the containment stage needs to know; `kitewatch replay` fills it from its flags and config. */
+export interface ContainStageOptions {
+  readonly config: KitewatchConfig;
+  readonly containment: 'off' | 'dry-run' | 'enforce';
+  readonly buildkiteApiUrl: string;
+  readonly buildkiteGraphqlUrl: string;
+}
+
 export interface ContainStageDeps {
   readonly fetch?: typeof fetch;
   readonly secretsManager?: Pick<SecretsManagerClient, 'send'>;
@@ -27,7 +35,7 @@ export interface ContainStageDeps {
   readonly now?: () => number;
 }
 
-export function createContainStage(opts: ReplayOptions, state: StatePort, deps: ContainStageDeps = {}): ContainStage {
+export function createContainStage(opts: ContainStageOptions, state: StatePort, deps: ContainStageDeps = {}): ContainStage {
   const log = deps.log ?? ((line: string) => void process.stderr.write(`kitewatch: ${line}\n`));
   if (opts.containment === 'off') return { contain: async () => [], flush: async () => {} };
   const env = deps.env ?? process.env;

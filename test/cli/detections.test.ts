@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Io } from '../../lib/cli/io.ts';
-import { main, registerCommand } from '../../lib/cli/main.ts';
-import { detectionsCommand, formatResults } from '../../lib/detections/cli.ts';
+import { detectionsCommand, formatResults } from '../../lib/cli/detections.ts';
+import { main } from '../../lib/cli/main.ts';
 import { DETECTORS, detectorCatalogMarkdown } from '../../lib/detections/index.ts';
 
 function capture(): Io & { stdout: string[]; stderr: string[] } {
@@ -12,7 +12,6 @@ function capture(): Io & { stdout: string[]; stderr: string[] } {
 
 describe('kitewatch detections', () => {
   it('test: runs every case and prints a pass/fail table (through the CLI entry point)', async () => {
-    registerCommand(detectionsCommand);
     const io = capture();
     expect(await main(['detections', 'test'], io)).toBe(0);
     const text = io.stdout.join('\n');

@@ -5,7 +5,7 @@ import type { OcsfEvent } from '../../lib/ocsf/types.ts';
 import { ndjson, runCli, summary, tempDir, type CliResult } from '../support/cli.ts';
 import { EVENTBRIDGE_DIR } from '../support/fixtures.ts';
 import { FakeSiem } from '../support/fake-siem.ts';
-import { manyEvents, uids } from './helpers.ts';
+import { manyEvents, uids } from '../forward/helpers.ts';
 
 const FAST = { KITEWATCH_SINK_MAX_ATTEMPTS: '3', KITEWATCH_SINK_BACKOFF_MS: '1', KITEWATCH_SINK_MAX_BACKOFF_MS: '5' };
 

@@ -1,9 +1,9 @@
 /**
  * Test helpers for containment: findings built per lib/findings/contract.ts, AWS clients that
- * record their calls (around the real moto-backed client), and the replay options.
+ * record their calls (around the real moto-backed client), and the containment stage's options.
  */
-import type { ReplayOptions } from '../../lib/cli/replay.ts';
 import { parseConfig } from '../../lib/config/load.ts';
+import type { ContainStageOptions } from '../../lib/containment/stage.ts';
 import type { KitewatchConfigInput } from '../../lib/config/schema.ts';
 import type { EntityRole, EntityType } from '../../lib/findings/contract.ts';
 import { classify, OCSF_VERSION, status, type OcsfEvent, type SeverityId } from '../../lib/ocsf/types.ts';
@@ -71,17 +71,13 @@ export function finding(opts: {
   };
 }
 
-export function replayOptions(opts: { mode: ReplayOptions['containment']; apiUrl?: string; graphqlUrl?: string; config?: KitewatchConfigInput; state?: string }): ReplayOptions {
+/** The containment stage's options as `kitewatch replay` would pass them. */
+export function replayOptions(opts: { mode: ContainStageOptions['containment']; apiUrl?: string; graphqlUrl?: string; config?: KitewatchConfigInput }): ContainStageOptions {
   return {
-    paths: [],
-    quarantine: '/dev/null',
-    state: opts.state ?? ':memory:',
     config: parseConfig(opts.config ?? {}),
     containment: opts.mode,
     buildkiteApiUrl: opts.apiUrl ?? 'https://api.buildkite.com',
     buildkiteGraphqlUrl: opts.graphqlUrl ?? 'https://graphql.buildkite.com/v1',
-    validate: true,
-    sinks: [],
   };
 }
 
