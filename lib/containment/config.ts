@@ -50,6 +50,10 @@ export const DEFAULT_POLICY: readonly z.input<typeof PolicyRule>[] = [
   { detector: 'secret-access', minSeverity: 'low', actions: ['rotate-secret'] },
   { detector: 'break-glass-edit', actions: [] },
   { detector: 'monitoring-disabled', actions: [] },
+  { detector: 'privilege-grant', actions: [] },
+  { detector: 'third-party-access', actions: [] },
+  { detector: 'interactive-session', actions: [] },
+  { detector: 'account-takeover', actions: [] },
 ];
 
 export const ProtectedEntity = z

@@ -15,9 +15,13 @@ import { SqliteState } from '../state/sqlite.ts';
 import { breakGlassEditCases } from './break-glass-edit.cases.ts';
 import type { DetectorId } from './config.ts';
 import { DETECTORS } from './index.ts';
+import { accountTakeoverCases } from './account-takeover.cases.ts';
+import { interactiveSessionCases } from './interactive-session.cases.ts';
 import { monitoringDisabledCases } from './monitoring-disabled.cases.ts';
+import { privilegeGrantCases } from './privilege-grant.cases.ts';
 import { secretAccessCases } from './secret-access.cases.ts';
 import { createDetectStage } from './stage.ts';
+import { thirdPartyAccessCases } from './third-party-access.cases.ts';
 import { tokenSpikeCases } from './token-spike.cases.ts';
 import type { AnyDetector, DetectorCase, ExpectedFinding } from './types.ts';
 import { unusualIpCases } from './unusual-ip.cases.ts';
@@ -28,6 +32,10 @@ export const CASES: Readonly<Record<DetectorId, readonly DetectorCase[]>> = {
   'secret-access': secretAccessCases,
   'break-glass-edit': breakGlassEditCases,
   'monitoring-disabled': monitoringDisabledCases,
+  'privilege-grant': privilegeGrantCases,
+  'third-party-access': thirdPartyAccessCases,
+  'interactive-session': interactiveSessionCases,
+  'account-takeover': accountTakeoverCases,
 };
 
 export interface RaisedFinding {

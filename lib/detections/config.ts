@@ -171,6 +171,51 @@ export const MonitoringDisabledConfig = z
   })
   .check(d('monitoring-disabled: anything that blinds Kitewatch or weakens sign-in security.'));
 
+export const PrivilegeGrantConfig = z
+  .strictObject({
+    enabled,
+    dedupWindowMinutes: dedupWindow(60),
+    iacActors: identities('Identities whose grants are expected (the IaC or SCIM identity that manages members and teams)'),
+    teamMaintainers: z
+      ._default(z.boolean(), true)
+      .check(d('Also report grants of a team maintainer role (maintainers manage the team\'s pipelines and members).')),
+  })
+  .check(d('privilege-grant: organization admin or team maintainer rights granted outside IaC.'));
+
+export const ThirdPartyAccessConfig = z
+  .strictObject({
+    enabled,
+    dedupWindowMinutes: dedupWindow(60),
+    iacActors: identities('Identities whose third-party grants are expected (the IaC identity that registers API applications)'),
+    ignoredTypes: z
+      ._default(z.array(z.string().check(z.regex(/^[A-Z][A-Z0-9_]*$/, 'an audit event type such as PORTAL_TOKEN_CREATED'))), [])
+      .check(d('Audit event types not to report (e.g. PORTAL_TOKEN_CREATED where portals are routine).')),
+  })
+  .check(d('third-party-access: OAuth and API applications, portal tokens and impersonation.'));
+
+export const InteractiveSessionConfig = z
+  .strictObject({
+    enabled,
+    dedupWindowMinutes: dedupWindow(60),
+    sensitivePipelines: z
+      ._default(z.array(z.string().check(z.minLength(1))), [])
+      .check(d('Pipelines (uuids, or slugs compared case-insensitively) where a shell inside a job is High (deploys, releases, signing).')),
+  })
+  .check(d('interactive-session: someone opened a terminal inside a running job.'));
+
+export const AccountTakeoverConfig = z
+  .strictObject({
+    enabled,
+    dedupWindowMinutes: dedupWindow(60),
+    windowMinutes: z
+      ._default(z.int().check(z.gte(1), z.lte(7 * 24 * 60)), 60)
+      .check(d('Steps on one user (new email, primary email, password reset, TOTP removed or added) inside this many minutes are counted together.')),
+    minSteps: z
+      ._default(z.int().check(z.gte(2)), 2)
+      .check(d('Distinct steps inside the window that make a takeover (one step from a network new to the user is enough on its own).')),
+  })
+  .check(d('account-takeover: account recovery steps on one user in quick succession, or from a new network.'));
+
 export const DetectorsConfig = z
   .prefault(
     z.strictObject({
@@ -179,6 +224,10 @@ export const DetectorsConfig = z
       'secret-access': z.prefault(SecretAccessConfig, {}),
       'break-glass-edit': z.prefault(BreakGlassEditConfig, {}),
       'monitoring-disabled': z.prefault(MonitoringDisabledConfig, {}),
+      'privilege-grant': z.prefault(PrivilegeGrantConfig, {}),
+      'third-party-access': z.prefault(ThirdPartyAccessConfig, {}),
+      'interactive-session': z.prefault(InteractiveSessionConfig, {}),
+      'account-takeover': z.prefault(AccountTakeoverConfig, {}),
     }),
     {},
   )
@@ -191,6 +240,10 @@ export type TokenSpikeConfig = z.infer<typeof TokenSpikeConfig>;
 export type SecretAccessConfig = z.infer<typeof SecretAccessConfig>;
 export type BreakGlassEditConfig = z.infer<typeof BreakGlassEditConfig>;
 export type MonitoringDisabledConfig = z.infer<typeof MonitoringDisabledConfig>;
+export type PrivilegeGrantConfig = z.infer<typeof PrivilegeGrantConfig>;
+export type ThirdPartyAccessConfig = z.infer<typeof ThirdPartyAccessConfig>;
+export type InteractiveSessionConfig = z.infer<typeof InteractiveSessionConfig>;
+export type AccountTakeoverConfig = z.infer<typeof AccountTakeoverConfig>;
 
 /** The schema of each detector's block, by id (the case runner validates case overrides with it). */
 export const DETECTOR_CONFIG_SCHEMAS = {
@@ -199,6 +252,10 @@ export const DETECTOR_CONFIG_SCHEMAS = {
   'secret-access': SecretAccessConfig,
   'break-glass-edit': BreakGlassEditConfig,
   'monitoring-disabled': MonitoringDisabledConfig,
+  'privilege-grant': PrivilegeGrantConfig,
+  'third-party-access': ThirdPartyAccessConfig,
+  'interactive-session': InteractiveSessionConfig,
+  'account-takeover': AccountTakeoverConfig,
 } as const;
 
 export const DETECTOR_IDS = Object.keys(DETECTOR_CONFIG_SCHEMAS) as DetectorId[];

@@ -5,8 +5,12 @@
 import { SEVERITY } from '../ocsf/types.ts';
 import { breakGlassEdit } from './break-glass-edit.ts';
 import { DETECTOR_IDS } from './config.ts';
+import { accountTakeover } from './account-takeover.ts';
+import { interactiveSession } from './interactive-session.ts';
 import { monitoringDisabled } from './monitoring-disabled.ts';
+import { privilegeGrant } from './privilege-grant.ts';
 import { secretAccess } from './secret-access.ts';
+import { thirdPartyAccess } from './third-party-access.ts';
 import { tokenSpike } from './token-spike.ts';
 import type { AnyDetector, AttackRef, DetectorMeta } from './types.ts';
 import { unusualIp } from './unusual-ip.ts';
@@ -17,6 +21,10 @@ export const DETECTORS: readonly AnyDetector[] = [
   secretAccess as AnyDetector,
   breakGlassEdit as AnyDetector,
   monitoringDisabled as AnyDetector,
+  privilegeGrant as AnyDetector,
+  thirdPartyAccess as AnyDetector,
+  interactiveSession as AnyDetector,
+  accountTakeover as AnyDetector,
 ];
 
 // A detector without a config block (or a block without a detector) is a wiring bug: fail at import.

@@ -19,6 +19,7 @@ import { orgOf } from './entities.ts';
 import { buildFinding, errorFinding, findingUid } from './finding.ts';
 import { DETECTORS } from './index.ts';
 import { connectedAgents, isRosterEvent, trackAgent } from './roster.ts';
+import { isActorNetworkEvent, judgeActorNetwork, trackActorNetwork, type NetworkNovelty } from './actor-networks.ts';
 import type { AnyDetector, DetectContext } from './types.ts';
 
 /** A state call failed: infrastructure, not detection logic. The Lambda retries the batch on it. */
@@ -104,6 +105,9 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
   const detectorConfig = new Map<DetectorId, unknown>(active.map((d) => [d.meta.id, config.detectors[d.meta.id]]));
   // The roster feeds the agent-token detectors only; without them it is not kept.
   const rosterOwner = active.find((d) => d.meta.id === 'token-spike' || d.meta.id === 'unusual-ip');
+  // Actor networks are learned only for the detectors that read them.
+  const networkOwner = active.find((d) => d.meta.usesActorNetworks === true);
+  const networkSettings = config.detectors['unusual-ip'];
   let lastFlush: FlushResult | undefined;
   let suppressed = 0;
 
@@ -127,13 +131,18 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
     let first = 0;
     while (first < active.length && !(active[first] as AnyDetector).accepts(event)) first++;
     const roster = rosterOwner !== undefined && isRosterEvent(event);
-    if (first === active.length && !roster) return NONE;
-    return detectFrom(event, now, first, roster);
+    const networks = networkOwner !== undefined && isActorNetworkEvent(event);
+    if (first === active.length && !roster && !networks) return NONE;
+    return detectFrom(event, now, first, roster, networks);
   }
 
-  async function detectFrom(event: OcsfEvent, now: number, first: number, roster: boolean): Promise<readonly OcsfEvent[]> {
+  async function detectFrom(event: OcsfEvent, now: number, first: number, roster: boolean, networks: boolean): Promise<readonly OcsfEvent[]> {
     const base = Math.max(now, storeClock());
     const tokenAgents = (tokenUid: string) => connectedAgents(port, tokenUid, event.time);
+    // Judged once, before this event is learned, whichever detector asks first.
+    let novelty: Promise<NetworkNovelty | undefined> | undefined;
+    const actorNetwork = (): Promise<NetworkNovelty | undefined> =>
+      networks ? (novelty ??= judgeActorNetwork(event, port, enrich, networkSettings, now)) : Promise.resolve(undefined);
     let org: ReturnType<typeof orgOf> | null = null;
     const orgOnce = () => (org ??= orgOf(event));
     let out: OcsfEvent[] | undefined;
@@ -161,6 +170,7 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
         expiresAt: (seconds) => base + Math.ceil(seconds),
         enrich,
         connectedAgents: tokenAgents,
+        actorNetwork,
       };
       try {
         const drafts = await d.detect(event, ctx);
@@ -173,6 +183,13 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
         }
       } catch (error) {
         await fail(d, error);
+      }
+    }
+    if (networks && networkOwner !== undefined) {
+      try {
+        await trackActorNetwork(event, port, enrich, networkSettings, now, (seconds) => base + seconds);
+      } catch (error) {
+        await fail(networkOwner, error);
       }
     }
     if (roster && rosterOwner !== undefined) {

@@ -8,6 +8,7 @@ import type { EntityType, FindingResource } from '../findings/contract.ts';
 import type { IpEnricher } from '../enrich/ip.ts';
 import type { OcsfEvent, SeverityId } from '../ocsf/types.ts';
 import type { StatePort } from '../state/port.ts';
+import type { NetworkNovelty } from './actor-networks.ts';
 import type { DetectorId } from './config.ts';
 import type { Envelope } from './builders.ts';
 
@@ -38,6 +39,8 @@ export interface DetectorMeta {
   readonly runbook: { readonly check: readonly string[]; readonly act: readonly string[] };
   /** Entities this detector puts in resources[] as target. */
   readonly targets: readonly EntityType[];
+  /** Reads `ctx.actorNetwork()`: the stage then learns every audit actor's networks. */
+  readonly usesActorNetworks?: boolean;
 }
 
 /** A triggering event as a finding cites it in evidences[] (kept small: detectors store some in state). */
@@ -102,6 +105,11 @@ export interface DetectContext<C> {
   readonly enrich: IpEnricher;
   /** Agents currently connected with an agent token (most recent first, capped). */
   connectedAgents(tokenUid: string): Promise<readonly RosterAgent[]>;
+  /**
+   * The current audit event's network against its actor's history before it (lib/detections/actor-networks.ts);
+   * undefined without an actor, an address, or a detector that declared `usesActorNetworks`.
+   */
+  actorNetwork(): Promise<NetworkNovelty | undefined>;
 }
 
 export interface Detector<C = unknown> {

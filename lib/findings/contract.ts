@@ -24,6 +24,14 @@ export const ENTITY_TYPES = [
   'Organization',
   'NotificationService',
   'SsoProvider',
+  /** An organization membership (Buildkite's OrganizationMember uuid, not the user's). */
+  'OrganizationMember',
+  'OrganizationInvitation',
+  /** A team membership (TeamMember uuid). */
+  'TeamMember',
+  'Job',
+  /** A grant to a third party: OAuth or API application, portal token, impersonation request. */
+  'Authorization',
 ] as const;
 export type EntityType = (typeof ENTITY_TYPES)[number];
 

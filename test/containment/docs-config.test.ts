@@ -36,6 +36,10 @@ describe('containment config', () => {
       ['secret-access', ['rotate-secret']],
       ['break-glass-edit', []],
       ['monitoring-disabled', []],
+      ['privilege-grant', []],
+      ['third-party-access', []],
+      ['interactive-session', []],
+      ['account-takeover', []],
     ]);
     expect(c.approval).toEqual({ required: ['revoke-role-sessions', 'pause-queue', 'archive-pipeline'], deadlineMinutes: 60 });
     expect(c.blastRadius['revoke-agent-token']).toBe(5);
