@@ -23,7 +23,8 @@ Options:
   --quarantine FILE       rejected inputs with their reason (default .kitewatch/quarantine.ndjson)
   --state PATH            embedded state store (default .kitewatch/state.db)
   --config FILE           Kitewatch config (default kitewatch.config.json when present)
-  --containment MODE      off | dry-run | enforce (default: config, else dry-run)
+  --containment MODE      off | dry-run | enforce (default: config's off or dry-run, else dry-run;
+                          replays act only with an explicit --containment enforce)
   --buildkite-api-url URL       REST API base (default ${DEFAULT_API_URL})
   --buildkite-graphql-url URL   GraphQL endpoint (default ${DEFAULT_GRAPHQL_URL})
   --validate              check every emitted event against the OCSF JSON Schemas
@@ -45,6 +46,16 @@ export interface ReplayOptions {
   readonly validate: boolean;
   readonly sinks: string[];
   readonly spill?: string;
+  /** Set when the config says enforce but no --containment flag was given: replayed as dry-run. */
+  readonly enforceNotGiven?: boolean;
+}
+
+/**
+ * A replay re-reads old input: acting on it again (tokens revoked, agents stopped) needs an
+ * explicit --containment enforce, whatever the config says for the live pipeline.
+ */
+function replayMode(config: KitewatchConfig): 'off' | 'dry-run' {
+  return config.containment.mode === 'off' ? 'off' : 'dry-run';
 }
 
 export function parseReplayArgs(argv: readonly string[]): ReplayOptions | 'help' {
@@ -74,7 +85,7 @@ export function parseReplayArgs(argv: readonly string[]): ReplayOptions | 'help'
   const v = parsed.values;
   if (v.help) return 'help';
   const config = loadConfig(v.config);
-  const mode = v.containment ?? config.containment.mode;
+  const mode = v.containment ?? replayMode(config);
   if (mode !== 'off' && mode !== 'dry-run' && mode !== 'enforce') {
     throw new UsageError(`--containment must be off, dry-run or enforce (got "${mode}")`);
   }
@@ -94,6 +105,7 @@ export function parseReplayArgs(argv: readonly string[]): ReplayOptions | 'help'
     validate: v.validate,
     sinks: v.sink ?? [],
     ...(v.spill !== undefined ? { spill: v.spill } : {}),
+    ...(v.containment === undefined && config.containment.mode === 'enforce' ? { enforceNotGiven: true } : {}),
   };
 }
 
@@ -127,6 +139,9 @@ export async function runReplay(argv: readonly string[], io: Io, plugins: Replay
   if (opts === 'help') {
     io.out(REPLAY_USAGE);
     return 0;
+  }
+  if (opts.enforceNotGiven === true) {
+    io.err('kitewatch replay: containment.mode is "enforce" in the config; a replay runs dry-run unless --containment enforce is given');
   }
   return replay(opts, io, plugins);
 }
