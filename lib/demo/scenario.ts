@@ -9,7 +9,8 @@
  * - attack: the same plus an attack woven into the day: the ci-linux agent token used
  *   from 185.220.101.34 (AS60729), a blocked registration with the prod cluster token, 200 agent
  *   registrations in ten minutes, a hand edit of a pipeline from the attacker's network, a
- *   secret sweep by the edited pipeline, and the EventBridge notification service disabled.
+ *   secret sweep by the edited pipeline, an outside address invited as organization admin, and the
+ *   EventBridge notification service disabled.
  * - SCENARIO_CONFIG: the config both are replayed with (the IaC identity).
  *
  * Envelopes are built by lib/detections/builders.ts in the shapes of the docs' examples.
@@ -194,6 +195,8 @@ function attack(tl: Timeline): void {
   SWEEP.forEach((key, i) => {
     tl.add(t(10, 25, i * 15), secretRead({ at: t(10, 25, i * 15), secret: secret(key), pipeline: pipelines.web, ip: '185.220.101.77', seq: 9000 + i }));
   });
+  // They keep a way back in: an outside address invited as organization admin.
+  tl.add(t(10, 35), audit({ at: t(10, 35), type: 'ORGANIZATION_INVITATION_CREATED', actor: jane, subject: { type: 'OrganizationInvitation', uuid: uid('invite', 'attacker') }, data: { email: 'ci-ops-backup@proton.me', role: 'admin' }, ip: ATTACKER_IP }));
   // Then they blind the monitoring.
   tl.add(t(10, 40), audit({ at: t(10, 40), type: 'NOTIFICATION_SERVICE_DISABLED', actor: jane, subject: eventBridgeService, data: { provider: 'amazon_eventbridge' }, ip: ATTACKER_IP }));
 }

@@ -146,7 +146,7 @@ describe('detector Lambda (process.ts) against moto', () => {
     }
     await replayState.close();
 
-    expect(published.length).toBe(9);
+    expect(published.length).toBe(10);
     published.forEach(expectValidFinding);
     const key = (x: OcsfEvent) => info(x).uid;
     expect(published.map(key).sort()).toEqual(replayed.map(key).sort());
@@ -160,7 +160,7 @@ describe('detector Lambda (process.ts) against moto', () => {
       expect(item['pk']?.S).toMatch(/^detect:/);
       expect(Number(item['ttl']?.N)).toBeGreaterThan(Math.floor(Date.now() / 1000));
     }
-    expect(f.metrics.filter(([n]) => n === 'FindingsPublished').reduce((s, [, v]) => s + v, 0)).toBe(9);
+    expect(f.metrics.filter(([n]) => n === 'FindingsPublished').reduce((s, [, v]) => s + v, 0)).toBe(10);
     // Logs name findings and counts, never payloads.
     for (const l of f.lines) expect(JSON.stringify(l)).not.toMatch(/185\.220\.101\.34|PROD_DB_PASSWORD/);
   });

@@ -70,10 +70,10 @@ describe('scenario fixtures', () => {
     expect(r.events.filter((e) => e.metadata.event_code === 'SECRET_READ').length).toBeGreaterThan(50);
   });
 
-  it('the attack raises exactly the expected findings, from all five detectors', async () => {
+  it('the attack raises exactly the expected findings, from six detectors', async () => {
     const r = await replayScenario('attack.ndjson');
     expect(r.code).toBe(0);
-    expect(r.summary).toMatchObject({ quarantined: 0, findings: 9 });
+    expect(r.summary).toMatchObject({ quarantined: 0, findings: 10 });
     r.findings.forEach(expectValidFinding);
     expect(r.findings.map(short)).toEqual([
       {
@@ -124,6 +124,13 @@ describe('scenario fixtures', () => {
         title: 'Pipeline "web" read 10 different secrets in 10 minutes',
         target: `Pipeline ${pipelines.web.uuid}`,
         implicated: 10,
+      },
+      {
+        detector: 'privilege-grant',
+        severity: 'High',
+        title: 'ci-ops-backup@proton.me invited as organization admin by Jane Doe, outside infrastructure as code (ORGANIZATION_INVITATION_CREATED)',
+        target: `OrganizationInvitation ${uid('invite', 'attacker')}`,
+        implicated: 0,
       },
       {
         detector: 'break-glass-edit',
