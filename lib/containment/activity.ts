@@ -1,5 +1,6 @@
 import { compact, deterministicUid } from '../ocsf/common.ts';
 import { classify, OCSF_VERSION, status, type OcsfEvent, type OcsfObservable, type SeverityId, type StatusId } from '../ocsf/types.ts';
+import { KITEWATCH_VERSION } from '../version.ts';
 import { ACTIONS, type ActionId, type TargetType } from './actions.ts';
 
 /**
@@ -80,7 +81,7 @@ export const OUTCOME = {
 } as const;
 
 /** Kitewatch made these events (the findings use the same product, feature = detector). */
-export const REMEDIATION_PRODUCT = { name: 'Kitewatch', vendor_name: 'Kitewatch', feature: { name: 'containment' } } as const;
+export const REMEDIATION_PRODUCT = { name: 'Kitewatch', vendor_name: 'Kitewatch', version: KITEWATCH_VERSION, feature: { name: 'containment' } } as const;
 
 export function remediationUid(correlationUid: string | undefined, action: ActionId, target: Target, code: OutcomeCode): string {
   return deterministicUid('kitewatch-remediation', correlationUid ?? 'manual', action, target.type, target.uid, code);
@@ -108,7 +109,6 @@ export function buildActivity(action: ActionId, target: Target, outcome: Outcome
       log_name: 'kitewatch-remediation',
       log_provider: 'Kitewatch',
       labels: [ctx.mode, ctx.origin],
-      profiles: [],
     }),
     countermeasures: [
       compact({ d3f_tactic: { name: spec.d3fend.tactic }, d3f_technique: technique === undefined ? undefined : { uid: technique.uid, name: technique.name } }),

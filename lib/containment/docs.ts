@@ -81,7 +81,7 @@ export function runbooksMarkdown(): string {
     '|---|---|---|---|',
     ...DEFAULT_POLICY.map((r) => `| \`${r.detector}\` | ${r.minSeverity ?? 'low'} | ${r.targetTypes?.join(', ') ?? 'any target'} | ${r.actions !== undefined && r.actions.length > 0 ? r.actions.map((a) => `\`${a}\``).join(' + ') : 'notify only'} |`),
     '',
-    '`stop-agent` stops only the agents the finding marks `implicated` (those that connected with the token from the unusual network, or in the burst); the token\'s other agents are `related` and listed in the revoke activity (`unmapped.kitewatch.related_agents_not_stopped`) for the responder. Agents the finding marks disconnected are skipped; an agent that has disconnected meanwhile answers 400 and counts as done.',
+    '`stop-agent` stops only the agents the finding marks `implicated` (those that connected with the token from the unusual network, or in the burst); the detectors do not list the token\'s other agents, and an agent a finding marks `related` is never stopped (it is listed in the revoke activity, `unmapped.kitewatch.related_agents_not_stopped`, for the responder). Agents the finding marks disconnected are skipped; an agent that has disconnected meanwhile answers 400 and counts as done.',
     '',
     'By default `revoke-role-sessions`, `pause-queue` and `archive-pipeline` need a responder\'s approval when scheduled automatically (`containment.approval.required`), and at most a few actions of each kind run per hour (`containment.blastRadius`); past the limit, actions wait for approval. Protected entities (`containment.protected`) are never acted on automatically.',
     '',

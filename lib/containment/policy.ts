@@ -1,6 +1,4 @@
-import * as z from 'zod/mini';
-import '../config/zod-en.ts';
-import type { EntityRole, EntityType } from '../findings/contract.ts';
+import { DETECTOR_ERROR_TYPE, DetectionFindingSchema, type EntityRole, type EntityType } from '../findings/contract.ts';
 import type { OcsfEvent, SeverityId } from '../ocsf/types.ts';
 import type { ActionId, TargetType } from './actions.ts';
 import type { Target } from './activity.ts';
@@ -11,29 +9,6 @@ import { roleNameOf } from './executors.ts';
  * The containment policy as pure functions: which rules a finding matches, which entities each
  * action applies to, and whether an entity is protected. No I/O.
  */
-
-/** The parts of a Detection Finding (lib/findings/contract.ts) containment reads. */
-const FindingShape = z.looseObject({
-  class_uid: z.literal(2004),
-  severity_id: z.int(),
-  time: z.number(),
-  finding_info: z.looseObject({
-    uid: z.string().check(z.minLength(1)),
-    title: z.optional(z.string()),
-    analytic: z.optional(z.looseObject({ uid: z.optional(z.string()), name: z.optional(z.string()) })),
-  }),
-  resources: z.optional(
-    z.array(
-      z.looseObject({
-        uid: z.string().check(z.minLength(1)),
-        name: z.optional(z.string()),
-        type: z.string(),
-        data: z.optional(z.record(z.string(), z.unknown())),
-      }),
-    ),
-  ),
-  metadata: z.looseObject({ tenant_uid: z.optional(z.string()) }),
-});
 
 export interface Entity {
   readonly uid: string;
@@ -56,24 +31,20 @@ export interface FindingFacts {
   readonly entities: readonly Entity[];
 }
 
-/** `finding_info.types` of the findings a detector raises when it throws (lib/detections). */
-export const DETECTOR_ERROR_TYPE = 'Kitewatch Detector Error';
-
 export type ParsedFinding = { readonly ok: true; readonly finding: FindingFacts } | { readonly ok: false; readonly reason: string };
 
 const KNOWN_SEVERITIES = new Set([0, 1, 2, 3, 4, 5, 6, 99]);
 
 export function parseFinding(event: OcsfEvent): ParsedFinding {
-  const parsed = FindingShape.safeParse(event);
+  const parsed = DetectionFindingSchema.safeParse(event);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return { ok: false, reason: `not a Detection Finding containment can read: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}` };
   }
   const f = parsed.data;
   // A detector that threw raises an error finding: it names no threat, so nothing to contain.
-  const types = (f.finding_info as { types?: unknown }).types;
-  if (Array.isArray(types) && types.includes(DETECTOR_ERROR_TYPE)) return { ok: false, reason: 'a detector error finding, not a threat' };
-  if (f['activity_id'] === 3) return { ok: false, reason: 'a closed finding' };
+  if (f.finding_info.types?.includes(DETECTOR_ERROR_TYPE) === true) return { ok: false, reason: 'a detector error finding, not a threat' };
+  if (f.activity_id === 3) return { ok: false, reason: 'a closed finding' };
   const entities: Entity[] = (f.resources ?? []).map((r) => {
     const data = r.data ?? {};
     const role = data['role'];

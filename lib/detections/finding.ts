@@ -3,23 +3,27 @@
  * from the detector, the dedup key and the triggering event's own uid, and every time is event
  * time, so a replay emits byte-identical findings to the live run.
  */
-import type { EntityRole, FindingResource } from '../findings/contract.ts';
+import { DETECTOR_ERROR_TYPE, RESOURCE_ROLES, type FindingResource } from '../findings/contract.ts';
 import { compact, deterministicUid, Observables, type ObservableType } from '../ocsf/common.ts';
-import { classify, OCSF_VERSION, SEVERITY, type OcsfEvent, type OcsfResource, type SeverityId } from '../ocsf/types.ts';
+import { classify, FINDING_STATUS, OCSF_VERSION, type OcsfEvent, type OcsfResource, type SeverityId } from '../ocsf/types.ts';
+import { KITEWATCH_VERSION } from '../version.ts';
 import type { OrgInfo } from './entities.ts';
 import { evidenceOf } from './entities.ts';
 import type { DetectorMeta, EvidenceRef, FindingDraft } from './types.ts';
 
-export const FINDING_PRODUCT = { name: 'Kitewatch', vendor_name: 'Kitewatch' } as const;
+export const FINDING_PRODUCT = { name: 'Kitewatch', vendor_name: 'Kitewatch', version: KITEWATCH_VERSION } as const;
 
 const ANALYTIC_TYPES = { 1: 'Rule', 2: 'Behavioral', 3: 'Statistical' } as const;
 const CONFIDENCE = { 1: 'Low', 2: 'Medium', 3: 'High' } as const;
-/** Contract roles -> OCSF resource role ids (1 Target, 3 Affected, 4 Related). */
-const ROLE_IDS: Record<EntityRole, { role_id: number; role: string }> = {
-  target: { role_id: 1, role: 'Target' },
-  implicated: { role_id: 3, role: 'Affected' },
-  related: { role_id: 4, role: 'Related' },
-};
+/**
+ * How the entity took part, for the analyst (the contract role is for containment): whoever acted
+ * is the Actor (a person; an agent that connected with the token); otherwise Target, Affected
+ * (implicated), Related.
+ */
+function roleId(r: FindingResource): keyof typeof RESOURCE_ROLES {
+  if (r.type === 'Actor' || (r.type === 'Agent' && r.data.role === 'implicated')) return 2;
+  return r.data.role === 'target' ? 1 : r.data.role === 'implicated' ? 3 : 4;
+}
 /** Evidences cited per finding; `related_events_count` carries the full number. */
 export const MAX_EVIDENCES = 20;
 
@@ -28,7 +32,8 @@ function observableKind(type: FindingResource['type']): keyof typeof ObservableT
 }
 
 function ocsfResource(r: FindingResource): OcsfResource & Record<string, unknown> {
-  return { ...r, ...ROLE_IDS[r.data.role], data: { ...r.data } };
+  const id = roleId(r);
+  return { ...r, role_id: id, role: RESOURCE_ROLES[id], data: { ...r.data } };
 }
 
 function evidence(e: EvidenceRef): Record<string, unknown> {
@@ -79,6 +84,8 @@ export function buildFinding({ meta, draft, trigger, org }: BuildOptions): OcsfE
   const severity: SeverityId = draft.severity;
   return compact({
     ...classify(2004, 1, severity),
+    status_id: 1,
+    status: FINDING_STATUS[1],
     time: trigger.time,
     message: draft.title,
     confidence_id: draft.confidence,
@@ -88,8 +95,8 @@ export function buildFinding({ meta, draft, trigger, org }: BuildOptions): OcsfE
       version: OCSF_VERSION,
       product: { ...FINDING_PRODUCT, feature: { name: meta.id } },
       uid: deterministicUid('kitewatch-finding-event', uid),
-      // Every finding about the same entity and rule correlates, across dedup windows.
-      correlation_uid: deterministicUid('kitewatch-finding-entity', meta.id, draft.dedupKey),
+      // The join key with this finding's Remediation Activities (and its later updates).
+      correlation_uid: uid,
       tenant_uid: org?.uid,
       event_code: meta.id,
       log_name: 'kitewatch-findings',
@@ -111,7 +118,8 @@ export function buildFinding({ meta, draft, trigger, org }: BuildOptions): OcsfE
     evidences: evidences.map(evidence),
     resources: resources.map(ocsfResource),
     observables: obs.list(),
-    unmapped: { kitewatch: compact({ detector: meta.id, dedup_key: draft.dedupKey, severity: SEVERITY[severity], ...draft.data }) },
+    // Only what has no OCSF home: the detector is finding_info.analytic.uid, the severity its caption.
+    unmapped: { kitewatch: compact({ dedup_key: draft.dedupKey, ...draft.data }) },
   }) as OcsfEvent;
 }
 
@@ -138,11 +146,11 @@ export function errorFinding(meta: DetectorMeta, error: unknown, trigger: OcsfEv
     evidences: [evidenceOf(trigger)],
     firstSeen: trigger.time,
     lastSeen: trigger.time,
-    type: 'Kitewatch Detector Error',
+    type: DETECTOR_ERROR_TYPE,
     data: { error: { name, message } },
   };
   const finding = buildFinding({ meta, draft, trigger, org });
   // Not an alert about Buildkite: an operational failure of Kitewatch itself.
-  (finding['finding_info'] as Record<string, unknown>)['types'] = ['Kitewatch Detector Error'];
+  (finding['finding_info'] as Record<string, unknown>)['types'] = [DETECTOR_ERROR_TYPE];
   return finding;
 }

@@ -88,18 +88,19 @@ interface Subject {
   readonly name: string | undefined;
 }
 
-/** Implicated agents (connected since the previous window began) and related ones (older). */
+/** Implicated agents (connected since the previous window began), and how many connected earlier. */
 async function burstAgents(
   event: OcsfEvent,
   ctx: DetectContext<TokenSpikeConfig>,
   tokenUid: string,
   since: number,
-): Promise<{ resources: FindingResource[]; evidences: EvidenceRef[]; first: number }> {
+): Promise<{ resources: FindingResource[]; evidences: EvidenceRef[]; first: number; earlier: number }> {
   const current = agentOf(event);
   const resources: FindingResource[] = [];
   const evidences: EvidenceRef[] = [evidenceOf(event)];
   let first = event.time;
   let implicated = 0;
+  let earlier = 0;
   if (current.uid !== undefined && ctx.config.maxImplicatedAgents > 0) {
     resources.push(res('Agent', current.uid, 'implicated', current.name, { ip: current.ip, connected_time: event.time }));
     implicated++;
@@ -114,10 +115,11 @@ async function burstAgents(
         evidences.push({ uid: a.event, time: a.seen, typeUid: 300201, code: 'Agent Connected', ...(a.ip ? { ip: a.ip } : {}), user: { uid: a.uid, ...(a.name ? { name: a.name } : {}), credential_uid: tokenUid } });
       }
     } else if (a.seen < since) {
-      resources.push(res('Agent', a.uid, 'related', a.name, { ip: a.ip, connected_time: a.seen }));
+      // Connected before the burst: counted, not listed (a token may have dozens of such agents).
+      earlier++;
     }
   }
-  return { resources, evidences, first };
+  return { resources, evidences, first, earlier };
 }
 
 async function count(event: OcsfEvent, ctx: DetectContext<TokenSpikeConfig>, subject: Subject): Promise<FindingDraft | undefined> {
@@ -172,11 +174,13 @@ async function count(event: OcsfEvent, ctx: DetectContext<TokenSpikeConfig>, sub
   const resources: FindingResource[] = [res(TYPE[subject.kind], subject.uid, 'target', subject.name)];
   let evidences: EvidenceRef[];
   let first = event.time;
+  let earlierAgents: number | undefined;
   if (subject.kind === 'agentToken') {
     const burst = await burstAgents(event, ctx, subject.uid, (s.w - 1) * windowSeconds * 1000);
     resources.push(...burst.resources);
     evidences = burst.evidences;
     first = burst.first;
+    earlierAgents = burst.earlier;
   } else {
     evidences = readHits(hits).map((h) => (h.uid === event.metadata.uid ? evidenceOf(event) : subject.kind === 'actor' ? { ...h, actor: { uid: subject.uid } } : h));
     first = Math.min(...evidences.map((e) => e.time), event.time);
@@ -205,6 +209,7 @@ async function count(event: OcsfEvent, ctx: DetectContext<TokenSpikeConfig>, sub
       baseline: s.n === 0 ? null : Number(s.b.toFixed(2)),
       baseline_windows: s.n,
       window_minutes: config.windowMinutes,
+      ...(earlierAgents !== undefined ? { agents_connected_before_burst: earlierAgents } : {}),
     },
   };
 }
@@ -226,7 +231,7 @@ export const tokenSpike: Detector<TokenSpikeConfig> = {
     ],
     types: ['Anomalous Credential Use'],
     defaultThresholds: '10-min windows; spike when count >= max(50 registrations or 100 audit events, 4x EWMA baseline, alpha 0.3); dedup 60 min',
-    recommendedContainment: 'Agent token: revoke the token (target) and stop the agents registered in the burst (implicated); the token\'s other agents (related) are for review. API token: remove its organization access.',
+    recommendedContainment: 'Agent token: revoke the token (target) and stop the agents registered in the burst (implicated); the finding counts the token\'s other agents (agents_connected_before_burst) for review. API token: remove its organization access.',
     runbook: {
       check: [
         'Was a scale-out planned (autoscaling change, new queue, load test)? Ask the team that owns the token.',

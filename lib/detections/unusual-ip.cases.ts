@@ -30,7 +30,6 @@ export const unusualIpCases: readonly DetectorCase[] = [
         title: 'Agent token "ci-linux" used from a new network and country: AS60729',
         target: { type: 'AgentToken', uid: token.uuid },
         implicated: [uid('agent', 'rogue-1')],
-        related: [uid('agent', 'ci-2')],
       },
     ],
   },

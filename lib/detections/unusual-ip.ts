@@ -225,13 +225,11 @@ export const unusualIp: Detector<UnusualIpConfig> = {
       if (!s.kinds.has('agentToken') || event.status_id !== 1) return [];
       const agent = agentOf(event);
       if (agent.tokenUid === undefined) return [];
-      const tokenUid = agent.tokenUid;
-      const draft = await checkEntity(event, ctx, { kind: 'agentToken', uid: tokenUid, name: agent.tokenName }, ip, info, async () => {
+      const draft = await checkEntity(event, ctx, { kind: 'agentToken', uid: agent.tokenUid, name: agent.tokenName }, ip, info, async () => {
+        // Only the agent that connected from the new network: the token's other agents (often
+        // dozens, all harmless) are left out.
         const out: FindingResource[] = [];
         if (agent.uid !== undefined) out.push(res('Agent', agent.uid, 'implicated', agent.name, { ip, connected_time: event.time }));
-        for (const a of await ctx.connectedAgents(tokenUid)) {
-          if (a.uid !== agent.uid) out.push(res('Agent', a.uid, 'related', a.name, { ip: a.ip, connected_time: a.seen }));
-        }
         return out;
       });
       if (draft !== undefined) out.push(draft);

@@ -104,6 +104,15 @@ export type SeverityId = keyof typeof SEVERITY;
 export const STATUS = { 0: 'Unknown', 1: 'Success', 2: 'Failure', 99: 'Other' } as const;
 export type StatusId = keyof typeof STATUS;
 
+/** A finding's status (Detection Finding `status_id`): its triage state, not an outcome. */
+export const FINDING_STATUS = { 0: 'Unknown', 1: 'New', 2: 'In Progress', 3: 'Suppressed', 4: 'Resolved', 5: 'Archived', 6: 'Deleted', 99: 'Other' } as const;
+
+/** The caption of `status_id` in the given class. */
+export function statusCaption(classUid: number, statusId: number): string | undefined {
+  const table: Readonly<Record<number, string>> = classUid === 2004 ? FINDING_STATUS : STATUS;
+  return table[statusId];
+}
+
 /** The classes Kitewatch emits: uid -> names. `type_uid = class_uid * 100 + activity_id`. */
 export const CLASSES = {
   2004: { name: 'Detection Finding', category: 2, categoryName: 'Findings' },

@@ -6,6 +6,10 @@ import type { KitewatchConfigInput } from '../../lib/config/schema.ts';
 import { SdkLoadError } from '../../lib/aws/lazy.ts';
 import { createContainStage } from '../../lib/containment/stage.ts';
 import type { ContainStage } from '../../lib/engine/stages.ts';
+import { secretRead, uid } from '../../lib/detections/builders.ts';
+import { errorFinding } from '../../lib/detections/finding.ts';
+import { detectorById } from '../../lib/detections/index.ts';
+import { normalizeEnvelope } from '../../lib/ocsf/normalize.ts';
 import type { OcsfEvent } from '../../lib/ocsf/types.ts';
 import { SqliteState } from '../../lib/state/sqlite.ts';
 import { FakeBuildkite } from '../support/fake-buildkite.ts';
@@ -427,8 +431,10 @@ describe('revoke-role-sessions through policy', () => {
   it('never acts on a detector error finding, even with a rule that needs no target', async () => {
     const r = await role();
     const config: KitewatchConfigInput = { containment: { policy: [{ detector: 'secret-access', actions: ['revoke-role-sessions'] }], approval: { required: [] }, oidcRoles: [{ role: r.name }] } };
-    const f = finding({ detector: 'secret-access', resources: [] });
-    (f['finding_info'] as Record<string, unknown>)['types'] = ['Kitewatch Detector Error'];
+    // The error finding exactly as the detect stage raises it, so both sides share the contract.
+    const n = normalizeEnvelope(secretRead({ at: '2026-03-10T10:00:00Z', secret: { uuid: uid('secret', 'K'), key: 'K' } }));
+    if (!n.ok) throw new Error(n.reason);
+    const f = errorFinding(detectorById('secret-access')!.meta, new TypeError('boom'), n.event, { uid: n.event.metadata.tenant_uid ?? '', name: 'acme' });
     expect(await stage('enforce', config).contain(f)).toEqual([]);
     expect((await iam.send(new ListRolePoliciesCommand({ RoleName: r.name }))).PolicyNames).toEqual([]);
   });

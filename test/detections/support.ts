@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { ENTITY_TYPES, type FindingResource } from '../../lib/findings/contract.ts';
+import { DETECTOR_ERROR_TYPE, DetectionFindingSchema, ENTITY_TYPES, FindingResourceSchema, type FindingResource } from '../../lib/findings/contract.ts';
 import type { OcsfEvent } from '../../lib/ocsf/types.ts';
 import { DETECTORS } from '../../lib/detections/index.ts';
 import { expectValidOcsf } from '../support/ocsf-assertions.ts';
@@ -38,13 +38,23 @@ export function expectValidFinding(f: OcsfEvent): void {
   expect(evidences.length).toBeGreaterThan(0);
   for (const e of evidences) expect(e.data.event_uid).toBe(e.uid);
   expect(fi.related_events.map((r) => r.uid)).toEqual(evidences.map((e) => e.uid));
+  // The one contract containment parses with, and the shape every detector drafts to.
+  expect(DetectionFindingSchema.safeParse(f).success).toBe(true);
+  expect(f.status_id, 'a finding is New when raised').toBe(1);
+  expect(f.metadata.correlation_uid, 'Remediation Activities join on finding_info.uid').toBe(fi.uid);
   const rs = resourcesOf(f);
   for (const r of rs) {
     expect(ENTITY_TYPES).toContain(r.type);
-    expect(['target', 'implicated', 'related']).toContain(r.data.role);
-    expect(r.uid).not.toBe('');
+    const { role_id: _id, role: _role, ...drafted } = r as FindingResource & { role_id?: number; role?: string };
+    expect(FindingResourceSchema.safeParse(drafted).success, `${r.type} ${r.uid} follows the contract`).toBe(true);
+    // OCSF role: whoever acted is the Actor (people, the agents that connected).
+    const roleId = (r as { role_id?: number }).role_id;
+    if (r.type === 'Actor' || (r.type === 'Agent' && r.data.role === 'implicated')) expect(roleId).toBe(2);
+    else expect(roleId).toBe(r.data.role === 'target' ? 1 : r.data.role === 'implicated' ? 3 : 4);
+    // Harmless agents are not listed: an agent is named only when it acted.
+    if (r.type === 'Agent') expect(r.data.role).toBe('implicated');
   }
-  const isError = fi.types.includes('Kitewatch Detector Error');
+  const isError = fi.types.includes(DETECTOR_ERROR_TYPE);
   if (!isError) expect(rs.filter((r) => r.data.role === 'target')).not.toHaveLength(0);
   const org = rs.find((r) => r.type === 'Organization');
   expect(org?.name, 'the Organization resource names the org slug').toBeTruthy();

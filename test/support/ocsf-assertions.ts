@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { validateOcsf } from '../../lib/ocsf/validate.ts';
-import { ACTIVITIES, CLASSES, SEVERITY, STATUS, type ClassUid, type OcsfEvent } from '../../lib/ocsf/types.ts';
+import { ACTIVITIES, CLASSES, SEVERITY, statusCaption, type ClassUid, type OcsfEvent } from '../../lib/ocsf/types.ts';
 
 /** Resolves an observable name like `src_endpoint.ip` or `resources[Build].uid` inside an event. */
 function resolve(event: OcsfEvent, path: string): unknown[] {
@@ -41,7 +41,7 @@ export function expectValidOcsf(event: OcsfEvent): void {
   }
   expect(event.type_name).toBe(`${cls.name}: ${event.activity_name}`);
   expect(event.severity).toBe(SEVERITY[event.severity_id as keyof typeof SEVERITY]);
-  if (event.status_id !== undefined) expect(event.status).toBe(STATUS[event.status_id as keyof typeof STATUS]);
+  if (event.status_id !== undefined) expect(event.status).toBe(statusCaption(event.class_uid, event.status_id));
   expect(event.metadata.version).toBe('1.8.0');
   // Buildkite made the events; Kitewatch made its findings and remediation activities.
   expect(event.metadata.product.vendor_name).toBe(event.class_uid === 2004 || event.class_uid === 7001 ? 'Kitewatch' : 'Buildkite');
