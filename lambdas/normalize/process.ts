@@ -165,20 +165,23 @@ export function createNormalizer(deps: NormalizerDeps): Normalizer {
       // The SyntaxError text quotes the body; keep payload text out of the reason.
       return { ok: false, record: quarantineRecord('SQS message body is not valid JSON', { raw: record.body }, origin) };
     }
+    const bytes = Buffer.byteLength(record.body, 'utf8');
+    // The body rides along: an input too deep or too large to keep parsed is kept as sent (capped).
+    const original = { input, raw: record.body, bytes };
     let result: ReturnType<Normalize>;
     try {
-      result = normalize(input, { sizeBytes: Buffer.byteLength(record.body, 'utf8') });
+      result = normalize(input, { sizeBytes: bytes });
     } catch (cause) {
       // A normalizer bug must not lose the event: quarantine it for replay after the fix.
       const reason = `normalizer threw ${(cause as Error).name}: ${(cause as Error).message}`;
-      return { ok: false, record: quarantineRecord(reason, { input }, origin) };
+      return { ok: false, record: quarantineRecord(reason, original, origin) };
     }
-    if (!result.ok) return { ok: false, record: quarantineRecord(result.reason, { input }, origin) };
+    if (!result.ok) return { ok: false, record: quarantineRecord(result.reason, original, origin) };
     const entry = toPutEventsEntry(result.event, deps.eventBusName);
     const size = putEventsEntrySize(entry);
     if (size > PUT_EVENTS_MAX_BYTES) {
       const reason = `normalized event is ${size} bytes, over the ${PUT_EVENTS_MAX_BYTES}-byte PutEvents limit`;
-      return { ok: false, record: quarantineRecord(reason, { input }, origin) };
+      return { ok: false, record: quarantineRecord(reason, original, origin) };
     }
     return { ok: true, entry, uid: result.event.metadata.uid };
   }

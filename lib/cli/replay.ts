@@ -2,7 +2,10 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_API_URL, DEFAULT_GRAPHQL_URL } from '../buildkite/client.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { KitewatchConfig } from '../config/schema.ts';
+import { MAX_JSON_DEPTH } from '../contracts/limits.ts';
 import { expandPaths, readInputs, UsageError } from '../engine/input.ts';
+import { DEFAULT_MAX_LINE_BYTES, OVERLONG_PREFIX_BYTES } from '../engine/lines.ts';
+import { QUARANTINE_KEPT_BYTES, QUARANTINE_MAX_INPUT_BYTES, QUARANTINE_MAX_REASON_CHARS } from '../engine/quarantine.ts';
 import { NdjsonSink } from '../engine/local-sinks.ts';
 import { NdjsonWriter } from '../engine/ndjson-writer.ts';
 import { LocalPipeline, summaryLine } from '../engine/pipeline.ts';
@@ -27,8 +30,16 @@ Options:
                           replays act only with an explicit --containment enforce)
   --buildkite-api-url URL       REST API base (default ${DEFAULT_API_URL})
   --buildkite-graphql-url URL   GraphQL endpoint (default ${DEFAULT_GRAPHQL_URL})
-  --validate              check every emitted event against the OCSF JSON Schemas
+  --validate              check every emitted event against the OCSF JSON Schemas; an input
+                          that normalizes to an invalid event is quarantined, never an abort
+  --max-line-bytes N      longest NDJSON line (default ${DEFAULT_MAX_LINE_BYTES}); a longer line is quarantined
+                          with its size, sha256 and first ${OVERLONG_PREFIX_BYTES} bytes, never read whole
   -h, --help              show this help
+
+NDJSON lines end at \\n only (a trailing \\r is dropped); a UTF-8 byte order mark is ignored.
+Input nested deeper than ${MAX_JSON_DEPTH} levels is quarantined. A quarantine record keeps the reason (at
+most ${QUARANTINE_MAX_REASON_CHARS} characters) and the input whole up to ${QUARANTINE_MAX_INPUT_BYTES} bytes, else its first ${QUARANTINE_KEPT_BYTES} bytes
+with the full size and sha256 under "truncated".
 
 A summary goes to stderr at the end:
   events=N normalized=N quarantined=N findings=N actions=N
@@ -44,6 +55,8 @@ export interface ReplayOptions {
   readonly buildkiteApiUrl: string;
   readonly buildkiteGraphqlUrl: string;
   readonly validate: boolean;
+  /** @default DEFAULT_MAX_LINE_BYTES */
+  readonly maxLineBytes?: number;
   readonly sinks: string[];
   readonly spill?: string;
   /** Set when the config says enforce but no --containment flag was given: replayed as dry-run. */
@@ -76,6 +89,7 @@ export function parseReplayArgs(argv: readonly string[]): ReplayOptions | 'help'
         sink: { type: 'string', multiple: true },
         spill: { type: 'string' },
         validate: { type: 'boolean', default: false },
+        'max-line-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -92,6 +106,10 @@ export function parseReplayArgs(argv: readonly string[]): ReplayOptions | 'help'
   for (const [flag, url] of [['--buildkite-api-url', v['buildkite-api-url']], ['--buildkite-graphql-url', v['buildkite-graphql-url']]] as const) {
     if (!URL.canParse(url)) throw new UsageError(`${flag} is not a URL: ${url}`);
   }
+  const maxLine = v['max-line-bytes'];
+  if (maxLine !== undefined && !(/^[1-9]\d*$/.test(maxLine) && Number.isSafeInteger(Number(maxLine)))) {
+    throw new UsageError(`--max-line-bytes must be a positive whole number of bytes (got "${maxLine}")`);
+  }
   const paths = expandPaths(parsed.positionals);
   return {
     paths,
@@ -103,6 +121,7 @@ export function parseReplayArgs(argv: readonly string[]): ReplayOptions | 'help'
     buildkiteApiUrl: v['buildkite-api-url'],
     buildkiteGraphqlUrl: v['buildkite-graphql-url'],
     validate: v.validate,
+    ...(maxLine !== undefined ? { maxLineBytes: Number(maxLine) } : {}),
     sinks: v.sink ?? [],
     ...(v.spill !== undefined ? { spill: v.spill } : {}),
     ...(v.containment === undefined && config.containment.mode === 'enforce' ? { enforceNotGiven: true } : {}),
@@ -186,7 +205,7 @@ export async function replay(opts: ReplayOptions, io: Io, plugins: ReplayPlugins
   });
   const progress = new Progress();
   try {
-    for await (const item of readInputs(opts.paths)) {
+    for await (const item of readInputs(opts.paths, process.stdin, opts.maxLineBytes === undefined ? {} : { maxLineBytes: opts.maxLineBytes })) {
       await pipeline.process(item);
       progress.tick(pipeline.counts.events, () => `(${pipeline.counts.quarantined} quarantined, ${pipeline.counts.findings} findings)`);
     }

@@ -212,6 +212,8 @@ export const ClusterTokenRegistrationBlockedDetail = z.object({
   blocked_ip: z.string(),
   cluster_token: ClusterToken,
   organization: Organization,
+  // Not in Buildkite's example, but the mapper reads an agent when one is there: it must be one.
+  agent: z.optional(Agent),
 });
 export const AuditEventLoggedDetail = z.object({
   ...base,

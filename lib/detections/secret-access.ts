@@ -24,11 +24,12 @@ import type { DetectContext, Detector, EvidenceRef, FindingDraft } from './types
 
 const DAY = 86_400;
 const READS = new Set(['SECRET_READ', 'SECRET_QUERIED']);
-const CHANGES: Readonly<Record<string, { severity: SeverityId; verb: string }>> = {
-  SECRET_VALUE_UPDATED: { severity: 4, verb: 'value replaced' },
-  SECRET_DELETED: { severity: 4, verb: 'deleted' },
-  SECRET_UPDATED: { severity: 3, verb: 'settings (description or access policy) changed' },
-};
+// A Map: audit types are input, and `constructor` must not find Object.prototype's members.
+const CHANGES: ReadonlyMap<string, { severity: SeverityId; verb: string }> = new Map([
+  ['SECRET_VALUE_UPDATED', { severity: 4, verb: 'value replaced' }],
+  ['SECRET_DELETED', { severity: 4, verb: 'deleted' }],
+  ['SECRET_UPDATED', { severity: 3, verb: 'settings (description or access policy) changed' }],
+]);
 /** Secrets remembered per reader; the oldest are forgotten first. */
 const SECRETS_CAP = 500;
 
@@ -168,7 +169,7 @@ async function onRead(event: OcsfEvent, ctx: DetectContext<SecretAccessConfig>, 
 }
 
 function onChange(event: OcsfEvent, ctx: DetectContext<SecretAccessConfig>, audit: AuditInfo): FindingDraft[] {
-  const change = CHANGES[audit.type];
+  const change = CHANGES.get(audit.type);
   const secretUid = audit.subjectUuid ?? audit.subjectName;
   if (change === undefined || secretUid === undefined) return [];
   const actor = actorOf(event);

@@ -387,6 +387,25 @@ function finite(n: number, path: string): number {
   return n;
 }
 
+/** EventBridge compares numbers in [-5e9, 5e9] to six decimal places, and refuses other operands. */
+export const NUMERIC_LIMIT = 5e9;
+const MAX_DECIMALS = 6;
+
+/**
+ * An operand of `numeric` or of a numeric `anything-but`, checked as EventBridge checks it:
+ * within ±5,000,000,000 and with at most six digits after the decimal point (the shortest
+ * decimal that reads back as the same double, so 1e-7 and 0.1234567 are refused).
+ */
+function comparable(n: number, path: string): number {
+  finite(n, path);
+  if (Math.abs(n) > NUMERIC_LIMIT) fail(path, `number ${String(n)} is outside the range EventBridge compares (-5e9 to 5e9)`);
+  const text = String(n);
+  const exp = /e-(\d+)$/.exec(text);
+  const decimals = exp !== null ? Number(exp[1]) + (text.split('e')[0]?.split('.')[1]?.length ?? 0) : (text.split('.')[1]?.length ?? 0);
+  if (decimals > MAX_DECIMALS) fail(path, `number ${text} has more than ${MAX_DECIMALS} digits after the decimal point (EventBridge's numeric precision)`);
+  return n;
+}
+
 function singleKey(obj: Json, path: string, what: string): [string, unknown] {
   const keys = Object.keys(obj);
   if (keys.length !== 1) {
@@ -472,6 +491,7 @@ function addAnythingBut(t: LeafTests, arg: unknown, path: string): void {
     const here = `${path}.${op}`;
     if (!ANYTHING_BUT_OPS.has(op)) fail(here, `unsupported anything-but operator "${op}"`);
     const list = stringList(value, here, op);
+    if (list.length === 0) fail(here, `anything-but ${op} list must not be empty`);
     let excluded: Test<string>;
     switch (op) {
       case 'prefix':
@@ -506,7 +526,7 @@ function addAnythingBut(t: LeafTests, arg: unknown, path: string): void {
   values.forEach((v: unknown, i) => {
     const here = Array.isArray(arg) ? `${path}[${i}]` : path;
     if (typeof v === 'string') strings.add(v);
-    else if (typeof v === 'number') numbers.add(finite(v, here));
+    else if (typeof v === 'number') numbers.add(comparable(v, here));
     else fail(here, 'anything-but accepts only strings or numbers (not null, booleans, objects or nested lists)');
   });
   if (strings.size > 0 && numbers.size > 0) fail(path, 'anything-but list must be all strings or all numbers');
@@ -537,7 +557,7 @@ function compileNumeric(arg: unknown, path: string): Test<number> {
   const operand = (i: number, op: string): number => {
     const v = items[i];
     if (typeof v !== 'number') fail(`${path}[${i}]`, `value of ${op} must be a number`);
-    return finite(v, `${path}[${i}]`);
+    return comparable(v, `${path}[${i}]`);
   };
   const op0 = items[0];
   if (typeof op0 !== 'string') fail(`${path}[0]`, 'numeric must start with an operator ("=", "<", "<=", ">", ">=")');

@@ -63,18 +63,23 @@ export class LocalPipeline {
     const started = performance.now();
     this.counts.events++;
     if (item.kind === 'raw') {
-      await this.#reject(quarantineRecord(item.reason, { raw: item.raw }, item.origin));
+      await this.#reject(quarantineRecord(item.reason, { raw: item.raw, bytes: item.bytes, sha256: item.sha256 }, item.origin));
     } else {
       // Normalize first so that malformed input gets the normalizer's precise reason.
       const result = normalizeEnvelope(item.value, { sizeBytes: item.sizeBytes });
       if (!result.ok) {
-        await this.#reject(quarantineRecord(`${item.origin}: ${result.reason}`, { input: item.value }, item.origin));
+        await this.#reject(quarantineRecord(`${item.origin}: ${result.reason}`, { input: item.value, raw: item.text, bytes: item.sizeBytes }, item.origin));
       } else if (!this.#ingest.some((r) => r.matches(item.value))) {
         const names = this.#ingest.map((r) => `rules/${r.name}.json`).join(', ');
-        await this.#reject(quarantineRecord(`${item.origin}: no ingest rule matches this event (${names})${describeSource(item.value)}`, { input: item.value }, item.origin));
+        await this.#reject(quarantineRecord(`${item.origin}: no ingest rule matches this event (${names})${describeSource(item.value)}`, { input: item.value, raw: item.text, bytes: item.sizeBytes }, item.origin));
       } else {
-        this.counts.normalized++;
-        await this.#emit(result.event, started);
+        const invalid = this.#invalid(result.event);
+        if (invalid !== undefined) {
+          await this.#reject(quarantineRecord(`${item.origin}: normalized to an invalid OCSF event: ${invalid}`, { input: item.value, raw: item.text, bytes: item.sizeBytes }, item.origin));
+        } else {
+          this.counts.normalized++;
+          await this.#emit(result.event, started);
+        }
       }
     }
     if (++this.#sinceFlush >= this.#batchSize) await this.flushState();
@@ -101,10 +106,6 @@ export class LocalPipeline {
 
   /** Emits one OCSF event and routes it onward by the same rules EventBridge would apply. */
   async #emit(event: OcsfEvent, started: number): Promise<void> {
-    if (this.#opts.validate === true) {
-      const v = validateOcsf(event);
-      if (!v.valid) throw new Error(`emitted an invalid OCSF event ${event.metadata.uid}: ${v.errors.slice(0, 3).join('; ')}`);
-    }
     const routes = this.#routesFor(event);
     if (routes.forward) {
       for (const sink of this.#opts.sinks) {
@@ -117,16 +118,36 @@ export class LocalPipeline {
       const found = this.#opts.detect.detect(event);
       // No await for a synchronous answer: one microtask per event saved on the hot path.
       for (const finding of Array.isArray(found) ? (found as readonly OcsfEvent[]) : await found) {
+        if (await this.#quarantinedDerived(finding)) continue;
         this.counts.findings++;
         await this.#emit(finding, started);
       }
     }
     if (this.#opts.contain !== undefined && routes.contain) {
       for (const action of await this.#opts.contain.contain(event)) {
+        if (await this.#quarantinedDerived(action)) continue;
         this.counts.actions++;
         await this.#emit(action, started);
       }
     }
+  }
+
+  /** With --validate: why `event` breaks the OCSF schemas, or undefined when it is valid (or unchecked). */
+  #invalid(event: OcsfEvent): string | undefined {
+    if (this.#opts.validate !== true) return undefined;
+    const v = validateOcsf(event);
+    return v.valid ? undefined : v.errors.slice(0, 3).join('; ');
+  }
+
+  /**
+   * A finding or action that breaks the schemas is a Kitewatch bug, never a reason to stop the
+   * run: it goes to the quarantine (not counted as input) and is not emitted.
+   */
+  async #quarantinedDerived(event: OcsfEvent): Promise<boolean> {
+    const invalid = this.#invalid(event);
+    if (invalid === undefined) return false;
+    await this.#opts.quarantine(quarantineRecord(`Kitewatch produced an invalid OCSF event ${event.metadata.uid} (class ${event.class_uid}): ${invalid}`, { input: event }));
+    return true;
   }
 
   /** Which targets the rules route `event` to; memoized per class_uid when that decides it. */

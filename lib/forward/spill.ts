@@ -1,6 +1,6 @@
 import { createReadStream, createWriteStream, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { DEFAULT_MAX_LINE_BYTES, splitLines } from '../engine/lines.ts';
 import { NdjsonWriter } from '../engine/ndjson-writer.ts';
 import type { OcsfEvent } from '../ocsf/types.ts';
 import { SpillError } from './errors.ts';
@@ -130,13 +130,17 @@ export interface SpillLine {
   readonly result: Extracted;
 }
 
-/** Reads a spill (or any OCSF NDJSON) file line by line; blank lines are skipped. */
-export async function* readSpill(path: string): AsyncGenerator<SpillLine> {
-  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
-  let line = 0;
-  for await (const text of rl) {
-    line++;
-    if (text.trim() === '') continue;
-    yield { line, result: parseOcsf(text) };
+/**
+ * Reads a spill (or any OCSF NDJSON) file line by line; blank lines are skipped. Lines end at
+ * `\n` only (U+2028 inside a JSON string is not a line break), and a line over the cap is
+ * refused without being held in memory.
+ */
+export async function* readSpill(path: string, maxLineBytes: number = DEFAULT_MAX_LINE_BYTES): AsyncGenerator<SpillLine> {
+  for await (const l of splitLines(createReadStream(path), maxLineBytes)) {
+    if (l.kind === 'overlong') {
+      yield { line: l.n, result: { ok: false, reason: `line is ${l.bytes} bytes, over the ${maxLineBytes}-byte line limit` } };
+    } else if (l.text.trim() !== '') {
+      yield { line: l.n, result: parseOcsf(l.text) };
+    }
   }
 }

@@ -17,6 +17,7 @@ import {
   type ClusterTokenRegistrationBlockedDetail,
   type JobDetail,
 } from '../contracts/buildkite.ts';
+import { MAX_JSON_DEPTH, nestedDeeperThan, tooDeepReason } from '../contracts/limits.ts';
 import type { OcsfEvent } from './types.ts';
 import { deterministicUid } from './common.ts';
 import type { MapContext } from './map/shared.ts';
@@ -29,7 +30,7 @@ export type NormalizeResult = { readonly ok: true; readonly event: OcsfEvent } |
 
 export interface NormalizeOptions {
   /** Size of the raw input in bytes when the caller knows it (saves re-serializing). */
-  readonly sizeBytes?: number;
+  readonly sizeBytes?: number | undefined;
 }
 
 const MAX_ISSUES = 5;
@@ -77,6 +78,9 @@ function normalizeUnsafe(input: unknown, options: NormalizeOptions): NormalizeRe
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { ok: false, reason: `not an EventBridge envelope: expected a JSON object, got ${describeType(input)}` };
   }
+  // Before anything that recurses (serializing, schema checks, mapping): a hostile depth would
+  // overflow the stack there, and everything output later (sinks, quarantine) serializes it.
+  if (nestedDeeperThan(input, MAX_JSON_DEPTH)) return { ok: false, reason: tooDeepReason(MAX_JSON_DEPTH) };
   const size = options.sizeBytes ?? Buffer.byteLength(JSON.stringify(input), 'utf8');
   if (size > EVENTBRIDGE_MAX_EVENT_BYTES) {
     return { ok: false, reason: `event is ${size} bytes, over EventBridge's 256 KB (262144 bytes) limit` };

@@ -847,3 +847,33 @@ describe('rules on the Kitewatch bus', () => {
     expect(m(forward, replayed)).toBe(true);
   });
 });
+
+describe('patterns EventBridge rejects', () => {
+  it('an empty list under anything-but prefix, suffix, equals-ignore-case or wildcard', () => {
+    for (const op of ['prefix', 'suffix', 'equals-ignore-case', 'wildcard']) {
+      expectPatternError({ v: [{ 'anything-but': { [op]: [] } }] }, `v[0].anything-but.${op}`, 'must not be empty');
+    }
+  });
+
+  it('numeric operands outside ±5e9 or with more than six decimals, in numeric and in anything-but', () => {
+    expectPatternError({ v: [{ numeric: ['>', 5_000_000_001] }] }, 'v[0].numeric[1]', 'outside the range');
+    expectPatternError({ v: [{ numeric: ['<', -1e10] }] }, 'outside the range');
+    expectPatternError({ v: [{ numeric: ['=', 0.1234567] }] }, 'more than 6 digits');
+    expectPatternError({ v: [{ numeric: ['>=', 1e-7] }] }, 'more than 6 digits');
+    expectPatternError({ v: [{ numeric: ['>', 0, '<', 9007199254740993] }] }, 'v[0].numeric[3]', 'outside the range');
+    expectPatternError({ v: [{ 'anything-but': [1.0000001] }] }, 'v[0].anything-but[0]', 'more than 6 digits');
+    expectPatternError({ v: [{ 'anything-but': 6e9 }] }, 'outside the range');
+  });
+
+  it('still accepts the edges: ±5e9 and six decimals', () => {
+    for (const p of [
+      { v: [{ numeric: ['>=', -5e9, '<=', 5e9] }] },
+      { v: [{ numeric: ['=', 0.000001] }] },
+      { v: [{ numeric: ['<', 123.456789] }] },
+      { v: [{ 'anything-but': [5e9, -5e9, 1.5] }] },
+    ]) {
+      expect(() => validatePattern(p)).not.toThrow();
+    }
+    expect(m({ v: [{ numeric: ['=', 0.000001] }] }, { v: 0.000001 })).toBe(true);
+  });
+});

@@ -171,6 +171,18 @@ describe('quarantine', () => {
     expect(invalidRecord?.input).toEqual(sample('build-blocked'));
   });
 
+  it('quarantines a body nested 5,000 levels deep with a reason and its raw text, instead of failing into the DLQ', async () => {
+    const base = sample('audit-event-logged') as { detail: { event: { data: unknown } } };
+    base.detail.event.data = '__DEEP__';
+    const body = JSON.stringify(base).replace('"__DEEP__"', `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`);
+    const deep = sqsRecord(body);
+    const response = await createNormalizer(deps()).processBatch(sqsEvent([deep, sqsRecord(JSON.stringify(sample('agent-lost')))]));
+    expect(response.batchItemFailures).toEqual([]);
+    const record = (await h.quarantined()).get(quarantineKey(body, new Date(Number(deep.attributes.SentTimestamp))));
+    expect(record).toEqual({ reason: 'JSON nested deeper than 64 levels', origin: `sqs:${deep.messageId}`, raw: body });
+    await h.drainPublished(1);
+  });
+
   it('quarantines a normalized event too large for PutEvents instead of failing forever', async () => {
     const huge = sqsRecord(JSON.stringify(sample('agent-connected')));
     // A normalizer that inflates a real event past the limit (real events are far below it).

@@ -12,7 +12,8 @@ export type AuditClass =
   | { readonly class: 6003; readonly activity: number };
 
 /** Explicit mappings for the identity classes (OCSF README's starting point, refined). */
-const EXPLICIT: Readonly<Record<string, AuditClass>> = {
+// A Map: a type named `constructor` or `toString` must not find Object.prototype's members.
+const EXPLICIT: ReadonlyMap<string, AuditClass> = new Map(Object.entries({
   USER_PASSWORD_RESET: { class: 3001, activity: 4 },
   USER_TOTP_ACTIVATED: { class: 3001, activity: 10 },
   USER_TOTP_DELETED: { class: 3001, activity: 11 },
@@ -28,7 +29,7 @@ const EXPLICIT: Readonly<Record<string, AuditClass>> = {
   TEAM_MEMBER_UPDATED: { class: 3006, activity: 1 },
   SECRET_READ: { class: 6003, activity: 2 },
   SECRET_QUERIED: { class: 6003, activity: 2 },
-};
+} satisfies Record<string, AuditClass>));
 
 /** Team access to pipelines, suites, registries and secrets: privileges of a group. */
 const TEAM_GRANT = /^TEAM_(PIPELINE|SUITE|REGISTRY|SECRET)_(CREATED|UPDATED|DELETED)$/;
@@ -62,7 +63,7 @@ export function apiActivityForVerb(type: string): number {
 }
 
 export function auditClassFor(type: string): AuditClass {
-  const explicit = EXPLICIT[type];
+  const explicit = EXPLICIT.get(type);
   if (explicit !== undefined) return explicit;
   const grant = TEAM_GRANT.exec(type);
   if (grant !== null) {
