@@ -19,7 +19,7 @@ import { accountTakeoverCases } from './account-takeover.cases.ts';
 import { interactiveSessionCases } from './interactive-session.cases.ts';
 import { monitoringDisabledCases } from './monitoring-disabled.cases.ts';
 import { privilegeGrantCases } from './privilege-grant.cases.ts';
-import { secretAccessCases } from './secret-access.cases.ts';
+import { secretAccessCases, secretAccessIacCases } from './secret-access.cases.ts';
 import { createDetectStage } from './stage.ts';
 import { thirdPartyAccessCases } from './third-party-access.cases.ts';
 import { tokenSpikeCases } from './token-spike.cases.ts';
@@ -29,7 +29,7 @@ import { unusualIpCases } from './unusual-ip.cases.ts';
 export const CASES: Readonly<Record<DetectorId, readonly DetectorCase[]>> = {
   'unusual-ip': unusualIpCases,
   'token-spike': tokenSpikeCases,
-  'secret-access': secretAccessCases,
+  'secret-access': [...secretAccessCases, ...secretAccessIacCases],
   'break-glass-edit': breakGlassEditCases,
   'monitoring-disabled': monitoringDisabledCases,
   'privilege-grant': privilegeGrantCases,

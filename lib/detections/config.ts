@@ -133,7 +133,11 @@ export const SecretAccessConfig = z
       ._default(z.int().check(z.gte(2)), 10)
       .check(d('Distinct secrets read by one reader inside the sweep window that make a sweep.')),
     sweepWindowMinutes: z._default(z.int().check(z.positive()), 10).check(d('Sweep window in minutes.')),
-    secretWriters: identities('Who is expected to update secret values or delete secrets (rotation jobs, IaC)'),
+    secretWriters: identities('Who is expected to create secrets, update their values, delete them or grant them to teams (rotation jobs, IaC)'),
+    enumerationQueries: z
+      ._default(z.int().check(z.gte(2)), 25)
+      .check(d('SECRET_QUERIED events by one reader inside the enumeration window that make an enumeration.')),
+    enumerationWindowMinutes: z._default(z.int().check(z.positive(), z.lte(24 * 60)), 10).check(d('Enumeration window in minutes.')),
   })
   .check(d('secret-access: secret reads that break the reader\'s pattern; secret changes by unexpected actors.'));
 

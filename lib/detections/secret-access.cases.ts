@@ -108,3 +108,54 @@ export const secretAccessCases: readonly DetectorCase[] = [
     expect: [{ at: 0, severity: 4, title: 'value replaced', target: { type: 'Secret', uid: uid('secret', 'DEPLOY_KEY') }, related: [jane.uuid] }],
   },
 ];
+
+const queried = (at: number, i: number) => audit({ at, type: 'SECRET_QUERIED', actor: jane, subject: { type: 'Secret' }, ip: '86.1.2.3', seq: i });
+const teamSecret = (type: string, actor: typeof jane) =>
+  audit({
+    at: '2026-03-03T10:00:00Z',
+    type,
+    actor,
+    subject: { type: 'TeamSecret', uuid: uid('team-secret', 'platform/DEPLOY_KEY') },
+    data: { secret: { uuid: uid('secret', 'DEPLOY_KEY'), key: 'DEPLOY_KEY' }, team: { uuid: uid('team', 'platform'), slug: 'platform' } },
+  });
+
+/** Enumeration, team grants and secrets created outside IaC. */
+export const secretAccessIacCases: readonly DetectorCase[] = [
+  {
+    name: 'a burst of secret queries is an enumeration',
+    kind: 'positive',
+    events: Array.from({ length: 30 }, (_, i) => queried(at('2026-03-03T10:00:00Z', i * 10), i)),
+    expect: [{ at: 24, severity: 4, title: 'Actor "Jane Doe" queried secrets 25 times in 10 minutes', target: { type: 'Actor', uid: jane.uuid }, evidence: [5, 23] }],
+  },
+  {
+    name: 'secret queries spread through the day are not an enumeration',
+    kind: 'negative',
+    events: Array.from({ length: 40 }, (_, i) => queried(at('2026-03-03T08:00:00Z', i * 60 * 15), i)),
+    expect: [],
+  },
+  {
+    name: 'a team given a secret, and a secret created, by hand',
+    kind: 'positive',
+    config: { secretWriters: [rotator.uuid] },
+    events: [
+      teamSecret('TEAM_SECRET_CREATED', jane),
+      audit({ at: '2026-03-03T10:05:00Z', type: 'SECRET_CREATED', actor: jane, subject: { type: 'Secret', uuid: uid('secret', 'NEW_KEY'), name: 'NEW_KEY' } }),
+    ],
+    expect: [
+      { at: 0, severity: 4, title: 'Secret "DEPLOY_KEY" granted to team "platform" by Jane Doe, who is not an expected secret writer (TEAM_SECRET_CREATED)', target: { type: 'Secret', uid: uid('secret', 'DEPLOY_KEY') }, related: [jane.uuid] },
+      { at: 1, severity: 3, title: 'Secret "NEW_KEY" created by Jane Doe, who is not an expected secret writer', target: { type: 'Secret', uid: uid('secret', 'NEW_KEY') } },
+    ],
+  },
+  {
+    name: 'team grants and new secrets by the IaC writer, and team access removed, are quiet',
+    kind: 'negative',
+    config: { secretWriters: [rotator.uuid] },
+    events: [
+      teamSecret('TEAM_SECRET_CREATED', rotator),
+      teamSecret('TEAM_SECRET_UPDATED', rotator),
+      teamSecret('TEAM_SECRET_DELETED', jane),
+      audit({ at: '2026-03-03T10:05:00Z', type: 'SECRET_CREATED', actor: rotator, subject: { type: 'Secret', uuid: uid('secret', 'NEW_KEY'), name: 'NEW_KEY' } }),
+    ],
+    expect: [],
+  },
+];

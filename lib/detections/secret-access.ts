@@ -15,6 +15,12 @@
  *   `sweepWindowMinutes` (High; the reader is the target, the secrets implicated);
  * - change: SECRET_VALUE_UPDATED / SECRET_DELETED (High) and SECRET_UPDATED (policy or
  *   description, Medium) by an actor not in `secretWriters`.
+ * - enumeration: `enumerationQueries` SECRET_QUERIED events by one reader inside
+ *   `enumerationWindowMinutes`, whatever the secrets (High; the reader is the target).
+ * - outside IaC: SECRET_CREATED (Medium), and TEAM_SECRET_CREATED / TEAM_SECRET_UPDATED (a team
+ *   given access to a secret, High / Medium) by an actor not in `secretWriters`. The team-secret
+ *   payload is not documented: the secret is read from `data` (`secret_uuid`, `secret: {uuid, key}`)
+ *   and the team from `team_uuid` / `team: {uuid, slug}`.
  */
 import type { EntityType, FindingResource } from '../findings/contract.ts';
 import type { OcsfEvent, SeverityId } from '../ocsf/types.ts';
@@ -29,6 +35,12 @@ const CHANGES: ReadonlyMap<string, { severity: SeverityId; verb: string }> = new
   ['SECRET_VALUE_UPDATED', { severity: 4, verb: 'value replaced' }],
   ['SECRET_DELETED', { severity: 4, verb: 'deleted' }],
   ['SECRET_UPDATED', { severity: 3, verb: 'settings (description or access policy) changed' }],
+  ['SECRET_CREATED', { severity: 3, verb: 'created' }],
+]);
+/** A team given access to a secret. */
+const TEAM_GRANTS: ReadonlyMap<string, { severity: SeverityId; verb: string }> = new Map([
+  ['TEAM_SECRET_CREATED', { severity: 4, verb: 'granted to team' }],
+  ['TEAM_SECRET_UPDATED', { severity: 3, verb: 'team access changed for team' }],
 ]);
 /** Secrets remembered per reader; the oldest are forgotten first. */
 const SECRETS_CAP = 500;
@@ -196,13 +208,97 @@ function onChange(event: OcsfEvent, ctx: DetectContext<SecretAccessConfig>, audi
   ];
 }
 
+/** Recent SECRET_QUERIED of one reader: [event seconds, event uid, ip]. */
+interface Queries {
+  q: Array<[number, string, string]>;
+}
+
+async function onQuery(event: OcsfEvent, ctx: DetectContext<SecretAccessConfig>, audit: AuditInfo): Promise<FindingDraft[]> {
+  const reader = readerOf(event, audit);
+  if (reader === undefined) return [];
+  const { config, state, now } = ctx;
+  const windowSeconds = config.enumerationWindowMinutes * 60;
+  const readerKey = `${reader.type}:${reader.uid}`;
+  const k = `sec:queries:${readerKey}`;
+  const item = (await state.get<Queries>(k))?.value ?? { q: [] };
+  item.q = item.q.filter((x) => Math.abs(now - x[0]) <= windowSeconds && x[1] !== event.metadata.uid);
+  item.q.unshift([now, event.metadata.uid, event.src_endpoint?.ip ?? '']);
+  if (item.q.length > config.enumerationQueries) item.q.length = config.enumerationQueries;
+  await state.put<Queries>(k, item, { expiresAt: ctx.expiresAt(windowSeconds * 2) });
+  if (item.q.length < config.enumerationQueries) return [];
+  const evidences: EvidenceRef[] = item.q.map(([t, uid, ip]) =>
+    uid === event.metadata.uid ? evidenceOf(event) : { uid, time: t * 1000, typeUid: event.type_uid, code: audit.type, message: 'secrets queried', ...(ip ? { ip } : {}) },
+  );
+  const resources: FindingResource[] = [res(reader.type, reader.uid, 'target', reader.name)];
+  const actor = actorOf(event);
+  if (reader.type === 'Pipeline' && actor?.uid !== undefined) resources.push(res('Actor', actor.uid, 'related', actor.name));
+  return [
+    {
+      dedupKey: `enumeration:${readerKey}`,
+      title: `${readerText(reader)} queried secrets ${item.q.length} times in ${config.enumerationWindowMinutes} minutes`,
+      desc:
+        `${readerText(reader)} made ${item.q.length} SECRET_QUERIED requests within ${config.enumerationWindowMinutes} minutes (threshold ${config.enumerationQueries}). ` +
+        'Listing secrets over and over is how an intruder maps what credentials exist before reading them.',
+      severity: 4,
+      confidence: 2,
+      resources,
+      evidences,
+      eventCount: item.q.length,
+      firstSeen: Math.min(...item.q.map((x) => x[0])) * 1000,
+      lastSeen: event.time,
+      type: 'Secret Enumeration',
+      data: { rule: 'enumeration', reader: readerKey, queries: item.q.length, threshold: config.enumerationQueries },
+    },
+  ];
+}
+
+const obj = (v: unknown): Record<string, unknown> | undefined =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+
+function onTeamGrant(event: OcsfEvent, ctx: DetectContext<SecretAccessConfig>, audit: AuditInfo): FindingDraft[] {
+  const grant = TEAM_GRANTS.get(audit.type);
+  if (grant === undefined) return [];
+  const actor = actorOf(event);
+  if (writers(ctx.config).has(actor)) return [];
+  const secret = obj(audit.data?.['secret']);
+  const team = obj(audit.data?.['team']);
+  const secretUid = str(audit.data?.['secret_uuid']) ?? str(secret?.['uuid']);
+  const secretKey = str(audit.data?.['secret_key']) ?? str(secret?.['key']) ?? str(secret?.['name']);
+  const teamUid = str(audit.data?.['team_uuid']) ?? str(team?.['uuid']);
+  const teamName = str(audit.data?.['team_slug']) ?? str(team?.['slug']) ?? str(team?.['name']);
+  const resources: FindingResource[] = [];
+  if (secretUid !== undefined) resources.push(res('Secret', secretUid, 'target', secretKey));
+  if (actor?.uid !== undefined) resources.push(res('Actor', actor.uid, resources.length === 0 ? 'target' : 'related', actor.name));
+  if (resources.length === 0) return [];
+  const secretText = secretKey !== undefined ? `"${secretKey}"` : (secretUid ?? audit.subjectName ?? 'a secret');
+  const teamText = teamName !== undefined ? `"${teamName}"` : (teamUid ?? 'a team');
+  return [
+    {
+      dedupKey: `team:${secretUid ?? audit.subjectUuid ?? ''}:${teamUid ?? ''}:${actor?.uid ?? ''}`,
+      title: `Secret ${secretText} ${grant.verb} ${teamText} by ${actorLabel(actor)}, who is not an expected secret writer (${audit.type})`,
+      desc:
+        `${actorLabel(actor)} made ${audit.type}: the team ${teamText} ${audit.type === 'TEAM_SECRET_CREATED' ? 'can now use' : 'had its access changed to'} the Buildkite secret ${secretText}. ` +
+        `${actor === undefined ? 'No actor was recorded.' : 'This actor is not in detectors.secret-access.secretWriters.'} Granting a team a secret lets every pipeline of that team read it.`,
+      severity: grant.severity,
+      confidence: 2,
+      resources,
+      evidences: [evidenceOf(event)],
+      firstSeen: event.time,
+      lastSeen: event.time,
+      type: 'Secret Access Granted',
+      data: { rule: 'team-grant', audit_type: audit.type, secret_uuid: secretUid, team_uuid: teamUid, team: teamName, subject_uid: audit.subjectUuid },
+    },
+  ];
+}
+
 export const secretAccess: Detector<SecretAccessConfig> = {
   meta: {
     id: 'secret-access',
     title: 'Unusual secret access',
-    description: 'Secret reads that break the reader\'s pattern (a secret never read before, many distinct secrets in a short window) and secret changes by unexpected actors.',
+    description:
+      'Secret reads that break the reader\'s pattern (a secret never read before, many distinct secrets in a short window), bursts of secret queries (enumeration), and secrets created, changed or granted to a team by unexpected actors.',
     severity: 4,
-    severityNotes: 'High for sweeps and value changes or deletions; Medium for a single new secret or a settings change.',
+    severityNotes: 'High for sweeps, enumeration, value changes, deletions and team grants; Medium for a single new secret, a secret created, or a settings change.',
     analyticType: 2,
     attacks: [
       {
@@ -212,7 +308,7 @@ export const secretAccess: Detector<SecretAccessConfig> = {
       },
     ],
     types: ['Credential Access'],
-    defaultThresholds: 'learning 24 h per reader; secrets remembered 90 days; sweep = 10 distinct secrets in 10 min; dedup 60 min',
+    defaultThresholds: 'learning 24 h per reader; secrets remembered 90 days; sweep = 10 distinct secrets in 10 min; enumeration = 25 SECRET_QUERIED in 10 min; dedup 60 min',
     recommendedContainment: 'Rotate the secret(s): the target of a new-secret or change finding, the implicated secrets of a sweep. Sweep by an actor: review the actor\'s sessions and tokens.',
     runbook: {
       check: [
@@ -232,13 +328,16 @@ export const secretAccess: Detector<SecretAccessConfig> = {
   },
 
   accepts(event) {
-    return isAuditEvent(event) && (event.metadata.event_code ?? '').startsWith('SECRET_');
+    const code = event.metadata.event_code ?? '';
+    return isAuditEvent(event) && (code.startsWith('SECRET_') || TEAM_GRANTS.has(code));
   },
 
   async detect(event, ctx) {
     const audit = auditOf(event);
     if (audit === undefined) return [];
+    if (audit.type === 'SECRET_QUERIED') return [...(await onRead(event, ctx, audit)), ...(await onQuery(event, ctx, audit))];
     if (READS.has(audit.type)) return onRead(event, ctx, audit);
+    if (TEAM_GRANTS.has(audit.type)) return onTeamGrant(event, ctx, audit);
     return onChange(event, ctx, audit);
   },
 };
