@@ -16,14 +16,15 @@ import { networkText } from './actor-networks.ts';
 import { actorOf, auditOf, evidenceOf, isAuditEvent, res, type AuditInfo } from './entities.ts';
 import type { Detector, EvidenceRef } from './types.ts';
 
-export const STEPS: Readonly<Record<string, string>> = {
-  USER_EMAIL_CREATED: 'email added',
-  USER_EMAIL_MARKED_PRIMARY: 'primary email changed',
-  USER_PASSWORD_RESET_REQUESTED: 'password reset',
-  USER_PASSWORD_RESET: 'password reset',
-  USER_TOTP_DELETED: 'TOTP removed',
-  USER_TOTP_CREATED: 'TOTP added',
-};
+// A Map: audit types are input, and `constructor` must not find Object.prototype's members.
+export const STEPS: ReadonlyMap<string, string> = new Map([
+  ['USER_EMAIL_CREATED', 'email added'],
+  ['USER_EMAIL_MARKED_PRIMARY', 'primary email changed'],
+  ['USER_PASSWORD_RESET_REQUESTED', 'password reset'],
+  ['USER_PASSWORD_RESET', 'password reset'],
+  ['USER_TOTP_DELETED', 'TOTP removed'],
+  ['USER_TOTP_CREATED', 'TOTP added'],
+]);
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const obj = (v: unknown): Record<string, unknown> | undefined =>
@@ -79,12 +80,12 @@ export const accountTakeover: Detector<AccountTakeoverConfig> = {
   },
 
   accepts(event) {
-    return isAuditEvent(event) && STEPS[event.metadata.event_code ?? ''] !== undefined;
+    return isAuditEvent(event) && STEPS.has(event.metadata.event_code ?? '');
   },
 
   async detect(event, ctx) {
     const audit = auditOf(event);
-    const step = audit === undefined ? undefined : STEPS[audit.type];
+    const step = audit === undefined ? undefined : STEPS.get(audit.type);
     if (audit === undefined || step === undefined) return [];
     const user = userOf(event, audit);
     if (user === undefined) return [];

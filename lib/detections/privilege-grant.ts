@@ -101,11 +101,12 @@ interface Invite {
   r: boolean;
 }
 
-const SUBJECT_TYPES: Record<string, 'OrganizationMember' | 'OrganizationInvitation' | 'TeamMember'> = {
-  OrganizationMember: 'OrganizationMember',
-  OrganizationInvitation: 'OrganizationInvitation',
-  TeamMember: 'TeamMember',
-};
+// A Map: subject types are input, and `constructor` must not find Object.prototype's members.
+const SUBJECT_TYPES: ReadonlyMap<string, 'OrganizationMember' | 'OrganizationInvitation' | 'TeamMember'> = new Map([
+  ['OrganizationMember', 'OrganizationMember'],
+  ['OrganizationInvitation', 'OrganizationInvitation'],
+  ['TeamMember', 'TeamMember'],
+]);
 
 function granteeText(g: { uid?: string; name?: string; email?: string }, subjectName: string | undefined): string {
   return g.name ?? g.email ?? subjectName ?? g.uid ?? 'an unnamed member';
@@ -142,7 +143,7 @@ async function onGrant(event: Parameters<Detector['detect']>[0], ctx: DetectCont
   const grantee = granteeOf(audit.data, audit, actor);
   const network = await ctx.actorNetwork();
   const role = level === 'admin' ? 'organization admin' : 'team maintainer';
-  const subjectType = audit.subjectType !== undefined ? SUBJECT_TYPES[audit.subjectType] : undefined;
+  const subjectType = audit.subjectType !== undefined ? SUBJECT_TYPES.get(audit.subjectType) : undefined;
   const resources: FindingResource[] = [];
   if (subjectType !== undefined && audit.subjectUuid !== undefined) resources.push(res(subjectType, audit.subjectUuid, 'target', audit.subjectName ?? grantee.name ?? grantee.email));
   if (grantee.uid !== undefined && grantee.uid !== grantor?.uid) resources.push(res('Actor', grantee.uid, resources.length === 0 ? 'target' : 'related', grantee.name, { grantee: true }));

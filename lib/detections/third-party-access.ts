@@ -15,16 +15,17 @@ import { networkText } from './actor-networks.ts';
 import { actorLabel, actorOf, auditOf, evidenceOf, IdentitySet, isAuditEvent, perConfig, res } from './entities.ts';
 import type { Detector } from './types.ts';
 
-export const THIRD_PARTY_TYPES: Readonly<Record<string, string>> = {
-  OAUTH_APPLICATION_AUTHORIZED: 'authorized an OAuth application',
-  AUTHORIZATION_CREATED: 'created an authorization',
-  API_APPLICATION_CREATED: 'created an API application',
-  API_APPLICATION_ENABLED: 'enabled an API application',
-  PORTAL_TOKEN_CREATED: 'created a portal token',
-  PORTAL_TOKEN_CODE_AUTHORIZED: 'authorized a portal token code',
-  ORGANIZATION_IMPERSONATION_REQUEST_APPROVED: 'approved an impersonation request',
-  USER_IMPERSONATED: 'impersonated a user',
-};
+// A Map: audit types are input, and `constructor` must not find Object.prototype's members.
+export const THIRD_PARTY_TYPES: ReadonlyMap<string, string> = new Map([
+  ['OAUTH_APPLICATION_AUTHORIZED', 'authorized an OAuth application'],
+  ['AUTHORIZATION_CREATED', 'created an authorization'],
+  ['API_APPLICATION_CREATED', 'created an API application'],
+  ['API_APPLICATION_ENABLED', 'enabled an API application'],
+  ['PORTAL_TOKEN_CREATED', 'created a portal token'],
+  ['PORTAL_TOKEN_CODE_AUTHORIZED', 'authorized a portal token code'],
+  ['ORGANIZATION_IMPERSONATION_REQUEST_APPROVED', 'approved an impersonation request'],
+  ['USER_IMPERSONATED', 'impersonated a user'],
+]);
 
 const settings = perConfig((c: ThirdPartyAccessConfig) => ({ iac: new IdentitySet(c.iacActors), ignored: new Set(c.ignoredTypes) }));
 
@@ -70,12 +71,12 @@ export const thirdPartyAccess: Detector<ThirdPartyAccessConfig> = {
   },
 
   accepts(event) {
-    return isAuditEvent(event) && THIRD_PARTY_TYPES[event.metadata.event_code ?? ''] !== undefined;
+    return isAuditEvent(event) && THIRD_PARTY_TYPES.has(event.metadata.event_code ?? '');
   },
 
   async detect(event, ctx) {
     const audit = auditOf(event);
-    const verb = audit === undefined ? undefined : THIRD_PARTY_TYPES[audit.type];
+    const verb = audit === undefined ? undefined : THIRD_PARTY_TYPES.get(audit.type);
     if (audit === undefined || verb === undefined) return [];
     const s = settings(ctx.config);
     if (s.ignored.has(audit.type)) return [];
