@@ -71,10 +71,15 @@ export const s3Sdk = /* @__PURE__ */ lazySdk('@aws-sdk/client-s3', () => import(
 export const secretsManagerSdk = /* @__PURE__ */ lazySdk('@aws-sdk/client-secrets-manager', () => import('@aws-sdk/client-secrets-manager'));
 export const sfnSdk = /* @__PURE__ */ lazySdk('@aws-sdk/client-sfn', () => import('@aws-sdk/client-sfn'));
 
+/** Client settings a caller may pin; anything not given comes from the environment. */
+export interface LazyClientConfig {
+  readonly region?: string;
+}
+
 // Their default clients (the region and credentials of the environment), built on first send.
 export const lazyDynamoDbClient = () => lazyClient(dynamoDbSdk, (m) => new m.DynamoDBClient({}));
 export const lazyEventBridgeClient = () => lazyClient(eventBridgeSdk, (m) => new m.EventBridgeClient({}));
 export const lazyIamClient = () => lazyClient(iamSdk, (m) => new m.IAMClient({}));
 export const lazyS3Client = () => lazyClient(s3Sdk, (m) => new m.S3Client({}));
-export const lazySecretsManagerClient = () => lazyClient(secretsManagerSdk, (m) => new m.SecretsManagerClient({}));
-export const lazySfnClient = () => lazyClient(sfnSdk, (m) => new m.SFNClient({}));
+export const lazySecretsManagerClient = (config: LazyClientConfig = {}) => lazyClient(secretsManagerSdk, (m) => new m.SecretsManagerClient({ ...config }));
+export const lazySfnClient = (config: LazyClientConfig = {}) => lazyClient(sfnSdk, (m) => new m.SFNClient({ ...config }));

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { awsSetupProblem, isMissingRegion } from '../aws/errors.ts';
 import { lambdaSdk, lazyIamClient, lazySecretsManagerClient, lazySfnClient } from '../aws/lazy.ts';
 import { BuildkiteClient, DEFAULT_API_URL, DEFAULT_GRAPHQL_URL } from '../buildkite/client.ts';
 import { envTokenProvider } from '../buildkite/token.ts';
@@ -24,7 +25,8 @@ Options:
   --buildkite-graphql-url URL   GraphQL endpoint (default ${DEFAULT_GRAPHQL_URL})
   --deployed                    invoke the deployed runbook Lambda instead of running locally
   --function-name NAME          the Lambda to invoke (required with --deployed)
-  --region REGION               AWS region of the Lambda (default: the AWS environment)
+  --region REGION               AWS region of the Lambda, or locally of Step Functions and Secrets
+                                Manager (default: the region in a function ARN, else AWS_REGION)
   -h, --help                    show this help
 
 Exit codes: 0 the runbook did its job (or its dry-run), 1 it failed, 2 usage or input error.`;
@@ -34,6 +36,8 @@ export interface LocalRunbookOptions {
   readonly graphqlUrl: string;
   readonly env: NodeJS.ProcessEnv;
   readonly log: (line: string) => void;
+  /** --region; absent: the AWS environment. */
+  readonly region?: string;
 }
 
 export interface RunbookCommandDeps {
@@ -47,21 +51,27 @@ export interface RunbookCommandDeps {
 }
 
 export function defaultLocalRunbookDeps(opts: LocalRunbookOptions): RunbookDeps {
+  const region = opts.region !== undefined ? { region: opts.region } : {};
   return {
     execution: {
       buildkite: new BuildkiteClient({ apiUrl: opts.apiUrl, graphqlUrl: opts.graphqlUrl, token: envTokenProvider(opts.env) }),
       // On first use: a dry run or a Buildkite-only runbook never loads these packages.
-      secretsManager: lazySecretsManagerClient(),
+      secretsManager: lazySecretsManagerClient(region),
       iam: lazyIamClient(),
       now: Date.now,
       log: opts.log,
     },
-    sfn: lazySfnClient(),
+    sfn: lazySfnClient(region),
   };
 }
 
 class UsageError extends Error {
   override readonly name = 'UsageError';
+}
+
+/** The region in a Lambda function ARN (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`), if it is one. */
+export function regionOfFunctionArn(name: string): string | undefined {
+  return /^arn:aws[a-z-]*:lambda:([a-z0-9-]+):\d{12}:function:/.exec(name)?.[1];
 }
 
 function isRunbookId(value: string | undefined): value is RunbookId {
@@ -109,6 +119,10 @@ export function createRunbookCommand(deps: RunbookCommandDeps = {}): Command {
         if (v.input === undefined) throw new UsageError('--input FILE is required');
         if (v.deployed && v['function-name'] === undefined) throw new UsageError('--deployed needs --function-name NAME');
         if (!v.deployed && v['function-name'] !== undefined) throw new UsageError('--function-name only applies with --deployed');
+        const arnRegion = regionOfFunctionArn(v['function-name'] ?? '');
+        if (arnRegion !== undefined && v.region !== undefined && v.region !== arnRegion) {
+          throw new UsageError(`--region ${v.region} does not match the region of --function-name (${arnRegion})`);
+        }
         for (const [flag, url] of [['--buildkite-api-url', v['buildkite-api-url']], ['--buildkite-graphql-url', v['buildkite-graphql-url']]] as const) {
           if (!URL.canParse(url)) throw new UsageError(`${flag} is not a URL: ${url}`);
         }
@@ -133,7 +147,10 @@ export function createRunbookCommand(deps: RunbookCommandDeps = {}): Command {
         throw error;
       }
 
-      if (v.deployed) return invokeDeployed(runbook, input, v['function-name'] as string, v.region, deps, io);
+      if (v.deployed) {
+        const functionName = v['function-name'] as string;
+        return invokeDeployed(runbook, input, functionName, v.region ?? regionOfFunctionArn(functionName), deps, io);
+      }
 
       const env = deps.env ?? process.env;
       const local = (deps.local ?? defaultLocalRunbookDeps)({
@@ -141,6 +158,7 @@ export function createRunbookCommand(deps: RunbookCommandDeps = {}): Command {
         graphqlUrl: v['buildkite-graphql-url'],
         env,
         log: (line) => io.err(`kitewatch: ${line}`),
+        ...(v.region !== undefined ? { region: v.region } : {}),
       });
       const report = await runRunbook(runbook, input, local);
       io.out(JSON.stringify(report, null, 2));
@@ -157,7 +175,10 @@ async function invokeDeployed(runbook: RunbookId, input: unknown, functionName: 
     const lambda = (deps.lambda ?? ((r) => new LambdaClient(r === undefined ? {} : { region: r })))(region);
     out = await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify(input)) }));
   } catch (error) {
-    io.err(`kitewatch runbook: could not invoke ${functionName}: ${(error as Error).name}: ${(error as Error).message}`);
+    const setup = isMissingRegion(error)
+      ? 'the AWS region is missing: pass --region REGION or the full function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME), or set AWS_REGION'
+      : awsSetupProblem(error);
+    io.err(`kitewatch runbook: could not invoke ${functionName}: ${setup ?? `${(error as Error).name}: ${(error as Error).message}`}`);
     return 1;
   }
   const text = out.Payload === undefined ? '' : new TextDecoder().decode(out.Payload);

@@ -1,3 +1,4 @@
+import { awsSetupProblem } from '../aws/errors.ts';
 import { deterministicUid } from '../ocsf/common.ts';
 import type { OcsfEvent, SeverityId } from '../ocsf/types.ts';
 import { isActionId, type ActionId, type RunbookId } from './actions.ts';
@@ -119,8 +120,8 @@ async function approveAction(input: RunbookInput<'approve-action'>, deps: Runboo
     } catch (error) {
       const name = (error as Error).name;
       const gone = name === 'TaskTimedOut' || name === 'TaskDoesNotExist' || name === 'InvalidToken';
-      // Never echo the SDK message: it can quote the task token.
-      const reason = gone ? `${name}: the request expired, was already answered, or the token is wrong` : `${name} from Step Functions`;
+      // Never echo a service message: it can quote the task token.
+      const reason = gone ? `${name}: the request expired, was already answered, or the token is wrong` : (awsSetupProblem(error) ?? `${name} from Step Functions`);
       outcome = OUTCOME.failed(reason, `Could not ${verb} ${what}: ${reason}`, { calls: [call] });
     }
   }

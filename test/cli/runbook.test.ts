@@ -7,7 +7,7 @@ import { main } from '../../lib/cli/main.ts';
 import { COMMANDS } from '../../lib/cli/commands.ts';
 import { createRunbookCommand, runbookCommand } from '../../lib/cli/runbook.ts';
 import type { RunbookReport } from '../../lib/containment/runbooks.ts';
-import { tempDir } from '../support/cli.ts';
+import { runCli, tempDir } from '../support/cli.ts';
 import { FakeBuildkite } from '../support/fake-buildkite.ts';
 import { recording } from '../containment/helpers.ts';
 
@@ -114,5 +114,51 @@ describe('kitewatch runbook --deployed', () => {
     failing.sent.length = 0;
     expect(await cmd.run(['stop-agent', '--input', input({ org: 'acme' }, 'bad.json'), '--deployed', '--function-name', 'kw-stop'], io)).toBe(2);
     expect(failing.sent).toEqual([]);
+  });
+});
+
+describe('kitewatch runbook: AWS setup errors say what is missing', () => {
+  /** No region and no credentials anywhere the SDK looks. */
+  const bare = (): NodeJS.ProcessEnv => {
+    const home = tempDir('kitewatch-home-');
+    return {
+      AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined, AWS_PROFILE: undefined, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined,
+      AWS_SESSION_TOKEN: undefined, AWS_ENDPOINT_URL: undefined, AWS_CONFIG_FILE: join(home, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials'), HOME: home,
+      AWS_EC2_METADATA_DISABLED: 'true',
+    };
+  };
+
+  it('--deployed takes the region from a full function ARN', async () => {
+    const report = { runbook: 'stop-agent', dryRun: true, outcome: 'dry-run', ok: true, detail: 'dry-run', message: 'Would stop', calls: [], activities: [] };
+    const { client } = recording({ send: async () => ({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(report)) }) } as unknown as LambdaClient);
+    const regions: (string | undefined)[] = [];
+    const cmd = createRunbookCommand({ lambda: (r) => (regions.push(r), client) });
+    const file = input({ org: 'acme', agentId: '0198e45b-c0d5-4a0b-8e37-e140af750d2d' });
+    const arn = 'arn:aws:lambda:ap-southeast-2:123456789012:function:kw-stop-agent';
+    expect(await cmd.run(['stop-agent', '--input', file, '--deployed', '--function-name', arn], io)).toBe(0);
+    expect(regions).toEqual(['ap-southeast-2']);
+    expect(await cmd.run(['stop-agent', '--input', file, '--deployed', '--function-name', arn, '--region', 'eu-west-1'], io)).toBe(2);
+    expect(err.join('\n')).toContain('--region eu-west-1 does not match the region of --function-name (ap-southeast-2)');
+  });
+
+  it('--deployed without any region names the three ways to give one', async () => {
+    const file = input({ org: 'acme', agentId: '0198e45b-c0d5-4a0b-8e37-e140af750d2d' });
+    const r = await runCli(['runbook', 'stop-agent', '--input', file, '--deployed', '--function-name', 'kw-stop-agent'], { env: bare() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('could not invoke kw-stop-agent: the AWS region is missing: pass --region REGION or the full function ARN');
+    expect(r.stderr).toContain('AWS_REGION');
+    expect(r.stderr).not.toContain('Error: Region is missing');
+  });
+
+  it('approve-action locally says the region is missing, then that credentials are, never "Error from Step Functions"', async () => {
+    const file = input({ taskToken: 'AQCEAAAAKgAAAAMAAAAAAAAAAfake-token', decision: 'approve', responder: 'alice@example.com', dryRun: false });
+    const noRegion = await runCli(['runbook', 'approve-action', '--input', file], { env: bare() });
+    expect(noRegion.code).toBe(1);
+    expect(noRegion.stderr).toContain('the AWS region is missing: set AWS_REGION');
+    expect(noRegion.stderr).not.toContain('Error from Step Functions');
+    const noCredentials = await runCli(['runbook', 'approve-action', '--input', file, '--region', 'eu-west-1'], { env: bare() });
+    expect(noCredentials.code).toBe(1);
+    expect(noCredentials.stderr).toContain('no AWS credentials found');
+    expect(noCredentials.stdout + noCredentials.stderr).not.toContain('fake-token');
   });
 });
