@@ -14,7 +14,7 @@ import { resendCommand } from './resend.ts';
 import { runbookCommand } from './runbook.ts';
 
 export const replayPlugins: ReplayPlugins = {
-  createState: async (path) => new SqliteState({ path }),
+  createState: async (path, options) => new SqliteState({ path, ...options }),
   createDetect: (config, state) => createDetectStage(config, state),
   createContain: (opts, state) => createContainStage(opts, state),
   createSink: (spec, opts) => createSink(spec, { spill: opts.spill, env: process.env, forwarding: opts.config.forwarding }),

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_API_URL, DEFAULT_GRAPHQL_URL } from '../buildkite/client.ts';
+import { TOKEN_ENV } from '../buildkite/token.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { KitewatchConfig } from '../config/schema.ts';
 import { MAX_JSON_DEPTH } from '../contracts/limits.ts';
@@ -24,12 +25,20 @@ path); none or "-" reads stdin. Output is OCSF NDJSON, one event per line.
 Options:
   --out FILE              write OCSF NDJSON to FILE instead of stdout
   --quarantine FILE       rejected inputs with their reason (default .kitewatch/quarantine.ndjson)
-  --state PATH            embedded state store (default .kitewatch/state.db)
+  --state PATH            embedded state store (default .kitewatch/state.db); the next run continues
+                          from it, so input replayed again raises no finding twice
+  --fresh                 empty the state store first: detectors forget baselines, windows and findings
   --config FILE           Kitewatch config (default kitewatch.config.json when present)
   --containment MODE      off | dry-run | enforce (default: config's off or dry-run, else dry-run;
-                          replays act only with an explicit --containment enforce)
+                          replays act only with an explicit --containment enforce, which acts
+                          through the Buildkite API and needs ${TOKEN_ENV})
   --buildkite-api-url URL       REST API base (default ${DEFAULT_API_URL})
   --buildkite-graphql-url URL   GraphQL endpoint (default ${DEFAULT_GRAPHQL_URL})
+  --sink SPEC             where OCSF events go, repeatable (default stdout): stdout, file:PATH,
+                          splunk-hec:URL (token from SPLUNK_HEC_TOKEN), http:URL (see kitewatch
+                          resend --help); replaces --out
+  --spill PATH            where a remote sink writes the events it could not deliver (default: a new
+                          file under .kitewatch/spill/)
   --validate              check every emitted event against the OCSF JSON Schemas; an input
                           that normalizes to an invalid event is quarantined, never an abort
   --max-line-bytes N      longest NDJSON line (default ${DEFAULT_MAX_LINE_BYTES}); a longer line is quarantined
@@ -42,7 +51,7 @@ most ${QUARANTINE_MAX_REASON_CHARS} characters) and the input whole up to ${QUAR
 with the full size and sha256 under "truncated".
 
 A summary goes to stderr at the end:
-  events=N normalized=N quarantined=N findings=N actions=N
+  events=N normalized=N quarantined=N findings=N actions=N   (and delivered=N spilled=N with a remote sink)
 Exit codes: 0 all input read (quarantine is not failure), 1 events could not be delivered, 2 usage error.`;
 
 export interface ReplayOptions {
@@ -61,6 +70,8 @@ export interface ReplayOptions {
   readonly spill?: string;
   /** Set when the config says enforce but no --containment flag was given: replayed as dry-run. */
   readonly enforceNotGiven?: boolean;
+  /** Empty the state store before the run. */
+  readonly fresh?: boolean;
 }
 
 /**
@@ -71,7 +82,7 @@ function replayMode(config: KitewatchConfig): 'off' | 'dry-run' {
   return config.containment.mode === 'off' ? 'off' : 'dry-run';
 }
 
-export function parseReplayArgs(argv: readonly string[]): ReplayOptions | 'help' {
+export function parseReplayArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ReplayOptions | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
@@ -90,6 +101,7 @@ export function parseReplayArgs(argv: readonly string[]): ReplayOptions | 'help'
         spill: { type: 'string' },
         validate: { type: 'boolean', default: false },
         'max-line-bytes': { type: 'string' },
+        fresh: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -102,6 +114,10 @@ export function parseReplayArgs(argv: readonly string[]): ReplayOptions | 'help'
   const mode = v.containment ?? replayMode(config);
   if (mode !== 'off' && mode !== 'dry-run' && mode !== 'enforce') {
     throw new UsageError(`--containment must be off, dry-run or enforce (got "${mode}")`);
+  }
+  if (mode === 'enforce' && (env[TOKEN_ENV]?.trim() ?? '') === '') {
+    // Starting would only report every action failed: refuse, and say what is needed.
+    throw new UsageError(`--containment enforce acts through the Buildkite API and needs ${TOKEN_ENV}; set it, or run with --containment dry-run`);
   }
   for (const [flag, url] of [['--buildkite-api-url', v['buildkite-api-url']], ['--buildkite-graphql-url', v['buildkite-graphql-url']]] as const) {
     if (!URL.canParse(url)) throw new UsageError(`${flag} is not a URL: ${url}`);
@@ -125,12 +141,14 @@ export function parseReplayArgs(argv: readonly string[]): ReplayOptions | 'help'
     sinks: v.sink ?? [],
     ...(v.spill !== undefined ? { spill: v.spill } : {}),
     ...(v.containment === undefined && config.containment.mode === 'enforce' ? { enforceNotGiven: true } : {}),
+    fresh: v.fresh,
   };
 }
 
 /** The stages replay runs, injected: lib/cli/commands.ts wires the real ones, tests their own. */
 export interface ReplayPlugins {
-  createState?(path: string): Promise<StatePort>;
+  /** `savedItems`: how much the store held when opened, so the run can say it continued from it. */
+  createState?(path: string, options: { fresh: boolean }): Promise<StatePort & { readonly savedItems?: number }>;
   createDetect?(config: KitewatchConfig, state: StatePort): DetectStage;
   createContain?(opts: ReplayOptions, state: StatePort): ContainStage;
   createSink?(spec: string, opts: ReplayOptions): Sink | undefined;
@@ -144,10 +162,21 @@ export function createReplayCommand(plugins: ReplayPlugins): Command {
   };
 }
 
-export async function runReplay(argv: readonly string[], io: Io, plugins: ReplayPlugins = {}): Promise<number> {
+/** What runReplay reads from the process; injected by tests. */
+export interface ReplayEnvironment {
+  readonly env: NodeJS.ProcessEnv;
+  readonly stdinIsTTY: boolean;
+}
+
+export async function runReplay(
+  argv: readonly string[],
+  io: Io,
+  plugins: ReplayPlugins = {},
+  environment: ReplayEnvironment = { env: process.env, stdinIsTTY: process.stdin.isTTY === true },
+): Promise<number> {
   let opts: ReplayOptions | 'help';
   try {
-    opts = parseReplayArgs(argv);
+    opts = parseReplayArgs(argv, environment.env);
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError) {
       io.err(`kitewatch replay: ${error.message}\n(see kitewatch replay --help)`);
@@ -161,6 +190,9 @@ export async function runReplay(argv: readonly string[], io: Io, plugins: Replay
   }
   if (opts.enforceNotGiven === true) {
     io.err('kitewatch replay: containment.mode is "enforce" in the config; a replay runs dry-run unless --containment enforce is given');
+  }
+  if (opts.paths.includes('-') && environment.stdinIsTTY) {
+    io.err('kitewatch replay: reading EventBridge envelopes from stdin; end with Ctrl-D (or name files: kitewatch replay --help)');
   }
   return replay(opts, io, plugins);
 }
@@ -188,7 +220,11 @@ export async function replay(opts: ReplayOptions, io: Io, plugins: ReplayPlugins
     }
   }
   let quarantine: NdjsonWriter | undefined;
-  const state = plugins.createState ? await plugins.createState(opts.state) : undefined;
+  const state = plugins.createState ? await plugins.createState(opts.state, { fresh: opts.fresh === true }) : undefined;
+  const saved = state?.savedItems ?? 0;
+  if (saved > 0) {
+    io.err(`kitewatch: continued from the saved state in ${opts.state} (${saved} items: baselines, windows, findings already raised); --fresh to start from empty state`);
+  }
   const detect = state && plugins.createDetect ? plugins.createDetect(opts.config, state) : undefined;
   const contain = state && plugins.createContain && opts.containment !== 'off' ? plugins.createContain(opts, state) : undefined;
   const pipeline = new LocalPipeline({

@@ -20,7 +20,8 @@ const INPUT_EXTENSIONS = new Set(['.json', '.ndjson', '.jsonl']);
 
 /**
  * Expands PATH arguments: files as given, directories to every .json/.ndjson/.jsonl file in
- * them, recursively, sorted by path. `-` stands for stdin. A missing path is a usage error.
+ * them, recursively, sorted by path. `-` stands for stdin. A missing path, or a directory with
+ * no input file in it, is a usage error: reading nothing and exiting 0 would look like success.
  */
 export function expandPaths(paths: readonly string[]): string[] {
   if (paths.length === 0) return ['-'];
@@ -42,6 +43,7 @@ export function expandPaths(paths: readonly string[]): string[] {
         .map((f) => join(p, f))
         .filter((f) => statSync(f).isFile())
         .sort();
+      if (found.length === 0) throw new UsageError(`no .json, .ndjson or .jsonl file in directory ${p}`);
       out.push(...found);
     } else {
       out.push(p);

@@ -22,6 +22,8 @@ export interface SqliteStateOptions {
    * event time so a replay expires items exactly like the live run.
    */
   readonly nowSeconds?: () => number;
+  /** Empty the store on open: a run that must not remember earlier ones. */
+  readonly fresh?: boolean;
 }
 
 interface Row {
@@ -43,6 +45,8 @@ export class SqliteState implements StatePort {
   private readonly now: () => number;
   private writes = 0;
   private closed = false;
+  /** Items the store held when opened (0 when fresh): a run continues from them. */
+  readonly savedItems: number;
 
   // Prepared once: these run per event on the hot path.
   private readonly selectOne: StatementSync;
@@ -72,6 +76,8 @@ export class SqliteState implements StatePort {
         expires_at INTEGER NOT NULL
       ) WITHOUT ROWID;
     `);
+    if (options.fresh === true) this.db.exec('DELETE FROM kw_state');
+    this.savedItems = Number((this.db.prepare('SELECT count(*) AS n FROM kw_state').get() as { n: number | bigint }).n);
     this.selectOne = this.db.prepare(
       'SELECT value, version, expires_at FROM kw_state WHERE key = ? AND expires_at >= ?',
     );

@@ -111,6 +111,25 @@ describe('kitewatch replay', () => {
       expect(r.stderr).toContain('containment.mode');
       expect(r.stderr).toContain('unknown key "detektors"');
     });
+    it('a directory with no input file in it', async () => {
+      const empty = join(tempDir(), 'empty');
+      mkdirSync(empty);
+      writeFileSync(join(empty, 'notes.txt'), 'not an input');
+      const r = await runCli(['replay', empty]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`no .json, .ndjson or .jsonl file in directory ${empty}`);
+    });
+    it('enforce without a Buildkite token refuses to start, and says what is needed', async () => {
+      const dir = tempDir();
+      const input = join(EVENTBRIDGE_DIR, 'agent-connected.json');
+      const flags = ['--state', join(dir, 's.db'), '--quarantine', join(dir, 'q.ndjson'), '--out', join(dir, 'o.ndjson'), '--buildkite-api-url', 'http://127.0.0.1:9'];
+      const r = await runCli(['replay', input, '--containment', 'enforce', ...flags], { env: { BUILDKITE_API_TOKEN: '' } });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('--containment enforce acts through the Buildkite API and needs BUILDKITE_API_TOKEN');
+      expect(existsSync(join(dir, 'o.ndjson'))).toBe(false);
+      const withToken = await runCli(['replay', input, '--containment', 'enforce', ...flags], { env: { BUILDKITE_API_TOKEN: 'bkua_planted_not_used' } });
+      expect(withToken.code).toBe(0);
+    });
     it('unknown command', async () => {
       const r = await runCli(['replya']);
       expect(r.code).toBe(2);
@@ -135,6 +154,70 @@ describe('kitewatch replay', () => {
   });
 });
 
+describe('kitewatch replay on saved state', () => {
+  it('says it continued from saved state, and --fresh starts from empty state', async () => {
+    const dir = tempDir();
+    const flags = ['--state', join(dir, 'state.db'), '--quarantine', join(dir, 'q.ndjson'), '--containment', 'off', '--out', '/dev/null'];
+    const first = await runCli(['replay', EVENTBRIDGE_DIR, ...flags]);
+    expect(first.stderr).not.toContain('saved state');
+    const found = summary(first.stderr)['findings'];
+    expect(found).toBeGreaterThan(0);
+    const again = await runCli(['replay', EVENTBRIDGE_DIR, ...flags]);
+    expect(summary(again.stderr)['findings']).toBe(0);
+    expect(again.stderr).toMatch(new RegExp(`kitewatch: continued from the saved state in ${join(dir, 'state.db')} \\(\\d+ items: .*\\); --fresh to start from empty state`));
+    const fresh = await runCli(['replay', EVENTBRIDGE_DIR, ...flags, '--fresh']);
+    expect(fresh.stderr).not.toContain('saved state');
+    expect(summary(fresh.stderr)['findings']).toBe(found);
+  });
+});
+
+describe('kitewatch help and version', () => {
+  it('replay --help documents every flag, and `help replay` prints the same', async () => {
+    const r = await runCli(['replay', '--help']);
+    expect(r.code).toBe(0);
+    for (const flag of ['--out', '--quarantine', '--state', '--fresh', '--config', '--containment', '--buildkite-api-url', '--buildkite-graphql-url', '--sink', '--spill', '--validate']) {
+      expect(r.stdout).toContain(`  ${flag} `);
+    }
+    const viaHelp = await runCli(['help', 'replay']);
+    expect(viaHelp.code).toBe(0);
+    expect(viaHelp.stdout).toBe(r.stdout);
+    const unknown = await runCli(['help', 'frob']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no help on "frob"');
+  });
+
+  it('--version prints the version of package.json', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT_DIR, 'package.json'), 'utf8')) as { version: string };
+    const r = await runCli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`kitewatch ${version}\n`);
+  });
+
+  it('a bare replay in a terminal says it is reading stdin', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const dir = tempDir();
+    const cmd = [process.execPath, join(ROOT_DIR, 'bin', 'kitewatch.js'), 'replay', ...args(dir)].map((a) => `'${a}'`).join(' ');
+    // `script` gives the child a terminal; Ctrl-D on it ends the input.
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', cwd: ROOT_DIR, input: '\x04' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('kitewatch replay: reading EventBridge envelopes from stdin; end with Ctrl-D');
+    // Not when stdin is a pipe or a file.
+    const piped = await runCli(['replay', ...args(dir)], { stdin: '' });
+    expect(piped.stderr).not.toContain('reading EventBridge envelopes from stdin');
+  });
+
+  it('a Node that cannot run TypeScript gets an explanation, not a stack trace', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, ['--no-experimental-strip-types', join(ROOT_DIR, 'bin', 'kitewatch.js'), '--version'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('has type stripping turned off');
+    expect(r.stderr).not.toContain('ERR_UNKNOWN_FILE_EXTENSION');
+    const check = spawnSync(process.execPath, ['--no-experimental-strip-types', join(ROOT_DIR, 'bin', 'check-node.js')], { encoding: 'utf8' });
+    expect(check.status).toBe(1);
+    expect(spawnSync(process.execPath, [join(ROOT_DIR, 'bin', 'check-node.js')]).status).toBe(0);
+  });
+});
+
 describe('kitewatch replay progress', () => {
   it('shows a progress line on a terminal for long inputs, and clears it before the summary', async () => {
     const { spawnSync } = await import('node:child_process');
@@ -143,7 +226,7 @@ describe('kitewatch replay progress', () => {
     const input = join(dir, 'big.ndjson');
     await generateNdjson(input, 15_000);
     // `script` gives the child a pseudo-terminal, as a person at a shell would.
-    const cmd = [process.execPath, join(ROOT_DIR, 'bin', 'kitewatch.ts'), 'replay', input, '--out', '/dev/null', ...args(dir)].map((a) => `'${a}'`).join(' ');
+    const cmd = [process.execPath, join(ROOT_DIR, 'bin', 'kitewatch.js'), 'replay', input, '--out', '/dev/null', ...args(dir)].map((a) => `'${a}'`).join(' ');
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', cwd: ROOT_DIR });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/\r\x1b\[2Kkitewatch: \d+ events \(0 quarantined, \d+ findings\)/);

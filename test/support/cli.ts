@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
-export const KITEWATCH = join(ROOT, 'bin', 'kitewatch.ts');
+export const KITEWATCH = join(ROOT, 'bin', 'kitewatch.js');
 
 export interface CliResult {
   readonly code: number;
