@@ -1,8 +1,12 @@
 import { apiPath, type BuildkiteClient } from './client.ts';
 import {
+  AGENT_PLACEMENT,
   FIND_AGENT_TOKEN,
+  PIPELINE_BY_UUID,
   REVOKE_AGENT_TOKEN,
+  type AgentPlacementData,
   type FindAgentTokenData,
+  type PipelineByUuidData,
   type RevokeAgentTokenData,
 } from './graphql-documents.ts';
 
@@ -140,6 +144,27 @@ export class BuildkiteApi {
     if (res.status === 404) return 'gone';
     if (res.status === 422) return { rejected: res.body?.message ?? 'Unprocessable Entity' };
     return 'canceled';
+  }
+
+  /** A pipeline's slug and organization from its uuid (GraphQL); undefined when none exists. */
+  async pipelineByUuid(uuid: string): Promise<{ uuid: string; slug: string; org: string; archived: boolean } | undefined> {
+    this.#record?.('graphql KitewatchPipelineByUuid');
+    const data = await this.client.graphql<PipelineByUuidData>('pipelineByUuid', PIPELINE_BY_UUID, { uuid });
+    const p = data.pipeline;
+    return p === null ? undefined : { uuid: p.uuid, slug: p.slug, org: p.organization.slug, archived: p.archived };
+  }
+
+  /** The cluster and queue Buildkite placed an agent in; undefined when the agent does not exist. */
+  async agentPlacement(org: string, uuid: string): Promise<{ clusterId?: string; queueId?: string; queueKey?: string } | undefined> {
+    this.#record?.('graphql KitewatchAgentPlacement');
+    const data = await this.client.graphql<AgentPlacementData>('agentPlacement', AGENT_PLACEMENT, { slug: `${org}/${uuid}` });
+    const a = data.agent;
+    if (a === null) return undefined;
+    const q = a.clusterQueue;
+    return {
+      ...(q?.cluster?.uuid !== undefined ? { clusterId: q.cluster.uuid } : {}),
+      ...(q !== null ? { queueId: q.uuid, queueKey: q.key } : {}),
+    };
   }
 
   /** POST .../pipelines/{slug}/archive. */

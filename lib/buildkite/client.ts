@@ -65,7 +65,11 @@ export function joinUrl(base: string, path: string): URL {
 export function apiPath(strings: TemplateStringsArray, ...params: readonly (string | number)[]): string {
   let out = strings[0] ?? '';
   params.forEach((p, i) => {
-    out += encodeURIComponent(String(p)) + (strings[i + 1] ?? '');
+    const segment = String(p);
+    // Encoding keeps "." and ".." as they are, and URL resolution would then climb out of the
+    // resource (`.../agents/../stop`): the last guard behind the id checks (lib/contracts/ids.ts).
+    if (segment === '' || segment === '.' || segment === '..') throw new RangeError(`refusing an API path segment of ${JSON.stringify(segment)}`);
+    out += encodeURIComponent(segment) + (strings[i + 1] ?? '');
   });
   return out;
 }

@@ -30,10 +30,59 @@ export const REVOKE_AGENT_TOKEN = /* GraphQL */ `
   }
 `;
 
+/**
+ * A pipeline by its uuid: containment archives by slug, and takes the slug from Buildkite rather
+ * than from event data (an audit subject's name is the pipeline's display name, anyone's choice).
+ */
+export const PIPELINE_BY_UUID = /* GraphQL */ `
+  query KitewatchPipelineByUuid($uuid: ID!) {
+    pipeline(uuid: $uuid) {
+      uuid
+      slug
+      archived
+      organization {
+        slug
+      }
+    }
+  }
+`;
+
+/**
+ * Where Buildkite placed an agent: its cluster and queue, which only admins create. Protection
+ * of agents matches these, never the name or tags the agent reported about itself.
+ */
+export const AGENT_PLACEMENT = /* GraphQL */ `
+  query KitewatchAgentPlacement($slug: ID!) {
+    agent(slug: $slug) {
+      uuid
+      clusterQueue {
+        uuid
+        key
+        cluster {
+          uuid
+        }
+      }
+    }
+  }
+`;
+
 export const GRAPHQL_DOCUMENTS = {
   FIND_AGENT_TOKEN,
   REVOKE_AGENT_TOKEN,
+  PIPELINE_BY_UUID,
+  AGENT_PLACEMENT,
 } as const;
+
+export interface PipelineByUuidData {
+  readonly pipeline: { readonly uuid: string; readonly slug: string; readonly archived: boolean; readonly organization: { readonly slug: string } } | null;
+}
+
+export interface AgentPlacementData {
+  readonly agent: {
+    readonly uuid: string;
+    readonly clusterQueue: { readonly uuid: string; readonly key: string; readonly cluster: { readonly uuid: string } | null } | null;
+  } | null;
+}
 
 export interface FindAgentTokenData {
   readonly agentToken: {

@@ -1,3 +1,5 @@
+import { escapeControls } from '../contracts/terminal.ts';
+
 /**
  * A progress line on stderr for long inputs, only when stderr is a terminal; silent otherwise.
  * It appears after half a second, so short runs print nothing but the summary.
@@ -18,7 +20,7 @@ export class Progress {
     if (now - this.#started < 500 || now - this.#last < 250) return;
     this.#last = now;
     this.#shown = true;
-    process.stderr.write(`\r\x1b[2Kkitewatch: ${count} events ${detail()}`);
+    process.stderr.write(`\r\x1b[2Kkitewatch: ${count} events ${escapeControls(detail())}`);
   }
 
   done(): void {

@@ -9,6 +9,7 @@ import { execute, preview, type ExecuteRequest, type ExecutionDeps } from './exe
 import { actionsFor, entitiesFor, matchingRules, parseFinding, protectionFor, rolesFor, type FindingFacts } from './policy.ts';
 import { runbookInputFor } from './runbook-inputs.ts';
 import { secretsFor } from './secrets.ts';
+import { targetIdProblem } from './target-ids.ts';
 
 /**
  * Containment on one finding: policy -> (action, target) steps -> for each, protected? dry-run?
@@ -197,6 +198,10 @@ export class ContainmentEngine {
   async #step(finding: FindingFacts, action: ActionId, target: Target, opts: StepOptions = {}): Promise<OcsfEvent> {
     const ctx = this.#context(finding);
     const emit = (o: Outcome): OcsfEvent => buildActivity(action, target, opts.facts ? { ...o, facts: { ...opts.facts, ...o.facts } } : o, ctx);
+    // The same id checks as the runbooks, before anything else (an approval request included).
+    const badId = targetIdProblem(action, target);
+    if (badId !== undefined) this.#log(`containment: ${finding.uid}: ${action} on ${target.type} ${target.uid} not attempted: invalid id`);
+    if (badId !== undefined) return emit(OUTCOME.failed(`invalid id: ${badId}`, `${ACTIONS[action].title}: not attempted, ${badId}`, { calls: [] }));
     const protection = protectionFor(target, this.#deps.config.protected) ?? (opts.source ? protectionFor(opts.source, this.#deps.config.protected) : undefined);
     if (protection !== undefined) return emit(protectedOutcome(target, protection.reason));
 

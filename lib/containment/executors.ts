@@ -6,6 +6,9 @@ import { BuildkiteApiError, BuildkiteGraphqlError, BuildkiteRequestError, Missin
 import { ACTIONS, type ActionId } from './actions.ts';
 import { OUTCOME, type Outcome, type Target } from './activity.ts';
 import { RotationError, SecretRotation, rotationKindOf, type SecretsManagerPort } from './rotation.ts';
+import { targetIdProblem } from './target-ids.ts';
+import { isSlug, isUuid } from '../contracts/ids.ts';
+import { escapeControls } from '../contracts/terminal.ts';
 
 /**
  * What each action does, against injected clients. `execute` never throws: every failure becomes
@@ -85,8 +88,16 @@ function label(t: Target): string {
   return t.name !== undefined && t.name !== t.uid ? `"${t.name}" (${t.uid})` : t.uid;
 }
 
+/** A target whose ids have the wrong format: a Failure naming why, and no call at all. */
+function invalidTarget(req: ExecuteRequest): Outcome | undefined {
+  const problem = targetIdProblem(req.action, req.target);
+  return problem === undefined ? undefined : OUTCOME.failed(`invalid id: ${problem}`, `${ACTIONS[req.action].title}: not attempted, ${problem}`, { calls: [] });
+}
+
 /** What `execute` would call, for dry-run reports. Calls nothing. */
 export function preview(req: ExecuteRequest): Outcome {
+  const invalid = invalidTarget(req);
+  if (invalid !== undefined) return invalid;
   const t = req.target;
   const org = t.org ?? '{org}';
   let calls: string[];
@@ -123,7 +134,10 @@ export function preview(req: ExecuteRequest): Outcome {
       would = `would cancel build ${label(t)}`;
       break;
     case 'archive-pipeline':
-      calls = [`POST /v2/organizations/${org}/pipelines/${t.name ?? t.uid}/archive`];
+      calls = [
+        ...(t.attrs?.['slug'] === undefined ? ['graphql KitewatchPipelineByUuid'] : []),
+        `POST /v2/organizations/${org}/pipelines/${t.attrs?.['slug'] ?? '{slug}'}/archive`,
+      ];
       would = `would archive pipeline ${label(t)}`;
       break;
   }
@@ -131,6 +145,8 @@ export function preview(req: ExecuteRequest): Outcome {
 }
 
 export async function execute(req: ExecuteRequest, deps: ExecutionDeps): Promise<Outcome> {
+  const invalid = invalidTarget(req);
+  if (invalid !== undefined) return invalid;
   const calls: string[] = [];
   const record = (c: string): void => void calls.push(c);
   try {
@@ -141,7 +157,7 @@ export async function execute(req: ExecuteRequest, deps: ExecutionDeps): Promise
     // function's. Throw, so the engine releases the claim and the delivery is retried.
     if (error instanceof SdkLoadError) throw error;
     const reason = describeError(error);
-    deps.log(`containment ${req.action} on ${req.target.type} ${req.target.uid} failed: ${reason}`);
+    deps.log(escapeControls(`containment ${req.action} on ${req.target.type} ${req.target.uid} failed: ${reason}`));
     return OUTCOME.failed(reason, `${ACTIONS[req.action].title} failed for ${label(req.target)}: ${reason}`, { calls });
   }
 }
@@ -161,7 +177,8 @@ async function run(req: ExecuteRequest, deps: ExecutionDeps, record: (c: string)
       // The hinted cluster first; the full list only when it does not hold the token.
       const candidates: (() => Promise<string[]>)[] = [
         async () => (hint === undefined ? [] : [String(hint)]),
-        async () => (await api.listClusters(org)).map((c) => c.id).filter((id) => id !== String(hint)),
+        // Ids from the API reach URLs too: only well-formed ones.
+        async () => (await api.listClusters(org)).map((c) => c.id).filter((id) => id !== String(hint) && isUuid(id)),
       ];
       for (const next of candidates) {
         for (const clusterId of await next()) {
@@ -257,11 +274,28 @@ async function run(req: ExecuteRequest, deps: ExecutionDeps, record: (c: string)
     case 'archive-pipeline': {
       const api = buildkiteApi(deps, record);
       const org = need(t.org, 'the organization slug is unknown');
-      const slug = t.name ?? t.uid;
+      const slug = await pipelineSlug(api, t, org);
+      if (typeof slug === 'object') return slug.outcome;
       const result = await api.archivePipeline(org, slug);
       if (result === 'gone') return OUTCOME.alreadyGone('already gone (404)', `Pipeline ${slug} does not exist`);
       if (typeof result === 'object') return OUTCOME.failed(`archivePipeline HTTP 422 (${result.rejected})`, `Could not archive pipeline ${slug}: ${result.rejected}`);
       return OUTCOME.done(`Archived pipeline ${slug}: read-only, no new builds; history kept`);
     }
   }
+}
+
+/**
+ * The slug to archive: a responder's (runbook input, `attrs.slug`), else Buildkite's answer for the
+ * pipeline's uuid. Never the name in the finding: an audit subject's name is a display name, so a
+ * pipeline named "deploy-prod" would get the real deploy-prod archived.
+ */
+async function pipelineSlug(api: BuildkiteApi, t: Target, org: string): Promise<string | { outcome: Outcome }> {
+  const given = t.attrs?.['slug'];
+  if (given !== undefined) return String(given);
+  const p = await api.pipelineByUuid(t.uid);
+  if (p === undefined) return { outcome: OUTCOME.alreadyGone('already gone (not found)', `Pipeline ${label(t)} does not exist`) };
+  if (p.uuid !== t.uid || p.org !== org || !isSlug(p.slug)) {
+    return { outcome: OUTCOME.failed('pipeline lookup mismatch', `Pipeline ${label(t)}: Buildkite answered with another pipeline or organization; nothing archived`) };
+  }
+  return p.slug;
 }

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import '../config/zod-en.ts';
 import { describeIssues } from '../config/issues.ts';
+import { SLUG_PATTERN } from '../contracts/ids.ts';
 import { PROTECTABLE_TYPES, RUNBOOK_IDS, type ActionId, type RunbookId, type TargetType } from './actions.ts';
 import type { Target } from './activity.ts';
 import { roleNameOf } from './executors.ts';
@@ -17,7 +18,9 @@ const once = <T>(make: () => T): (() => T) => {
   let value: T | undefined;
   return () => (value ??= make());
 };
-const slug = once(() => z.string().check(z.regex(/^[a-z0-9][a-z0-9-]*$/, 'must be a Buildkite slug (lowercase letters, digits, dashes)')));
+// The same formats the automatic path checks (lib/contracts/ids.ts, target-ids.ts).
+const slug = once(() => z.string().check(z.regex(SLUG_PATTERN, 'must be a Buildkite slug (lowercase letters, digits, dashes)')));
+// z.guid is UUID_PATTERN (any version, either case) and keeps the `uuid` format in the docs.
 const uuid = once(() => z.guid('must be a UUID'));
 const nonEmpty = () => z.string().check(z.minLength(1));
 
@@ -88,9 +91,12 @@ const builders = {
   'archive-pipeline': () =>
     z.strictObject({
       org: slug().check(z.describe('Organization slug.')),
-      pipeline: slug().check(z.describe('Pipeline slug.')),
+      pipeline: z.optional(slug()).check(z.describe('Pipeline slug (or pipelineId).')),
+      pipelineId: z
+        .optional(uuid())
+        .check(z.describe('Pipeline uuid, when the slug is not known: the slug is looked up from Buildkite (GraphQL `pipeline(uuid:)`).')),
       ...common(),
-    }),
+    }).check(z.refine((i) => (i.pipeline === undefined) !== (i.pipelineId === undefined), { message: 'give exactly one of pipeline (slug) and pipelineId (uuid)' })),
   'approve-action': () =>
     z.strictObject({
       taskToken: nonEmpty().check(z.describe('The task token from the approval request (treat it as a secret: whoever holds it can decide).')),
@@ -170,7 +176,8 @@ export function runbookInputFor(
     case 'cancel-build':
       return { org: target.org, pipeline: target.attrs?.['pipeline'], buildNumber: Number(target.attrs?.['number']), ...base };
     case 'archive-pipeline':
-      return { org: target.org, pipeline: target.name ?? target.uid, ...base };
+      // A finding's pipeline goes by uuid (the runbook looks its slug up), never by the finding's name.
+      return target.attrs?.['slug'] !== undefined ? { org: target.org, pipeline: target.attrs['slug'], ...base } : { org: target.org, pipelineId: target.uid, ...base };
   }
 }
 
@@ -203,6 +210,8 @@ export function targetOf(action: ActionId, input: Record<string, unknown>): Targ
     case 'cancel-build':
       return withOrg({ type, uid: `${s('pipeline')}/${s('buildNumber')}`, name: `${s('pipeline')}#${s('buildNumber')}`, attrs: { pipeline: s('pipeline'), number: Number(input['buildNumber']) } });
     case 'archive-pipeline':
-      return withOrg({ type, uid: s('pipeline'), name: s('pipeline') });
+      return input['pipelineId'] !== undefined
+        ? withOrg({ type, uid: s('pipelineId') })
+        : withOrg({ type, uid: s('pipeline'), name: s('pipeline'), attrs: { slug: s('pipeline') } });
   }
 }

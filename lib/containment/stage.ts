@@ -9,6 +9,7 @@ import type { OcsfEvent } from '../ocsf/types.ts';
 import { BatchStateCache } from '../state/batch-cache.ts';
 import type { StatePort } from '../state/port.ts';
 import { ContainmentEngine } from './engine.ts';
+import { escapeControls } from '../contracts/terminal.ts';
 
 /**
  * The containment stage of `kitewatch replay`: the same engine as the contain Lambda, with the
@@ -36,7 +37,8 @@ export interface ContainStageDeps {
 }
 
 export function createContainStage(opts: ContainStageOptions, state: StatePort, deps: ContainStageDeps = {}): ContainStage {
-  const log = deps.log ?? ((line: string) => void process.stderr.write(`kitewatch: ${line}\n`));
+  // One diagnostic per line: names in it come from event data, so no control character gets through.
+  const log = deps.log ?? ((line: string) => void process.stderr.write(`kitewatch: ${escapeControls(line)}\n`));
   if (opts.containment === 'off') return { contain: async () => [], flush: async () => {} };
   const env = deps.env ?? process.env;
   const buildkite = new BuildkiteClient({

@@ -1,3 +1,4 @@
+import { escapeControls } from '../contracts/terminal.ts';
 import type { OcsfEvent } from '../ocsf/types.ts';
 import type { PipelineCounts } from '../engine/pipeline.ts';
 
@@ -39,7 +40,8 @@ function findings(run: DemoRun): FindingView[] {
         time: e.time,
         detector: info.analytic?.uid ?? 'unknown',
         severity: e.severity ?? String(e.severity_id),
-        title: info.title ?? e.message ?? '',
+        // Titles quote names from event data: one line each, whatever they hold.
+        title: escapeControls(info.title ?? e.message ?? ''),
         uid: info.uid ?? e.metadata.uid,
       };
     })
@@ -59,8 +61,8 @@ function actions(run: DemoRun): ActionView[] {
       time: e.time,
       action: String(e['command_uid'] ?? ''),
       status: e.status ?? '',
-      detail: e.status_detail ?? '',
-      target: targetOf(e),
+      detail: escapeControls(e.status_detail ?? ''),
+      target: escapeControls(targetOf(e)),
       finding: e.metadata.correlation_uid ?? '',
     }))
     .sort((a, b) => a.time - b.time);

@@ -10,6 +10,7 @@
  */
 import type { OcsfEvent } from '../ocsf/types.ts';
 import type { StatePort } from '../state/port.ts';
+import { isUuid } from '../contracts/ids.ts';
 import { agentOf } from './entities.ts';
 import type { RosterAgent } from './types.ts';
 
@@ -73,7 +74,9 @@ function dropLast(body: string): string {
 /** Updates the token's roster from an Agent Connected / Disconnected / Lost / Stopped event. */
 export async function trackAgent(event: OcsfEvent, state: StatePort, expiresAt: (seconds: number) => number): Promise<void> {
   const agent = agentOf(event);
-  if (agent.tokenUid === undefined || agent.uid === undefined) return;
+  // Ids are fields of the stored record: one carrying a tab or newline would forge another agent's
+  // record (and get that agent stopped). Only well-formed uuids are tracked.
+  if (!isUuid(agent.tokenUid) || !isUuid(agent.uid)) return;
   const k = key(agent.tokenUid);
   const item = await state.get<string>(k);
   let { count, body } = parse(item?.value);

@@ -321,14 +321,14 @@ describe('other actions through policy', () => {
   it('archive-pipeline and pause-queue, when configured without approval', async () => {
     const cluster = bk.addCluster();
     const queue = bk.addQueue(cluster, 'deploy');
-    bk.addPipeline('deploy-prod');
+    const pipeline = bk.addPipeline('deploy-prod');
     const config: KitewatchConfigInput = {
       containment: { policy: [{ detector: 'break-glass-edit', actions: ['pause-queue', 'archive-pipeline'] }], approval: { required: [] } },
     };
     const f = finding({
       detector: 'break-glass-edit',
       resources: [
-        { uid: randomUUID(), name: 'deploy-prod', type: 'Pipeline', role: 'target' },
+        { uid: pipeline, name: 'Deploy (prod)', type: 'Pipeline', role: 'target' },
         { uid: queue.id, name: 'deploy', type: 'Queue', role: 'implicated', data: { cluster_id: cluster } },
       ],
     });
@@ -338,7 +338,12 @@ describe('other actions through policy', () => {
       ['pause-queue', 'Isolate', 'done'],
       ['archive-pipeline', 'Isolate', 'done'],
     ]);
-    expect(bk.callLines()).toEqual([`POST /v2/organizations/acme/clusters/${cluster}/queues/${queue.id}/pause_dispatch`, 'POST /v2/organizations/acme/pipelines/deploy-prod/archive']);
+    // The slug comes from Buildkite for the pipeline's uuid, not from the finding's name.
+    expect(bk.callLines()).toEqual([
+      `POST /v2/organizations/acme/clusters/${cluster}/queues/${queue.id}/pause_dispatch`,
+      'POST /graphql KitewatchPipelineByUuid',
+      'POST /v2/organizations/acme/pipelines/deploy-prod/archive',
+    ]);
     expect(bk.calls[0]?.body).toEqual({ dispatch_paused_note: `Kitewatch containment: break-glass-edit ${(f['finding_info'] as { uid: string }).uid}` });
     expect(bk.pipelines.get('deploy-prod')?.archived).toBe(true);
   });

@@ -63,6 +63,8 @@ export interface FakeAgent {
   id: string;
   name: string;
   connected: boolean;
+  /** Where Buildkite placed it (GraphQL `agent { clusterQueue { uuid key cluster { uuid } } }`). */
+  queue?: FakeQueue;
   stopped?: { force: boolean };
 }
 
@@ -106,7 +108,7 @@ export class FakeBuildkite {
   readonly legacyTokens = new Map<string, FakeLegacyToken>();
   readonly agents = new Map<string, FakeAgent>();
   readonly queues = new Map<string, FakeQueue>();
-  readonly pipelines = new Map<string, { slug: string; archived: boolean }>();
+  readonly pipelines = new Map<string, { slug: string; uuid: string; archived: boolean }>();
   readonly builds: FakeBuild[] = [];
   /** Page size of list endpoints (Buildkite's default is 30). */
   perPage = 30;
@@ -181,9 +183,9 @@ export class FakeBuildkite {
     return token;
   }
 
-  addAgent(init: { id?: string; name?: string; connected?: boolean } = {}): FakeAgent {
+  addAgent(init: { id?: string; name?: string; connected?: boolean; queue?: FakeQueue } = {}): FakeAgent {
     const id = init.id ?? randomUUID();
-    const agent: FakeAgent = { id, name: init.name ?? `agent-${id.slice(0, 8)}`, connected: init.connected ?? true };
+    const agent: FakeAgent = { id, name: init.name ?? `agent-${id.slice(0, 8)}`, connected: init.connected ?? true, ...(init.queue !== undefined ? { queue: init.queue } : {}) };
     this.agents.set(id, agent);
     return agent;
   }
@@ -194,8 +196,10 @@ export class FakeBuildkite {
     return q;
   }
 
-  addPipeline(slug: string): void {
-    this.pipelines.set(slug, { slug, archived: false });
+  /** A pipeline by slug; its uuid (random unless given) is what findings name. */
+  addPipeline(slug: string, uuid: string = randomUUID()): string {
+    this.pipelines.set(slug, { slug, uuid, archived: false });
+    return uuid;
   }
 
   addBuild(pipeline: string, number: number, state = 'running'): FakeBuild {
@@ -301,6 +305,17 @@ export class FakeBuildkite {
         const [org, uuid] = slug.split('/');
         if (org !== this.org || uuid === undefined) return null;
         return this.legacyTokens.get(uuid) ?? null;
+      },
+      pipeline: ({ uuid, slug }: { uuid?: string; slug?: string }) => {
+        const p = [...this.pipelines.values()].find((x) => (uuid !== undefined ? x.uuid === uuid : `${this.org}/${x.slug}` === slug));
+        return p === undefined ? null : { uuid: p.uuid, slug: p.slug, archived: p.archived, organization: { slug: this.org } };
+      },
+      agent: ({ slug }: { slug: string }) => {
+        const [org, uuid] = slug.split('/');
+        const a = org === this.org && uuid !== undefined ? this.agents.get(uuid) : undefined;
+        if (a === undefined) return null;
+        const q = a.queue;
+        return { uuid: a.id, clusterQueue: q === undefined ? null : { uuid: q.id, key: q.key, cluster: { uuid: q.clusterId } } };
       },
       agentTokenRevoke: ({ input }: { input: { id: string; reason: string } }) => {
         const token = [...this.legacyTokens.values()].find((t) => t.id === input.id);
