@@ -231,6 +231,8 @@ export async function replay(opts: ReplayOptions, io: Io, plugins: ReplayPlugins
     rules: loadRules(),
     sinks,
     validate: opts.validate,
+    // Once a partner event source is configured, input from any other source is quarantined.
+    expectedSource: opts.config.aws.partnerEventBusName,
     ...(detect ? { detect } : {}),
     ...(contain ? { contain } : {}),
     quarantine: async (record) => {

@@ -25,6 +25,8 @@ export interface PipelineOptions {
   readonly contain?: ContainStage;
   /** Validate every emitted event against the OCSF JSON Schemas (tests, --validate). */
   readonly validate?: boolean;
+  /** Quarantine events from any other source (see NormalizeOptions.expectedSource). */
+  readonly expectedSource?: string | undefined;
   /** State is flushed every this many inputs (one write per key per batch). */
   readonly batchSize?: number;
   /** Observes each emitted OCSF event with the input's arrival time (latency benchmark, reports). */
@@ -66,7 +68,7 @@ export class LocalPipeline {
       await this.#reject(quarantineRecord(item.reason, { raw: item.raw, bytes: item.bytes, sha256: item.sha256 }, item.origin));
     } else {
       // Normalize first so that malformed input gets the normalizer's precise reason.
-      const result = normalizeEnvelope(item.value, { sizeBytes: item.sizeBytes });
+      const result = normalizeEnvelope(item.value, { sizeBytes: item.sizeBytes, expectedSource: this.#opts.expectedSource });
       if (!result.ok) {
         await this.#reject(quarantineRecord(`${item.origin}: ${result.reason}`, { input: item.value, raw: item.text, bytes: item.sizeBytes }, item.origin));
       } else if (!this.#ingest.some((r) => r.matches(item.value))) {

@@ -136,7 +136,7 @@ export const AwsConfig = z
       )
       .optional()
       .describe(
-        "Buildkite's partner event bus, aws.partner/buildkite.com/<org>/<id> (EventBridge console > Partner event sources). Required unless createCustomBus is true.",
+        "Buildkite's partner event bus, aws.partner/buildkite.com/<org>/<id> (EventBridge console > Partner event sources). Required unless createCustomBus is true. When set, events whose source is not this partner source are quarantined (kitewatch replay too).",
       ),
     createCustomBus: z
       .boolean()

@@ -31,6 +31,13 @@ export type NormalizeResult = { readonly ok: true; readonly event: OcsfEvent } |
 export interface NormalizeOptions {
   /** Size of the raw input in bytes when the caller knows it (saves re-serializing). */
   readonly sizeBytes?: number | undefined;
+  /**
+   * The configured partner event source (`aws.partner/buildkite.com/<org-slug>/<id>`, the partner
+   * bus's name). When set, an event from any other source is quarantined: another organization's,
+   * or one put on the bus by anyone who may call PutEvents. The local replay and the normalize
+   * Lambda both pass it here, so the check is one.
+   */
+  readonly expectedSource?: string | undefined;
 }
 
 const MAX_ISSUES = 5;
@@ -97,6 +104,9 @@ function normalizeUnsafe(input: unknown, options: NormalizeOptions): NormalizeRe
       ok: false,
       reason: `source "${envelope.source}" is not a Buildkite partner event source (expected ${BUILDKITE_SOURCE_PREFIX}<org>/<id>)`,
     };
+  }
+  if (options.expectedSource !== undefined && envelope.source !== options.expectedSource) {
+    return { ok: false, reason: `source ${JSON.stringify(envelope.source)} is not the configured partner event source ${JSON.stringify(options.expectedSource)}` };
   }
   const detailType = envelope['detail-type'];
   const known = isKnownDetailType(detailType);
