@@ -9,7 +9,8 @@ import { s3Sdk } from '../../lib/aws/lazy.ts';
 import { normalizeEnvelope } from '../../lib/ocsf/normalize.ts';
 import { toPutEventsEntry } from '../../lib/engine/bus.ts';
 import { quarantineRecord, type QuarantineRecord } from '../../lib/engine/quarantine.ts';
-import { QUARANTINE_PREFIX } from '../shared/env.ts';
+import { EVENTS_PUBLISHED_METRIC, EVENTS_QUARANTINED_METRIC, FORMAT_DRIFT_METRIC, QUARANTINE_PREFIX } from '../shared/env.ts';
+import type { DriftKind } from '../../lib/contracts/audit-drift.ts';
 
 /** PutEvents limits: 10 entries and 256 KB per request. */
 export const PUT_EVENTS_MAX_ENTRIES = 10;
@@ -139,7 +140,7 @@ export function quarantineKey(body: string, at: Date): string {
 }
 
 type Classified =
-  | { readonly ok: true; readonly entry: PutEventsRequestEntry; readonly uid: string }
+  | { readonly ok: true; readonly entry: PutEventsRequestEntry; readonly uid: string; readonly drift?: readonly DriftKind[] | undefined }
   | { readonly ok: false; readonly record: QuarantineRecord };
 
 export type RecordOutcome = 'published' | 'quarantined';
@@ -183,7 +184,7 @@ export function createNormalizer(deps: NormalizerDeps): Normalizer {
       const reason = `normalized event is ${size} bytes, over the ${PUT_EVENTS_MAX_BYTES}-byte PutEvents limit`;
       return { ok: false, record: quarantineRecord(reason, original, origin) };
     }
-    return { ok: true, entry, uid: result.event.metadata.uid };
+    return { ok: true, entry, uid: result.event.metadata.uid, drift: result.drift };
   }
 
   async function quarantine(record: SQSRecord, rejected: QuarantineRecord): Promise<void> {
@@ -202,11 +203,22 @@ export function createNormalizer(deps: NormalizerDeps): Normalizer {
     deps.logger.warn('event quarantined', { messageId: record.messageId, key, reason: rejected.reason });
   }
 
+  const driftSeen = new Set<DriftKind>();
+
+  /** Counted on every event (the drift alarm watches it); each kind logged once per container. */
+  function noteDrift(drift: readonly DriftKind[], uid: string): void {
+    deps.metrics.addMetric(FORMAT_DRIFT_METRIC, MetricUnit.Count, 1);
+    const fresh = drift.filter((k) => !driftSeen.has(k));
+    if (fresh.length === 0) return;
+    for (const k of fresh) driftSeen.add(k);
+    deps.logger.warn('Buildkite payload format drift: normalized, but the shape differs from the EventBridge payload', { drift: fresh, uid });
+  }
+
   async function handleRecord(record: SQSRecord): Promise<RecordOutcome> {
     const classified = classify(record);
     if (!classified.ok) {
       await quarantine(record, classified.record);
-      deps.metrics.addMetric('EventsQuarantined', MetricUnit.Count, 1);
+      deps.metrics.addMetric(EVENTS_QUARANTINED_METRIC, MetricUnit.Count, 1);
       return 'quarantined';
     }
     try {
@@ -215,7 +227,8 @@ export function createNormalizer(deps: NormalizerDeps): Normalizer {
       deps.metrics.addMetric('PublishFailures', MetricUnit.Count, 1);
       throw error;
     }
-    deps.metrics.addMetric('EventsPublished', MetricUnit.Count, 1);
+    deps.metrics.addMetric(EVENTS_PUBLISHED_METRIC, MetricUnit.Count, 1);
+    if (classified.drift !== undefined) noteDrift(classified.drift, classified.uid);
     deps.logger.debug('event published', { messageId: record.messageId, uid: classified.uid });
     return 'published';
   }

@@ -10,6 +10,14 @@ export const PowertoolsEnv = {
 /** CloudWatch metrics namespace of every Kitewatch function. */
 export const METRICS_NAMESPACE = 'Kitewatch';
 
+/**
+ * Metrics the blindness alarms watch (lib/infra/blindness.ts), emitted by the normalizer with
+ * the Powertools `service` dimension. One name each, shared by the handler and the alarm.
+ */
+export const FORMAT_DRIFT_METRIC = 'FormatDrift';
+export const EVENTS_QUARANTINED_METRIC = 'EventsQuarantined';
+export const EVENTS_PUBLISHED_METRIC = 'EventsPublished';
+
 /** Key prefix of quarantine records in the quarantine bucket; IAM write access is scoped to it. */
 export const QUARANTINE_PREFIX = 'quarantine/';
 

@@ -258,6 +258,10 @@ export async function replay(opts: ReplayOptions, io: Io, plugins: ReplayPlugins
   const remote = opts.sinks.some((s) => s.startsWith('splunk-hec:') || s.startsWith('http:') || s.startsWith('https:'));
   io.err(summaryLine(pipeline.counts, remote ? { delivered, spilled } : {}));
   if (pipeline.counts.quarantined > 0) io.err(`kitewatch: ${pipeline.counts.quarantined} input(s) quarantined with reasons in ${opts.quarantine}`);
+  if (pipeline.driftedEvents > 0) {
+    const kinds = [...pipeline.drift].map(([k, n]) => `${k} x${n}`).join(', ');
+    io.err(`kitewatch: ${pipeline.driftedEvents} input(s) differ from Buildkite's EventBridge payload shape and were normalized anyway (format drift: ${kinds})`);
+  }
   if (spilled > 0) {
     for (const r of reports) {
       if (r.spilled > 0) io.err(`kitewatch: ${r.spilled} event(s) could not be delivered; spilled to ${r.spillPath ?? '(unknown)'} (kitewatch resend PATH --sink SPEC)`);

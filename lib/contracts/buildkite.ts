@@ -67,6 +67,27 @@ export function isBuildkiteTime(v: string): boolean {
   return d <= (mo === 2 && leap ? 29 : (DAYS_IN_MONTH[mo - 1] ?? 0));
 }
 
+/** ISO-8601 date-time with a zone (`Z` or `±hh:mm`), as the REST and GraphQL APIs send. */
+const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2}))$/;
+
+/** Epoch ms of an ISO-8601 timestamp with a zone; undefined when it is not one or not a real date. */
+export function parseIsoTime(value: string): number | undefined {
+  const m = ISO.exec(value);
+  if (m === null) return undefined;
+  const t = Date.parse(value);
+  if (!Number.isFinite(t)) return undefined;
+  // Date.parse rolls 2019-02-30 over to March: the calendar fields must read back unchanged.
+  const check = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
+  const sameDay = check.getUTCFullYear() === Number(m[1]) && check.getUTCMonth() === Number(m[2]) - 1 && check.getUTCDate() === Number(m[3]);
+  const sane = Number(m[4]) <= 23 && Number(m[5]) <= 59 && Number(m[6]) <= 59 && (m[7] === undefined || (Number(m[7]) <= 23 && Number(m[8]) <= 59));
+  return sameDay && sane ? t : undefined;
+}
+
+/** Either timestamp form an audit event arrives in. */
+export function isAuditTime(value: string): boolean {
+  return isBuildkiteTime(value) || parseIsoTime(value) !== undefined;
+}
+
 export const BuildkiteTimestamp = z.string().check(z.refine(isBuildkiteTime, { message: 'expected a timestamp like "2019-08-11 06:01:16 UTC"' }));
 
 const ts = z.nullish(BuildkiteTimestamp);
@@ -164,9 +185,14 @@ export const AuditContext = z.object({
 });
 export type AuditContext = z.infer<typeof AuditContext>;
 
+/** Audit events arrive with either form (ISO-8601 from the REST and GraphQL APIs); see audit-drift.ts. */
+export const AuditTimestamp = z.string().check(
+  z.refine(isAuditTime, { message: 'expected a timestamp like "2019-08-11 06:01:16 UTC" or ISO-8601 "2019-08-11T06:01:16Z"' }),
+);
+
 export const AuditEvent = z.object({
   uuid: z.string(),
-  occurred_at: BuildkiteTimestamp,
+  occurred_at: AuditTimestamp,
   type: z.string().check(z.minLength(1)),
   data: z.nullish(z.record(z.string(), z.unknown())),
   subject_type: str,

@@ -1,3 +1,4 @@
+import type { DriftKind } from '../contracts/audit-drift.ts';
 import { normalizeEnvelope } from '../ocsf/normalize.ts';
 import type { OcsfEvent } from '../ocsf/types.ts';
 import { validateOcsf } from '../ocsf/validate.ts';
@@ -40,6 +41,10 @@ export interface PipelineOptions {
  */
 export class LocalPipeline {
   readonly counts: PipelineCounts = { events: 0, normalized: 0, quarantined: 0, findings: 0, actions: 0 };
+  /** Normalized inputs whose shape drifted from the EventBridge payload, per kind (an input may count under several). */
+  readonly drift = new Map<DriftKind, number>();
+  /** Normalized inputs with any drift. */
+  driftedEvents = 0;
   readonly #opts: PipelineOptions;
   readonly #ingest: CompiledRule[];
   readonly #toDetect: CompiledRule[];
@@ -80,6 +85,7 @@ export class LocalPipeline {
           await this.#reject(quarantineRecord(`${item.origin}: normalized to an invalid OCSF event: ${invalid}`, { input: item.value, raw: item.text, bytes: item.sizeBytes }, item.origin));
         } else {
           this.counts.normalized++;
+          if (result.drift !== undefined) this.#noteDrift(result.drift);
           await this.#emit(result.event, started);
         }
       }
@@ -132,6 +138,11 @@ export class LocalPipeline {
         await this.#emit(action, started);
       }
     }
+  }
+
+  #noteDrift(drift: readonly DriftKind[]): void {
+    this.driftedEvents++;
+    for (const k of drift) this.drift.set(k, (this.drift.get(k) ?? 0) + 1);
   }
 
   /** With --validate: why `event` breaks the OCSF schemas, or undefined when it is valid (or unchecked). */

@@ -9,7 +9,6 @@ import {
   EventBridgeEnvelope,
   UnknownDetail,
   isKnownDetailType,
-  parseBuildkiteTime,
   type AgentBlockedDetail,
   type AgentDetail,
   type AuditEventLoggedDetail,
@@ -17,6 +16,7 @@ import {
   type ClusterTokenRegistrationBlockedDetail,
   type JobDetail,
 } from '../contracts/buildkite.ts';
+import { canonicalAudit, type DriftKind } from '../contracts/audit-drift.ts';
 import { MAX_JSON_DEPTH, nestedDeeperThan, tooDeepReason } from '../contracts/limits.ts';
 import type { OcsfEvent } from './types.ts';
 import { deterministicUid } from './common.ts';
@@ -26,7 +26,10 @@ import { mapAgent, mapBlocked } from './map/agent.ts';
 import { mapAudit } from './map/audit.ts';
 import { mapGeneric } from './map/generic.ts';
 
-export type NormalizeResult = { readonly ok: true; readonly event: OcsfEvent } | { readonly ok: false; readonly reason: string };
+export type NormalizeResult =
+  /** drift: how the input differed from the EventBridge shape and was repaired (absent when it did not). */
+  | { readonly ok: true; readonly event: OcsfEvent; readonly drift?: readonly DriftKind[] }
+  | { readonly ok: false; readonly reason: string };
 
 export interface NormalizeOptions {
   /** Size of the raw input in bytes when the caller knows it (saves re-serializing). */
@@ -119,13 +122,13 @@ function normalizeUnsafe(input: unknown, options: NormalizeOptions): NormalizeRe
   const detail = envelope.detail;
 
   if (detailType === 'Audit Event Logged') {
-    const d = detail as AuditEventLoggedDetail;
-    // occurred_at passed the schema's refinement, so it parses.
-    const time = parseBuildkiteTime(d.event.occurred_at) as number;
+    // Drifted shapes (ISO time, object context, class-style types, ...) back to EventBridge's.
+    const { detail: d, time, drift } = canonicalAudit(detail as AuditEventLoggedDetail);
     // Keyed on the audit uuid alone: the EventBridge delivery and the REST backfill of one
     // audit event get the same OCSF uid, so the SIEM can de-duplicate them.
     const ctx: MapContext = { envelope, detailType, uid: deterministicUid('buildkite-audit', d.event.uuid), time };
-    return { ok: true, event: mapAudit(ctx, d) };
+    const event = mapAudit(ctx, d);
+    return drift.length === 0 ? { ok: true, event } : { ok: true, event, drift };
   }
 
   const time = Date.parse(envelope.time);

@@ -273,4 +273,24 @@ describe('logs and metrics', () => {
     expect(emf).toMatchObject({ EventsPublished: 1, EventsQuarantined: 1, service: 'normalize-test' });
     await h.drainPublished(1);
   });
+
+  it('counts FormatDrift for an audit event in the REST shape, normalized and published all the same', async () => {
+    const metrics = createMetrics({ serviceName: 'normalize-test' });
+    const drifted = sample('audit-event-logged') as { detail: { event: Record<string, unknown> } };
+    drifted.detail.event['occurred_at'] = '2023-03-25T23:14:43.000Z';
+    drifted.detail.event['type'] = 'OrganizationUpdatedEvent';
+    const response = await createNormalizer(deps({ metrics })).processBatch(
+      sqsEvent([sqsRecord(JSON.stringify(drifted)), sqsRecord(JSON.stringify(sample('audit-event-logged')))]),
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    const out = captureOutput();
+    try {
+      metrics.publishStoredMetrics();
+    } finally {
+      out.restore();
+    }
+    const emf = out.lines().map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => '_aws' in l);
+    expect(emf).toMatchObject({ EventsPublished: [1, 1], FormatDrift: 1, service: 'normalize-test' });
+    await h.drainPublished(2);
+  });
 });
