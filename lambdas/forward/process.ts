@@ -3,6 +3,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { FirehoseTransformationEvent, FirehoseTransformationResult, FirehoseTransformationResultRecord } from 'aws-lambda';
 import { streamNameOf, transformFirehoseRecords, type StreamRoute } from '../../lib/forward/firehose.ts';
+import { STATE_PARTITIONS } from '../../lib/state/port.ts';
 
 /** The cross-buffer idempotency check: one item per delivered uid in the state table. */
 export interface ForwardDedup {
@@ -33,7 +34,7 @@ const DEDUP_CONCURRENCY = 16;
 
 /** State table key of a uid delivered by one stream: each stream delivers every uid once. */
 export function dedupKey(stream: string, uid: string): string {
-  return `fwd#${stream}#${uid}`;
+  return `${STATE_PARTITIONS.forward}${stream}#${uid}`;
 }
 
 function isConditionFailure(err: unknown): boolean {

@@ -1,7 +1,7 @@
 import { SdkLoadError } from '../aws/lazy.ts';
 import { deterministicUid } from '../ocsf/common.ts';
 import type { OcsfEvent, SeverityId } from '../ocsf/types.ts';
-import type { StatePort } from '../state/port.ts';
+import { STATE_PARTITIONS, type StatePort } from '../state/port.ts';
 import { ACTIONS, type ActionId } from './actions.ts';
 import { OUTCOME, buildActivity, type ActivityContext, type Outcome, type Target } from './activity.ts';
 import { hourlyLimit, type ContainmentConfig } from './config.ts';
@@ -88,11 +88,11 @@ const HOUR_MS = 3_600_000;
 
 export function actionKey(action: ActionId, target: Target, findingUid: string): string {
   const scope = ACTIONS[action].dedupe === 'finding' ? [findingUid] : [];
-  return `containment:action:${action}:${deterministicUid(target.type, target.uid, ...scope)}`;
+  return `${STATE_PARTITIONS.containment}action:${action}:${deterministicUid(target.type, target.uid, ...scope)}`;
 }
 
 export function rateKey(action: ActionId, nowMs: number): string {
-  return `containment:rate:${action}:${Math.floor(nowMs / HOUR_MS)}`;
+  return `${STATE_PARTITIONS.containment}rate:${action}:${Math.floor(nowMs / HOUR_MS)}`;
 }
 
 export class ContainmentEngine {

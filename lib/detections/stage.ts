@@ -13,7 +13,7 @@ import type { DetectStage } from '../engine/stages.ts';
 import { defaultIpEnricher, type IpEnricher } from '../enrich/ip.ts';
 import type { OcsfEvent } from '../ocsf/types.ts';
 import { BatchStateCache, type FlushResult } from '../state/batch-cache.ts';
-import type { PutOptions, StateItem, StatePort } from '../state/port.ts';
+import { STATE_PARTITIONS, type PutOptions, type StateItem, type StatePort } from '../state/port.ts';
 import type { DetectorId } from './config.ts';
 import { orgOf } from './entities.ts';
 import { buildFinding, errorFinding, findingUid } from './finding.ts';
@@ -64,7 +64,7 @@ interface Dedup {
 }
 
 /** Every detections key lives under this prefix in the shared state table (containment uses `containment:`). */
-export const STATE_PREFIX = 'detect:';
+export const STATE_PREFIX = STATE_PARTITIONS.detect;
 
 /**
  * The port detectors see: keys namespaced under STATE_PREFIX, and every failure tagged as

@@ -7,6 +7,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ACTION_IDS, type ActionId } from '../containment/actions.ts';
 import { approvalStateMachineDefinition } from '../containment/approval.ts';
+import { grantPublish } from './bus-access.ts';
 import type { AwsConfig } from './config.ts';
 import type { KitewatchFunction } from './kitewatch-function.ts';
 import { suppress } from './suppressions.ts';
@@ -58,7 +59,7 @@ export class ApprovalStateMachine extends Construct {
       }),
       description: 'Kitewatch approval state machine',
     });
-    props.eventBus.grantPutEventsTo(this.role);
+    grantPublish(props.eventBus, this.role, 'approval');
     // The definition invokes each runbook by its unqualified ARN: no version or alias wildcard.
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({

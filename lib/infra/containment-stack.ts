@@ -13,6 +13,7 @@ import { APPROVAL_REQUESTED_DETAIL_TYPE } from '../containment/approval.ts';
 import type { ContainmentConfig } from '../containment/config.ts';
 import { KITEWATCH_SOURCE } from '../engine/bus.ts';
 import { ApprovalStateMachine } from './approval-state-machine.ts';
+import { grantPublish } from './bus-access.ts';
 import { buildkiteApiTokenSecretArnOf, type AwsConfig } from './config.ts';
 import { BUILDKITE_ACTIONS, ContainmentAccess, policyActions } from './containment-access.ts';
 import { KitewatchFunction } from './kitewatch-function.ts';
@@ -83,7 +84,7 @@ export class ContainmentStack extends Stack {
         ...common,
         invokedBy: 'responder',
       });
-      bus.grantPutEventsTo(fn.fn);
+      grantPublish(bus, fn.role, 'runbook');
       if (callsBuildkite) apiToken.grantRead(fn.fn);
       if (runbook !== 'approve-action') {
         this.access.grantActions(fn.role, new Set<ActionId>([runbook]));
@@ -118,10 +119,10 @@ export class ContainmentStack extends Stack {
       ...common,
       invokedBy: 'sqs',
     });
-    bus.grantPutEventsTo(this.contain.fn);
+    grantPublish(bus, this.contain.role, 'contain');
     if (containment.mode === 'enforce') {
       const actions = policyActions(containment);
-      stateful.grantStateReadWrite(this.contain.role);
+      stateful.grantStateReadWrite(this.contain.role, 'containment');
       if ([...actions].some((a) => BUILDKITE_ACTIONS.has(a))) apiToken.grantRead(this.contain.fn);
       this.access.grantActions(this.contain.role, actions);
       if (actions.has('rotate-secret')) this.grantRotationInvoke(this.contain.role);

@@ -9,6 +9,7 @@ import { ForwardEnv } from '../../lambdas/forward/env.ts';
 import { SecurityHubEnv } from '../../lambdas/securityhub/env.ts';
 import type { ForwardingConfig } from '../forward/config.ts';
 import { deliveryStreams, securityLakeSources, transformRoutes, type DeliveryStreamSpec, type MetricRef } from '../forward/firehose-streams.ts';
+import { STATE_PARTITIONS } from '../state/port.ts';
 import { secretResource } from './arns.ts';
 import type { AwsConfig } from './config.ts';
 import { DeliveryStream, FirehoseRuleTarget } from './delivery-stream.ts';
@@ -99,9 +100,24 @@ export class ForwardingStack extends Stack {
       });
       // Conditional PutItem of the claims only; DynamoDB encrypts them with the table's CMK for the caller.
       this.transform.role.addToPrincipalPolicy(
-        new iam.PolicyStatement({ sid: 'ClaimForwardedUids', actions: ['dynamodb:PutItem'], resources: [stateful.stateTable.tableArn] }),
+        new iam.PolicyStatement({
+          sid: 'ClaimForwardedUids',
+          actions: ['dynamodb:PutItem'],
+          resources: [stateful.stateTable.tableArn],
+          conditions: {
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${STATE_PARTITIONS.forward}*`] },
+            Null: { 'dynamodb:LeadingKeys': 'false' },
+          },
+        }),
       );
-      stateful.key.grant(this.transform.role, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');
+      this.transform.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'ClaimsEncryption',
+          actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
+          resources: [stateful.key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${this.region}.amazonaws.com` } },
+        }),
+      );
 
       this.errorLogGroup = new logs.LogGroup(this, 'FirehoseErrors', {
         retention: config.logRetentionDays as logs.RetentionDays,

@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { DetectEnv } from '../../lambdas/detect/env.ts';
 import { NormalizeEnv } from '../../lambdas/normalize/env.ts';
 import type { DetectorsConfig } from '../detections/config.ts';
+import { grantPublish } from './bus-access.ts';
 import type { AwsConfig } from './config.ts';
 import { IpDataLayer } from './ip-data-layer.ts';
 import { KitewatchFunction } from './kitewatch-function.ts';
@@ -49,7 +50,7 @@ export class PipelineStack extends Stack {
       invokedBy: 'sqs',
     });
 
-    stateful.kitewatchBus.grantPutEventsTo(this.normalizer.fn);
+    grantPublish(stateful.kitewatchBus, this.normalizer.role, 'normalize');
     stateful.grantQuarantineWrite(this.normalizer.fn);
 
     this.ingest = new QueueRoute(this, 'Ingest', {
@@ -82,8 +83,8 @@ export class PipelineStack extends Stack {
       config,
       invokedBy: 'sqs',
     });
-    stateful.grantStateReadWrite(this.detector.role);
-    stateful.kitewatchBus.grantPutEventsTo(this.detector.fn);
+    stateful.grantStateReadWrite(this.detector.role, 'detect');
+    grantPublish(stateful.kitewatchBus, this.detector.role, 'detect');
 
     this.detect = new QueueRoute(this, 'Detect', {
       rule: ruleNamed('normalized-to-detect'),

@@ -2,14 +2,15 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambdaEventSources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import type { KitewatchFunction } from './kitewatch-function.ts';
 import { toCdkEventPattern, type CompiledRule, type RuleFile } from './rules.ts';
+import { RULE_TARGET_RETRY } from './rule-dead-letter-queue.ts';
 import { suppress } from './suppressions.ts';
 
 export interface QueueRouteProps {
@@ -74,13 +75,7 @@ export class QueueRoute extends Construct {
       eventBus: props.buses[rule.bus],
       description: `${rule.name}: ${rule.description}`.slice(0, 512),
       eventPattern: toCdkEventPattern(rule.eventPattern),
-      targets: [
-        new targets.SqsQueue(this.queue, {
-          deadLetterQueue: this.deadLetterQueue,
-          retryAttempts: 185,
-          maxEventAge: Duration.hours(24),
-        }),
-      ],
+      targets: [new RuleOnlyQueueTarget(this.queue, this.deadLetterQueue)],
     });
 
     this.dlqAlarm = this.deadLetterQueue
@@ -108,5 +103,38 @@ export class QueueRoute extends Construct {
       nag: ['Serverless-LambdaEventSourceMappingDestination'],
       reason: 'SQS event source mappings take no on-failure destination; the queue redrive policy sends failed messages to the DLQ.',
     });
+  }
+}
+
+/**
+ * An SQS target whose queue (and DLQ) policy admits this one rule, by aws:SourceArn. CDK's
+ * SqsQueue target falls back to aws:SourceAccount for KMS-encrypted queues (naming the rule in
+ * the key policy would make a cycle), which lets any rule in the account feed the queue. The key
+ * side is the stateful stack's statement for EventBridge rules on Kitewatch's buses.
+ */
+class RuleOnlyQueueTarget implements events.IRuleTarget {
+  readonly #queue: sqs.IQueue;
+  readonly #deadLetterQueue: sqs.IQueue;
+
+  constructor(queue: sqs.IQueue, deadLetterQueue: sqs.IQueue) {
+    this.#queue = queue;
+    this.#deadLetterQueue = deadLetterQueue;
+  }
+
+  bind(rule: events.IRule & IConstruct): events.RuleTargetConfig {
+    const fromRule = { ArnEquals: { 'aws:SourceArn': rule.ruleArn } };
+    const events = new iam.ServicePrincipal('events.amazonaws.com');
+    this.#queue.addToResourcePolicy(
+      new iam.PolicyStatement({ sid: 'FromItsRuleOnly', principals: [events], actions: ['sqs:SendMessage'], resources: [this.#queue.queueArn], conditions: fromRule }),
+    );
+    this.#deadLetterQueue.addToResourcePolicy(
+      new iam.PolicyStatement({ sid: 'UndeliveredFromItsRule', principals: [events], actions: ['sqs:SendMessage'], resources: [this.#deadLetterQueue.queueArn], conditions: fromRule }),
+    );
+    return {
+      arn: this.#queue.queueArn,
+      targetResource: this.#queue,
+      deadLetterConfig: { arn: this.#deadLetterQueue.queueArn },
+      retryPolicy: { maximumRetryAttempts: RULE_TARGET_RETRY.retryAttempts, maximumEventAgeInSeconds: RULE_TARGET_RETRY.maxEventAge.toSeconds() },
+    };
   }
 }

@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as events from 'aws-cdk-lib/aws-events';
@@ -39,12 +39,8 @@ export class RuleDeadLetterQueue extends Construct {
       nag: ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'],
       reason: `Dead-letter queue of EventBridge rule targets (${props.holds}): the end of the chain; its alarm pages a human.`,
     });
-    // EventBridge encrypts with the key when it sends here; only on behalf of this account.
-    props.key.grant(
-      new iam.ServicePrincipal('events.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(props.key).account } } }),
-      'kms:Decrypt',
-      'kms:GenerateDataKey',
-    );
+    // EventBridge encrypts with the key when it sends here: the stateful stack's key policy allows
+    // it for rules on Kitewatch's buses (EventBridgeRulesToEncryptedQueues).
     this.alarm = this.queue
       .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' })
       .createAlarm(this, 'Alarm', {

@@ -14,9 +14,15 @@ import { QUARANTINE_PREFIX } from '../../lambdas/shared/env.ts';
 import { APPROVAL_REQUESTED_DETAIL_TYPE } from '../containment/approval.ts';
 import { KITEWATCH_SOURCE } from '../engine/bus.ts';
 import type { ForwardingConfig } from '../forward/config.ts';
+import { STATE_PARTITIONS, type StatePartition } from '../state/port.ts';
+import { restrictPublishers } from './bus-access.ts';
 import { ingestSourceOf, type AwsConfig } from './config.ts';
 import { forwardingPlan, type ForwardingPlan } from './forwarding-plan.ts';
+import { requireServiceSourceConditions } from './key-policy.ts';
 import { nagResource, suppress } from './suppressions.ts';
+
+/** What lib/state/dynamodb.ts calls on items (no Scan, no Query: every access names its key). */
+export const STATE_ITEM_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
 
 /** The state table's contract with lib/state/dynamodb.ts: change both or neither. */
 export const STATE_TABLE = { partitionKey: 'pk', ttlAttribute: 'ttl' } as const;
@@ -34,8 +40,8 @@ export interface StatefulResources {
   readonly alarmTopic: sns.ITopic;
   /** Lets a function write quarantine records: PutObject under quarantine/ only, plus the SSE-KMS data key. */
   grantQuarantineWrite(grantee: iam.IGrantable): void;
-  /** Read and write items of the state table (detector state, containment idempotency records). */
-  grantStateReadWrite(role: iam.Role): void;
+  /** Read and write items of the state table, keys under the writer's own prefix only. */
+  grantStateReadWrite(role: iam.Role, partition: StatePartition): void;
   /** Where Firehose keeps records no destination took; present when a Firehose destination is configured. */
   readonly forwardingBackupBucket: s3.IBucket | undefined;
   /** Kitewatch's own bucket for the ocsf S3 layout (forwarding.destinations.s3 without bucketName). */
@@ -94,15 +100,16 @@ export class StatefulStack extends Stack implements StatefulResources {
         },
       }),
     );
-    // CloudWatch alarms publish to the encrypted alarm topic. AWS documents this statement without
-    // conditions (CloudWatch sets no source context on these KMS calls); the topic policy below
-    // limits publishing to this account's alarms.
+    // CloudWatch alarms publish to the encrypted alarm topic. CloudWatch sets no source context on
+    // these KMS calls, so the statement names what SNS puts in the encryption context: a topic of
+    // this account. The topic policy below limits publishing to this account's alarms.
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsPublishToEncryptedTopic',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         resources: ['*'],
+        conditions: { ArnLike: { 'kms:EncryptionContext:aws:sns:topicArn': this.formatArn({ service: 'sns', resource: '*', arnFormat: ArnFormat.NO_RESOURCE_NAME }) } },
       }),
     );
 
@@ -205,6 +212,24 @@ export class StatefulStack extends Stack implements StatefulResources {
     }
 
     this.kitewatchBus = this.encryptedBus('KitewatchBus', config.eventBusName);
+    restrictPublishers(this.kitewatchBus);
+    // EventBridge rules on Kitewatch's buses deliver to its KMS-encrypted queues (stage queues and
+    // rule DLQs). By rule ARN pattern, not by rule: the rules live in the stateless stacks, and
+    // naming them here would make the key depend on them.
+    const ingestBusName = source.kind === 'partner' ? source.busName : `${config.eventBusName}-buildkite-ingest`;
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'EventBridgeRulesToEncryptedQueues',
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': this.account },
+          ArnLike: { 'aws:SourceArn': [config.eventBusName, ingestBusName].map((bus) => this.formatArn({ service: 'events', resource: 'rule', resourceName: `${bus}/*` })) },
+        },
+      }),
+    );
+    requireServiceSourceConditions(this.key);
     // new Archive rather than bus.archive() (which drops kmsKey), and the bus by its formatted
     // ARN: the key policy statement Archive adds would otherwise GetAtt the bus, which already
     // references the key, and CloudFormation rejects the cycle.
@@ -352,11 +377,30 @@ export class StatefulStack extends Stack implements StatefulResources {
     role.addManagedPolicy(this.quarantineWriterPolicy);
   }
 
-  grantStateReadWrite(role: iam.Role): void {
-    this.stateTable.grantReadWriteData(role);
+  grantStateReadWrite(role: iam.Role, partition: StatePartition): void {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'StateItemsOfOwnPartition',
+        actions: [...STATE_ITEM_ACTIONS],
+        resources: [this.stateTable.tableArn],
+        conditions: {
+          // Every key of the request under the writer's prefix; Null false: a key must be given (no Scan).
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${STATE_PARTITIONS[partition]}*`] },
+          Null: { 'dynamodb:LeadingKeys': 'false' },
+        },
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'StateTableEncryption',
+        actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'],
+        resources: [this.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${this.region}.amazonaws.com` } },
+      }),
+    );
     suppress(role, {
       nag: ['AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', 'AwsSolutions-IAM5[Action::kms:ReEncrypt*]'],
-      reason: "grantReadWriteData on the CMK-encrypted state table: DynamoDB's client-side key calls, on this one key only (the statement names its ARN).",
+      reason: "The CMK-encrypted state table: DynamoDB's key calls on the caller's behalf (kms:ViaService dynamodb), on this one key only (the statement names its ARN).",
     });
   }
 

@@ -7,6 +7,18 @@
  * so a replay behaves like the live run. DynamoDB TTL removes items lazily; readers
  * must treat an item whose expiresAt is in the past (relative to `now` they pass) as absent.
  */
+/**
+ * Each writer's key prefix in the shared state table. On AWS each writer's IAM policy allows only
+ * keys under its own prefix (dynamodb:LeadingKeys), so a compromised stage cannot forge another's
+ * idempotency records or detector memory.
+ */
+export const STATE_PARTITIONS = {
+  detect: 'detect:',
+  containment: 'containment:',
+  forward: 'fwd#',
+} as const;
+export type StatePartition = keyof typeof STATE_PARTITIONS;
+
 export interface StateItem<T = unknown> {
   readonly value: T;
   /** Monotonic version for optimistic concurrency; starts at 1. */

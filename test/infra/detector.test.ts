@@ -162,14 +162,22 @@ describe('detector permissions (least privilege)', () => {
   });
 
   it('publishes only to the Kitewatch bus', () => {
-    expect(statementsFor(statements, 'events:')).toEqual([{ Effect: 'Allow', Action: 'events:PutEvents', Resource: importOf(s.stateful, ids.bus, 'Arn') }]);
+    expect(statementsFor(statements, 'events:')).toEqual([
+      {
+        Sid: 'PublishOwnDetailTypes',
+        Effect: 'Allow',
+        Action: 'events:PutEvents',
+        Resource: importOf(s.stateful, ids.bus, 'Arn'),
+        Condition: { StringEquals: { 'events:source': 'kitewatch', 'events:detail-type': ['OCSF Detection Finding'] } },
+      },
+    ]);
   });
 
   it('reads and writes items of the state table only (no table management)', () => {
     const ddb = statementsFor(statements, 'dynamodb:');
     expect(ddb).toHaveLength(1);
     expect(resources(ddb[0] as Statement)).toEqual([importOf(s.stateful, ids.table, 'Arn')]);
-    expect(actions(ddb[0] as Statement)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem']));
+    expect(actions(ddb[0] as Statement)).toEqual(expect.arrayContaining(['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']));
     expect(actions(ddb[0] as Statement).filter((a) => /Create|Delete(Table|Backup)|UpdateTable|TimeToLive/.test(a))).toEqual([]);
   });
 

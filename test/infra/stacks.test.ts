@@ -183,7 +183,7 @@ describe('EventBridge rule from rules/buildkite-ingest.json', () => {
     });
   });
 
-  it('lets only EventBridge from this account send to the queue', () => {
+  it('lets only its own rule send to the queue', () => {
     s.pipeline.hasResourceProperties('AWS::SQS::QueuePolicy', {
       Queues: [{ Ref: ids.queue }],
       PolicyDocument: {
@@ -191,7 +191,7 @@ describe('EventBridge rule from rules/buildkite-ingest.json', () => {
           Match.objectLike({
             Effect: 'Allow',
             Principal: { Service: 'events.amazonaws.com' },
-            Condition: { StringEquals: { 'aws:SourceAccount': aws.account } },
+            Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [logicalId(s.stacks.pipeline.ingest.rule), 'Arn'] } } },
           }),
         ]),
       },
@@ -276,7 +276,15 @@ describe('normalizer permissions (least privilege)', () => {
 
   it('can PutEvents only on the Kitewatch bus', () => {
     const putEvents = inline.filter((st) => actions(st).some((a) => a.startsWith('events:')));
-    expect(putEvents).toEqual([{ Effect: 'Allow', Action: 'events:PutEvents', Resource: importOf(s.stateful, ids.kitewatchBus, 'Arn') }]);
+    expect(putEvents).toEqual([
+      {
+        Sid: 'PublishOwnDetailTypes',
+        Effect: 'Allow',
+        Action: 'events:PutEvents',
+        Resource: importOf(s.stateful, ids.kitewatchBus, 'Arn'),
+        Condition: { StringEquals: { 'events:source': 'kitewatch', 'events:detail-type': ['OCSF Event'] } },
+      },
+    ]);
   });
 
   it('can write to S3 only with PutObject under the quarantine/ prefix of the quarantine bucket', () => {
@@ -393,7 +401,8 @@ describe('Kitewatch bus, archive and alarm topic', () => {
         KmsKeyIdentifier: { 'Fn::GetAtt': [ids.key, 'Arn'] },
         Description: Match.anyValue(),
       },
-      DependsOn: [ids.kitewatchBus],
+      // The bus and its policy statements.
+      DependsOn: Match.arrayWith([ids.kitewatchBus]),
       DeletionPolicy: 'Retain',
     });
   });
