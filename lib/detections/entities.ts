@@ -5,6 +5,7 @@
  */
 import type { EntityRole, EntityType, FindingResource } from '../findings/contract.ts';
 import type { IpInfo } from '../enrich/ip.ts';
+import { auditSubjectAndData } from '../ocsf/map/audit.ts';
 import type { OcsfEvent } from '../ocsf/types.ts';
 import type { EvidenceRef } from './types.ts';
 
@@ -56,16 +57,16 @@ export interface AuditInfo {
 
 export function auditOf(event: OcsfEvent): AuditInfo | undefined {
   if (!isAuditEvent(event)) return undefined;
-  const a = obj(buildkiteUnmapped(event)?.['audit_event']);
-  const type = str(a?.['type']) ?? str(event.metadata.event_code);
+  const type = str(event.metadata.event_code);
   if (type === undefined) return undefined;
+  const { subject, data } = auditSubjectAndData(event);
   return {
-    uuid: str(a?.['uuid']),
+    uuid: str(event.metadata.original_event_uid),
     type,
-    subjectType: str(a?.['subject_type']),
-    subjectUuid: str(a?.['subject_uuid']),
-    subjectName: str(a?.['subject_name']),
-    data: obj(a?.['data']),
+    subjectType: subject?.type,
+    subjectUuid: subject?.uuid,
+    subjectName: subject?.name,
+    data,
   };
 }
 
@@ -90,30 +91,10 @@ export function actorLabel(actor: ActorInfo | undefined): string {
 // Context keys that would name the API access token behind an audit event. Buildkite does not
 // document one; these are the plausible spellings, read only when present.
 const API_TOKEN_CONTEXT_KEYS = ['api_access_token_uuid', 'access_token_uuid', 'api_token_uuid', 'token_uuid'] as const;
-const contextCache = new WeakMap<OcsfEvent, Record<string, unknown> | null>();
-
-/** The audit event's original context (a JSON string on EventBridge), parsed once per event. */
-function auditContext(event: OcsfEvent): Record<string, unknown> | undefined {
-  const cached = contextCache.get(event);
-  if (cached !== undefined) return cached ?? undefined;
-  const raw = buildkiteUnmapped(event)?.['context'];
-  let parsed: Record<string, unknown> | undefined;
-  if (typeof raw === 'string') {
-    try {
-      parsed = obj(JSON.parse(raw));
-    } catch {
-      parsed = undefined;
-    }
-  } else {
-    parsed = obj(raw);
-  }
-  contextCache.set(event, parsed ?? null);
-  return parsed;
-}
-
 /** The API access token an audit event was made with, when its context names one. */
 export function apiTokenOf(event: OcsfEvent): string | undefined {
-  const ctx = auditContext(event);
+  // Context keys the mapper does not place are kept in unmapped.buildkite.context_extra.
+  const ctx = obj(buildkiteUnmapped(event)?.['context_extra']);
   if (ctx === undefined) return undefined;
   for (const key of API_TOKEN_CONTEXT_KEYS) {
     const v = str(ctx[key]);

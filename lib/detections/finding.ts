@@ -4,7 +4,7 @@
  * time, so a replay emits byte-identical findings to the live run.
  */
 import { DETECTOR_ERROR_TYPE, RESOURCE_ROLES, type FindingResource } from '../findings/contract.ts';
-import { compact, deterministicUid, Observables, type ObservableType } from '../ocsf/common.ts';
+import { compact, deterministicUid, Observables } from '../ocsf/common.ts';
 import { classify, FINDING_STATUS, OCSF_VERSION, type OcsfEvent, type OcsfResource, type SeverityId } from '../ocsf/types.ts';
 import { KITEWATCH_VERSION } from '../version.ts';
 import type { OrgInfo } from './entities.ts';
@@ -27,10 +27,6 @@ function roleId(r: FindingResource): keyof typeof RESOURCE_ROLES {
 /** Evidences cited per finding; `related_events_count` carries the full number. */
 export const MAX_EVIDENCES = 20;
 
-function observableKind(type: FindingResource['type']): keyof typeof ObservableType {
-  return type === 'AgentToken' || type === 'ClusterToken' || type === 'ApiToken' ? 'credentialUid' : 'resourceUid';
-}
-
 function ocsfResource(r: FindingResource): OcsfResource & Record<string, unknown> {
   const id = roleId(r);
   return { ...r, role_id: id, role: RESOURCE_ROLES[id], data: { ...r.data } };
@@ -44,7 +40,7 @@ function evidence(e: EvidenceRef): Record<string, unknown> {
       autonomous_system: e.asn === undefined ? undefined : compact({ number: e.asn, name: e.asOrg }),
       location: e.country === undefined ? undefined : { country: e.country },
     });
-  const user = e.user !== undefined && (e.user.uid !== undefined || e.user.name !== undefined) ? compact({ ...e.user, type: 'Buildkite Agent', type_id: 99 }) : undefined;
+  const user = e.user !== undefined && (e.user.uid !== undefined || e.user.name !== undefined) ? compact({ ...e.user, type: 'Service', type_id: 4 }) : undefined;
   const actor = e.actor !== undefined ? { user: compact({ ...e.actor }) } : undefined;
   return compact({
     uid: e.uid,
@@ -79,7 +75,8 @@ export function buildFinding({ meta, draft, trigger, org }: BuildOptions): OcsfE
   if (org !== undefined && !resources.some((r) => r.type === 'Organization' && r.uid === org.uid)) resources.push(orgResource(org));
   const evidences = draft.evidences.slice(0, MAX_EVIDENCES);
   const obs = new Observables();
-  for (const r of resources) obs.add(`resources[${r.type}].uid`, observableKind(r.type), r.uid);
+  // OCSF types resources[].uid as a Resource UID (10), whatever the resource is.
+  for (const r of resources) if (r.type !== 'Organization') obs.add('resources[].uid', 'resourceUid', r.uid);
   const types = draft.type === undefined ? [...meta.types] : [...meta.types, draft.type];
   const severity: SeverityId = draft.severity;
   return compact({

@@ -33,6 +33,10 @@ export function ocsfIp(value: unknown): string | undefined {
   return short.length <= 40 && isIP(short) === 6 ? short : undefined;
 }
 
+/**
+ * Observable types, as OCSF 1.8.0 assigns them per attribute (test/ocsf/observables.test.ts checks
+ * every emitted observable against the schema): `user.uid` is 31, `resources[].uid` 10, ...
+ */
 export const ObservableType = {
   hostname: { type_id: 1, type: 'Hostname' },
   ip: { type_id: 2, type: 'IP Address' },
@@ -42,7 +46,13 @@ export const ObservableType = {
   userAgent: { type_id: 16, type: 'HTTP User-Agent' },
   credentialUid: { type_id: 19, type: 'User Credential ID' },
   userUid: { type_id: 31, type: 'User: uid' },
+  groupName: { type_id: 32, type: 'Group: name' },
+  groupUid: { type_id: 33, type: 'Group: uid' },
+  accountUid: { type_id: 35, type: 'Account: uid' },
   resourceName: { type_id: 38, type: 'Resource Details: name' },
+  endpointUid: { type_id: 48, type: 'Network Endpoint: uid' },
+  /** An attribute the schema gives no observable type (`entity.uid`, `api.operation`...). */
+  other: { type_id: 99, type: 'Other' },
 } as const;
 
 /** Collects observables, skipping empty values and duplicates (a handful per event: a scan beats a Set). */

@@ -1,21 +1,23 @@
 import { expect } from 'vitest';
+import { schemaObservable } from './ocsf-observables.ts';
 import { validateOcsf } from '../../lib/ocsf/validate.ts';
 import { ACTIVITIES, CLASSES, SEVERITY, statusCaption, type ClassUid, type OcsfEvent } from '../../lib/ocsf/types.ts';
 
-/** Resolves an observable name like `src_endpoint.ip` or `resources[Build].uid` inside an event. */
-function resolve(event: OcsfEvent, path: string): unknown[] {
+/**
+ * Resolves an observable name as OCSF writes them (`src_endpoint.ip`, `resources[].uid` or
+ * `resources.uid`: an array segment stands for each of its elements) to the values it names.
+ */
+export function resolveObservable(event: OcsfEvent, path: string): unknown[] {
   let current: unknown[] = [event];
-  for (const part of path.split('.')) {
-    const m = /^(\w+)\[(\w+)\]$/.exec(part);
+  for (const raw of path.split('.')) {
+    if (!/^\w+(\[\])?$/.test(raw)) return [];
+    const part = raw.replace(/\[\]$/, '');
     const next: unknown[] = [];
     for (const c of current) {
       if (typeof c !== 'object' || c === null) continue;
-      if (m !== null) {
-        const arr = (c as Record<string, unknown>)[m[1] as string];
-        if (Array.isArray(arr)) next.push(...arr.filter((r) => (r as { type?: unknown }).type === m[2]));
-      } else {
-        next.push((c as Record<string, unknown>)[part]);
-      }
+      const v = (c as Record<string, unknown>)[part];
+      if (Array.isArray(v)) next.push(...v);
+      else if (v !== undefined) next.push(v);
     }
     current = next;
   }
@@ -46,9 +48,15 @@ export function expectValidOcsf(event: OcsfEvent): void {
   // Buildkite made the events; Kitewatch made its findings and remediation activities.
   expect(event.metadata.product.vendor_name).toBe(event.class_uid === 2004 || event.class_uid === 7001 ? 'Kitewatch' : 'Buildkite');
   expect(Number.isInteger(event.time) && event.time > 0).toBe(true);
+  const seen = new Set<string>();
   for (const o of event.observables ?? []) {
-    if (o.name.startsWith('subject.')) continue; // points into unmapped.buildkite.audit_event
-    const values = resolve(event, o.name);
+    const values = resolveObservable(event, o.name);
     expect(values, `observable ${o.name}=${o.value} must match a field of the event`).toContain(o.value);
+    // The type OCSF gives that attribute (none: Other); unmapped paths are outside the schema.
+    const schema = schemaObservable(event.class_uid, o.name);
+    if (schema.known) expect(o.type_id, `observable ${o.name} type_id`).toBe(schema.typeId ?? 99);
+    else expect(o.name.startsWith('unmapped.'), `observable ${o.name} names a schema attribute`).toBe(true);
+    expect(seen.has(`${o.name}\u0000${o.value}`), `observable ${o.name}=${o.value} listed once`).toBe(false);
+    seen.add(`${o.name}\u0000${o.value}`);
   }
 }

@@ -1,7 +1,7 @@
-import type { AgentBlockedDetail, AgentDetail, ClusterTokenRegistrationBlockedDetail } from '../../contracts/buildkite.ts';
+import { parseBuildkiteTime, type AgentBlockedDetail, type AgentDetail, type ClusterTokenRegistrationBlockedDetail } from '../../contracts/buildkite.ts';
 import { header, type OcsfEndpoint, type OcsfEvent, type OcsfUser } from '../types.ts';
 import { compact, leftover, nonEmpty, Observables, ocsfIp } from '../common.ts';
-import { envelopeUnmapped, metadata, orgObservables, type MapContext, type Org } from './shared.ts';
+import { cloudOf, entityLeftover, envelopeUnmapped, metadata, type MapContext, type Org } from './shared.ts';
 
 type Agent = AgentDetail['agent'];
 
@@ -24,36 +24,44 @@ function agentUser(agent: Agent | undefined, org: Org, credential: string | unde
   return compact({
     uid: agent?.uuid,
     name: agent ? nonEmpty(agent.name) ?? agent.uuid : 'unregistered agent',
-    type_id: 99,
-    type: 'Buildkite Agent',
+    // An agent is a machine identity acting on the org's behalf: a service account.
+    type_id: 4,
+    type: 'Service',
     credential_uid: credential,
     org: { uid: org.uuid, name: org.slug },
   });
 }
 
 /** `ip` as ocsfIp() gave it: derived once per event by the mapper. */
-function endpoint(ip: string | undefined, agent: Agent | undefined): OcsfEndpoint {
+/** `ip` as ocsfIp() gave it: derived once per event by the mapper. Undefined when nothing is known. */
+function endpoint(ip: string | undefined, agent: Agent | undefined): OcsfEndpoint | undefined {
   const e: OcsfEndpoint = compact({
     ip,
     hostname: agent ? nonEmpty(agent.hostname) : undefined,
     instance_uid: agent ? instanceId(agent) : undefined,
   });
-  if (Object.keys(e).length === 0) e.name = 'unknown';
-  return e;
+  return Object.keys(e).length === 0 ? undefined : e;
 }
 
-function observables(org: Org, agent: Agent | undefined, ip: string | undefined, token: string | undefined) {
-  const obs = new Observables()
+function observables(agent: Agent | undefined, ip: string | undefined, token: string | undefined) {
+  return new Observables()
     .add('src_endpoint.ip', 'ip', ip)
     .add('src_endpoint.hostname', 'hostname', agent?.hostname)
-    .add('user.uid', 'resourceUid', agent?.uuid)
-    .add('user.credential_uid', 'credentialUid', token);
-  orgObservables(obs, org);
-  return obs.list();
+    .add('user.uid', 'userUid', agent?.uuid)
+    .add('user.name', 'userName', agent?.name)
+    .add('user.credential_uid', 'credentialUid', token)
+    .list();
 }
 
-function agentUnmapped(agent: Agent): Record<string, unknown> | undefined {
-  return leftover(agent, ['uuid', 'name', 'hostname', 'ip_address']);
+/** What the agent object says beyond its OCSF fields; times and states that repeat the event's own are dropped. */
+function agentUnmapped(agent: Agent, time: number, state: string | undefined): Record<string, unknown> | undefined {
+  const rest = entityLeftover(agent, ['uuid', 'name', 'hostname', 'ip_address']);
+  if (rest === undefined) return undefined;
+  if (typeof rest['connected_at'] === 'string' && parseBuildkiteTime(rest['connected_at']) === time) delete rest['connected_at'];
+  if (typeof rest['disconnected_at'] === 'string' && parseBuildkiteTime(rest['disconnected_at']) === time) delete rest['disconnected_at'];
+  if (typeof rest['lost_at'] === 'string' && parseBuildkiteTime(rest['lost_at']) === time) delete rest['lost_at'];
+  if (rest['connection_state'] === state) delete rest['connection_state'];
+  return Object.keys(rest).length > 0 ? rest : undefined;
 }
 
 /** Agent Connected / Disconnected / Lost / Stopped / Stopping -> Authentication (3002) logon/logoff. */
@@ -63,26 +71,30 @@ export function mapAgent(ctx: MapContext, d: AgentDetail): OcsfEvent {
   const ip = d.agent.ip_address;
   const verb = logoff ?? 'connected';
   // Built in place, in the order the emitted JSON has (insertion order); only defined values.
-  const e = header(3002, logoff === undefined ? 1 : 2, 1, 1, logoff ?? d.agent.connection_state ?? 'connected');
+  const state = logoff ?? d.agent.connection_state ?? 'connected';
+  const e = header(3002, logoff === undefined ? 1 : 2, 1, 1, state);
   e.time = ctx.time;
   const ipOut = ocsfIp(ip);
   e.message = `Agent ${d.agent.name ?? d.agent.uuid} ${verb}${ipOut !== undefined ? ` from ${ipOut}` : ''}${d.token ? ` with agent token "${d.token.description ?? d.token.uuid}"` : ''}`;
   e.metadata = metadata(ctx, { eventCode: ctx.detailType, originalUid: ctx.envelope.id, logName: 'buildkite-agents', org: d.organization });
+  e['cloud'] = cloudOf(ctx.envelope);
   e.user = agentUser(d.agent, d.organization, token);
   e['service'] = { name: 'Buildkite Agent API' };
-  e.src_endpoint = endpoint(ipOut, d.agent);
+  const src = endpoint(ipOut, d.agent);
+  if (src !== undefined) e.src_endpoint = src;
   e['is_remote'] = true;
-  const obs = observables(d.organization, d.agent, ipOut, token);
+  const obs = observables(d.agent, ipOut, token);
   if (obs !== undefined) e.observables = obs;
   e.unmapped = {
-      buildkite: compact({
-        ...envelopeUnmapped(ctx.envelope),
-        ...leftover(d, ['agent', 'organization', 'token']),
-        agent: agentUnmapped(d.agent),
-        token: d.token ? compact({ uuid: d.token.uuid, description: d.token.description, created_at: d.token.created_at, ...leftover(d.token, ['uuid', 'description', 'created_at']) }) : undefined,
-        invalid_ip_address: ip && ipOut === undefined ? ip : undefined,
-        ip_address_as_sent: ipOut !== undefined && ipOut !== ip ? ip : undefined,
-      }),
+    buildkite: compact({
+      ...envelopeUnmapped(ctx.envelope),
+      ...leftover(d, ['agent', 'organization', 'token']),
+      agent: agentUnmapped(d.agent, ctx.time, state),
+      // The token's uuid is user.credential_uid.
+      token: d.token ? leftover(d.token, ['uuid']) : undefined,
+      invalid_ip_address: ip && ipOut === undefined ? ip : undefined,
+      ip_address_as_sent: ipOut !== undefined && ipOut !== ip ? ip : undefined,
+    }),
   };
   return e;
 }
@@ -99,21 +111,24 @@ export function mapBlocked(ctx: MapContext, d: AgentBlockedDetail | ClusterToken
   e.time = ctx.time;
   e.message = `${ctx.detailType}: ${agent ? `agent ${agent.name ?? agent.uuid}` : 'an agent'} tried to register from ${d.blocked_ip} with cluster token "${ct.description ?? ct.uuid}" (allowed: ${allowed})`;
   e.metadata = metadata(ctx, { eventCode: ctx.detailType, originalUid: ctx.envelope.id, logName: 'buildkite-agents', org: d.organization });
+  e['cloud'] = cloudOf(ctx.envelope);
   e.user = agentUser(agent, d.organization, ct.uuid);
   e['service'] = { name: 'Buildkite Agent API' };
   const ipOut = ocsfIp(d.blocked_ip);
-  e.src_endpoint = endpoint(ipOut, agent);
+  const src = endpoint(ipOut, agent);
+  if (src !== undefined) e.src_endpoint = src;
   e['is_remote'] = true;
-  const obs = observables(d.organization, agent, ipOut, ct.uuid);
+  const obs = observables(agent, ipOut, ct.uuid);
   if (obs !== undefined) e.observables = obs;
   e.unmapped = {
-      buildkite: compact({
-        ...envelopeUnmapped(ctx.envelope),
-        ...leftover(d, ['agent', 'organization', 'cluster_token', 'blocked_ip']),
-        blocked_ip: d.blocked_ip,
-        cluster_token: compact({ uuid: ct.uuid, description: ct.description, allowed_ip_addresses: ct.allowed_ip_addresses, ...leftover(ct, ['uuid', 'description', 'allowed_ip_addresses']) }),
-        agent: agent ? compact({ ...agentUnmapped(agent), ip_address: agent.ip_address }) : undefined,
-      }),
+    buildkite: compact({
+      ...envelopeUnmapped(ctx.envelope),
+      ...leftover(d, ['agent', 'organization', 'cluster_token', 'blocked_ip']),
+      // src_endpoint.ip, unless it is not an address OCSF accepts.
+      blocked_ip: ipOut === d.blocked_ip ? undefined : d.blocked_ip,
+      cluster_token: leftover(ct, ['uuid']),
+      agent: agent ? compact({ ...agentUnmapped(agent, ctx.time, undefined), ip_address: agent.ip_address }) : undefined,
+    }),
   };
   return e;
 }

@@ -1,7 +1,7 @@
 import type { UnknownDetail } from '../../contracts/buildkite.ts';
 import { header, type OcsfEvent, type OcsfResource } from '../types.ts';
 import { compact, Observables } from '../common.ts';
-import { envelopeUnmapped, metadata, orgObservables, orgResource, resource, type MapContext } from './shared.ts';
+import { cloudOf, envelopeUnmapped, metadata, orgResource, resource, type MapContext } from './shared.ts';
 
 const ENTITY_KEYS = ['pipeline', 'build', 'job', 'agent'] as const;
 const ENTITY_TYPES: Record<(typeof ENTITY_KEYS)[number], string> = { pipeline: 'Pipeline', build: 'Build', job: 'Job', agent: 'Agent' };
@@ -17,7 +17,6 @@ export function mapGeneric(ctx: MapContext, input: UnknownDetail): OcsfEvent {
   const resources: OcsfResource[] = [];
   if (d.organization) {
     resources.push(orgResource(d.organization));
-    orgObservables(obs, d.organization);
   }
   for (const key of ENTITY_KEYS) {
     const v = d[key];
@@ -25,7 +24,7 @@ export function mapGeneric(ctx: MapContext, input: UnknownDetail): OcsfEvent {
       const o = v as { uuid: string; slug?: unknown; name?: unknown; label?: unknown };
       const name = [o.slug, o.name, o.label].find((x): x is string => typeof x === 'string');
       resources.push(resource(o.uuid, ENTITY_TYPES[key], name));
-      obs.add(`resources[${ENTITY_TYPES[key]}].uid`, 'resourceUid', o.uuid);
+      obs.add('resources[].uid', 'resourceUid', o.uuid);
     }
   }
   const { organization: _org, ...rest } = d;
@@ -34,6 +33,7 @@ export function mapGeneric(ctx: MapContext, input: UnknownDetail): OcsfEvent {
   e.time = ctx.time;
   e.message = `${ctx.detailType} (not yet mapped by Kitewatch; details in unmapped)`;
   e.metadata = metadata(ctx, { eventCode: ctx.detailType, originalUid: ctx.envelope.id, logName: 'buildkite-events', org: d.organization });
+  e['cloud'] = cloudOf(ctx.envelope);
   e.actor = { app_name: 'Buildkite' };
   e['api'] = { operation: ctx.detailType, service: { name: 'Buildkite' } };
   e.src_endpoint = { svc_name: 'buildkite' };

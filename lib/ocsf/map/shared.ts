@@ -1,6 +1,6 @@
 import type { EventBridgeEnvelope } from '../../contracts/buildkite.ts';
 import { OCSF_VERSION, type OcsfMetadata, type OcsfResource } from '../types.ts';
-import { addLeftover, compact, leftover, type Observables } from '../common.ts';
+import { addLeftover, leftover } from '../common.ts';
 
 export const PRODUCT = { name: 'Buildkite Pipelines', vendor_name: 'Buildkite' } as const;
 
@@ -21,11 +21,14 @@ export interface MapContext {
   readonly time: number;
 }
 
+/** The OCSF profiles a Buildkite event declares: `cloud` (the EventBridge account and region). */
+export const BUILDKITE_PROFILES: readonly string[] = ['cloud'];
+
 export function metadata(
   ctx: MapContext,
   opts: { eventCode: string; originalUid: string; logName: string; org?: Org | undefined; originalTime?: string },
 ): OcsfMetadata {
-  // Same keys and order as before, built directly: only tenant_uid can be missing.
+  // Built directly, in the emitted order; only tenant_uid and logged_time can be missing.
   const m: OcsfMetadata = {
     version: OCSF_VERSION,
     product: { name: PRODUCT.name, vendor_name: PRODUCT.vendor_name, feature: { name: ctx.detailType } },
@@ -38,29 +41,42 @@ export function metadata(
   m.log_name = opts.logName;
   m.log_provider = 'Amazon EventBridge';
   m.original_time = opts.originalTime ?? ctx.envelope.time;
-  m.logged_time = Date.parse(ctx.envelope.time);
-  m.profiles = [];
+  // When EventBridge received it: news only when it is not the event's own time (audit events).
+  const logged = Date.parse(ctx.envelope.time);
+  if (Number.isFinite(logged) && logged !== ctx.time) m.logged_time = logged;
+  m.profiles = BUILDKITE_PROFILES as string[];
   return m;
 }
 
-/** Envelope fields that have no OCSF place, kept for the analyst. */
+/** Where the event was received: the EventBridge account and region (the `cloud` profile). */
+export function cloudOf(env: EventBridgeEnvelope): Record<string, unknown> {
+  const c: Record<string, unknown> = { provider: 'AWS' };
+  if (typeof env.account === 'string' && env.account !== '') c['account'] = { uid: env.account, type_id: 10, type: 'AWS Account' };
+  if (typeof env.region === 'string' && env.region !== '') c['region'] = env.region;
+  return c;
+}
+
+/** Envelope fields that have no OCSF place, kept for the analyst (id, detail-type, account, region have one). */
 export function envelopeUnmapped(env: EventBridgeEnvelope): Record<string, unknown> {
   const out: Record<string, unknown> = { source: env.source };
-  if (env.account !== undefined && env.account !== null) out['account'] = env.account;
-  if (env.region !== undefined && env.region !== null) out['region'] = env.region;
-  out['detail_type'] = env['detail-type'];
-  out['event_id'] = env.id;
   if (env.resources !== undefined && env.resources.length > 0) out['resources'] = env.resources;
   return addLeftover(out, env, ['version', 'id', 'detail-type', 'source', 'account', 'time', 'region', 'resources', 'detail']);
 }
 
-export function orgUser(org: Org | undefined): { uid?: string; name?: string } | undefined {
-  return org === undefined ? undefined : { uid: org.uuid, name: org.slug };
+/**
+ * Buildkite's GraphQL ids are base64 of `<Type>---<uuid>`: pure duplicates when the uuid is the
+ * object's own. Anything else (a format change) is kept.
+ */
+export function redundantGraphqlId(graphqlId: unknown, uuid: unknown): boolean {
+  if (typeof graphqlId !== 'string' || typeof uuid !== 'string' || uuid === '') return false;
+  const decoded = Buffer.from(graphqlId, 'base64').toString('latin1');
+  return decoded.endsWith(`---${uuid}`) && Buffer.from(decoded, 'latin1').toString('base64') === graphqlId;
 }
 
-export function orgObservables(obs: Observables, org: Org | undefined): void {
-  if (org === undefined) return;
-  obs.add('metadata.tenant_uid', 'resourceUid', org.uuid);
+/** `leftover(obj, consumed)` without a `graphql_id` that only re-encodes `obj.uuid`. */
+export function entityLeftover(obj: Record<string, unknown>, consumed: readonly string[]): Record<string, unknown> | undefined {
+  const skipGraphql = redundantGraphqlId(obj['graphql_id'], obj['uuid']);
+  return leftover(obj, skipGraphql ? [...consumed, 'graphql_id'] : consumed);
 }
 
 export function resource(uid: string, type: string, name: string | null | undefined, data?: Record<string, unknown>): OcsfResource {
@@ -71,5 +87,5 @@ export function resource(uid: string, type: string, name: string | null | undefi
 }
 
 export function orgResource(org: Org): OcsfResource {
-  return resource(org.uuid, 'Organization', org.slug, compact({ graphql_id: org.graphql_id, ...leftover(org, ['uuid', 'slug', 'graphql_id']) }));
+  return resource(org.uuid, 'Organization', org.slug, entityLeftover(org, ['uuid', 'slug']));
 }
