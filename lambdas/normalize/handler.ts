@@ -18,6 +18,7 @@ const normalizer = createNormalizer({
   s3: lazyS3Client(),
   eventBusName: settings.eventBusName,
   quarantineBucket: settings.quarantineBucket,
+  expectedSource: settings.expectedSource,
   logger,
   metrics,
 });

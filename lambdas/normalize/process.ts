@@ -23,6 +23,8 @@ export interface NormalizerDeps {
   readonly s3: Pick<S3Client, 'send'>;
   readonly eventBusName: string;
   readonly quarantineBucket: string;
+  /** The configured partner event source; any other source is quarantined. @default no check */
+  readonly expectedSource?: string | undefined;
   readonly logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
   readonly metrics: Pick<Metrics, 'addMetric'>;
   /** @default normalizeEnvelope from lib/ocsf/normalize.ts */
@@ -171,7 +173,7 @@ export function createNormalizer(deps: NormalizerDeps): Normalizer {
     const original = { input, raw: record.body, bytes };
     let result: ReturnType<Normalize>;
     try {
-      result = normalize(input, { sizeBytes: bytes });
+      result = normalize(input, { sizeBytes: bytes, expectedSource: deps.expectedSource });
     } catch (cause) {
       // A normalizer bug must not lose the event: quarantine it for replay after the fix.
       const reason = `normalizer threw ${(cause as Error).name}: ${(cause as Error).message}`;

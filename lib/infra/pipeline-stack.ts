@@ -44,6 +44,8 @@ export class PipelineStack extends Stack {
       environment: {
         [NormalizeEnv.eventBusName]: stateful.kitewatchBus.eventBusName,
         [NormalizeEnv.quarantineBucket]: stateful.quarantineBucket.bucketName,
+        // The partner source is the partner bus's name; a custom bus has no configured source.
+        ...(config.partnerEventBusName === undefined ? {} : { [NormalizeEnv.expectedSource]: config.partnerEventBusName }),
       },
       key: stateful.key,
       config,

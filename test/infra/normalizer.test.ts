@@ -6,6 +6,7 @@
 import { EventBridgeClient, type PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
 import type { SQSRecord } from 'aws-lambda';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { NormalizeEnv, parseNormalizeEnv } from '../../lambdas/normalize/env.ts';
 import { createNormalizer, PUT_EVENTS_MAX_BYTES, quarantineKey, type NormalizerDeps } from '../../lambdas/normalize/process.ts';
 import { createLogger } from '../../lambdas/shared/logger.ts';
 import { createMetrics } from '../../lambdas/shared/metrics.ts';
@@ -15,6 +16,7 @@ import { clone, sample, sampleSlugs } from '../support/fixtures.ts';
 import { awsClientConfig } from '../support/moto.ts';
 import { createIngestHarness, type IngestHarness } from './support/ingest-harness.ts';
 import { sqsEvent, sqsRecord } from './support/sqs-event.ts';
+import { logicalId, PARTNER_BUS, synthKitewatch, TEST_CONFIG } from './support/synth.ts';
 
 let h: IngestHarness;
 beforeAll(async () => {
@@ -149,6 +151,36 @@ describe('publishing normalized events', () => {
     expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(records.slice(10).map((r) => r.messageId));
     await h.drainPublished(10);
   });
+});
+
+describe('partner source on AWS', () => {
+  it('quarantines an event from another partner source, with the configured source taken from the synthesized template', async () => {
+    const synth = synthKitewatch(TEST_CONFIG, { bundle: false });
+    let variables: Record<string, unknown>;
+    try {
+      const fn = synth.pipeline.toJSON().Resources[logicalId(synth.stacks.pipeline.normalizer.fn)] as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+      variables = fn.Properties.Environment.Variables;
+    } finally {
+      synth.cleanup();
+    }
+    const expected = variables[NormalizeEnv.expectedSource];
+    expect(expected).toBe(PARTNER_BUS);
+    // The deployed values, with the bus and bucket of this moto run in place of the stack imports.
+    const settings = parseNormalizeEnv({ [NormalizeEnv.eventBusName]: h.eventBusName, [NormalizeEnv.quarantineBucket]: h.quarantineBucket, [NormalizeEnv.expectedSource]: expected as string });
+
+    const ours = sample('agent-connected');
+    ours['source'] = PARTNER_BUS;
+    ours['id'] = '00000000-0000-4000-8000-00000000a001';
+    const foreign = clone(ours);
+    foreign['source'] = 'aws.partner/buildkite.com/other-org/0106-187c-12cd4fe';
+    foreign['id'] = '00000000-0000-4000-8000-00000000a002';
+    const [good, bad] = [sqsRecord(JSON.stringify(ours)), sqsRecord(JSON.stringify(foreign))];
+    const response = await createNormalizer(deps({ expectedSource: settings.expectedSource })).processBatch(sqsEvent([good, bad]));
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(await h.drainPublished(1)).toHaveLength(1);
+    const record = (await h.quarantined()).get(quarantineKey(bad.body, new Date(Number(bad.attributes.SentTimestamp))));
+    expect(record?.reason).toBe(`source "aws.partner/buildkite.com/other-org/0106-187c-12cd4fe" is not the configured partner event source "${PARTNER_BUS}"`);
+  }, 120_000);
 });
 
 describe('quarantine', () => {

@@ -226,6 +226,7 @@ describe('normalizer Lambda', () => {
         [PowertoolsEnv.logLevel]: 'INFO',
         [NormalizeEnv.eventBusName]: importOf(s.stateful, ids.kitewatchBus),
         [NormalizeEnv.quarantineBucket]: importOf(s.stateful, ids.quarantineBucket),
+        [NormalizeEnv.expectedSource]: PARTNER_BUS,
       },
     });
   });
