@@ -160,6 +160,15 @@ export class BuildkiteClient {
     return this.#restUrl<T>(call, method, joinUrl(this.apiUrl, path), request);
   }
 
+  /**
+   * A REST call to an absolute URL the API gave (a pagination link). Refused unless it is on the
+   * configured API's origin: the token goes nowhere else.
+   */
+  async restUrl<T = unknown>(call: string, method: HttpMethod, url: URL, request: RestRequest = {}): Promise<RestResponse<T>> {
+    if (url.origin !== new URL(this.apiUrl).origin) throw new Error(`Buildkite ${call}: refusing to send the token to ${url.origin}, which is not the configured API`);
+    return this.#restUrl<T>(call, method, url, request);
+  }
+
   /** GET every page (per_page=100, following `Link: rel="next"` on the same origin only). */
   async restPaged<T>(call: string, path: string): Promise<T[]> {
     const items: T[] = [];

@@ -6,6 +6,7 @@ import { createContainStage } from '../containment/stage.ts';
 import { createDetectStage } from '../detections/stage.ts';
 import { createSink } from '../forward/sinks.ts';
 import { SqliteState } from '../state/sqlite.ts';
+import { createBackfillCommand } from './backfill.ts';
 import type { Command } from './command.ts';
 import { demoCommand } from './demo.ts';
 import { detectionsCommand } from './detections.ts';
@@ -22,6 +23,7 @@ export const replayPlugins: ReplayPlugins = {
 
 export const COMMANDS: readonly Command[] = [
   createReplayCommand(replayPlugins),
+  createBackfillCommand(replayPlugins),
   detectionsCommand,
   resendCommand,
   demoCommand,

@@ -4,7 +4,7 @@ import { TOKEN_ENV } from '../buildkite/token.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { KitewatchConfig } from '../config/schema.ts';
 import { MAX_JSON_DEPTH } from '../contracts/limits.ts';
-import { expandPaths, readInputs, UsageError } from '../engine/input.ts';
+import { expandPaths, readInputs, UsageError, type InputItem } from '../engine/input.ts';
 import { DEFAULT_MAX_LINE_BYTES, OVERLONG_PREFIX_BYTES } from '../engine/lines.ts';
 import { QUARANTINE_KEPT_BYTES, QUARANTINE_MAX_INPUT_BYTES, QUARANTINE_MAX_REASON_CHARS } from '../engine/quarantine.ts';
 import { NdjsonSink } from '../engine/local-sinks.ts';
@@ -197,7 +197,14 @@ export async function runReplay(
   return replay(opts, io, plugins);
 }
 
-export async function replay(opts: ReplayOptions, io: Io, plugins: ReplayPlugins = {}): Promise<number> {
+/** Where replay's input comes from when it is not PATHs (backfill reads the REST API). */
+export interface ReplaySource {
+  readonly inputs: AsyncIterable<InputItem>;
+  /** Counters printed before replay's own in the summary line (e.g. `fetched=N`). */
+  readonly summaryPrefix?: () => Record<string, number>;
+}
+
+export async function replay(opts: ReplayOptions, io: Io, plugins: ReplayPlugins = {}, source?: ReplaySource): Promise<number> {
   const sinks: Sink[] = [];
   const specs = opts.sinks.length > 0 ? opts.sinks : [opts.out !== undefined ? `file:${opts.out}` : 'stdout'];
   for (const spec of specs) {
@@ -243,7 +250,8 @@ export async function replay(opts: ReplayOptions, io: Io, plugins: ReplayPlugins
   });
   const progress = new Progress();
   try {
-    for await (const item of readInputs(opts.paths, process.stdin, opts.maxLineBytes === undefined ? {} : { maxLineBytes: opts.maxLineBytes })) {
+    const inputs = source?.inputs ?? readInputs(opts.paths, process.stdin, opts.maxLineBytes === undefined ? {} : { maxLineBytes: opts.maxLineBytes });
+    for await (const item of inputs) {
       await pipeline.process(item);
       progress.tick(pipeline.counts.events, () => `(${pipeline.counts.quarantined} quarantined, ${pipeline.counts.findings} findings)`);
     }
@@ -256,7 +264,8 @@ export async function replay(opts: ReplayOptions, io: Io, plugins: ReplayPlugins
   const delivered = reports.reduce((n, r) => n + r.delivered, 0);
   const spilled = reports.reduce((n, r) => n + r.spilled, 0);
   const remote = opts.sinks.some((s) => s.startsWith('splunk-hec:') || s.startsWith('http:') || s.startsWith('https:'));
-  io.err(summaryLine(pipeline.counts, remote ? { delivered, spilled } : {}));
+  const prefix = Object.entries(source?.summaryPrefix?.() ?? {}).map(([k, n]) => `${k}=${n} `).join('');
+  io.err(prefix + summaryLine(pipeline.counts, remote ? { delivered, spilled } : {}));
   if (pipeline.counts.quarantined > 0) io.err(`kitewatch: ${pipeline.counts.quarantined} input(s) quarantined with reasons in ${opts.quarantine}`);
   if (pipeline.driftedEvents > 0) {
     const kinds = [...pipeline.drift].map(([k, n]) => `${k} x${n}`).join(', ');

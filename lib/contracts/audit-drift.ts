@@ -106,6 +106,11 @@ function renameContext(ctx: Record<string, unknown>): Record<string, unknown> | 
   return renamed ? out : undefined;
 }
 
+/** A context object with EventBridge's key names (a copy; the input is not changed). */
+export function eventBridgeContext(ctx: Record<string, unknown>): Record<string, unknown> {
+  return renameContext(ctx) ?? { ...ctx };
+}
+
 export interface CanonicalAudit {
   /** The detail in the EventBridge shape: the input itself when nothing drifted. */
   readonly detail: AuditEventLoggedDetail;
