@@ -170,6 +170,8 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
     const findings: OcsfEvent[] = [];
     try {
       for (const p of parsed) findings.push(...(await stage.detect(p.event)));
+      // One Update per open incident per batch, holding everything the batch added to it.
+      findings.push(...(await stage.drain()));
       await publish(findings);
     } catch (error) {
       stage.discard();

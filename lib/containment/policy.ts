@@ -35,6 +35,12 @@ export type ParsedFinding = { readonly ok: true; readonly finding: FindingFacts 
 
 const KNOWN_SEVERITIES = new Set([0, 1, 2, 3, 4, 5, 6, 99]);
 
+function updateNumber(unmapped: unknown): number | undefined {
+  const kw = (unmapped as { kitewatch?: { incident?: { update?: unknown } } } | undefined)?.kitewatch;
+  const n = kw?.incident?.update;
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
 export function parseFinding(event: OcsfEvent): ParsedFinding {
   const parsed = DetectionFindingSchema.safeParse(event);
   if (!parsed.success) {
@@ -57,6 +63,14 @@ export function parseFinding(event: OcsfEvent): ParsedFinding {
     };
   });
   const org = entities.find((e) => e.type === 'Organization');
+  // An Update of an open incident's finding (lib/detections/incident.ts) acts only on the
+  // entities it names for the first time; the earlier ones were acted on for the earlier event.
+  const update = f['activity_id'] === 2 ? updateNumber(f['unmapped']) : undefined;
+  if (update !== undefined) {
+    for (const [i, e] of entities.entries()) {
+      if (e.role !== 'related' && e.data['since_update'] !== update) entities[i] = { ...e, role: undefined };
+    }
+  }
   return {
     ok: true,
     finding: {

@@ -175,6 +175,11 @@ export const Agent = z.object({
   lost_at: ts,
 });
 
+/**
+ * An audit event's context with EventBridge's key names (lib/contracts/audit-drift.ts renames the
+ * GraphQL AuditContext types' fields to these): the request and session, plus the API access
+ * token (AuditAPIContext) and the agent (AuditAgentAPIContext) the request authenticated as.
+ */
 export const AuditContext = z.object({
   request_id: str,
   request_ip: str,
@@ -182,6 +187,8 @@ export const AuditContext = z.object({
   session_user_uuid: str,
   session_key: str,
   session_created_at: str,
+  api_access_token_uuid: str,
+  agent_uuid: str,
 });
 export type AuditContext = z.infer<typeof AuditContext>;
 

@@ -187,6 +187,11 @@ export function audit(p: {
   org?: OrgRef;
   /** Extra context keys (e.g. an API token's uuid), merged into the context JSON. */
   context?: Record<string, string>;
+  /**
+   * A context shaped like GraphQL's AuditAPIContext (an API access token) or AuditAgentAPIContext
+   * (an agent) in snake_case, instead of the web session context EventBridge samples show.
+   */
+  via?: { readonly apiToken: string } | { readonly agent: string };
   /** Disambiguates otherwise identical events. */
   seq?: number;
 }): Envelope {
@@ -194,12 +199,18 @@ export function audit(p: {
   const occurred = buildkiteTime(p.at);
   const eventUuid = uid('audit', p.type, occurred, p.actor?.uuid ?? '', p.subject?.uuid ?? p.subject?.name ?? '', String(p.seq ?? 0));
   const sessionUser = p.actor?.uuid ?? '';
-  const context: Record<string, string> = {
+  const ua = p.userAgent ?? 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+  const ipAddress = p.ip ?? '203.0.113.10';
+  const context: Record<string, string> = p.via !== undefined
+    ? 'apiToken' in p.via
+      ? { request_api_access_token_uuid: p.via.apiToken, request_ip_address: ipAddress, request_user_agent: p.userAgent ?? 'terraform-provider-buildkite/1.17.2', ...p.context }
+      : { agent_uuid: p.via.agent, authentication_type: 'access_token', connection_state: 'connected', organization_uuid: org.uuid, request_ip_address: ipAddress, session_ip_address: ipAddress, ...p.context }
+    : {
     request_id: eventUuid.replaceAll('-', '').slice(0, 24),
     request_ip: p.ip ?? '203.0.113.10',
     session_key: uid('session', sessionUser).replaceAll('-', '').slice(0, 24),
     session_user_uuid: sessionUser,
-    request_user_agent: p.userAgent ?? 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+    request_user_agent: ua,
     session_created_at: new Date(ms(p.at) - 3_600_000).toISOString(),
     ...p.context,
   };

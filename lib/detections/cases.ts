@@ -82,8 +82,12 @@ export async function runDetector(
   try {
     for (const [i, event] of events.entries()) {
       for (const finding of await stage.detect(event)) out.push({ at: i, finding });
-      if ((i + 1) % flushEvery === 0) await stage.flush();
+      if ((i + 1) % flushEvery === 0) {
+        for (const finding of await stage.drain()) out.push({ at: i, finding });
+        await stage.flush();
+      }
     }
+    for (const finding of await stage.drain()) out.push({ at: events.length - 1, finding });
     await stage.flush();
   } finally {
     await state.close();
@@ -98,7 +102,7 @@ function resourcesOf(f: OcsfEvent): FindingResource[] {
 function describeFinding(r: RaisedFinding): string {
   const target = resourcesOf(r.finding).find((x) => x.data?.role === 'target');
   const info = r.finding['finding_info'] as { title?: string } | undefined;
-  return `#${r.at} ${r.finding.severity} "${info?.title ?? '?'}" target ${target ? `${target.type} ${target.uid}` : 'none'}`;
+  return `#${r.at}${r.finding.activity_id === 2 ? ' (update)' : ''} ${r.finding.severity} "${info?.title ?? '?'}" target ${target ? `${target.type} ${target.uid}` : 'none'}`;
 }
 
 /** Differences between what was raised and what the case expects (empty: pass). */
@@ -111,8 +115,13 @@ export function compareFindings(raised: readonly RaisedFinding[], expected: read
     const got = raised[i];
     if (got === undefined) return;
     const f = got.finding;
-    const info = f['finding_info'] as { title?: string; analytic?: { uid?: string } } | undefined;
+    const info = f['finding_info'] as { uid?: string; title?: string; analytic?: { uid?: string } } | undefined;
     const label = `finding ${i + 1}`;
+    const activity = exp.update === true ? 2 : 1;
+    if (f.activity_id !== activity) problems.push(`${label}: activity ${f.activity_id}, expected ${activity} (${exp.update === true ? 'Update' : 'Create'})`);
+    if (exp.update === true && !raised.slice(0, i).some((r) => r.finding.activity_id === 1 && (r.finding['finding_info'] as { uid?: string }).uid === info?.uid)) {
+      problems.push(`${label}: an Update whose finding_info.uid no earlier finding has`);
+    }
     if (got.at !== exp.at) problems.push(`${label}: raised by event #${got.at}, expected #${exp.at}`);
     if (f.severity_id !== exp.severity) problems.push(`${label}: severity ${f.severity_id} (${f.severity}), expected ${exp.severity}`);
     if (!(info?.title ?? '').includes(exp.title)) problems.push(`${label}: title "${info?.title}" does not contain "${exp.title}"`);
@@ -142,6 +151,22 @@ export function compareFindings(raised: readonly RaisedFinding[], expected: read
   return problems;
 }
 
+/**
+ * What must not depend on batch boundaries: every new finding exactly, and the last version of
+ * each finding's entities and counts. (Updates are raised once per incident per batch, so their
+ * number does.)
+ */
+function outcome(raised: readonly RaisedFinding[]): unknown {
+  const created = raised.filter((r) => r.finding.activity_id !== 2);
+  const last = new Map<string, unknown>();
+  for (const { finding } of raised) {
+    const fi = finding['finding_info'] as { uid: string; related_events_count?: number; last_seen_time?: number };
+    const entities = resourcesOf(finding).map((r) => `${r.type} ${r.uid} ${r.data.role}`).sort();
+    last.set(fi.uid, { entities, count: fi.related_events_count, lastSeen: fi.last_seen_time, severity: finding.severity_id });
+  }
+  return { created, last: [...last.entries()].sort((a, b) => a[0].localeCompare(b[0])) };
+}
+
 export async function runCase(detector: AnyDetector, c: DetectorCase, options: RunOptions = {}): Promise<CaseResult> {
   const t0 = performance.now();
   const problems: string[] = [];
@@ -152,7 +177,7 @@ export async function runCase(detector: AnyDetector, c: DetectorCase, options: R
     const events = normalizeCase(c);
     findings = await runDetector(detector, events, c.config, 1, options);
     const batched = await runDetector(detector, events, c.config, Number.MAX_SAFE_INTEGER, options);
-    if (JSON.stringify(batched) !== JSON.stringify(findings)) {
+    if (JSON.stringify(outcome(batched)) !== JSON.stringify(outcome(findings))) {
       problems.push('findings differ between flushing after every event and flushing once (batch boundaries must not matter)');
     }
     problems.push(...compareFindings(findings, c.expect, events, detector.meta.id));

@@ -15,7 +15,11 @@ const enabled = z._default(z.boolean(), true).check(z.describe('Turn the detecto
 function dedupWindow(minutes: number) {
   return z
     ._default(z.int().check(z.positive(), z.lte(60 * 24 * 30)), minutes)
-    .check(z.describe('Do not raise the same finding for the same entity again inside this many minutes (event time).'));
+    .check(
+      z.describe(
+        'Incident window: new evidence about the same entity and cause within this many minutes (event time) of the last updates the open finding instead of raising a new one; after this many minutes without new evidence the incident closes.',
+      ),
+    );
 }
 
 /**
@@ -138,6 +142,9 @@ export const SecretAccessConfig = z
       ._default(z.int().check(z.gte(2)), 25)
       .check(d('SECRET_QUERIED events by one reader inside the enumeration window that make an enumeration.')),
     enumerationWindowMinutes: z._default(z.int().check(z.positive(), z.lte(24 * 60)), 10).check(d('Enumeration window in minutes.')),
+    secretReaders: identities(
+      'Declared bulk readers (rotation or backup identities: a user, or a pipeline) whose reads of many secrets are expected; they raise no sweep finding. New-secret findings and unusual-ip still apply to them',
+    ),
   })
   .check(d('secret-access: secret reads that break the reader\'s pattern; secret changes by unexpected actors.'));
 

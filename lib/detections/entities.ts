@@ -88,12 +88,14 @@ export function actorLabel(actor: ActorInfo | undefined): string {
   return actor?.name ?? actor?.uid ?? 'an unknown actor';
 }
 
-// Context keys that would name the API access token behind an audit event. Buildkite does not
-// document one; these are the plausible spellings, read only when present.
+// The normalizer maps the API access token of GraphQL's AuditAPIContext (requestApiAccessTokenUuid;
+// api_access_token_uuid once lib/contracts/audit-drift.ts renamed it) to actor.user.credential_uid.
+// Other plausible spellings stay in unmapped.buildkite.context_extra and are read from there.
 const API_TOKEN_CONTEXT_KEYS = ['api_access_token_uuid', 'access_token_uuid', 'api_token_uuid', 'token_uuid'] as const;
 /** The API access token an audit event was made with, when its context names one. */
 export function apiTokenOf(event: OcsfEvent): string | undefined {
-  // Context keys the mapper does not place are kept in unmapped.buildkite.context_extra.
+  const mapped = str(event.actor?.user?.credential_uid);
+  if (mapped !== undefined) return mapped;
   const ctx = obj(buildkiteUnmapped(event)?.['context_extra']);
   if (ctx === undefined) return undefined;
   for (const key of API_TOKEN_CONTEXT_KEYS) {
@@ -101,6 +103,12 @@ export function apiTokenOf(event: OcsfEvent): string | undefined {
     if (v !== undefined) return v;
   }
   return undefined;
+}
+
+/** The agent behind an audit event made through the agent API (AuditAgentAPIContext.agentUuid). */
+export function auditAgentOf(event: OcsfEvent): string | undefined {
+  const list = (event.src_endpoint as { agent_list?: unknown } | undefined)?.agent_list;
+  return Array.isArray(list) ? str(obj(list[0])?.['uid']) : undefined;
 }
 
 export interface AgentInfo {

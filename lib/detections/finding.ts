@@ -67,10 +67,12 @@ interface BuildOptions {
   readonly draft: FindingDraft;
   readonly trigger: OcsfEvent;
   readonly org: OrgInfo | undefined;
+  /** Set when the finding updates an open incident's finding (lib/detections/incident.ts). */
+  readonly update?: { readonly uid: string; readonly created: number };
 }
 
-export function buildFinding({ meta, draft, trigger, org }: BuildOptions): OcsfEvent {
-  const uid = findingUid(meta.id, draft.dedupKey, trigger.metadata.uid);
+export function buildFinding({ meta, draft, trigger, org, update }: BuildOptions): OcsfEvent {
+  const uid = update?.uid ?? findingUid(meta.id, draft.dedupKey, trigger.metadata.uid);
   const resources: FindingResource[] = [...draft.resources];
   if (org !== undefined && !resources.some((r) => r.type === 'Organization' && r.uid === org.uid)) resources.push(orgResource(org));
   const evidences = draft.evidences.slice(0, MAX_EVIDENCES);
@@ -80,10 +82,12 @@ export function buildFinding({ meta, draft, trigger, org }: BuildOptions): OcsfE
   const types = draft.type === undefined ? [...meta.types] : [...meta.types, draft.type];
   const severity: SeverityId = draft.severity;
   return compact({
-    ...classify(2004, 1, severity),
+    // OCSF 2004 activity: 1 Create (an incident opens), 2 Update (new evidence about it).
+    ...classify(2004, update === undefined ? 1 : 2, severity),
     status_id: 1,
     status: FINDING_STATUS[1],
-    time: trigger.time,
+    // An Update is never older than the finding it updates (events may arrive out of order).
+    time: update === undefined ? trigger.time : Math.max(trigger.time, update.created),
     message: draft.title,
     confidence_id: draft.confidence,
     confidence: CONFIDENCE[draft.confidence],
@@ -91,7 +95,7 @@ export function buildFinding({ meta, draft, trigger, org }: BuildOptions): OcsfE
     metadata: compact({
       version: OCSF_VERSION,
       product: { ...FINDING_PRODUCT, feature: { name: meta.id } },
-      uid: deterministicUid('kitewatch-finding-event', uid),
+      uid: update === undefined ? deterministicUid('kitewatch-finding-event', uid) : deterministicUid('kitewatch-finding-event', uid, trigger.metadata.uid),
       // The join key with this finding's Remediation Activities (and its later updates).
       correlation_uid: uid,
       tenant_uid: org?.uid,
@@ -106,7 +110,8 @@ export function buildFinding({ meta, draft, trigger, org }: BuildOptions): OcsfE
       types,
       analytic: { uid: meta.id, name: meta.title, type_id: meta.analyticType, type: ANALYTIC_TYPES[meta.analyticType], desc: meta.description },
       attacks: meta.attacks.map((a) => ({ ...a })),
-      created_time: trigger.time,
+      created_time: update?.created ?? trigger.time,
+      modified_time: update === undefined ? undefined : Math.max(trigger.time, update.created),
       first_seen_time: draft.firstSeen,
       last_seen_time: draft.lastSeen,
       related_events: evidences.map((e) => ({ uid: e.uid, type_uid: e.typeUid, created_time: e.time })),

@@ -51,6 +51,17 @@ function severityText(m: DetectorMeta): string {
   return m.severityNotes ?? SEVERITY[m.severity];
 }
 
+/** What every detector promises about repeats: the incident model (lib/detections/incident.ts). */
+export const INCIDENT_TEXT = [
+  '**One finding per incident.** A detector\'s finding is about one entity and one cause (its dedup key: e.g. an agent token and a network, a reader and its sweep). ' +
+    'The first evidence opens an incident and raises a finding (activity Create). While the incident is open, new evidence about the same entity and cause updates that finding: ' +
+    'the same `finding_info.uid`, activity Update, `related_events_count`, `last_seen_time`, and every secret, agent or other entity involved so far (up to 300 to act on and 30 for context). ' +
+    'An Update is raised only when the evidence names a new entity to act on or raises the severity; containment acts on the entities an Update names for the first time ' +
+    '(`resources[].data.since_update`), so every swept secret and every agent is acted on once. Other repeats only extend the incident.',
+  '**When an incident closes.** When no new evidence arrives for the detector\'s `dedupWindowMinutes` (event time: 24 h for unusual-ip, 60 min for token-spike, secret-access and break-glass-edit, 15 min for monitoring-disabled). ' +
+    'The next evidence after that opens a new incident and a new finding. An incident that keeps receiving evidence (a network used every day) stays one finding.',
+].join('\n\n');
+
 /** The README's detector catalog and runbooks, generated from the detectors' metadata. */
 export function detectorCatalogMarkdown(): string {
   const lines: string[] = [
@@ -62,6 +73,7 @@ export function detectorCatalogMarkdown(): string {
       `| \`${m.id}\` | ${cell(m.title)} | ${cell(severityText(m))} | ${cell(m.attacks.map(attackText).join('; '))} | ${cell(m.defaultThresholds)} | ${cell(m.recommendedContainment)} |`,
     );
   }
+  lines.push('', INCIDENT_TEXT);
   for (const { meta: m } of DETECTORS) {
     lines.push('', `### \`${m.id}\`: ${m.title}`, '', m.description, '', `Targets: ${m.targets.join(', ')}. Configure under \`detectors.${m.id}\`.`, '', '**Check**', '');
     for (const c of m.runbook.check) lines.push(`- ${c}`);

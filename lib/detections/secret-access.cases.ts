@@ -23,6 +23,25 @@ function routine(firstDay = 0): Envelope[] {
   return out;
 }
 const ROUTINE = 18;
+const slowKeys = Array.from({ length: 20 }, (_, i) => `SERVICE_${String(i + 1).padStart(2, '0')}_KEY`);
+const rotation = ['PROD_DB_PASSWORD', 'STRIPE_KEY', 'GITHUB_APP_KEY', 'SLACK_TOKEN', 'DATADOG_KEY', 'SENTRY_DSN', 'PYPI_TOKEN', 'DOCKER_PASSWORD', 'SIGNING_KEY', 'SSH_DEPLOY_KEY', 'TWILIO_TOKEN', 'AWS_SECRET'].map((k) => `ROTATED_${k}`);
+
+/** Night `day` (0-based, from 2026-03-01) of a rotation job: the given secrets, 10 to 30 s apart, around `time`. */
+function nightlyAt(day: number, keys: readonly string[], time = '02:00'): Envelope[] {
+  const start = ms(`2026-03-${String(1 + day).padStart(2, '0')}T${time}:00Z`) + (day % 4) * 7 * 60_000;
+  let t = start;
+  return keys.map((k, i) => {
+    t += (10 + ((i * 7 + day) % 20)) * 1000;
+    return secretRead({ at: t, secret: secret(k), actor: rotator, ip: '34.240.1.1', seq: day * 100 + i });
+  });
+}
+const nightly = (nights: number): Envelope[] => Array.from({ length: nights }, (_, d) => nightlyAt(d, rotation)).flat();
+/** The first night of an undeclared rotation job: a sweep, updated with secrets 11 and 12. */
+const nightlyFirst = () => [
+  { at: 9, severity: 4 as const, title: 'read 10 different secrets', target: { type: 'Actor' as const, uid: rotator.uuid } , implicated: rotation.slice(0, 10).map((x) => uid('secret', x)) },
+  { at: 10, severity: 4 as const, title: 'read 11 different secrets', target: { type: 'Actor' as const, uid: rotator.uuid }, implicated: rotation.slice(0, 11).map((x) => uid('secret', x)), update: true },
+  { at: 11, severity: 4 as const, title: 'read 12 different secrets', target: { type: 'Actor' as const, uid: rotator.uuid }, implicated: rotation.map((x) => uid('secret', x)), update: true },
+];
 const sweepKeys = ['PROD_DB_PASSWORD', 'STRIPE_KEY', 'GITHUB_APP_KEY', 'SLACK_TOKEN', 'DATADOG_KEY', 'SENTRY_DSN', 'PYPI_TOKEN', 'DOCKER_PASSWORD', 'SIGNING_KEY', 'SSH_DEPLOY_KEY', 'TWILIO_TOKEN', 'AWS_SECRET'];
 
 export const secretAccessCases: readonly DetectorCase[] = [
@@ -49,22 +68,92 @@ export const secretAccessCases: readonly DetectorCase[] = [
     expect: [],
   },
   {
-    name: 'an actor sweeping many secrets in minutes',
+    name: 'an actor sweeping many secrets in minutes: one new-secret and one sweep incident, updated with every secret',
     kind: 'positive',
     events: [
       secretRead({ at: '2026-03-01T09:00:00Z', secret: secret('STAGING_DB_PASSWORD'), actor: jane, ip: '86.1.2.3' }),
       ...sweepKeys.map((k, i) => secretRead({ at: at('2026-03-03T10:30:00Z', i * 20), secret: secret(k), actor: jane, ip: '86.1.2.3' })),
     ],
     expect: [
-      { at: 1, severity: 3, title: 'Actor "Jane Doe" read secret "PROD_DB_PASSWORD", which it has never read before', target: { type: 'Secret', uid: uid('secret', 'PROD_DB_PASSWORD') }, related: [jane.uuid] },
-      {
-        at: 10,
-        severity: 4,
-        title: 'Actor "Jane Doe" read 10 different secrets in 10 minutes',
-        target: { type: 'Actor', uid: jane.uuid },
-        implicated: sweepKeys.slice(0, 10).map((k) => uid('secret', k)),
-        evidence: [1, 2, 9],
-      },
+      ...sweepKeys.flatMap((k, i) => {
+        const newSecret = {
+          at: i + 1,
+          severity: 3 as const,
+          title: `Actor "Jane Doe" read secret "${k}", which it has never read before`,
+          target: { type: 'Secret' as const, uid: uid('secret', 'PROD_DB_PASSWORD') },
+          implicated: sweepKeys.slice(1, i + 1).map((x) => uid('secret', x)),
+          related: [jane.uuid],
+          update: i > 0,
+        };
+        if (i + 1 < 10) return [newSecret];
+        const sweep = {
+            at: i + 1,
+            severity: 4 as const,
+            title: `Actor "Jane Doe" read ${i + 1} different secrets in 10 minutes`,
+            target: { type: 'Actor' as const, uid: jane.uuid },
+            implicated: sweepKeys.slice(0, i + 1).map((x) => uid('secret', x)),
+            evidence: [1, 2, 9],
+            update: i + 1 > 10,
+        };
+        // New findings of an event come first; the Updates of open incidents after (one per incident, at the end of the batch).
+        return i + 1 === 10 ? [sweep, newSecret] : [newSecret, sweep];
+      }),
+    ],
+  },
+  {
+    name: 'a low-and-slow sweep (a new secret every 5 to 7 minutes for two hours) names every secret',
+    kind: 'positive',
+    events: [
+      secretRead({ at: '2026-03-01T09:00:00Z', secret: secret('STAGING_DB_PASSWORD'), actor: jane, ip: '86.1.2.3' }),
+      ...slowKeys.map((k, i) => secretRead({ at: at('2026-03-03T10:00:00Z', i * 360 + (i % 3) * 60 - 60), secret: secret(k), actor: jane, ip: '86.1.2.3' })),
+    ],
+    expect: slowKeys.map((k, i) => ({
+      at: i + 1,
+      severity: 3 as const,
+      title: `Actor "Jane Doe" read secret "${k}", which it has never read before`,
+      target: { type: 'Secret' as const, uid: uid('secret', slowKeys[0] as string) },
+      implicated: slowKeys.slice(1, i + 1).map((x) => uid('secret', x)),
+      evidence: i > 0 ? [i] : [],
+      update: i > 0,
+    })),
+  },
+  {
+    name: 'a nightly job reading the same 12 secrets is a sweep the first night only: then it is the reader\'s rhythm',
+    kind: 'positive',
+    events: nightly(10),
+    expect: [
+      { at: 9, severity: 4, title: 'Actor "secret-rotator" read 10 different secrets in 10 minutes', target: { type: 'Actor', uid: rotator.uuid }, implicated: rotation.slice(0, 10).map((x) => uid('secret', x)) },
+      { at: 10, severity: 4, title: 'read 11 different secrets', target: { type: 'Actor', uid: rotator.uuid }, implicated: rotation.slice(0, 11).map((x) => uid('secret', x)), update: true },
+      { at: 11, severity: 4, title: 'read 12 different secrets', target: { type: 'Actor', uid: rotator.uuid }, implicated: rotation.map((x) => uid('secret', x)), update: true },
+    ],
+  },
+  {
+    name: 'a declared rotation identity (secretReaders) sweeping every night is quiet from the first night',
+    kind: 'negative',
+    config: { secretReaders: [{ uuid: rotator.uuid, note: 'nightly rotation' }] },
+    events: nightly(10),
+    expect: [],
+  },
+  {
+    name: 'the nightly job reading a secret it has never read is not routine',
+    kind: 'positive',
+    config: { secretReaders: [] },
+    events: [...nightly(5), ...nightlyAt(5, [...rotation.slice(0, 11), 'PROD_DB_PASSWORD'])],
+    expect: [
+      ...nightlyFirst(),
+      { at: 60 + 11, severity: 3, title: 'Actor "secret-rotator" read secret "PROD_DB_PASSWORD", which it has never read before', target: { type: 'Secret', uid: uid('secret', 'PROD_DB_PASSWORD') }, related: [rotator.uuid] },
+      { at: 60 + 11, severity: 4, title: 'read 12 different secrets', target: { type: 'Actor', uid: rotator.uuid }, implicated: [...rotation.slice(0, 11), 'PROD_DB_PASSWORD'].map((x) => uid('secret', x)) },
+    ],
+  },
+  {
+    name: 'the nightly job sweeping at noon is not its rhythm',
+    kind: 'positive',
+    events: [...nightly(5), ...nightlyAt(5, rotation, '12:00')],
+    expect: [
+      ...nightlyFirst(),
+      { at: 60 + 9, severity: 4, title: 'read 10 different secrets', target: { type: 'Actor', uid: rotator.uuid }, implicated: rotation.slice(0, 10).map((x) => uid('secret', x)) },
+      { at: 60 + 10, severity: 4, title: 'read 11 different secrets', target: { type: 'Actor', uid: rotator.uuid }, implicated: rotation.slice(0, 11).map((x) => uid('secret', x)), update: true },
+      { at: 60 + 11, severity: 4, title: 'read 12 different secrets', target: { type: 'Actor', uid: rotator.uuid }, implicated: rotation.map((x) => uid('secret', x)), update: true },
     ],
   },
   {

@@ -10,9 +10,17 @@
  *
  * Rules:
  * - new secret: a reader past its learning period reads a secret it has not read in
- *   `memoryDays` (Medium; the secret is the target, the reader related);
+ *   `memoryDays` (Medium; the secret is the target, the reader related). One incident per
+ *   reader: every further new secret it reads while the incident is open is added to the
+ *   finding (an Update), so a low-and-slow sweep names every secret;
  * - sweep: `sweepDistinctSecrets` distinct secrets read by one reader inside
- *   `sweepWindowMinutes` (High; the reader is the target, the secrets implicated);
+ *   `sweepWindowMinutes` (High; the reader is the target, the secrets implicated), unless
+ *   - the reader is declared in `secretReaders` (a rotation or backup identity), or
+ *   - it is the reader's rhythm: every secret of the burst was already known to it, and on an
+ *     earlier day (in the last 14) it read a burst of a similar size (at least half as many
+ *     secrets) at a similar time of day (within 2 h). A nightly job reading the same 12 secrets
+ *     is quiet from its second night; the same job reading a secret it never read, or
+ *     sweeping at noon, or twice as many, is not;
  * - change: SECRET_VALUE_UPDATED / SECRET_DELETED (High) and SECRET_UPDATED (policy or
  *   description, Medium) by an actor not in `secretWriters`.
  * - enumeration: `enumerationQueries` SECRET_QUERIED events by one reader inside
@@ -46,6 +54,12 @@ const TEAM_GRANTS: ReadonlyMap<string, { severity: SeverityId; verb: string }> =
 const SECRETS_CAP = 500;
 
 const writers = perConfig((c: SecretAccessConfig) => new IdentitySet(c.secretWriters));
+const readers = perConfig((c: SecretAccessConfig) => new Set(c.secretReaders.map((r) => (typeof r === 'string' ? r : r.uuid).toLowerCase())));
+
+/** Past bursts remembered per reader, and how far back they count as its rhythm. */
+const RHYTHM_DAYS = 14;
+/** A burst within this much of the same time of day as a past one matches its rhythm. */
+const RHYTHM_SLACK = 2 * 3600;
 
 interface Reader {
   readonly type: EntityType;
@@ -78,15 +92,38 @@ function readerText(r: Reader): string {
   return r.name !== undefined && r.name !== r.uid ? `${label} "${r.name}"` : `${label} ${r.uid}`;
 }
 
-/** Per reader: first seen, and last read (event seconds) per secret. */
+/** Per reader: first seen, last read (event seconds) per secret, and past bursts [event seconds, distinct secrets]. */
 interface Known {
   f: number;
   s: Record<string, number>;
+  b?: Array<[number, number]>;
 }
 
-/** Recent reads of one reader: [secret uid, secret key, event seconds, event uid, ip]. */
+/** Recent reads of one reader: [secret uid, secret key, event seconds, event uid, ip, 1 when the secret was already known to the reader]. */
 interface Recent {
-  r: Array<[string, string, number, string, string]>;
+  r: Array<[string, string, number, string, string, number?]>;
+}
+
+/** Seconds between two times of day, the short way round midnight. */
+function timeOfDayGap(a: number, b: number): number {
+  const d = Math.abs((a % DAY) - (b % DAY));
+  return Math.min(d, DAY - d);
+}
+
+/** A burst the reader has made before: an earlier day, a similar time of day, at least half the size. */
+function isRhythm(bursts: readonly [number, number][] | undefined, now: number, size: number): boolean {
+  return (bursts ?? []).some(([t, n]) => now - t >= DAY / 2 && now - t <= RHYTHM_DAYS * DAY && timeOfDayGap(now, t) <= RHYTHM_SLACK && n * 2 >= size);
+}
+
+/** Records the burst: one entry per day (the largest), the last RHYTHM_DAYS days. */
+function recordBurst(known: Known, now: number, size: number): boolean {
+  const bursts = (known.b ?? []).filter(([t]) => now - t <= RHYTHM_DAYS * DAY);
+  const today = bursts.find(([t]) => now - t < DAY / 2);
+  if (today !== undefined && today[1] >= size) return false;
+  if (today !== undefined) today[1] = size;
+  else bursts.push([now, size]);
+  known.b = bursts;
+  return true;
 }
 
 async function onRead(event: OcsfEvent, ctx: DetectContext<SecretAccessConfig>, audit: AuditInfo): Promise<FindingDraft[]> {
@@ -103,13 +140,14 @@ async function onRead(event: OcsfEvent, ctx: DetectContext<SecretAccessConfig>, 
 
   // New secret for this reader.
   const kKnown = `sec:known:${readerKey}`;
-  const known = (await state.get<Known>(kKnown))?.value;
+  const known = (await state.get<Known>(kKnown))?.value ?? { f: now, s: {} };
   const retention = memory + config.learningPeriodHours * 3600;
-  if (known === undefined) {
-    await state.put<Known>(kKnown, { f: now, s: { [secretUid]: now } }, { expiresAt: ctx.expiresAt(retention) });
+  const last = known.s[secretUid];
+  const isNew = last === undefined || now - last > memory;
+  if (Object.keys(known.s).length === 0) {
+    known.s[secretUid] = now;
+    await state.put<Known>(kKnown, known, { expiresAt: ctx.expiresAt(retention) });
   } else {
-    const last = known.s[secretUid];
-    const isNew = last === undefined || now - last > memory;
     const learning = now - known.f < config.learningPeriodHours * 3600;
     if (isNew && !learning) {
       const usual = Object.keys(known.s).length;
@@ -145,20 +183,24 @@ async function onRead(event: OcsfEvent, ctx: DetectContext<SecretAccessConfig>, 
   const kRecent = `sec:recent:${readerKey}`;
   const recent = (await state.get<Recent>(kRecent))?.value ?? { r: [] };
   recent.r = recent.r.filter((r) => Math.abs(now - r[2]) <= windowSeconds);
-  recent.r.unshift([secretUid, secretName ?? '', now, event.metadata.uid, event.src_endpoint?.ip ?? '']);
+  recent.r.unshift([secretUid, secretName ?? '', now, event.metadata.uid, event.src_endpoint?.ip ?? '', isNew ? 0 : 1]);
   const distinct = new Map<string, string>();
   for (const [uid, name] of recent.r) if (!distinct.has(uid)) distinct.set(uid, name);
   // Bound the item: enough reads to prove the sweep, no more.
   if (recent.r.length > config.sweepDistinctSecrets * 4) recent.r.length = config.sweepDistinctSecrets * 4;
   await state.put<Recent>(kRecent, recent, { expiresAt: ctx.expiresAt(windowSeconds * 2) });
   if (distinct.size >= config.sweepDistinctSecrets) {
+    const routine = recent.r.every((r) => r[5] === 1) && isRhythm(known.b, now, distinct.size);
+    if (recordBurst(known, now, distinct.size)) await state.put<Known>(kKnown, known, { expiresAt: ctx.expiresAt(retention) });
+    const actor = actorOf(event);
+    const declared = readers(config);
+    if (routine || declared.has(reader.uid.toLowerCase()) || (actor?.uid !== undefined && declared.has(actor.uid.toLowerCase()))) return out;
     const evidences: EvidenceRef[] = recent.r.map(([, name, t, uid, ip]) =>
       uid === event.metadata.uid ? evidenceOf(event) : { uid, time: t * 1000, typeUid: event.type_uid, code: audit.type, message: `secret read: ${name}`, ...(ip ? { ip } : {}) },
     );
     const first = Math.min(...recent.r.map((r) => r[2])) * 1000;
     const resources: FindingResource[] = [readerRes('target')];
     for (const [uid, name] of distinct) resources.push(res('Secret', uid, 'implicated', name || undefined));
-    const actor = actorOf(event);
     if (reader.type === 'Pipeline' && actor?.uid !== undefined) resources.push(res('Actor', actor.uid, 'related', actor.name));
     out.push({
       dedupKey: `sweep:${readerKey}`,

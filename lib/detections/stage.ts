@@ -17,10 +17,11 @@ import { STATE_PARTITIONS, type PutOptions, type StateItem, type StatePort } fro
 import type { DetectorId } from './config.ts';
 import { orgOf } from './entities.ts';
 import { buildFinding, errorFinding, findingUid } from './finding.ts';
+import { isOpen, mergeIncident, openIncident, type Incident } from './incident.ts';
 import { DETECTORS } from './index.ts';
 import { connectedAgents, isRosterEvent, trackAgent } from './roster.ts';
 import { isActorNetworkEvent, judgeActorNetwork, trackActorNetwork, type NetworkNovelty } from './actor-networks.ts';
-import type { AnyDetector, DetectContext } from './types.ts';
+import type { AnyDetector, DetectContext, FindingDraft } from './types.ts';
 
 /** A state call failed: infrastructure, not detection logic. The Lambda retries the batch on it. */
 export class StateUnavailableError extends Error {
@@ -47,10 +48,17 @@ export interface KitewatchDetectStage extends DetectStage {
   readonly detectors: readonly AnyDetector[];
   /** The last flush's result (writes issued). */
   readonly lastFlush: FlushResult | undefined;
-  /** Findings suppressed by dedup so far. */
+  /** Drafts merged into an open incident without raising anything so far. */
   readonly suppressed: number;
+  /** Updates raised for open incidents so far (findings with activity Update). */
+  readonly updates: number;
   /** Drops the batch's pending state (the Lambda does this when it cannot publish). */
   discard(): void;
+  /**
+   * The Updates of open incidents this batch gathered, one per incident (the latest, holding
+   * everything merged): call before flush and publish them with the batch's findings.
+   */
+  drain(): Promise<OcsfEvent[]>;
 }
 
 const wallClock = (): number => Math.floor(Date.now() / 1000);
@@ -110,6 +118,9 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
   const networkSettings = config.detectors['unusual-ip'];
   let lastFlush: FlushResult | undefined;
   let suppressed = 0;
+  let updates = 0;
+  /** Per incident (its finding uid): the Update to raise at the end of the batch, and its state key. */
+  const pending = new Map<string, { k: string; d: AnyDetector; draft: FindingDraft; trigger: OcsfEvent; org: ReturnType<typeof orgOf>; created: number; version: number }>();
 
   /** `uid` is computed only for a finding that is raised: most drafts are suppressed, and it is a hash. */
   async function isDuplicate(id: DetectorId, key: string, uid: () => string, now: number, base: number): Promise<boolean> {
@@ -119,6 +130,43 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
     if (prior !== undefined && Math.abs(now - prior.value.t) < windowSeconds) return true;
     await port.put<Dedup>(k, { t: now, u: uid() }, { expiresAt: base + windowSeconds });
     return false;
+  }
+
+  /**
+   * One finding per incident (lib/detections/incident.ts): the first draft for a key raises a
+   * finding; later ones inside the open incident raise an Update when they name something new
+   * to act on, and otherwise only extend the incident.
+   */
+  async function raise(d: AnyDetector, draft: FindingDraft, event: OcsfEvent, now: number, base: number, org: () => ReturnType<typeof orgOf>): Promise<OcsfEvent | undefined> {
+    const windowSeconds = config.detectors[d.meta.id].dedupWindowMinutes * 60;
+    const k = `inc:${d.meta.id}:${draft.dedupKey}`;
+    const prior = (await port.get<Incident>(k))?.value;
+    const expiresAt = base + windowSeconds + 60;
+    if (!isOpen(prior, now, windowSeconds)) {
+      const uid = findingUid(d.meta.id, draft.dedupKey, event.metadata.uid);
+      await port.put<Incident>(k, openIncident(uid, draft, event.time, now), { expiresAt });
+      return buildFinding({ meta: d.meta, draft, trigger: event, org: org() });
+    }
+    const { incident, update } = mergeIncident(prior, draft, now);
+    await port.put<Incident>(k, incident, { expiresAt });
+    if (update === undefined) suppressed++;
+    else pending.set(incident.u, { k, d, draft: update, trigger: event, org: org(), created: incident.c, version: incident.v + 1 });
+    return undefined;
+  }
+
+  async function drain(): Promise<OcsfEvent[]> {
+    const out: OcsfEvent[] = [];
+    for (const [uid, p] of pending) {
+      const item = await port.get<Incident>(p.k);
+      // The incident may have closed and another opened under the same key in this batch.
+      if (item !== undefined && item.value.u === uid && item.value.v < p.version) {
+        await port.put<Incident>(p.k, { ...item.value, v: p.version }, { expiresAt: item.expiresAt });
+      }
+      out.push(buildFinding({ meta: p.d.meta, draft: p.draft, trigger: p.trigger, org: p.org, update: { uid, created: p.created } }));
+      updates++;
+    }
+    pending.clear();
+    return out;
   }
 
   /**
@@ -175,11 +223,8 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
       try {
         const drafts = await d.detect(event, ctx);
         for (const draft of drafts) {
-          if (await isDuplicate(d.meta.id, draft.dedupKey, () => findingUid(d.meta.id, draft.dedupKey, event.metadata.uid), now, base)) {
-            suppressed++;
-            continue;
-          }
-          (out ??= []).push(buildFinding({ meta: d.meta, draft, trigger: event, org: orgOnce() }));
+          const finding = await raise(d, draft, event, now, base, orgOnce);
+          if (finding !== undefined) (out ??= []).push(finding);
         }
       } catch (error) {
         await fail(d, error);
@@ -211,12 +256,17 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
     get suppressed() {
       return suppressed;
     },
+    get updates() {
+      return updates;
+    },
     detect,
     async flush() {
       lastFlush = await cache.flush();
     },
     discard() {
+      pending.clear();
       cache.discard();
     },
+    drain,
   };
 }

@@ -135,6 +135,11 @@ export interface ExpectedFinding {
   readonly related?: readonly string[];
   /** Indexes of input events that must be cited in evidences[] by their metadata.uid. */
   readonly evidence?: readonly number[];
+  /**
+   * An Update of the open incident's finding (activity 2, the same finding_info.uid as the
+   * earlier finding of that incident) rather than a new finding (default false).
+   */
+  readonly update?: boolean;
 }
 
 /**

@@ -20,8 +20,10 @@ export const unusualIpCases: readonly DetectorCase[] = [
       agentConnected({ at: day(0), agent: agent('ci-1', '3.80.10.1'), token }),
       agentConnected({ at: day(2), agent: agent('ci-2', '3.91.2.3'), token }),
       agentConnected({ at: day(2, '10:00:00'), agent: agent('rogue-1', '185.220.101.34'), token }),
-      // Same network again inside the dedup window: suppressed.
+      // Same network again while the incident is open: an Update naming the new agent too.
       agentConnected({ at: day(2, '10:05:00'), agent: agent('rogue-2', '185.220.101.35'), token }),
+      // The same agent again: nothing new to act on, nothing raised.
+      agentConnected({ at: day(2, '10:06:00'), agent: agent('rogue-2', '185.220.101.35'), token }),
     ],
     expect: [
       {
@@ -30,6 +32,15 @@ export const unusualIpCases: readonly DetectorCase[] = [
         title: 'Agent token "ci-linux" used from a new network and country: AS60729',
         target: { type: 'AgentToken', uid: token.uuid },
         implicated: [uid('agent', 'rogue-1')],
+      },
+      {
+        at: 3,
+        severity: 4,
+        title: 'Agent token "ci-linux" used from a new network and country: AS60729',
+        target: { type: 'AgentToken', uid: token.uuid },
+        implicated: [uid('agent', 'rogue-1'), uid('agent', 'rogue-2')],
+        evidence: [2],
+        update: true,
       },
     ],
   },
@@ -128,6 +139,27 @@ export const unusualIpCases: readonly DetectorCase[] = [
       { at: 2, severity: 4, title: 'API token', target: { type: 'ApiToken', uid: uid('api-token', 'deploy') }, related: [jane.uuid] },
       { at: 2, severity: 4, title: 'Actor "Jane Doe" used from a new network and country', target: { type: 'Actor', uid: jane.uuid }, related: [uid('api-token', 'deploy')] },
     ],
+  },
+  {
+    name: 'an API token named as GraphQL\'s AuditAPIContext names it (request_api_access_token_uuid) used from a new country',
+    kind: 'positive',
+    config: { entities: ['apiToken'] },
+    events: [
+      audit({ at: day(0), type: 'PIPELINE_UPDATED', actor: jane, subject: pipeline, ip: '86.1.2.3', via: { apiToken: uid('api-token', 'tf') } }),
+      audit({ at: day(3), type: 'PIPELINE_UPDATED', actor: jane, subject: pipeline, ip: '86.1.40.7', via: { apiToken: uid('api-token', 'tf') } }),
+      audit({ at: day(3, '12:00:00'), type: 'PIPELINE_UPDATED', actor: jane, subject: pipeline, ip: '185.220.101.34', via: { apiToken: uid('api-token', 'tf') } }),
+    ],
+    expect: [{ at: 2, severity: 4, title: 'API token', target: { type: 'ApiToken', uid: uid('api-token', 'tf') }, related: [jane.uuid] }],
+  },
+  {
+    name: 'an audit event made through the agent API names the agent (AuditAgentAPIContext) for the responder',
+    kind: 'positive',
+    config: { entities: ['actor'] },
+    events: [
+      audit({ at: day(0), type: 'PIPELINE_UPDATED', actor: jane, subject: pipeline, ip: '86.1.2.3' }),
+      audit({ at: day(2), type: 'PIPELINE_UPDATED', actor: jane, subject: pipeline, ip: '185.220.101.34', via: { agent: uid('agent', 'rogue-1') } }),
+    ],
+    expect: [{ at: 1, severity: 4, title: 'Actor "Jane Doe" used from a new network and country', target: { type: 'Actor', uid: jane.uuid }, related: [uid('agent', 'rogue-1')] }],
   },
   {
     name: 'ignored actors are not tracked',

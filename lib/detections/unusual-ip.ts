@@ -16,7 +16,7 @@ import type { IpInfo } from '../enrich/ip.ts';
 import { CidrSet } from '../enrich/cidr.ts';
 import type { OcsfEvent, SeverityId } from '../ocsf/types.ts';
 import type { UnusualIpConfig } from './config.ts';
-import { actorOf, agentOf, apiTokenOf, blockedOf, evidenceOf, IdentitySet, isAuditEvent, perConfig, res } from './entities.ts';
+import { actorOf, agentOf, apiTokenOf, auditAgentOf, blockedOf, evidenceOf, IdentitySet, isAuditEvent, perConfig, res } from './entities.ts';
 import type { DetectContext, Detector, FindingDraft } from './types.ts';
 
 const DAY = 86_400;
@@ -239,15 +239,18 @@ export const unusualIp: Detector<UnusualIpConfig> = {
     const actor = actorOf(event);
     if (s.ignore.has(actor)) return [];
     const apiToken = apiTokenOf(event);
+    // An audit event made through the agent API names the agent: context for the responder.
+    const auditAgent = auditAgentOf(event);
+    const agentRes = auditAgent !== undefined ? [res('Agent', auditAgent, 'related')] : [];
     if (apiToken !== undefined && s.kinds.has('apiToken')) {
       const draft = await checkEntity(event, ctx, { kind: 'apiToken', uid: apiToken, name: undefined }, ip, info, async () =>
-        actor?.uid !== undefined ? [res('Actor', actor.uid, 'related', actor.name)] : [],
+        actor?.uid !== undefined ? [res('Actor', actor.uid, 'related', actor.name), ...agentRes] : agentRes,
       );
       if (draft !== undefined) out.push(draft);
     }
     if (actor?.uid !== undefined && s.kinds.has('actor')) {
       const draft = await checkEntity(event, ctx, { kind: 'actor', uid: actor.uid, name: actor.name }, ip, info, async () =>
-        apiToken !== undefined ? [res('ApiToken', apiToken, 'related')] : [],
+        apiToken !== undefined ? [res('ApiToken', apiToken, 'related'), ...agentRes] : agentRes,
       );
       if (draft !== undefined) out.push(draft);
     }

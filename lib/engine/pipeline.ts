@@ -95,6 +95,14 @@ export class LocalPipeline {
 
   async flushState(): Promise<void> {
     this.#sinceFlush = 0;
+    const detect = this.#opts.detect;
+    if (detect?.drain !== undefined) {
+      const started = performance.now();
+      for (const finding of await detect.drain()) {
+        this.counts.findings++;
+        await this.#emit(finding, started);
+      }
+    }
     await this.#opts.detect?.flush();
     await this.#opts.contain?.flush();
   }

@@ -9,6 +9,11 @@ export interface DetectStage {
   detect(event: OcsfEvent): readonly OcsfEvent[] | Promise<readonly OcsfEvent[]>;
   /** Called every batch and at the end: persists state (one write per key per batch). */
   flush(): Promise<void>;
+  /**
+   * Findings gathered over the batch rather than raised per event (the Updates of open
+   * incidents, one per incident per batch). Called before flush; they are routed like any finding.
+   */
+  drain?(): Promise<readonly OcsfEvent[]>;
 }
 
 export interface ContainStage {

@@ -46,6 +46,7 @@ describe('kitewatch detections', () => {
     expect(io.stdout.join('\n')).toContain('T1562.008');
     const md = detectorCatalogMarkdown();
     expect(md.startsWith('| id | title | severity | MITRE ATT&CK | default thresholds | recommended containment |')).toBe(true);
+    expect(md).toContain('**When an incident closes.**');
     for (const d of DETECTORS) {
       expect(md).toContain(`| \`${d.meta.id}\` |`);
       expect(md).toContain(`### \`${d.meta.id}\``);

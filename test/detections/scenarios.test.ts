@@ -71,10 +71,25 @@ describe('scenario fixtures', () => {
   });
 
   it('the attack raises exactly the expected findings, from six detectors', async () => {
-    const r = await replayScenario('attack.ndjson');
-    expect(r.code).toBe(0);
-    expect(r.summary).toMatchObject({ quarantined: 0, findings: 10 });
-    r.findings.forEach(expectValidFinding);
+    const replayed = await replayScenario('attack.ndjson');
+    expect(replayed.code).toBe(0);
+    expect(replayed.summary).toMatchObject({ quarantined: 0 });
+    replayed.findings.forEach(expectValidFinding);
+    // One finding per incident; new evidence about an open incident is an Update of its finding.
+    const r = { ...replayed, findings: replayed.findings.filter((f) => f.activity_id === 1) };
+    const updates = replayed.findings.filter((f) => f.activity_id === 2);
+    const created = new Map(r.findings.map((f) => [info(f).uid, f]));
+    expect(updates.every((u) => created.has(info(u).uid))).toBe(true);
+    // The last update of the agent-token finding names every agent the attacker connected.
+    const tokenUpdates = updates.filter((u) => info(u).uid === info(r.findings[0] as OcsfEvent).uid);
+    const rogue = new Set(replayed.events.filter((e) => e.metadata.event_code === 'Agent Connected' && (e.src_endpoint?.ip ?? '').startsWith('185.220.101.')).map((e) => e.user?.uid));
+    expect(rogue.size).toBeGreaterThan(100);
+    expect(new Set(resourcesOf(tokenUpdates.at(-1) as OcsfEvent).filter((x) => x.data.role === 'implicated').map((x) => x.uid))).toEqual(rogue);
+    // The sweep finding's last update names all 12 swept secrets.
+    const sweepFinding = r.findings.find((f) => info(f).title.includes('different secrets')) as OcsfEvent;
+    const sweep = updates.filter((u) => info(u).uid === info(sweepFinding).uid).at(-1) as OcsfEvent;
+    expect(new Set(resourcesOf(sweep).filter((x) => x.data.role === 'implicated').map((x) => x.name))).toEqual(new Set(SWEEP));
+    expect(r.findings).toHaveLength(10);
     expect(r.findings.map(short)).toEqual([
       {
         detector: 'unusual-ip',

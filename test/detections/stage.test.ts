@@ -78,12 +78,16 @@ describe('detect stage', () => {
     await expect(strict.detect(event)).rejects.toBeInstanceOf(StateUnavailableError);
   });
 
-  it('deduplicates per entity inside the configured window, in event time', async () => {
-    const events = [edit('2026-03-03T10:00:00Z'), edit('2026-03-03T10:02:00Z', 1), edit('2026-03-03T10:30:00Z', 2), edit('2026-03-03T11:05:00Z', 3)];
+  it('raises one finding per incident: it closes after the configured window without new evidence, in event time', async () => {
+    const events = [edit('2026-03-03T10:00:00Z'), edit('2026-03-03T10:02:00Z', 1), edit('2026-03-03T10:30:00Z', 2), edit('2026-03-03T11:05:00Z', 3), edit('2026-03-03T12:06:00Z', 4)];
     const dflt = await run(events, {}, { detectors: [breakGlassEdit as AnyDetector] });
-    expect(dflt.map((f) => f.time)).toEqual([events[0]?.time, events[3]?.time]);
+    // 10:02, 10:30 and 11:05 each extend the open incident (nothing new to act on); 12:06 comes
+    // 61 minutes after the last evidence, so the incident had closed and a new one opens.
+    expect(dflt.map((f) => f.time)).toEqual([events[0]?.time, events[4]?.time]);
+    expect(new Set(dflt.map((f) => info(f).uid)).size).toBe(2);
+    expect(dflt.map((f) => f.activity_id)).toEqual([1, 1]);
     const short = await run(events, { detectors: { 'break-glass-edit': { dedupWindowMinutes: 1 } } }, { detectors: [breakGlassEdit as AnyDetector] });
-    expect(short).toHaveLength(4);
+    expect(short).toHaveLength(5);
   });
 
   it('does not run disabled detectors', async () => {

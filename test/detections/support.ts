@@ -33,7 +33,14 @@ export function expectValidFinding(f: OcsfEvent): void {
   expect(DETECTORS.map((d) => d.meta.id)).toContain(fi.analytic.uid);
   expect(fi.title.length).toBeGreaterThan(20);
   expect(fi.first_seen_time).toBeLessThanOrEqual(fi.last_seen_time);
-  expect(fi.created_time).toBe(f.time);
+  if (f.activity_id === 2) {
+    // An Update of an open incident's finding: created when the incident opened, modified now.
+    expect(fi.created_time).toBeLessThanOrEqual(f.time);
+    expect((f['finding_info'] as { modified_time?: number }).modified_time).toBe(f.time);
+  } else {
+    expect(f.activity_id).toBe(1);
+    expect(fi.created_time).toBe(f.time);
+  }
   const evidences = evidencesOf(f);
   expect(evidences.length).toBeGreaterThan(0);
   for (const e of evidences) expect(e.data.event_uid).toBe(e.uid);

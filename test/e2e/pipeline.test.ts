@@ -146,6 +146,16 @@ const info = (f: OcsfEvent) => f['finding_info'] as { uid: string; title: string
 const targetOf = (a: OcsfEvent) => (a['unmapped'] as { kitewatch: { target: { uid: string } } }).kitewatch.target.uid;
 /** A finding by what it says: its uid depends on the event ids EventBridge assigned. */
 const describeFinding = (f: OcsfEvent) => `${info(f).analytic.uid} | ${info(f).title}`;
+/**
+ * New findings only: the Updates of an open incident come one per incident per batch, and SQS
+ * batches are not replay batches. Every Update must update a finding that was raised.
+ */
+function created(findings: readonly OcsfEvent[]): OcsfEvent[] {
+  const news = findings.filter((f) => f.activity_id !== 2);
+  const uids = new Set(news.map((f) => info(f).uid));
+  for (const u of findings.filter((f) => f.activity_id === 2)) expect(uids.has(info(u).uid), `Update of an unknown finding ${info(u).uid}`).toBe(true);
+  return news;
+}
 const sorted = <T>(xs: readonly T[]): T[] => [...xs].sort();
 const uidsOf = (events: readonly OcsfEvent[]) => sorted(events.map((e) => e.metadata.uid));
 
@@ -190,7 +200,7 @@ async function replayFindings(envelopes: readonly Envelope[]): Promise<string[]>
   for (const [i, value] of envelopes.entries()) await local.process({ kind: 'json', origin: `e2e:${i}`, value, sizeBytes: Buffer.byteLength(JSON.stringify(value)) });
   await local.finish();
   await state.close();
-  return sorted(findings.map(describeFinding));
+  return sorted(created(findings).map(describeFinding));
 }
 
 let incidentFindings: Promise<string[]> | undefined;
@@ -233,7 +243,7 @@ describe('the attack scenario end to end (containment dry-run)', () => {
     const events = await expectConserved(p, fed);
     expect(fed.inputs.length).toBeGreaterThan(1_100);
     const findings = findingsOf(events);
-    expect(sorted(findings.map(describeFinding))).toEqual(await replayFindings([...docsPayloads({ withBlocked: true }), ...malformedPayloads(), ...attack]));
+    expect(sorted(created(findings).map(describeFinding))).toEqual(await replayFindings([...docsPayloads({ withBlocked: true }), ...malformedPayloads(), ...attack]));
     expect(new Set(findings.map((f) => info(f).analytic.uid))).toEqual(new Set(['unusual-ip', 'token-spike', 'secret-access', 'break-glass-edit', 'monitoring-disabled']));
 
     // Dry-run: every remediation activity answers a finding and says what would be done; nothing is called.
@@ -262,7 +272,7 @@ describe('containment in enforce mode', () => {
     await p.drain();
 
     const events = await expectConserved(p, fed);
-    expect(sorted(findingsOf(events).map(describeFinding))).toEqual(await expectedIncidentFindings());
+    expect(sorted(created(findingsOf(events)).map(describeFinding))).toEqual(await expectedIncidentFindings());
     expectIncidentCalls(clusterId);
     expect(sorted(activitiesOf(events).map((a) => `${String(a['command_uid'])} ${targetOf(a)} ${a.status_detail}`))).toEqual(
       sorted([`revoke-agent-token ${prodClusterToken.uuid} done`, `revoke-agent-token ${ciToken.uuid} done`, `stop-agent ${rogue0.uuid} done`]),
@@ -284,7 +294,7 @@ describe('failure modes', () => {
     // ... and each stream's transform dropped them by metadata.uid, within one buffer.
     expect(p.transformCalls.reduce((n, c) => n + c.dropped, 0)).toBeGreaterThan(0);
     const events = await expectConserved(p, fed);
-    expect(sorted(findingsOf(events).map(describeFinding))).toEqual(await expectedIncidentFindings());
+    expect(sorted(created(findingsOf(events)).map(describeFinding))).toEqual(await expectedIncidentFindings());
     // Idempotent containment: the second delivery of each finding re-emitted the recorded activity.
     expectIncidentCalls(clusterId);
     expect(activitiesOf(events).map((a) => a.status_detail)).toEqual(['done', 'done', 'done']);
@@ -334,7 +344,7 @@ describe('failure modes', () => {
     }
     expect(p.firehoseAttempts.filter((a) => !a.ok)).toHaveLength(1);
     const events = await expectConserved(p, fed);
-    expect(sorted(findingsOf(events).map(describeFinding))).toEqual(await expectedIncidentFindings());
+    expect(sorted(created(findingsOf(events)).map(describeFinding))).toEqual(await expectedIncidentFindings());
     expectIncidentCalls(clusterId);
     expect(activitiesOf(events).map((a) => a.status_detail)).toEqual(['done', 'done', 'done']);
     await expectInSecurityHub(p, findingsOf(events));

@@ -127,6 +127,34 @@ describe('Audit Event Logged', () => {
     expect(bk['context']).toBe('{not json');
   });
 
+  it('maps the three GraphQL AuditContext types in snake_case: API token, agent, web session', () => {
+    const withContext = (context: Record<string, string>): OcsfEvent => {
+      const input = sample('audit-event-logged');
+      (input['detail'] as { event: { context: string } }).event.context = JSON.stringify(context);
+      return ok(input);
+    };
+    const token = '0189f7a2-5c1e-4b7a-9d3e-2f6a1b2c3d4e';
+    const api = withContext({ request_api_access_token_uuid: token, request_ip_address: '52.220.1.1', request_user_agent: 'terraform-provider-buildkite/1.17.2' });
+    expect(api.src_endpoint).toEqual({ ip: '52.220.1.1' });
+    expect(api.actor?.user).toMatchObject({ uid: 'df75860c-94f9-4275-91cb-3986590f45b5', credential_uid: token });
+    expect(api.observables).toContainEqual({ name: 'actor.user.credential_uid', type_id: 19, type: 'User Credential ID', value: token });
+    expect((api['http_request'] as { user_agent: string }).user_agent).toBe('terraform-provider-buildkite/1.17.2');
+    const agentUuid = '0189f7a2-0000-4b7a-9d3e-2f6a1b2c3d4e';
+    const agent = withContext({ agent_uuid: agentUuid, authentication_type: 'access_token', connection_state: 'connected', organization_uuid: 'x', request_ip_address: '34.240.1.1', session_ip_address: '34.240.1.2' });
+    expect(agent.src_endpoint).toEqual({ ip: '34.240.1.1', agent_list: [{ uid: agentUuid, type_id: 99, type: 'Buildkite Agent', vendor_name: 'Buildkite' }] });
+    expect((agent.unmapped as { buildkite: { context_extra: Record<string, unknown> } }).buildkite.context_extra).toEqual({
+      authentication_type: 'access_token',
+      connection_state: 'connected',
+      organization_uuid: 'x',
+      session_ip_address: '34.240.1.2',
+    });
+    const web = withContext({ request_ip_address: '86.1.2.3', request_user_agent: 'Mozilla/5.0', session_created_at: '2023-03-25T23:30:54.559Z', session_escalated_at: '2023-03-25T23:40:00Z', session_user_uuid: 'u-1' });
+    expect(web.src_endpoint).toEqual({ ip: '86.1.2.3' });
+    expect(web.actor?.session).toEqual({ created_time: Date.UTC(2023, 2, 25, 23, 30, 54, 559) });
+    expect((web.unmapped as { buildkite: Record<string, unknown> }).buildkite).toMatchObject({ session_user_uuid: 'u-1', context_extra: { session_escalated_at: '2023-03-25T23:40:00Z' } });
+    for (const e of [api, agent, web]) expectValidOcsf(e);
+  });
+
   it('accepts the REST API form where context is an object', () => {
     const input = sample('audit-event-logged');
     const ev = (input['detail'] as { event: Record<string, unknown> }).event;

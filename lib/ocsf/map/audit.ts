@@ -75,8 +75,13 @@ export function mapAudit(ctx: MapContext, d: AuditEventLoggedDetail): OcsfEvent 
   const actorType = nonEmpty(d.actor?.type);
   const dataObj = ev.data ?? undefined;
 
+  // The API access token the request authenticated with (AuditAPIContext), and the agent (AuditAgentAPIContext).
+  const apiToken = nonEmpty(context?.api_access_token_uuid);
+  const agentUuid = nonEmpty(context?.agent_uuid);
   const actorUser: OcsfUser | undefined =
-    actorUuid !== undefined || actorName !== undefined ? compact({ uid: actorUuid, name: actorName, ...userType(actorType), org: orgRef }) : undefined;
+    actorUuid !== undefined || actorName !== undefined || apiToken !== undefined
+      ? compact({ uid: actorUuid, name: actorName, ...userType(actorType), credential_uid: apiToken, org: orgRef })
+      : undefined;
   const session =
     context?.session_key || context?.session_created_at
       ? compact({ uid: nonEmpty(context.session_key), created_time: epochMs(context.session_created_at) })
@@ -105,7 +110,12 @@ export function mapAudit(ctx: MapContext, d: AuditEventLoggedDetail): OcsfEvent 
     }
   }
 
-  const obs = new Observables().add('src_endpoint.ip', 'ip', ipOut).add('http_request.user_agent', 'userAgent', ua).add('actor.user.uid', 'userUid', actorUuid).add('actor.user.name', 'userName', actorName);
+  const obs = new Observables()
+    .add('src_endpoint.ip', 'ip', ipOut)
+    .add('http_request.user_agent', 'userAgent', ua)
+    .add('actor.user.uid', 'userUid', actorUuid)
+    .add('actor.user.name', 'userName', actorName)
+    .add('actor.user.credential_uid', 'credentialUid', apiToken);
 
   // Built in place, in the order the emitted JSON has (insertion order); only defined values.
   const e = header(cls, activity, auditSeverity(ev.type, dataObj), undefined, undefined, cls === 3006 && 'activityName' in mapping ? mapping.activityName : undefined);
@@ -115,8 +125,9 @@ export function mapAudit(ctx: MapContext, d: AuditEventLoggedDetail): OcsfEvent 
   e['cloud'] = cloudOf(ctx.envelope);
   e.actor = actorUser !== undefined || session !== undefined || readerApp !== undefined ? compact({ user: actorUser, ...readerApp, session }) : { app_name: 'Buildkite' };
   // API Activity requires a source: without a request IP, Buildkite itself made the call.
-  if (ipOut !== undefined) e.src_endpoint = { ip: ipOut };
-  else if (cls === 6003) e.src_endpoint = { svc_name: 'buildkite' };
+  const agentList = agentUuid !== undefined ? [{ uid: agentUuid, type_id: 99, type: 'Buildkite Agent', vendor_name: 'Buildkite' }] : undefined;
+  if (ipOut !== undefined) e.src_endpoint = compact({ ip: ipOut, agent_list: agentList });
+  else if (cls === 6003 || agentList !== undefined) e.src_endpoint = compact({ svc_name: agentList === undefined ? 'buildkite' : undefined, agent_list: agentList });
   if (ua !== undefined || (requestId !== undefined && cls !== 6003)) e['http_request'] = compact({ user_agent: ua, uid: cls === 6003 ? undefined : requestId });
 
   // What has no OCSF home; the subject and data go where the class puts them (below).
@@ -128,7 +139,7 @@ export function mapAudit(ctx: MapContext, d: AuditEventLoggedDetail): OcsfEvent 
   // Who the session belongs to, when that is not the actor (impersonation, API tokens).
   const sessionUser = nonEmpty(context?.session_user_uuid);
   setOrDrop(buildkite, 'session_user_uuid', sessionUser !== undefined && sessionUser !== actorUuid ? sessionUser : undefined);
-  setOrDrop(buildkite, 'context_extra', context ? leftover(context, ['request_id', 'request_ip', 'request_user_agent', 'session_user_uuid', 'session_key', 'session_created_at']) : undefined);
+  setOrDrop(buildkite, 'context_extra', context ? leftover(context, ['request_id', 'request_ip', 'request_user_agent', 'session_user_uuid', 'session_key', 'session_created_at', 'api_access_token_uuid', 'agent_uuid']) : undefined);
   setOrDrop(buildkite, 'invalid_request_ip', ip && ipOut === undefined ? ip : undefined);
   setOrDrop(buildkite, 'request_ip_as_sent', ipOut !== undefined && ipOut !== ip ? ip : undefined);
   setOrDrop(buildkite, 'actor', d.actor ? leftover(d.actor, ['uuid', 'name', 'type']) : undefined);
