@@ -152,14 +152,14 @@ export const unusualIpCases: readonly DetectorCase[] = [
     expect: [{ at: 2, severity: 4, title: 'API token', target: { type: 'ApiToken', uid: uid('api-token', 'tf') }, related: [jane.uuid] }],
   },
   {
-    name: 'an audit event made through the agent API names the agent (AuditAgentAPIContext) for the responder',
+    name: 'an audit event made through the agent API names the agent that made it (AuditAgentAPIContext)',
     kind: 'positive',
     config: { entities: ['actor'] },
     events: [
       audit({ at: day(0), type: 'PIPELINE_UPDATED', actor: jane, subject: pipeline, ip: '86.1.2.3' }),
       audit({ at: day(2), type: 'PIPELINE_UPDATED', actor: jane, subject: pipeline, ip: '185.220.101.34', via: { agent: uid('agent', 'rogue-1') } }),
     ],
-    expect: [{ at: 1, severity: 4, title: 'Actor "Jane Doe" used from a new network and country', target: { type: 'Actor', uid: jane.uuid }, related: [uid('agent', 'rogue-1')] }],
+    expect: [{ at: 1, severity: 4, title: 'Actor "Jane Doe" used from a new network and country', target: { type: 'Actor', uid: jane.uuid }, implicated: [uid('agent', 'rogue-1')] }],
   },
   {
     name: 'ignored actors are not tracked',

@@ -239,9 +239,9 @@ export const unusualIp: Detector<UnusualIpConfig> = {
     const actor = actorOf(event);
     if (s.ignore.has(actor)) return [];
     const apiToken = apiTokenOf(event);
-    // An audit event made through the agent API names the agent: context for the responder.
+    // An audit event made through the agent API names the agent that made it from the network.
     const auditAgent = auditAgentOf(event);
-    const agentRes = auditAgent !== undefined ? [res('Agent', auditAgent, 'related')] : [];
+    const agentRes = auditAgent !== undefined ? [res('Agent', auditAgent, 'implicated', undefined, { ip })] : [];
     if (apiToken !== undefined && s.kinds.has('apiToken')) {
       const draft = await checkEntity(event, ctx, { kind: 'apiToken', uid: apiToken, name: undefined }, ip, info, async () =>
         actor?.uid !== undefined ? [res('Actor', actor.uid, 'related', actor.name), ...agentRes] : agentRes,

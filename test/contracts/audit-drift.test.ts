@@ -79,12 +79,14 @@ describe('audit format drift', () => {
     const api = ok(normalizeEnvelope(withEvent({ context: { requestIpAddress: '198.51.100.8', requestApiAccessTokenUuid: 'tok-1', requestUserAgent: 'terraform' } })));
     expect(api.drift).toEqual(['context:object', 'context:graphql-fields']);
     expect(api.src_endpoint).toEqual({ ip: '198.51.100.8' });
-    expect(buildkite(api)['context_extra']).toMatchObject({ api_access_token_uuid: 'tok-1' });
+    // The API token and the agent become OCSF fields the detectors read.
+    expect((api.actor as { user?: { credential_uid?: string } }).user?.credential_uid).toBe('tok-1');
+    expect(buildkite(api)['context_extra']).toBeUndefined();
     expect(buildkite(api)['context_as_sent']).toEqual({ requestIpAddress: '198.51.100.8', requestApiAccessTokenUuid: 'tok-1', requestUserAgent: 'terraform' });
 
     const agent = ok(normalizeEnvelope(withEvent({ context: { request_ip_address: '198.51.100.9', agentUuid: 'a-1', sessionIpAddress: '10.0.0.1', connectionState: 'connected', authenticationType: 'token', organizationUuid: 'o-1' } })));
-    expect(agent.src_endpoint).toEqual({ ip: '198.51.100.9' });
-    expect(buildkite(agent)['context_extra']).toMatchObject({ agent_uuid: 'a-1', session_ip_address: '10.0.0.1' });
+    expect(agent.src_endpoint).toEqual({ ip: '198.51.100.9', agent_list: [{ uid: 'a-1', type_id: 99, type: 'Buildkite Agent', vendor_name: 'Buildkite' }] });
+    expect(buildkite(agent)['context_extra']).toMatchObject({ session_ip_address: '10.0.0.1' });
 
     const user = ok(normalizeEnvelope(withEvent({ context: { requestIpAddress: '198.51.100.10', sessionUser: { uuid: 'u-2', name: 'Jane' } } })));
     expect(buildkite(user)['session_user_uuid']).toBe('u-2');
