@@ -73,6 +73,36 @@ export const DetectorConfig = queueStageConfig(
   { timeout: ' A cold start also loads the IP enrichment tables from the layer.' },
 ).prefault({});
 
+/** `aws.blindness`: the alarms that see Kitewatch going blind, and the backfill that fills the gap. */
+export const BlindnessConfig = z
+  .object({
+    silenceMinutes: z
+      .number()
+      .int()
+      .min(5)
+      .max(1440)
+      .default(60)
+      .describe(
+        'Minutes without any Buildkite event before the silence alarm fires (missing data counts as silence). An org with CI running sends agent and job events every few minutes; raise it for orgs idle for hours.',
+      ),
+    quarantineRatePercent: z
+      .number()
+      .min(0)
+      .max(100)
+      .default(5)
+      .describe('Alarm when more than this percentage of the Buildkite events in 15 minutes is quarantined.'),
+    backfillSeedDays: z
+      .number()
+      .int()
+      .min(0)
+      .max(365)
+      .default(7)
+      .describe('Days of audit events the backfill Lambda reads at first deploy to seed detector baselines (0: none).'),
+  })
+  .strict()
+  .prefault({});
+export type BlindnessConfig = z.infer<typeof BlindnessConfig>;
+
 /** Complete Secrets Manager ARN: IAM grants name the secret exactly, suffix included. */
 const SECRET_COMPLETE_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
 const secretArn = (what: string) =>
@@ -220,6 +250,7 @@ export const AwsConfig = z
         'Keep the key, table, buckets and archive when the stack is deleted. Set false only for throwaway test stacks.',
       ),
     normalizer: NormalizerConfig.describe('Sizing of the normalizer Lambda and its SQS event source.'),
+    blindness: BlindnessConfig.describe('Alarms on silence, quarantine rate and format drift, and the backfill after a gap.'),
     detector: DetectorConfig.describe('Sizing of the detector Lambda and its SQS event source.'),
     containment: ContainmentDeployConfig.describe(
       'Deploying containment: secrets the Lambdas read and the contain Lambda sizing. The policy itself is the top-level `containment` block.',

@@ -3,6 +3,7 @@ import type { Construct } from 'constructs';
 import { DetectEnv } from '../../lambdas/detect/env.ts';
 import { NormalizeEnv } from '../../lambdas/normalize/env.ts';
 import type { DetectorsConfig } from '../detections/config.ts';
+import { BlindnessAlarms } from './blindness.ts';
 import { grantPublish } from './bus-access.ts';
 import type { AwsConfig } from './config.ts';
 import { IpDataLayer } from './ip-data-layer.ts';
@@ -10,6 +11,9 @@ import { KitewatchFunction } from './kitewatch-function.ts';
 import { QueueRoute } from './queue-route.ts';
 import { ruleNamed } from './rules.ts';
 import type { StatefulResources } from './stateful-stack.ts';
+
+/** The normalizer's Powertools service name: its metrics' `service` dimension, which the blindness alarms watch. */
+const NORMALIZER_SERVICE = 'normalize';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: AwsConfig;
@@ -26,6 +30,7 @@ export interface PipelineStackProps extends StackProps {
 export class PipelineStack extends Stack {
   readonly normalizer: KitewatchFunction;
   readonly ingest: QueueRoute;
+  readonly blindness: BlindnessAlarms;
   readonly ipData: IpDataLayer;
   readonly detector: KitewatchFunction;
   readonly detect: QueueRoute;
@@ -37,7 +42,7 @@ export class PipelineStack extends Stack {
 
     this.normalizer = new KitewatchFunction(this, 'Normalizer', {
       entry: 'lambdas/normalize/handler.ts',
-      serviceName: 'normalize',
+      serviceName: NORMALIZER_SERVICE,
       description: 'Kitewatch: Buildkite EventBridge events -> OCSF 1.8 on the Kitewatch bus; invalid ones to quarantine',
       memoryMiB: config.normalizer.memoryMiB,
       timeout: Duration.seconds(config.normalizer.timeoutSeconds),
@@ -66,6 +71,8 @@ export class PipelineStack extends Stack {
       batchSize: config.normalizer.batchSize,
       maxBatchingWindow: Duration.seconds(config.normalizer.maxBatchingWindowSeconds),
     });
+
+    this.blindness = new BlindnessAlarms(this, 'Blindness', { normalizerService: NORMALIZER_SERVICE, alarmTopic: stateful.alarmTopic, config: config.blindness });
 
     this.ipData = new IpDataLayer(this, 'IpData');
     this.detector = new KitewatchFunction(this, 'Detector', {
