@@ -13,6 +13,13 @@ export const RunbookEnv = {
   eventBusName: 'KITEWATCH_EVENT_BUS_NAME',
 } as const;
 
+/**
+ * The alias every action runbook has for responders: invoked through it, the runbook runs as a
+ * dry run whatever the input says. IAM can grant the alias alone (a qualified ARN), which is how
+ * responders get dry-runs without the power to act around the approval state machine.
+ */
+export const DRY_RUN_ALIAS = 'dry-run';
+
 const Schema = z.object({
   [RunbookEnv.apiTokenSecretArn]: z.optional(z.string().check(z.minLength(1))),
   [RunbookEnv.apiUrl]: z._default(z.url(), DEFAULT_API_URL),

@@ -3,6 +3,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { IAMClient } from '@aws-sdk/client-iam';
+import type { Context } from 'aws-lambda';
 import { lazySecretsManagerClient } from '../../lib/aws/lazy.ts';
 import { BuildkiteClient } from '../../lib/buildkite/client.ts';
 import { secretsManagerTokenProvider } from '../../lib/buildkite/token.ts';
@@ -12,7 +13,7 @@ import type { SecretsManagerPort } from '../../lib/containment/rotation.ts';
 import { runRunbook, type RunbookDeps, type RunbookReport } from '../../lib/containment/runbooks.ts';
 import { toPutEventsEntry } from '../../lib/engine/bus.ts';
 import { createLogger } from '../shared/logger.ts';
-import { parseRunbookEnv, type RunbookSettings } from './env.ts';
+import { DRY_RUN_ALIAS, parseRunbookEnv, type RunbookSettings } from './env.ts';
 
 /**
  * What every runbook Lambda shares: the thin middy chain around runRunbook
@@ -71,11 +72,20 @@ export function createRunbookDeps(runbook: RunbookId, settings: RunbookSettings,
   };
 }
 
+/** `arn:aws:lambda:<region>:<account>:function:<name>:dry-run`: the invocation's qualifier is the dry-run alias. */
+export function invokedThroughDryRunAlias(invokedFunctionArn: string | undefined): boolean {
+  return invokedFunctionArn?.split(':')[7] === DRY_RUN_ALIAS;
+}
+
 /** The Lambda handler of one runbook: input in, report out. An invalid input fails naming the field. */
 export function createRunbookLambda(runbook: RunbookId, deps: RunbookDeps, logger: Logger) {
-  const run = async (event: unknown): Promise<RunbookReport> => {
+  const run = async (event: unknown, context?: Pick<Context, 'invokedFunctionArn'>): Promise<RunbookReport> => {
+    // Through the dry-run alias the input's dryRun is overridden: that alias is all a responder
+    // may invoke unless direct action was opted into (aws.containment.respondersMayActDirectly).
+    const forced = runbook !== 'approve-action' && invokedThroughDryRunAlias(context?.invokedFunctionArn);
+    const input = forced && typeof event === 'object' && event !== null ? { ...event, dryRun: true } : event;
     // Never log the input: approve-action carries a task token.
-    const report = await runRunbook(runbook, event, deps);
+    const report = await runRunbook(runbook, input, deps);
     logger.info('runbook finished', { runbook, dryRun: report.dryRun, outcome: report.outcome, detail: report.detail, targetType: report.target?.type, targetUid: report.target?.uid });
     return report;
   };

@@ -151,6 +151,19 @@ export const ContainmentDeployConfig = z
       .max(900)
       .default(120)
       .describe('Timeout of the runbook Lambdas (a responder, or the approval state machine, waits for the report).'),
+    oidcRoleBoundaryPolicy: z
+      .string()
+      .regex(/^([A-Za-z0-9+=,.@_-]+\/)*[A-Za-z0-9+=,.@_-]{1,128}$/, 'must be a managed policy name, with its path if it has one (e.g. boundaries/buildkite-oidc)')
+      .optional()
+      .describe(
+        'The permissions boundary every role in containment.oidcRoles carries (a managed policy name, with its path). revoke-role-sessions may call iam:PutRolePolicy only on roles with this boundary, so whatever it writes cannot grant beyond it. Required when containment.oidcRoles is not empty.',
+      ),
+    respondersMayActDirectly: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Let the responder policy invoke the action runbooks for real. Off (the default), responders may invoke approve-action and each action runbook's dry-run alias only: every real action passes the approval state machine.",
+      ),
   })
   .strict()
   .prefault({});

@@ -35,6 +35,8 @@ export const SECRET_LOOKUP_TAGS = [TAG.buildkiteUid, TAG.buildkiteName] as const
 
 export interface ContainmentAccessProps {
   readonly containment: ContainmentConfig;
+  /** aws.containment.oidcRoleBoundaryPolicy: the boundary a role must carry for revoke-role-sessions to write to it. */
+  readonly oidcRoleBoundaryPolicy?: string | undefined;
 }
 
 /**
@@ -43,9 +45,17 @@ export interface ContainmentAccessProps {
  */
 export class ContainmentAccess {
   readonly #config: ContainmentConfig;
+  readonly #boundary: string | undefined;
 
   constructor(props: ContainmentAccessProps) {
     this.#config = props.containment;
+    this.#boundary = props.oidcRoleBoundaryPolicy;
+    if (this.#config.oidcRoles.length > 0 && this.#boundary === undefined) {
+      throw new Error(
+        'containment.oidcRoles is set but aws.containment.oidcRoleBoundaryPolicy is not. IAM cannot limit which document iam:PutRolePolicy writes, ' +
+          'so revoke-role-sessions may only write to roles capped by a permissions boundary: attach one to each OIDC role and name it there (docs/deploy.md).',
+      );
+    }
   }
 
   /** The secrets rotate-secret may rotate by mapping (exact resources, deduplicated). */
@@ -95,9 +105,21 @@ export class ContainmentAccess {
 
   /** revoke-role-sessions: iam:PutRolePolicy on the configured OIDC roles only (none configured: no statement). */
   grantRevokeRoleSessions(role: iam.Role): void {
-    const roles = this.roleResources(Stack.of(role));
-    if (roles.length === 0) return;
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'DenyOlderSessionsOfOidcRoles', actions: ['iam:PutRolePolicy'], resources: roles }));
+    const stack = Stack.of(role);
+    const roles = this.roleResources(stack);
+    if (roles.length === 0 || this.#boundary === undefined) return;
+    // IAM has no condition key for an inline policy's name or document, so the statement cannot
+    // pin what is written. iam:PermissionsBoundary can: only roles capped by the boundary qualify,
+    // and no inline policy lifts a role above its boundary.
+    const boundaries = [...new Set(roles.map((arn) => boundaryArn(stack, arn, this.#boundary as string)))].sort();
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyOlderSessionsOfOidcRoles',
+        actions: ['iam:PutRolePolicy'],
+        resources: roles,
+        conditions: { StringEquals: { 'iam:PermissionsBoundary': boundaries } },
+      }),
+    );
   }
 
   /** Everything `actions` need in AWS (Buildkite access is the API token, granted separately). */
@@ -110,4 +132,11 @@ export class ContainmentAccess {
 /** The actions the policy can schedule automatically. */
 export function policyActions(containment: ContainmentConfig): Set<ActionId> {
   return new Set(containment.policy.flatMap((rule) => rule.actions));
+}
+
+/** The boundary policy ARN in the account of `roleArn` (a role named without an ARN is in this stack's account). */
+export function boundaryArn(stack: Stack, roleArn: string, policy: string): string {
+  const account = /^arn:aws[a-z-]*:iam::(\d{12}):role\//.exec(roleArn)?.[1];
+  if (account === undefined) return stack.formatArn({ service: 'iam', region: '', resource: 'policy', resourceName: policy });
+  return `arn:${stack.partition}:iam::${account}:policy/${policy}`;
 }

@@ -7,7 +7,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { ContainEnv } from '../../lambdas/contain/env.ts';
 import { RotateAgentTokenEnv } from '../../lambdas/rotate-agent-token/env.ts';
-import { RunbookEnv } from '../../lambdas/runbooks/env.ts';
+import { DRY_RUN_ALIAS, RunbookEnv } from '../../lambdas/runbooks/env.ts';
 import { ACTION_IDS, RUNBOOK_IDS, type ActionId, type RunbookId } from '../containment/actions.ts';
 import { APPROVAL_REQUESTED_DETAIL_TYPE } from '../containment/approval.ts';
 import type { ContainmentConfig } from '../containment/config.ts';
@@ -50,6 +50,8 @@ export class ContainmentStack extends Stack {
   readonly approvalNotifications: events.Rule;
   readonly ruleDeadLetters: RuleDeadLetterQueue;
   readonly responderPolicy: iam.ManagedPolicy;
+  /** Each action runbook's dry-run alias: what responders may invoke by default. */
+  readonly dryRunAliases: Readonly<Record<ActionId, lambda.Alias>>;
   readonly agentTokenRotation: KitewatchFunction | undefined;
   readonly access: ContainmentAccess;
 
@@ -59,7 +61,7 @@ export class ContainmentStack extends Stack {
     const apiTokenArn = buildkiteApiTokenSecretArnOf(config, containment.mode);
     const apiToken = secretsmanager.Secret.fromSecretCompleteArn(this, 'BuildkiteApiToken', apiTokenArn);
     const bus = stateful.kitewatchBus;
-    this.access = new ContainmentAccess({ containment });
+    this.access = new ContainmentAccess({ containment, oidcRoleBoundaryPolicy: config.containment.oidcRoleBoundaryPolicy });
     const common = { key: stateful.key, config } as const;
 
     this.agentTokenRotation = config.containment.agentTokenSecretArns.length === 0 ? undefined : this.agentTokenRotator(config, apiToken, stateful.key);
@@ -181,15 +183,25 @@ export class ContainmentStack extends Stack {
       }),
     );
 
+    // Responders answer approvals and may dry-run any action; acting directly would bypass the
+    // approval state machine, so it is an explicit opt-in. A qualified ARN grants that alias only.
+    this.dryRunAliases = Object.fromEntries(
+      ACTION_IDS.map((a) => [a, new lambda.Alias(this, `Runbook-${a}-DryRun`, { aliasName: DRY_RUN_ALIAS, version: runbooks[a].fn.currentVersion })]),
+    ) as Record<ActionId, lambda.Alias>;
+    const responderStatements = [
+      new iam.PolicyStatement({ sid: 'AnswerApprovals', actions: ['lambda:InvokeFunction'], resources: [runbooks['approve-action'].fn.functionArn] }),
+      new iam.PolicyStatement({ sid: 'DryRunActions', actions: ['lambda:InvokeFunction'], resources: ACTION_IDS.map((a) => this.dryRunAliases[a].functionArn) }),
+    ];
+    if (config.containment.respondersMayActDirectly) {
+      responderStatements.push(
+        new iam.PolicyStatement({ sid: 'ActDirectly', actions: ['lambda:InvokeFunction'], resources: ACTION_IDS.map((a) => runbooks[a].fn.functionArn) }),
+      );
+    }
     this.responderPolicy = new iam.ManagedPolicy(this, 'ResponderPolicy', {
-      description: 'Kitewatch responders: invoke the runbook Lambdas (each runs one action, dryRun by default)',
-      statements: [
-        new iam.PolicyStatement({
-          sid: 'InvokeKitewatchRunbooks',
-          actions: ['lambda:InvokeFunction'],
-          resources: RUNBOOK_IDS.map((r) => runbooks[r].fn.functionArn),
-        }),
-      ],
+      description: config.containment.respondersMayActDirectly
+        ? 'Kitewatch responders: answer approvals, dry-run or run any action runbook (aws.containment.respondersMayActDirectly)'
+        : "Kitewatch responders: answer approvals and dry-run any action (each action runbook's dry-run alias); real actions pass approval",
+      statements: responderStatements,
     });
 
     new CfnOutput(this, 'ApprovalStateMachineArn', { value: this.approval.stateMachine.stateMachineArn });

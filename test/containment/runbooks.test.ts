@@ -14,7 +14,8 @@ import { RunbookInputError } from '../../lib/containment/runbook-inputs.ts';
 import { runRunbook, type RunbookDeps } from '../../lib/containment/runbooks.ts';
 import type { OcsfEvent } from '../../lib/ocsf/types.ts';
 import { createLogger } from '../../lambdas/shared/logger.ts';
-import { createRunbookLambda } from '../../lambdas/runbooks/shared.ts';
+import { DRY_RUN_ALIAS } from '../../lambdas/runbooks/env.ts';
+import { createRunbookLambda, invokedThroughDryRunAlias } from '../../lambdas/runbooks/shared.ts';
 import { FakeBuildkite } from '../support/fake-buildkite.ts';
 import { awsClientConfig, uniqueName } from '../support/moto.ts';
 import { expectValidOcsf } from '../support/ocsf-assertions.ts';
@@ -274,6 +275,20 @@ describe('approve-action', () => {
 });
 
 describe('runbook Lambdas', () => {
+  it('invoked through the dry-run alias, run as a dry run whatever the input says (responders hold only that alias)', async () => {
+    const logger = createLogger({ serviceName: 'runbook-test', logLevel: 'SILENT' });
+    const stop = createRunbookLambda('stop-agent', deps(), logger);
+    const agent = bk.addAgent();
+    const calls = bk.calls.length;
+    const viaAlias = { ...context, invokedFunctionArn: `${context.invokedFunctionArn}:${DRY_RUN_ALIAS}` } as Context;
+    const report = await stop({ org: 'acme', agentId: agent.id, dryRun: false }, viaAlias);
+    expect(report).toMatchObject({ runbook: 'stop-agent', dryRun: true, outcome: 'dry-run' });
+    expect(bk.calls.length).toBe(calls);
+    // Another qualifier (a version) is not the alias.
+    expect(invokedThroughDryRunAlias(`${context.invokedFunctionArn}:7`)).toBe(false);
+    expect(invokedThroughDryRunAlias(context.invokedFunctionArn)).toBe(false);
+  });
+
   const context = { functionName: 'kw-runbook', awsRequestId: 'req-1', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:kw-runbook', memoryLimitInMB: '256', functionVersion: '$LATEST', getRemainingTimeInMillis: () => 30_000 } as unknown as Context;
 
   it('return the report; an invalid input fails naming the field; the task token never reaches the log', async () => {

@@ -9,7 +9,7 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContainEnv, parseContainEnv } from '../../lambdas/contain/env.ts';
 import { RotateAgentTokenEnv } from '../../lambdas/rotate-agent-token/env.ts';
-import { RunbookEnv } from '../../lambdas/runbooks/env.ts';
+import { DRY_RUN_ALIAS, RunbookEnv } from '../../lambdas/runbooks/env.ts';
 import { PowertoolsEnv } from '../../lambdas/shared/env.ts';
 import { ConfigError } from '../../lib/config/load.ts';
 import type { KitewatchConfigInput } from '../../lib/config/schema.ts';
@@ -19,7 +19,7 @@ import { DeployConfigError } from '../../lib/infra/config.ts';
 import type { ContainmentStack } from '../../lib/infra/containment-stack.ts';
 import { REPO_ROOT } from '../../lib/infra/kitewatch-function.ts';
 import { importOf, logicalId, synthKitewatch, TEST_ARNS, TEST_CONFIG, type Synthesized } from './support/synth.ts';
-import { allActions, grants, inlineStatements, ref, resource, resourcesOfType, type Statement } from './support/template.ts';
+import { actions, allActions, grants, inlineStatements, ref, resource, resourcesOfType, type Statement } from './support/template.ts';
 
 const aws = TEST_CONFIG.aws;
 const c = aws.containment;
@@ -139,8 +139,8 @@ describe('contain permissions in enforce mode (least privilege)', () => {
     expect(g['secretsmanager:GetSecretValue']).toEqual([TEST_ARNS.apiToken, ...MAPPED_SECRETS].sort());
     expect(g['secretsmanager:PutSecretValue']).toEqual(MAPPED_SECRETS);
     expect(g['secretsmanager:RotateSecret']).toEqual(MAPPED_SECRETS);
-    expect(g['iam:PutRolePolicy']).toEqual(OIDC_ROLES);
     const conditional = grants(statements, { conditional: true });
+    expect(conditional['iam:PutRolePolicy']).toEqual(OIDC_ROLES);
     expect(conditional['events:PutEvents']).toEqual([busArn()]);
     expect(g['states:StartExecution']).toEqual([smArn()]);
     expect(conditional['dynamodb:PutItem']).toEqual([ref(importOf(s.stateful, ids.table, 'Arn'))]);
@@ -164,6 +164,24 @@ describe('contain permissions in enforce mode (least privilege)', () => {
 
   it('uses the key for the state machine only within its encryption context', () => {
     expect(statements).toContainEqual(smKeyContext());
+  });
+
+  it('may write inline policies only to OIDC roles capped by the configured permissions boundary', () => {
+    for (const role of [ids.containRole, logicalId(stack.runbooks['revoke-role-sessions'].role)]) {
+      const put = inlineStatements(t, role).filter((st) => actions(st).includes('iam:PutRolePolicy'));
+      expect(put, role).toHaveLength(1);
+      expect(put[0]?.Resource).toEqual(OIDC_ROLES);
+      expect(put[0]?.Condition).toEqual({
+        StringEquals: { 'iam:PermissionsBoundary': [`arn:aws:iam::${ACCOUNT}:policy/boundaries/buildkite-oidc`] },
+      });
+    }
+  });
+
+  it('refuses to synthesize OIDC roles without a boundary, saying why', () => {
+    const { oidcRoleBoundaryPolicy: _, ...withoutBoundary } = TEST_CONFIG.aws.containment;
+    expect(() => synthKitewatch({ ...TEST_CONFIG, aws: { ...TEST_CONFIG.aws, containment: withoutBoundary } }, { bundle: false })).toThrow(
+      /containment\.oidcRoles is set but aws\.containment\.oidcRoleBoundaryPolicy is not\. IAM cannot limit which document iam:PutRolePolicy writes/,
+    );
   });
 
   it('has no IAM action but PutRolePolicy, and no managed policy', () => {
@@ -193,7 +211,8 @@ describe('runbook Lambdas', () => {
   beforeAll(() => {
     const token = { 'secretsmanager:DescribeSecret': [TEST_ARNS.apiToken], 'secretsmanager:GetSecretValue': [TEST_ARNS.apiToken] };
     for (const r of ['revoke-agent-token', 'stop-agent', 'pause-queue', 'cancel-build', 'archive-pipeline'] as const) expected[r] = token;
-    expected['revoke-role-sessions'] = { 'iam:PutRolePolicy': OIDC_ROLES };
+    // Its iam:PutRolePolicy is conditional (the boundary): asserted below.
+    expected['revoke-role-sessions'] = {};
     expected['approve-action'] = {
       'states:SendTaskFailure': [smArn()],
       'states:SendTaskHeartbeat': [smArn()],
@@ -223,14 +242,35 @@ describe('runbook Lambdas', () => {
     expect(inlineStatements(t, roleOf('approve-action'))).toContainEqual(smKeyContext());
   });
 
-  it('gives responders one managed policy: invoke the runbooks, nothing else', () => {
+  it('gives responders approve-action and the dry-run alias of each action runbook, never an action runbook itself', () => {
     const policy = resource(t, logicalId(stack.responderPolicy));
     const statements = (policy.Properties?.['PolicyDocument'] as { Statement: Statement[] }).Statement;
-    expect(statements).toHaveLength(1);
     expect(grants(statements)).toEqual({
-      'lambda:InvokeFunction': RUNBOOK_IDS.map((r) => ref({ 'Fn::GetAtt': [logicalId(stack.runbooks[r].fn), 'Arn'] })).sort(),
+      'lambda:InvokeFunction': [
+        ref({ 'Fn::GetAtt': [logicalId(stack.runbooks['approve-action'].fn), 'Arn'] }),
+        ...ACTION_IDS.map((a) => ref({ Ref: logicalId(stack.dryRunAliases[a]) })),
+      ].sort(),
     });
+    for (const a of ACTION_IDS) {
+      expect(resource(t, logicalId(stack.dryRunAliases[a])).Properties).toMatchObject({ Name: DRY_RUN_ALIAS, FunctionName: { Ref: logicalId(stack.runbooks[a].fn) } });
+    }
   });
+
+  it('lets responders run actions directly only with aws.containment.respondersMayActDirectly', () => {
+    const direct = synthKitewatch({ ...TEST_CONFIG, aws: { ...TEST_CONFIG.aws, containment: { ...TEST_CONFIG.aws.containment, respondersMayActDirectly: true } } }, { bundle: false });
+    try {
+      const c = direct.stacks.containment!;
+      const statements = (resource(direct.containment!, logicalId(c.responderPolicy)).Properties?.['PolicyDocument'] as { Statement: Statement[] }).Statement;
+      expect(grants(statements)['lambda:InvokeFunction']).toEqual(
+        [
+          ...RUNBOOK_IDS.map((r) => ref({ 'Fn::GetAtt': [logicalId(c.runbooks[r].fn), 'Arn'] })),
+          ...ACTION_IDS.map((a) => ref({ Ref: logicalId(c.dryRunAliases[a]) })),
+        ].sort(),
+      );
+    } finally {
+      direct.cleanup();
+    }
+  }, 120_000);
 });
 
 describe('approval state machine', () => {

@@ -55,6 +55,7 @@ export const TEST_CONFIG = {
       batchSize: 4,
       maxBatchingWindowSeconds: 2,
       runbookTimeoutSeconds: 90,
+      oidcRoleBoundaryPolicy: 'boundaries/buildkite-oidc',
     },
   },
   detectors: { 'unusual-ip': { allowedCidrs: ['203.0.113.0/24'] } },
