@@ -244,7 +244,8 @@ export async function replay(opts: ReplayOptions, io: Io, plugins: ReplayPlugins
     ...(contain ? { contain } : {}),
     quarantine: async (record) => {
       // Appended, never truncated: quarantined input is data we must not lose.
-      quarantine ??= NdjsonWriter.toFile(opts.quarantine, 'a');
+      // Owner-only: it keeps the raw input, secrets included (the output is redacted, this is not).
+      quarantine ??= NdjsonWriter.toFile(opts.quarantine, 'a', 0o600);
       await quarantine.write(record);
     },
   });

@@ -20,9 +20,10 @@ export class NdjsonWriter {
   }
 
   /** Opens a file for appending (or truncating), creating its directory. */
-  static toFile(path: string, flags: 'a' | 'w' = 'w'): NdjsonWriter {
+  /** `mode` applies when the file is created (the quarantine is created owner-only: it keeps raw input, secrets included). */
+  static toFile(path: string, flags: 'a' | 'w' = 'w', mode = 0o666): NdjsonWriter {
     mkdirSync(dirname(path), { recursive: true });
-    return new NdjsonWriter(createWriteStream(path, { flags, encoding: 'utf8' }), true);
+    return new NdjsonWriter(createWriteStream(path, { flags, encoding: 'utf8', mode }), true);
   }
 
   get count(): number {

@@ -20,6 +20,7 @@ import { canonicalAudit, type DriftKind } from '../contracts/audit-drift.ts';
 import { MAX_JSON_DEPTH, nestedDeeperThan, tooDeepReason } from '../contracts/limits.ts';
 import type { OcsfEvent } from './types.ts';
 import { deterministicUid } from './common.ts';
+import { redactSecrets } from './redact.ts';
 import type { MapContext } from './map/shared.ts';
 import { mapBuild, mapJob } from './map/pipeline.ts';
 import { mapAgent, mapBlocked } from './map/agent.ts';
@@ -78,7 +79,9 @@ function primaryUuid(detail: Record<string, unknown>): string {
  */
 export function normalizeEnvelope(input: unknown, options: NormalizeOptions = {}): NormalizeResult {
   try {
-    return normalizeUnsafe(input, options);
+    const result = normalizeUnsafe(input, options);
+    // The one place secrets are taken out of what is emitted (lib/ocsf/redact.ts).
+    return result.ok ? { ok: true, event: redactSecrets(result.event) } : result;
   } catch (error) {
     return { ok: false, reason: `internal error while normalizing: ${(error as Error).message ?? String(error)}` };
   }
