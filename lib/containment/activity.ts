@@ -116,13 +116,12 @@ export function buildActivity(action: ActionId, target: Target, outcome: Outcome
     remediation: { desc: `${spec.title}. ${spec.changes} Undo: ${spec.undo}` },
     observables,
     unmapped: {
+      // Only what has no OCSF home: the action is command_uid, mode and origin are labels, the
+      // finding's uid is metadata.correlation_uid.
       kitewatch: compact({
-        action,
         outcome: outcome.code,
-        mode: ctx.mode,
-        origin: ctx.origin,
         target: compact({ type: target.type, uid: target.uid, name: target.name, org: target.org, ...target.attrs }),
-        finding: ctx.correlationUid === undefined ? undefined : compact({ uid: ctx.correlationUid, detector: ctx.detector, title: ctx.findingTitle }),
+        finding: ctx.correlationUid === undefined ? undefined : compact({ detector: ctx.detector, title: ctx.findingTitle }),
         calls: outcome.calls !== undefined && outcome.calls.length > 0 ? [...outcome.calls] : undefined,
         ...outcome.facts,
       }),

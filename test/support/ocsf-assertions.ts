@@ -24,6 +24,61 @@ export function resolveObservable(event: OcsfEvent, path: string): unknown[] {
   return current;
 }
 
+const obj = (v: unknown): Record<string, unknown> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+
+/** Every graphql_id in `value` whose base64 only re-encodes the uuid beside it. */
+function redundantGraphqlIds(value: unknown, path: string, out: string[]): void {
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => redundantGraphqlIds(v, `${path}[${i}]`, out));
+    return;
+  }
+  const o = obj(value);
+  if (o === undefined) return;
+  const gid = o['graphql_id'];
+  if (typeof gid === 'string') {
+    const decoded = Buffer.from(gid, 'base64').toString('latin1');
+    const uuids = [o['uuid'], o['uid']].filter((u): u is string => typeof u === 'string');
+    if (uuids.some((u) => decoded.endsWith(`---${u}`))) out.push(`${path}.graphql_id`);
+  }
+  for (const [k, v] of Object.entries(o)) redundantGraphqlIds(v, path === '' ? k : `${path}.${k}`, out);
+}
+
+/**
+ * The pairs where a lean event would say one thing twice (issue: OCSF an analyst can trust):
+ * each entry names the copy that should not be there. Empty for a lean event.
+ */
+export function duplicatePairs(event: OcsfEvent): string[] {
+  const out: string[] = [];
+  const m = event.metadata as unknown as Record<string, unknown>;
+  const bk = obj(obj(event.unmapped)?.['buildkite']);
+  const kw = obj(obj(event.unmapped)?.['kitewatch']);
+  if (bk?.['event_id'] !== undefined) out.push('unmapped.buildkite.event_id = metadata.original_event_uid');
+  if (bk?.['detail_type'] !== undefined) out.push('unmapped.buildkite.detail_type = metadata.event_code / product.feature.name');
+  if (bk?.['account'] !== undefined || bk?.['region'] !== undefined) out.push('unmapped.buildkite.account/region = cloud');
+  if (obj(bk?.['token'])?.['uuid'] !== undefined) out.push('unmapped.buildkite.token.uuid = user.credential_uid');
+  if (obj(bk?.['cluster_token'])?.['uuid'] !== undefined) out.push('unmapped.buildkite.cluster_token.uuid = user.credential_uid');
+  const connected = obj(bk?.['agent'])?.['connected_at'];
+  if (typeof connected === 'string' && Date.parse(connected.replace(' UTC', 'Z').replace(' ', 'T')) === event.time) out.push('unmapped.buildkite.agent.connected_at = time');
+  if (m['logged_time'] === event.time) out.push('metadata.logged_time = time');
+  if (Array.isArray(m['profiles']) && m['profiles'].length === 0) out.push('metadata.profiles is empty');
+  if (bk?.['audit_event'] !== undefined) out.push('unmapped.buildkite.audit_event copies mapped fields');
+  if (bk?.['context'] !== undefined && bk['context_problem'] === undefined) out.push('unmapped.buildkite.context copies mapped fields');
+  if (bk?.['session_user_uuid'] !== undefined && bk['session_user_uuid'] === event.actor?.user?.uid) out.push('unmapped.buildkite.session_user_uuid = actor.user.uid');
+  if (kw?.['severity'] !== undefined) out.push('unmapped.kitewatch.severity = severity');
+  if (kw?.['detector'] !== undefined) out.push('unmapped.kitewatch.detector = finding_info.analytic.uid');
+  if (kw?.['action'] !== undefined) out.push('unmapped.kitewatch.action = command_uid');
+  if (kw?.['mode'] !== undefined || kw?.['origin'] !== undefined) out.push('unmapped.kitewatch.mode/origin = metadata.labels');
+  if (obj(kw?.['finding'])?.['uid'] !== undefined) out.push('unmapped.kitewatch.finding.uid = metadata.correlation_uid');
+  const httpUid = obj(event['http_request'])?.['uid'];
+  if (httpUid !== undefined && httpUid === obj(obj(event['api'])?.['request'])?.['uid']) out.push('http_request.uid = api.request.uid');
+  const srcUid = event.src_endpoint?.uid;
+  if (srcUid !== undefined && (event.resources ?? []).some((r) => r.uid === srcUid)) out.push('resources[].uid = src_endpoint.uid');
+  if (obj(event.src_endpoint)?.['name'] === 'unknown') out.push('src_endpoint {name: "unknown"} says nothing');
+  // A detail-type Kitewatch does not know is kept whole (unmapped.buildkite.detail), as sent.
+  redundantGraphqlIds({ ...event, unmapped: { ...event.unmapped, buildkite: { ...bk, detail: undefined } } }, '', out);
+  return out.map((d) => d);
+}
+
 /**
  * Valid against the OCSF 1.8.0 JSON Schema, plus what the schema cannot check: names agree with
  * ids (class, category, activity, type, severity, status) and every observable points at a field
@@ -45,6 +100,7 @@ export function expectValidOcsf(event: OcsfEvent): void {
   expect(event.severity).toBe(SEVERITY[event.severity_id as keyof typeof SEVERITY]);
   if (event.status_id !== undefined) expect(event.status).toBe(statusCaption(event.class_uid, event.status_id));
   expect(event.metadata.version).toBe('1.8.0');
+  expect(duplicatePairs(event), 'fields that repeat another').toEqual([]);
   // Buildkite made the events; Kitewatch made its findings and remediation activities.
   expect(event.metadata.product.vendor_name).toBe(event.class_uid === 2004 || event.class_uid === 7001 ? 'Kitewatch' : 'Buildkite');
   expect(Number.isInteger(event.time) && event.time > 0).toBe(true);

@@ -16,6 +16,14 @@ function buildResource(b: BuildDetail['build'], pipelineSlug: string, statusDeta
   return resource(b.uuid, 'Build', `${pipelineSlug}#${b.number}`, entityLeftover(b, b.state === statusDetail ? ['uuid', 'state'] : ['uuid']));
 }
 
+function jobData(job: JobDetail['job'], statusDetail: string): Record<string, unknown> | undefined {
+  const data = entityLeftover(job, job.state === statusDetail ? ['uuid', 'label', 'state', 'unblocked_by'] : ['uuid', 'label', 'unblocked_by']) ?? {};
+  const u = job.unblocked_by as Record<string, unknown> | null | undefined;
+  const rest = u ? entityLeftover(u, ['uuid', 'name']) : undefined;
+  if (rest !== undefined) data['unblocked_by'] = rest;
+  return data;
+}
+
 function entityObservables(obs: Observables, resources: readonly OcsfResource[]): void {
   for (const r of resources) obs.add('resources[].uid', 'resourceUid', r.uid);
 }
@@ -54,7 +62,8 @@ export function mapJob(ctx: MapContext, d: JobDetail): OcsfEvent {
     orgResource(d.organization),
     pipelineResource(d.pipeline),
     buildResource(d.build, d.pipeline.slug),
-    resource(job.uuid, 'Job', job.label ?? job.step_key ?? job.type, entityLeftover(job, job.state === statusDetail ? ['uuid', 'label', 'state'] : ['uuid', 'label'])),
+    // Who unblocked the job is the actor; the rest of that object stays with the job.
+    resource(job.uuid, 'Job', job.label ?? job.step_key ?? job.type, jobData(job, statusDetail)),
   ];
   const obs = new Observables();
   entityObservables(obs, resources.slice(1));
