@@ -159,6 +159,11 @@ export interface ReadOptions {
   readonly maxLineBytes?: number;
 }
 
+/** NDJSON from any byte stream (origins `name:line`). */
+export function readInputsFrom(stream: Readable, name: string, options: ReadOptions = {}): AsyncGenerator<InputItem> {
+  return lineItems(stream, name, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+}
+
 /** Reads every input in order. */
 export async function* readInputs(paths: readonly string[], stdin: Readable = process.stdin, options: ReadOptions = {}): AsyncGenerator<InputItem> {
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
