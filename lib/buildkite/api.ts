@@ -1,13 +1,30 @@
 import { apiPath, type BuildkiteClient } from './client.ts';
 import {
   AGENT_PLACEMENT,
+  CANCEL_JOB,
+  DELETE_ORGANIZATION_MEMBER,
   FIND_AGENT_TOKEN,
+  FIND_JOB,
+  FIND_ORGANIZATION_INVITATION,
+  FIND_ORGANIZATION_MEMBER,
+  LIST_ORGANIZATION_MEMBERS,
   PIPELINE_BY_UUID,
   REVOKE_AGENT_TOKEN,
+  REVOKE_ORGANIZATION_INVITATION,
+  UPDATE_ORGANIZATION_MEMBER_ROLE,
   type AgentPlacementData,
+  type CancelJobData,
+  type DeleteOrganizationMemberData,
   type FindAgentTokenData,
+  type FindJobData,
+  type FindOrganizationInvitationData,
+  type FindOrganizationMemberData,
+  type ListOrganizationMembersData,
+  type OrganizationMemberNode,
   type PipelineByUuidData,
   type RevokeAgentTokenData,
+  type RevokeOrganizationInvitationData,
+  type UpdateOrganizationMemberRoleData,
 } from './graphql-documents.ts';
 
 /**
@@ -175,5 +192,61 @@ export class BuildkiteApi {
     if (res.status === 404) return 'gone';
     if (res.status === 422) return { rejected: res.body?.message ?? 'Unprocessable Entity' };
     return 'archived';
+  }
+
+  /** An organization membership by its uuid; undefined when none exists. */
+  async findOrganizationMember(org: string, memberUuid: string): Promise<OrganizationMemberNode | undefined> {
+    this.#record?.('graphql KitewatchFindOrganizationMember');
+    const data = await this.client.graphql<FindOrganizationMemberData>('findOrganizationMember', FIND_ORGANIZATION_MEMBER, { slug: `${org}/${memberUuid}` });
+    return data.organizationMember ?? undefined;
+  }
+
+  /** The membership of a user (by the user's uuid), paging through the organization's members. */
+  async findMembershipOfUser(org: string, userUuid: string): Promise<OrganizationMemberNode | undefined> {
+    let after: string | null = null;
+    // Bounded: 100 pages of 100 members.
+    for (let page = 0; page < 100; page++) {
+      this.#record?.('graphql KitewatchListOrganizationMembers');
+      const data: ListOrganizationMembersData = await this.client.graphql<ListOrganizationMembersData>('listOrganizationMembers', LIST_ORGANIZATION_MEMBERS, { slug: org, after });
+      const members = data.organization?.members;
+      for (const edge of members?.edges ?? []) if (edge?.node?.user.uuid === userUuid) return edge.node;
+      if (members?.pageInfo?.hasNextPage !== true || members.pageInfo.endCursor === null) return undefined;
+      after = members.pageInfo.endCursor;
+    }
+    return undefined;
+  }
+
+  async setOrganizationMemberRole(id: string, role: 'ADMIN' | 'MEMBER'): Promise<void> {
+    this.#record?.('graphql KitewatchUpdateOrganizationMemberRole');
+    await this.client.graphql<UpdateOrganizationMemberRoleData>('organizationMemberUpdate', UPDATE_ORGANIZATION_MEMBER_ROLE, { id, role });
+  }
+
+  async deleteOrganizationMember(id: string): Promise<void> {
+    this.#record?.('graphql KitewatchDeleteOrganizationMember');
+    await this.client.graphql<DeleteOrganizationMemberData>('organizationMemberDelete', DELETE_ORGANIZATION_MEMBER, { id });
+  }
+
+  async findOrganizationInvitation(org: string, invitationUuid: string): Promise<{ id: string; state: string; email: string; role: string } | undefined> {
+    this.#record?.('graphql KitewatchFindOrganizationInvitation');
+    const data = await this.client.graphql<FindOrganizationInvitationData>('findOrganizationInvitation', FIND_ORGANIZATION_INVITATION, { slug: `${org}/${invitationUuid}` });
+    return data.organizationInvitation ?? undefined;
+  }
+
+  async revokeOrganizationInvitation(id: string): Promise<void> {
+    this.#record?.('graphql KitewatchRevokeOrganizationInvitation');
+    await this.client.graphql<RevokeOrganizationInvitationData>('organizationInvitationRevoke', REVOKE_ORGANIZATION_INVITATION, { id });
+  }
+
+  /** A job by uuid: undefined when none; `command: false` for block, trigger and wait jobs. */
+  async findJob(uuid: string): Promise<{ command: true; id: string; state: string } | { command: false } | undefined> {
+    this.#record?.('graphql KitewatchFindJob');
+    const data = await this.client.graphql<FindJobData>('findJob', FIND_JOB, { uuid });
+    if (data.job === null) return undefined;
+    return typeof data.job.id === 'string' && typeof data.job.state === 'string' ? { command: true, id: data.job.id, state: data.job.state } : { command: false };
+  }
+
+  async cancelJob(id: string): Promise<void> {
+    this.#record?.('graphql KitewatchCancelJob');
+    await this.client.graphql<CancelJobData>('jobTypeCommandCancel', CANCEL_JOB, { id });
   }
 }

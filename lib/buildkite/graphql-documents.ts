@@ -66,11 +66,128 @@ export const AGENT_PLACEMENT = /* GraphQL */ `
   }
 `;
 
+/** An organization membership by `<org-slug>/<membership-uuid>`; null when it does not exist. */
+export const FIND_ORGANIZATION_MEMBER = /* GraphQL */ `
+  query KitewatchFindOrganizationMember($slug: ID!) {
+    organizationMember(slug: $slug) {
+      id
+      uuid
+      role
+      user {
+        uuid
+        name
+      }
+    }
+  }
+`;
+
+/** One page of an organization's memberships (to find the membership of a user uuid). */
+export const LIST_ORGANIZATION_MEMBERS = /* GraphQL */ `
+  query KitewatchListOrganizationMembers($slug: ID!, $after: String) {
+    organization(slug: $slug) {
+      members(first: 100, after: $after) {
+        edges {
+          node {
+            id
+            uuid
+            role
+            user {
+              uuid
+              name
+            }
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  }
+`;
+
+/** Sets a membership's role (containment demotes to MEMBER). */
+export const UPDATE_ORGANIZATION_MEMBER_ROLE = /* GraphQL */ `
+  mutation KitewatchUpdateOrganizationMemberRole($id: ID!, $role: OrganizationMemberRole!) {
+    organizationMemberUpdate(input: { id: $id, role: $role }) {
+      organizationMember {
+        uuid
+        role
+      }
+    }
+  }
+`;
+
+/** Removes a user from the organization (Buildkite has no suspend). */
+export const DELETE_ORGANIZATION_MEMBER = /* GraphQL */ `
+  mutation KitewatchDeleteOrganizationMember($id: ID!) {
+    organizationMemberDelete(input: { id: $id }) {
+      deletedOrganizationMemberID
+    }
+  }
+`;
+
+/** An invitation by `<org-slug>/<invitation-uuid>`; null when it does not exist. */
+export const FIND_ORGANIZATION_INVITATION = /* GraphQL */ `
+  query KitewatchFindOrganizationInvitation($slug: ID!) {
+    organizationInvitation(slug: $slug) {
+      id
+      uuid
+      email
+      role
+      state
+    }
+  }
+`;
+
+export const REVOKE_ORGANIZATION_INVITATION = /* GraphQL */ `
+  mutation KitewatchRevokeOrganizationInvitation($id: ID!) {
+    organizationInvitationRevoke(input: { id: $id }) {
+      organizationInvitation {
+        uuid
+        state
+      }
+    }
+  }
+`;
+
+/** A job by uuid; only command jobs can be canceled. */
+export const FIND_JOB = /* GraphQL */ `
+  query KitewatchFindJob($uuid: ID!) {
+    job(uuid: $uuid) {
+      ... on JobTypeCommand {
+        id
+        uuid
+        state
+      }
+    }
+  }
+`;
+
+export const CANCEL_JOB = /* GraphQL */ `
+  mutation KitewatchCancelJob($id: ID!) {
+    jobTypeCommandCancel(input: { id: $id }) {
+      jobTypeCommand {
+        uuid
+        state
+      }
+    }
+  }
+`;
+
 export const GRAPHQL_DOCUMENTS = {
   FIND_AGENT_TOKEN,
   REVOKE_AGENT_TOKEN,
   PIPELINE_BY_UUID,
   AGENT_PLACEMENT,
+  FIND_ORGANIZATION_MEMBER,
+  LIST_ORGANIZATION_MEMBERS,
+  UPDATE_ORGANIZATION_MEMBER_ROLE,
+  DELETE_ORGANIZATION_MEMBER,
+  FIND_ORGANIZATION_INVITATION,
+  REVOKE_ORGANIZATION_INVITATION,
+  FIND_JOB,
+  CANCEL_JOB,
 } as const;
 
 export interface PipelineByUuidData {
@@ -98,4 +215,49 @@ export interface RevokeAgentTokenData {
   readonly agentTokenRevoke: {
     readonly agentToken: { readonly uuid: string; readonly revokedAt: string | null; readonly revokedReason: string | null };
   } | null;
+}
+
+export interface OrganizationMemberNode {
+  readonly id: string;
+  readonly uuid: string;
+  readonly role: 'ADMIN' | 'MEMBER';
+  readonly user: { readonly uuid: string; readonly name: string };
+}
+
+export interface FindOrganizationMemberData {
+  readonly organizationMember: OrganizationMemberNode | null;
+}
+
+export interface ListOrganizationMembersData {
+  readonly organization: {
+    readonly members: {
+      readonly edges: ReadonlyArray<{ readonly node: OrganizationMemberNode | null } | null> | null;
+      readonly pageInfo: { readonly hasNextPage: boolean; readonly endCursor: string | null } | null;
+    } | null;
+  } | null;
+}
+
+export interface UpdateOrganizationMemberRoleData {
+  readonly organizationMemberUpdate: { readonly organizationMember: { readonly uuid: string; readonly role: string } | null } | null;
+}
+
+export interface DeleteOrganizationMemberData {
+  readonly organizationMemberDelete: { readonly deletedOrganizationMemberID: string } | null;
+}
+
+export interface FindOrganizationInvitationData {
+  readonly organizationInvitation: { readonly id: string; readonly uuid: string; readonly email: string; readonly role: string; readonly state: string } | null;
+}
+
+export interface RevokeOrganizationInvitationData {
+  readonly organizationInvitationRevoke: { readonly organizationInvitation: { readonly uuid: string; readonly state: string } | null } | null;
+}
+
+export interface FindJobData {
+  /** Empty object for jobs that are not command jobs (block, trigger, wait). */
+  readonly job: { readonly id?: string; readonly uuid?: string; readonly state?: string } | null;
+}
+
+export interface CancelJobData {
+  readonly jobTypeCommandCancel: { readonly jobTypeCommand: { readonly uuid: string; readonly state: string } | null } | null;
 }

@@ -13,6 +13,9 @@ export const ACTION_IDS = [
   'pause-queue',
   'cancel-build',
   'archive-pipeline',
+  'revoke-grant',
+  'remove-member',
+  'cancel-job',
 ] as const;
 export type ActionId = (typeof ACTION_IDS)[number];
 
@@ -149,6 +152,47 @@ export const ACTIONS: Readonly<Record<ActionId, ActionSpec>> = {
       '`POST /v2/organizations/{org}/pipelines/{slug}/archive`: the pipeline becomes read-only and hidden; no build can start. Builds, logs and artifacts are kept.',
     undo: 'Unarchive it: `POST .../pipelines/{slug}/unarchive` (or the pipeline settings page).',
     permissions: 'Buildkite API token scope `write_pipelines`.',
+  },
+  'revoke-grant': {
+    id: 'revoke-grant',
+    title: 'Revoke an admin grant (demote the member, or revoke the invitation)',
+    activityId: 2,
+    d3fend: { tactic: 'Evict', technique: { uid: 'D3-AL', name: 'Account Locking' } },
+    dedupe: 'target',
+    automatic: true,
+    whenToUse:
+      'Organization admin rights were granted to a member or an invitation outside IaC (privilege-grant) and the grantor or the grantee is not trusted.',
+    changes:
+      'Membership: GraphQL `organizationMember(slug: "org/uuid")`, then `organizationMemberUpdate` with role MEMBER (a member already MEMBER counts as done). Invitation: `organizationInvitation(slug)`, then `organizationInvitationRevoke` while it is PENDING (ACCEPTED, EXPIRED or REVOKED counts as done or not applicable). Team maintainer grants are not revoked: the schema has no lookup of a team membership by its uuid; change the role in the team\'s settings.',
+    undo: 'Grant the role again: `organizationMemberUpdate` with role ADMIN (Organization Settings > Users), or invite the person again.',
+    permissions: 'Buildkite API token of an organization admin with GraphQL access.',
+  },
+  'remove-member': {
+    id: 'remove-member',
+    title: 'Remove a user from the organization',
+    activityId: 2,
+    d3fend: { tactic: 'Evict', technique: { uid: 'D3-AL', name: 'Account Locking' } },
+    dedupe: 'target',
+    automatic: true,
+    whenToUse:
+      'A user account looks taken over (account-takeover): Buildkite has no suspend, so removing the membership is how the account loses access to the organization at once.',
+    changes:
+      'GraphQL `organization(slug).members` paged until the membership of the user uuid is found (a membership target is looked up directly with `organizationMember`), then `organizationMemberDelete`. A user who is no longer a member counts as done. The user\'s API tokens lose access to the organization with the membership.',
+    undo: 'Invite the person again once they have recovered the account (Organization Settings > Users > Invite); team memberships and roles must be restored by hand or by IaC.',
+    permissions: 'Buildkite API token of an organization admin with GraphQL access.',
+  },
+  'cancel-job': {
+    id: 'cancel-job',
+    title: 'Cancel a job',
+    activityId: 2,
+    d3fend: { tactic: 'Evict', technique: { uid: 'D3-PT', name: 'Process Termination' } },
+    dedupe: 'target',
+    automatic: true,
+    whenToUse: 'Someone opened an interactive shell inside a running job (interactive-session) and it must end, with the job, now.',
+    changes:
+      'GraphQL `job(uuid)`, then `jobTypeCommandCancel` for a command job that has not finished. A finished or canceled job is left as it is and reported; block, trigger and wait jobs cannot be canceled this way.',
+    undo: 'Retry the job (`jobTypeCommandRetry`, or the Retry button in the build).',
+    permissions: 'Buildkite API token with GraphQL access and permission to cancel builds of the pipeline.',
   },
 };
 

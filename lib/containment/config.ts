@@ -50,10 +50,11 @@ export const DEFAULT_POLICY: readonly z.input<typeof PolicyRule>[] = [
   { detector: 'secret-access', minSeverity: 'low', actions: ['rotate-secret'] },
   { detector: 'break-glass-edit', actions: [] },
   { detector: 'monitoring-disabled', actions: [] },
-  { detector: 'privilege-grant', actions: [] },
+  { detector: 'privilege-grant', minSeverity: 'high', actions: ['revoke-grant'] },
+  // Buildkite's GraphQL API has no mutation that revokes an OAuth authorization or an API application.
   { detector: 'third-party-access', actions: [] },
-  { detector: 'interactive-session', actions: [] },
-  { detector: 'account-takeover', actions: [] },
+  { detector: 'interactive-session', minSeverity: 'high', actions: ['cancel-job'] },
+  { detector: 'account-takeover', minSeverity: 'high', actions: ['remove-member'] },
 ];
 
 export const ProtectedEntity = z
@@ -81,6 +82,9 @@ export const BlastRadiusConfig = z
       'pause-queue': perHour(2, 'queues paused'),
       'cancel-build': perHour(20, 'builds canceled'),
       'archive-pipeline': perHour(2, 'pipelines archived'),
+      'revoke-grant': perHour(3, 'admin grants revoked'),
+      'remove-member': perHour(2, 'users removed from the organization'),
+      'cancel-job': perHour(10, 'jobs canceled'),
     }),
     {},
   )
@@ -118,7 +122,7 @@ export type OidcRole = z.infer<typeof OidcRole>;
 export const ApprovalConfig = z.prefault(
   z.strictObject({
     required: z
-      ._default(z.array(ActionIdSchema), ['revoke-role-sessions', 'pause-queue', 'archive-pipeline'])
+      ._default(z.array(ActionIdSchema), ['revoke-role-sessions', 'pause-queue', 'archive-pipeline', 'revoke-grant', 'remove-member', 'cancel-job'])
       .check(z.describe('High-impact actions that always wait for a responder\'s approval when scheduled automatically.')),
     deadlineMinutes: z
       ._default(z.int().check(z.gte(5), z.lte(7 * 24 * 60)), 60)

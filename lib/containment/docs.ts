@@ -21,6 +21,9 @@ const EXAMPLES: Record<RunbookId, Record<string, unknown>> = {
   'pause-queue': { org: 'acme', clusterId: 'e4f44564-d3ea-45eb-87c2-6506643b852a', queueId: '01928e5a-1234-4678-9abc-def012345678', note: 'investigating', dryRun: true },
   'cancel-build': { org: 'acme', pipeline: 'deploy-prod', buildNumber: 1234, dryRun: true },
   'archive-pipeline': { org: 'acme', pipeline: 'deploy-prod', dryRun: true },
+  'revoke-grant': { org: 'acme', kind: 'invitation', uuid: '3f1c2b7e-5a4d-4c8e-9b1a-0d2e3f4a5b6c', dryRun: true },
+  'remove-member': { org: 'acme', userId: '7a9e1c3b-2d4f-4e6a-8b0c-1d2e3f4a5b6c', dryRun: true },
+  'cancel-job': { org: 'acme', jobId: '0190e6b6-3c3d-4a5b-9d1e-2f4a6b8c0d1e', dryRun: true },
   'approve-action': { taskToken: '<taskToken from the approval request>', decision: 'approve', responder: 'alice@example.com', reason: 'confirmed leak', dryRun: false },
 };
 

@@ -3,6 +3,7 @@ import { iamSdk, SdkLoadError } from '../aws/lazy.ts';
 import { BuildkiteApi } from '../buildkite/api.ts';
 import type { BuildkiteClient } from '../buildkite/client.ts';
 import { BuildkiteApiError, BuildkiteGraphqlError, BuildkiteRequestError, MissingBuildkiteTokenError } from '../buildkite/errors.ts';
+import { requireId } from '../contracts/ids.ts';
 import { ACTIONS, type ActionId } from './actions.ts';
 import { OUTCOME, type Outcome, type Target } from './activity.ts';
 import { RotationError, SecretRotation, rotationKindOf, type SecretsManagerPort } from './rotation.ts';
@@ -74,6 +75,9 @@ function describeError(error: unknown): string {
   return String(error);
 }
 
+/** Job states in which nothing runs any more (JobStates in data/buildkite/schema.graphql). */
+const FINISHED_JOB_STATES: ReadonlySet<string> = new Set(['FINISHED', 'CANCELED', 'CANCELING', 'EXPIRED', 'TIMED_OUT', 'TIMING_OUT', 'SKIPPED', 'BROKEN', 'BLOCKED_FAILED', 'UNBLOCKED_FAILED', 'WAITING_FAILED']);
+
 /** Something the action needs is unknown (no org slug, no cluster id): a clear failure, no call. */
 class PreconditionError extends Error {
   override readonly name = 'PreconditionError';
@@ -139,6 +143,23 @@ export function preview(req: ExecuteRequest): Outcome {
         `POST /v2/organizations/${org}/pipelines/${t.attrs?.['slug'] ?? '{slug}'}/archive`,
       ];
       would = `would archive pipeline ${label(t)}`;
+      break;
+    case 'revoke-grant':
+      if (t.type === 'OrganizationInvitation') {
+        calls = [`graphql KitewatchFindOrganizationInvitation ${org}/${t.uid}`, 'graphql KitewatchRevokeOrganizationInvitation (while PENDING)'];
+        would = `would revoke invitation ${label(t)}`;
+      } else {
+        calls = [`graphql KitewatchFindOrganizationMember ${org}/${t.uid}`, 'graphql KitewatchUpdateOrganizationMemberRole role MEMBER (unless already MEMBER)'];
+        would = `would demote organization member ${label(t)} to MEMBER`;
+      }
+      break;
+    case 'remove-member':
+      calls = [`graphql KitewatchListOrganizationMembers ${org} (paged, to the membership of user ${t.uid})`, 'graphql KitewatchDeleteOrganizationMember'];
+      would = `would remove user ${label(t)} from the organization`;
+      break;
+    case 'cancel-job':
+      calls = [`graphql KitewatchFindJob ${t.uid}`, 'graphql KitewatchCancelJob (a command job that has not finished)'];
+      would = `would cancel job ${label(t)}`;
       break;
   }
   return OUTCOME.other('dry-run', 'dry-run', `${ACTIONS[req.action].title}: ${would} (dry-run, nothing called)`, { calls });
@@ -280,6 +301,48 @@ async function run(req: ExecuteRequest, deps: ExecutionDeps, record: (c: string)
       if (result === 'gone') return OUTCOME.alreadyGone('already gone (404)', `Pipeline ${slug} does not exist`);
       if (typeof result === 'object') return OUTCOME.failed(`archivePipeline HTTP 422 (${result.rejected})`, `Could not archive pipeline ${slug}: ${result.rejected}`);
       return OUTCOME.done(`Archived pipeline ${slug}: read-only, no new builds; history kept`);
+    }
+    case 'revoke-grant': {
+      const api = buildkiteApi(deps, record);
+      const org = requireId('slug', 'the organization slug', need(t.org, 'the organization slug is unknown'));
+      const uuid = requireId('uuid', t.type === 'OrganizationInvitation' ? 'the invitation uuid' : 'the membership uuid', t.uid);
+      if (t.type === 'OrganizationInvitation') {
+        const invitation = await api.findOrganizationInvitation(org, uuid);
+        if (invitation === undefined) return OUTCOME.alreadyGone('already gone (not found)', `Invitation ${label(t)} does not exist`);
+        if (invitation.state === 'REVOKED' || invitation.state === 'EXPIRED') return OUTCOME.alreadyGone(`already ${invitation.state.toLowerCase()}`, `Invitation ${label(t)} is already ${invitation.state.toLowerCase()}`);
+        if (invitation.state !== 'PENDING') {
+          return OUTCOME.other('not-applicable', `invitation ${invitation.state.toLowerCase()}`, `Invitation ${label(t)} was already ${invitation.state.toLowerCase()}: the grant is now a membership; demote or remove the member instead`);
+        }
+        await api.revokeOrganizationInvitation(invitation.id);
+        return OUTCOME.done(`Revoked invitation ${label(t)} (${invitation.role}): it can no longer be accepted`, { facts: { invitation_state: 'REVOKED' } });
+      }
+      if (t.type !== 'OrganizationMember') throw new PreconditionError(`revoke-grant acts on an OrganizationMember or OrganizationInvitation, not ${t.type}`);
+      const member = await api.findOrganizationMember(org, uuid);
+      if (member === undefined) return OUTCOME.alreadyGone('already gone (not found)', `Organization member ${label(t)} no longer exists`);
+      if (member.role === 'MEMBER') return OUTCOME.alreadyGone('already a member', `Organization member ${label(t)} is already a plain MEMBER`);
+      await api.setOrganizationMemberRole(member.id, 'MEMBER');
+      return OUTCOME.done(`Demoted organization member ${label(t)} (user ${member.user.uuid}) from ${member.role} to MEMBER`, { facts: { user_uuid: member.user.uuid, role_before: member.role } });
+    }
+    case 'remove-member': {
+      const api = buildkiteApi(deps, record);
+      const org = requireId('slug', 'the organization slug', need(t.org, 'the organization slug is unknown'));
+      const uuid = requireId('uuid', 'the user uuid', t.uid);
+      const member = t.type === 'OrganizationMember' ? await api.findOrganizationMember(org, uuid) : await api.findMembershipOfUser(org, uuid);
+      if (member === undefined) return OUTCOME.alreadyGone('already gone (not a member)', `User ${label(t)} is not a member of ${org}`);
+      await api.deleteOrganizationMember(member.id);
+      return OUTCOME.done(`Removed user ${label(t)} (membership ${member.uuid}, ${member.role}) from ${org}; invite them again once the account is recovered`, {
+        facts: { membership_uuid: member.uuid, role_before: member.role },
+      });
+    }
+    case 'cancel-job': {
+      const api = buildkiteApi(deps, record);
+      const uuid = requireId('uuid', 'the job uuid', t.uid);
+      const job = await api.findJob(uuid);
+      if (job === undefined) return OUTCOME.alreadyGone('already gone (not found)', `Job ${label(t)} does not exist`);
+      if (!job.command) return OUTCOME.other('not-applicable', 'not a command job', `Job ${label(t)} is a block, trigger or wait job: nothing runs in it to cancel`);
+      if (FINISHED_JOB_STATES.has(job.state)) return OUTCOME.alreadyGone(`already ${job.state.toLowerCase()}`, `Job ${label(t)} is already ${job.state.toLowerCase()}: nothing to cancel`);
+      await api.cancelJob(job.id);
+      return OUTCOME.done(`Canceled job ${label(t)} (was ${job.state.toLowerCase()}); an open terminal session ends with it`, { facts: { state_before: job.state } });
     }
   }
 }

@@ -173,6 +173,19 @@ export function entitiesFor(action: ActionId, finding: FindingFacts): { targets:
       return { targets: acting.filter((e) => e.type === 'Queue').map((e) => toTarget(e, 'Queue', org, clusterAttr(e))), notes };
     case 'archive-pipeline':
       return { targets: acting.filter((e) => e.type === 'Pipeline').map((e) => toTarget(e, 'Pipeline', org)), notes };
+    case 'revoke-grant':
+      for (const e of acting.filter((x) => x.role === 'target' && x.type === 'TeamMember')) {
+        notes.push(`team membership ${e.uid}: not revoked automatically (no GraphQL lookup of a team membership by uuid); set the role to MEMBER in the team's settings`);
+      }
+      return {
+        targets: acting.filter((e) => e.role === 'target' && (e.type === 'OrganizationMember' || e.type === 'OrganizationInvitation')).map((e) => toTarget(e, e.type as TargetType, org)),
+        notes,
+      };
+    case 'remove-member':
+      // The user the finding is about; never the grantor or a related account.
+      return { targets: acting.filter((e) => e.role === 'target' && e.type === 'Actor').map((e) => toTarget(e, 'Actor', org)), notes };
+    case 'cancel-job':
+      return { targets: acting.filter((e) => e.role === 'target' && e.type === 'Job').map((e) => toTarget(e, 'Job', org)), notes };
     case 'cancel-build':
     case 'revoke-role-sessions':
       return { targets: [], notes };

@@ -97,6 +97,25 @@ const builders = {
         .check(z.describe('Pipeline uuid, when the slug is not known: the slug is looked up from Buildkite (GraphQL `pipeline(uuid:)`).')),
       ...common(),
     }).check(z.refine((i) => (i.pipeline === undefined) !== (i.pipelineId === undefined), { message: 'give exactly one of pipeline (slug) and pipelineId (uuid)' })),
+  'revoke-grant': () =>
+    z.strictObject({
+      org: slug().check(z.describe('Organization slug.')),
+      kind: z.enum(['member', 'invitation']).check(z.describe('member: demote the organization membership to MEMBER; invitation: revoke the pending invitation.')),
+      uuid: uuid().check(z.describe('The membership uuid (OrganizationMember) or the invitation uuid.')),
+      ...common(),
+    }),
+  'remove-member': () =>
+    z.strictObject({
+      org: slug().check(z.describe('Organization slug.')),
+      userId: uuid().check(z.describe("The user's uuid (the actor uuid of audit events), not the membership's.")),
+      ...common(),
+    }),
+  'cancel-job': () =>
+    z.strictObject({
+      org: z.optional(slug()).check(z.describe('Organization slug (for the report; the job is found by uuid).')),
+      jobId: uuid().check(z.describe('Job uuid.')),
+      ...common(),
+    }),
   'approve-action': () =>
     z.strictObject({
       taskToken: nonEmpty().check(z.describe('The task token from the approval request (treat it as a secret: whoever holds it can decide).')),
@@ -178,6 +197,12 @@ export function runbookInputFor(
     case 'archive-pipeline':
       // A finding's pipeline goes by uuid (the runbook looks its slug up), never by the finding's name.
       return target.attrs?.['slug'] !== undefined ? { org: target.org, pipeline: target.attrs['slug'], ...base } : { org: target.org, pipelineId: target.uid, ...base };
+    case 'revoke-grant':
+      return { org: target.org, kind: target.type === 'OrganizationInvitation' ? 'invitation' : 'member', uuid: target.uid, ...base };
+    case 'remove-member':
+      return { org: target.org, userId: target.uid, ...base };
+    case 'cancel-job':
+      return { ...(target.org !== undefined ? { org: target.org } : {}), jobId: target.uid, ...base };
   }
 }
 
@@ -194,6 +219,9 @@ export function targetOf(action: ActionId, input: Record<string, unknown>): Targ
     'pause-queue': 'Queue',
     'cancel-build': 'Build',
     'archive-pipeline': 'Pipeline',
+    'revoke-grant': input['kind'] === 'invitation' ? 'OrganizationInvitation' : 'OrganizationMember',
+    'remove-member': 'Actor',
+    'cancel-job': 'Job',
   };
   const type = types[action];
   switch (action) {
@@ -213,5 +241,11 @@ export function targetOf(action: ActionId, input: Record<string, unknown>): Targ
       return input['pipelineId'] !== undefined
         ? withOrg({ type, uid: s('pipelineId') })
         : withOrg({ type, uid: s('pipeline'), name: s('pipeline'), attrs: { slug: s('pipeline') } });
+    case 'revoke-grant':
+      return withOrg({ type, uid: s('uuid') });
+    case 'remove-member':
+      return withOrg({ type, uid: s('userId') });
+    case 'cancel-job':
+      return withOrg({ type, uid: s('jobId') });
   }
 }

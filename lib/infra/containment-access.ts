@@ -19,6 +19,9 @@ export const BUILDKITE_ACTIONS: ReadonlySet<ActionId> = new Set<ActionId>([
   'pause-queue',
   'cancel-build',
   'archive-pipeline',
+  'revoke-grant',
+  'remove-member',
+  'cancel-job',
 ]);
 
 /** What rotate-secret calls on a secret (lib/containment/rotation.ts): the four-step protocol or RotateSecret. */

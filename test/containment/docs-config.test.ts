@@ -36,12 +36,12 @@ describe('containment config', () => {
       ['secret-access', ['rotate-secret']],
       ['break-glass-edit', []],
       ['monitoring-disabled', []],
-      ['privilege-grant', []],
+      ['privilege-grant', ['revoke-grant']],
       ['third-party-access', []],
-      ['interactive-session', []],
-      ['account-takeover', []],
+      ['interactive-session', ['cancel-job']],
+      ['account-takeover', ['remove-member']],
     ]);
-    expect(c.approval).toEqual({ required: ['revoke-role-sessions', 'pause-queue', 'archive-pipeline'], deadlineMinutes: 60 });
+    expect(c.approval).toEqual({ required: ['revoke-role-sessions', 'pause-queue', 'archive-pipeline', 'revoke-grant', 'remove-member', 'cancel-job'], deadlineMinutes: 60 });
     expect(c.blastRadius['revoke-agent-token']).toBe(5);
     expect(c.secretTagLookup).toBe(true);
   });

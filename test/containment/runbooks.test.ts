@@ -95,6 +95,9 @@ describe('runbooks act on Buildkite', () => {
       'pause-queue': { org: 'acme', clusterId: randomUUID(), queueId: randomUUID() },
       'cancel-build': { org: 'acme', pipeline: 'deploy', buildNumber: 7 },
       'archive-pipeline': { org: 'acme', pipeline: 'deploy' },
+      'revoke-grant': { org: 'acme', kind: 'invitation', uuid: randomUUID() },
+      'remove-member': { org: 'acme', userId: randomUUID() },
+      'cancel-job': { org: 'acme', jobId: randomUUID() },
     };
     for (const id of ACTION_IDS) {
       const report = await runRunbook(id, inputs[id], d);
@@ -106,6 +109,24 @@ describe('runbooks act on Buildkite', () => {
     expect(bk.calls).toEqual([]);
     expect(smSent).toEqual([]);
     expect(iamSent).toEqual([]);
+  });
+
+  it('revoke-grant, remove-member and cancel-job act when dryRun is false', async () => {
+    const member = bk.addMember({ role: 'ADMIN' });
+    const victim = bk.addMember({ role: 'MEMBER' });
+    const job = bk.addJob();
+    const reports = [
+      await runRunbook('revoke-grant', { org: 'acme', kind: 'member', uuid: member.uuid, dryRun: false }, deps()),
+      await runRunbook('remove-member', { org: 'acme', userId: victim.user.uuid, dryRun: false }, deps()),
+      await runRunbook('cancel-job', { jobId: job.uuid, dryRun: false }, deps()),
+    ];
+    expect(reports.map((r) => [r.runbook, r.outcome, r.ok])).toEqual([
+      ['revoke-grant', 'done', true],
+      ['remove-member', 'done', true],
+      ['cancel-job', 'done', true],
+    ]);
+    reports.forEach((r) => expectValidOcsf(r.activities[0] as OcsfEvent));
+    expect([member.role, bk.members.has(victim.uuid), job.state]).toEqual(['MEMBER', false, 'CANCELING']);
   });
 
   it('revoke-agent-token and stop-agent act when dryRun is false, correlated with the given finding', async () => {

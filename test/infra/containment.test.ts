@@ -191,7 +191,7 @@ describe('contain permissions in enforce mode (least privilege)', () => {
 });
 
 describe('runbook Lambdas', () => {
-  const buildkite = new Set<RunbookId>(['revoke-agent-token', 'stop-agent', 'rotate-secret', 'pause-queue', 'cancel-build', 'archive-pipeline']);
+  const buildkite = new Set<RunbookId>(['revoke-agent-token', 'stop-agent', 'rotate-secret', 'pause-queue', 'cancel-build', 'archive-pipeline', 'revoke-grant', 'remove-member', 'cancel-job']);
 
   it.each(RUNBOOK_IDS.map((r) => [r]))('%s: named for responders, with the token only if it calls Buildkite', (runbook) => {
     const fn = resource(t, logicalId(stack.runbooks[runbook].fn));
@@ -210,7 +210,7 @@ describe('runbook Lambdas', () => {
   const expected: Record<RunbookId, Record<string, string[]>> = {} as Record<RunbookId, Record<string, string[]>>;
   beforeAll(() => {
     const token = { 'secretsmanager:DescribeSecret': [TEST_ARNS.apiToken], 'secretsmanager:GetSecretValue': [TEST_ARNS.apiToken] };
-    for (const r of ['revoke-agent-token', 'stop-agent', 'pause-queue', 'cancel-build', 'archive-pipeline'] as const) expected[r] = token;
+    for (const r of ['revoke-agent-token', 'stop-agent', 'pause-queue', 'cancel-build', 'archive-pipeline', 'revoke-grant', 'remove-member', 'cancel-job'] as const) expected[r] = token;
     // Its iam:PutRolePolicy is conditional (the boundary): asserted below.
     expected['revoke-role-sessions'] = {};
     expected['approve-action'] = {
@@ -323,7 +323,7 @@ describe('approval state machine', () => {
     }
   });
 
-  it('may invoke the seven action runbooks (not approve-action) and publish on the bus', () => {
+  it('may invoke every action runbook (not approve-action) and publish on the bus', () => {
     const g = grants(inlineStatements(t, ids.smRole));
     expect(g['lambda:InvokeFunction']).toEqual(ACTION_IDS.map((a) => ref({ 'Fn::GetAtt': [logicalId(stack.runbooks[a].fn), 'Arn'] })).sort());
     expect(grants(inlineStatements(t, ids.smRole), { conditional: true })['events:PutEvents']).toEqual([busArn()]);

@@ -76,6 +76,29 @@ export interface FakeQueue {
   dispatch_paused_note: string | null;
 }
 
+export interface FakeMember {
+  id: string;
+  uuid: string;
+  role: 'ADMIN' | 'MEMBER';
+  user: { uuid: string; name: string };
+}
+
+export interface FakeInvitation {
+  id: string;
+  uuid: string;
+  email: string;
+  role: 'ADMIN' | 'MEMBER';
+  state: 'PENDING' | 'ACCEPTED' | 'EXPIRED' | 'REVOKED';
+}
+
+export interface FakeJob {
+  id: string;
+  uuid: string;
+  /** JobStates; command jobs only unless `type` says otherwise. */
+  state: string;
+  type: 'JobTypeCommand' | 'JobTypeWait';
+}
+
 export interface FakeBuild {
   pipeline: string;
   number: number;
@@ -110,6 +133,9 @@ export class FakeBuildkite {
   readonly queues = new Map<string, FakeQueue>();
   readonly pipelines = new Map<string, { slug: string; uuid: string; archived: boolean }>();
   readonly builds: FakeBuild[] = [];
+  readonly members = new Map<string, FakeMember>();
+  readonly invitations = new Map<string, FakeInvitation>();
+  readonly jobs = new Map<string, FakeJob>();
   /** Page size of list endpoints (Buildkite's default is 30). */
   perPage = 30;
   #failures: (FakeFailure & { remaining: number })[] = [];
@@ -206,6 +232,28 @@ export class FakeBuildkite {
     const b = { pipeline, number, state };
     this.builds.push(b);
     return b;
+  }
+
+  addMember(init: { uuid?: string; userUuid?: string; name?: string; role?: 'ADMIN' | 'MEMBER' } = {}): FakeMember {
+    const uuid = init.uuid ?? randomUUID();
+    const m: FakeMember = { id: graphqlId('OrganizationMember', uuid), uuid, role: init.role ?? 'MEMBER', user: { uuid: init.userUuid ?? randomUUID(), name: init.name ?? 'someone' } };
+    this.members.set(uuid, m);
+    return m;
+  }
+
+  addInvitation(init: { uuid?: string; email?: string; role?: 'ADMIN' | 'MEMBER'; state?: FakeInvitation['state'] } = {}): FakeInvitation {
+    const uuid = init.uuid ?? randomUUID();
+    const inv: FakeInvitation = { id: graphqlId('OrganizationInvitation', uuid), uuid, email: init.email ?? 'someone@example.com', role: init.role ?? 'MEMBER', state: init.state ?? 'PENDING' };
+    this.invitations.set(uuid, inv);
+    return inv;
+  }
+
+  addJob(init: { uuid?: string; state?: string; type?: FakeJob['type'] } = {}): FakeJob {
+    const uuid = init.uuid ?? randomUUID();
+    const type = init.type ?? 'JobTypeCommand';
+    const job: FakeJob = { id: graphqlId(type, uuid), uuid, state: init.state ?? 'RUNNING', type };
+    this.jobs.set(uuid, job);
+    return job;
   }
 
   /** Makes the next matching request(s) fail as described. */
@@ -316,6 +364,57 @@ export class FakeBuildkite {
         if (a === undefined) return null;
         const q = a.queue;
         return { uuid: a.id, clusterQueue: q === undefined ? null : { uuid: q.id, key: q.key, cluster: { uuid: q.clusterId } } };
+      },
+      organizationMember: ({ slug }: { slug: string }) => {
+        const [org, uuid] = slug.split('/');
+        return org === this.org && uuid !== undefined ? (this.members.get(uuid) ?? null) : null;
+      },
+      organization: ({ slug }: { slug: string }) => {
+        if (slug !== this.org) return null;
+        return {
+          members: ({ first, after }: { first?: number; after?: string }) => {
+            const all = [...this.members.values()];
+            const start = after === undefined || after === null ? 0 : Number(after);
+            const size = Math.min(first ?? 100, this.perPage);
+            const page = all.slice(start, start + size);
+            const end = start + page.length;
+            return { count: all.length, edges: page.map((node) => ({ node })), pageInfo: { hasNextPage: end < all.length, hasPreviousPage: start > 0, endCursor: String(end) } };
+          },
+        };
+      },
+      organizationMemberUpdate: ({ input }: { input: { id: string; role?: 'ADMIN' | 'MEMBER' } }) => {
+        const m = [...this.members.values()].find((x) => x.id === input.id);
+        if (m === undefined) throw new Error('No organization member found');
+        if (input.role !== undefined) m.role = input.role;
+        return { organizationMember: m };
+      },
+      organizationMemberDelete: ({ input }: { input: { id: string } }) => {
+        const m = [...this.members.values()].find((x) => x.id === input.id);
+        if (m === undefined) throw new Error('No organization member found');
+        this.members.delete(m.uuid);
+        return { deletedOrganizationMemberID: m.id };
+      },
+      organizationInvitation: ({ slug }: { slug: string }) => {
+        const [org, uuid] = slug.split('/');
+        return org === this.org && uuid !== undefined ? (this.invitations.get(uuid) ?? null) : null;
+      },
+      organizationInvitationRevoke: ({ input }: { input: { id: string } }) => {
+        const inv = [...this.invitations.values()].find((x) => x.id === input.id);
+        if (inv === undefined) throw new Error('No invitation found');
+        if (inv.state !== 'PENDING') throw new Error(`This invitation is ${inv.state.toLowerCase()}`);
+        inv.state = 'REVOKED';
+        return { organizationInvitation: inv };
+      },
+      job: ({ uuid }: { uuid: string }) => {
+        const job = this.jobs.get(uuid);
+        return job === undefined ? null : { __typename: job.type, ...job };
+      },
+      jobTypeCommandCancel: ({ input }: { input: { id: string } }) => {
+        const job = [...this.jobs.values()].find((x) => x.id === input.id && x.type === 'JobTypeCommand');
+        if (job === undefined) throw new Error('No job found');
+        if (job.state !== 'RUNNING' && job.state !== 'SCHEDULED' && job.state !== 'ASSIGNED' && job.state !== 'ACCEPTED') throw new Error(`Job can't be canceled in state ${job.state}`);
+        job.state = 'CANCELING';
+        return { jobTypeCommand: job };
       },
       agentTokenRevoke: ({ input }: { input: { id: string; reason: string } }) => {
         const token = [...this.legacyTokens.values()].find((t) => t.id === input.id);
