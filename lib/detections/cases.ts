@@ -11,6 +11,7 @@ import type { FindingResource } from '../findings/contract.ts';
 import { normalizeEnvelope } from '../ocsf/normalize.ts';
 import type { OcsfEvent } from '../ocsf/types.ts';
 import { validateOcsf } from '../ocsf/validate.ts';
+import type { StatePort } from '../state/port.ts';
 import { SqliteState } from '../state/sqlite.ts';
 import { breakGlassEditCases } from './break-glass-edit.cases.ts';
 import type { DetectorId } from './config.ts';
@@ -56,6 +57,8 @@ export interface CaseResult {
 
 export interface RunOptions {
   readonly enrich?: IpEnricher;
+  /** A fresh, empty store for each run (default: an in-memory SQLite store). Closed after the run. */
+  readonly state?: () => Promise<StatePort>;
 }
 
 /** Normalizes the case's envelopes with the production normalizer. */
@@ -76,7 +79,7 @@ export async function runDetector(
   options: RunOptions = {},
 ): Promise<RaisedFinding[]> {
   const kwConfig = parseConfig({ detectors: { [detector.meta.id]: config ?? {} } }, `case config for ${detector.meta.id}`);
-  const state = new SqliteState({ path: ':memory:' });
+  const state = options.state !== undefined ? await options.state() : new SqliteState({ path: ':memory:' });
   const stage = createDetectStage(kwConfig, state, { detectors: [detector], ...(options.enrich ? { enrich: options.enrich } : {}) });
   const out: RaisedFinding[] = [];
   try {
