@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import '../config/zod-en.ts';
 import { ENTITY_TYPES } from '../findings/contract.ts';
 import { ACTION_IDS, ACTIONS, PROTECTABLE_TYPES, type ActionId } from './actions.ts';
+import { UUID_PATTERN } from '../contracts/ids.ts';
 
 export { PROTECTABLE_TYPES };
 
@@ -57,16 +58,54 @@ export const DEFAULT_POLICY: readonly z.input<typeof PolicyRule>[] = [
   { detector: 'account-takeover', minSeverity: 'high', actions: ['remove-member'] },
 ];
 
+/**
+ * Types whose names only admins (or AWS) set; a Buildkite secret's key is fixed by the cluster
+ * maintainer who creates it. Everything else is named by whoever creates it:
+ * agents name themselves (a leaked token picks "prod-deployer-rogue1"), users pick display names,
+ * pipelines and API tokens are named by members. A name pattern protects only these.
+ */
+export const ADMIN_NAMED_TYPES = ['Cluster', 'Queue', 'Organization', 'Secret', 'SecretsManagerSecret', 'IamRole'] as const;
+const isAdminNamed = (t: string | undefined): boolean => t !== undefined && (ADMIN_NAMED_TYPES as readonly string[]).includes(t);
+
 export const ProtectedEntity = z
   .strictObject({
     type: z.optional(z.enum(PROTECTABLE_TYPES)).check(z.describe('Entity type (e.g. `AgentToken`, `Agent`, `SecretsManagerSecret`, `IamRole`). Absent: any type.')),
     uid: z.optional(nonEmpty()).check(z.describe('Exact uuid / ARN of the entity.')),
     name: z
       .optional(nonEmpty())
-      .check(z.describe('Name of the entity (agent name, token description, pipeline slug, secret name); `*` matches any run of characters.')),
+      .check(
+        z.describe(
+          `Name of the entity; \`*\` matches any run of characters. Only for types whose names admins set (${ADMIN_NAMED_TYPES.join(', ')}): agents, users, pipelines and tokens are named by whoever creates them.`,
+        ),
+      ),
+    cluster: z
+      .optional(z.string().check(z.regex(UUID_PATTERN, 'must be a cluster UUID')))
+      .check(z.describe('Agents only: protect every agent Buildkite placed in this cluster (looked up from Buildkite before acting, never from what the agent reports).')),
+    queue: z
+      .optional(nonEmpty())
+      .check(z.describe('Agents only: protect every agent Buildkite placed in this queue: its UUID, or its key together with `cluster`.')),
     reason: z.optional(z.string()).check(z.describe('Why it is protected; shown in the skipped Remediation Activity.')),
   })
-  .check(z.refine((p) => p.uid !== undefined || p.name !== undefined, { message: 'a protected entity needs a uid or a name' }));
+  .check(
+    z.refine((p) => p.uid !== undefined || p.name !== undefined || p.cluster !== undefined || p.queue !== undefined, {
+      message: 'a protected entity needs a uid, a name (admin-named types only), or for agents a cluster or queue',
+    }),
+    z.superRefine((p, ctx) => {
+      if (p.name !== undefined && !isAdminNamed(p.type)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['name'],
+          message: `a name pattern cannot protect ${p.type === undefined ? 'entities of any type' : `${/^[AEIOU]/.test(p.type) ? 'an' : 'a'} ${p.type}`}: its name is chosen by whoever creates it (an attacker with a leaked agent token names their agents "prod-deployer-*" too). Use its uid, or for agents the cluster or queue; names are allowed for ${ADMIN_NAMED_TYPES.join(', ')}`,
+        });
+      }
+      if ((p.cluster !== undefined || p.queue !== undefined) && p.type !== 'Agent') {
+        ctx.addIssue({ code: 'custom', path: [p.cluster !== undefined ? 'cluster' : 'queue'], message: 'cluster and queue protect agents: set type "Agent"' });
+      }
+      if (p.queue !== undefined && !UUID_PATTERN.test(p.queue) && p.cluster === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['queue'], message: 'a queue key is unique only within its cluster: give the queue UUID, or the cluster too' });
+      }
+    }),
+  );
 export type ProtectedEntity = z.infer<typeof ProtectedEntity>;
 
 const perHour = (n: number, what: string) =>

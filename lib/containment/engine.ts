@@ -6,7 +6,8 @@ import { ACTIONS, type ActionId } from './actions.ts';
 import { OUTCOME, buildActivity, type ActivityContext, type Outcome, type Target } from './activity.ts';
 import { hourlyLimit, type ContainmentConfig } from './config.ts';
 import { execute, preview, type ExecuteRequest, type ExecutionDeps } from './executors.ts';
-import { actionsFor, entitiesFor, matchingRules, parseFinding, protectionFor, rolesFor, type FindingFacts } from './policy.ts';
+import { actionsFor, entitiesFor, matchingRules, needsPlacement, parseFinding, protectionFor, rolesFor, type FindingFacts } from './policy.ts';
+import { BuildkiteApi } from '../buildkite/api.ts';
 import { runbookInputFor } from './runbook-inputs.ts';
 import { secretsFor } from './secrets.ts';
 import { targetIdProblem } from './target-ids.ts';
@@ -204,6 +205,8 @@ export class ContainmentEngine {
     if (badId !== undefined) return emit(OUTCOME.failed(`invalid id: ${badId}`, `${ACTIONS[action].title}: not attempted, ${badId}`, { calls: [] }));
     const protection = protectionFor(target, this.#deps.config.protected) ?? (opts.source ? protectionFor(opts.source, this.#deps.config.protected) : undefined);
     if (protection !== undefined) return emit(protectedOutcome(target, protection.reason));
+    const byPlacement = await this.#placementProtection(target);
+    if (byPlacement !== undefined) return emit(byPlacement);
 
     const request: ExecuteRequest = {
       action,
@@ -337,6 +340,29 @@ export class ContainmentEngine {
     }
     await this.#deps.state.put<ActionRecord>(key, { status: 'pending-approval', findingUid: finding.uid, at: this.#now, event: pending }, { expiresAt });
     return pending;
+  }
+
+  /**
+   * Agents protected by cluster or queue: where Buildkite placed the agent, asked before acting
+   * (what the agent reports about itself is the attacker's to choose). Fails closed: a lookup
+   * that fails acts on nothing. Dry-run does not call Buildkite and says the check is pending.
+   */
+  async #placementProtection(target: Target): Promise<Outcome | undefined> {
+    if (target.type !== 'Agent' || !needsPlacement(this.#deps.config.protected)) return undefined;
+    if (this.#deps.mode === 'dry-run') return undefined;
+    const client = this.#deps.execution.buildkite;
+    let placement;
+    try {
+      if (client === undefined || target.org === undefined) throw new Error('the Buildkite API or the organization is unknown');
+      placement = await new BuildkiteApi(client).agentPlacement(target.org, target.uid);
+    } catch (error) {
+      if (error instanceof SdkLoadError) throw error;
+      const reason = `could not check the agent's cluster and queue against containment.protected (${(error as Error).name}: ${(error as Error).message})`;
+      return OUTCOME.failed(reason, `${describe(target)}: not acted on, ${reason}`);
+    }
+    if (placement === undefined) return undefined;
+    const p = protectionFor(target, this.#deps.config.protected, placement);
+    return p === undefined ? undefined : { ...protectedOutcome(target, p.reason), facts: { placement } };
   }
 
   #countDryRun(action: ActionId): number {

@@ -204,12 +204,33 @@ function glob(pattern: string): RegExp {
   return new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 }
 
-/** The protection that covers an entity, if any. */
-export function protectionFor(entity: { type: string; uid: string; name?: string | undefined }, protectedList: readonly ProtectedEntity[]): ProtectedEntity | undefined {
+/** Where Buildkite placed an agent (from its API, never from the event). */
+export interface AgentPlacement {
+  readonly clusterId?: string;
+  readonly queueId?: string;
+  readonly queueKey?: string;
+}
+
+/** Protections that need the agent's placement to decide (cluster / queue). */
+export function needsPlacement(protectedList: readonly ProtectedEntity[]): boolean {
+  return protectedList.some((p) => p.cluster !== undefined || p.queue !== undefined);
+}
+
+/**
+ * The protection that covers an entity, if any. Cluster / queue protections match only with the
+ * agent's placement as Buildkite reports it.
+ */
+export function protectionFor(
+  entity: { type: string; uid: string; name?: string | undefined },
+  protectedList: readonly ProtectedEntity[],
+  placement?: AgentPlacement,
+): ProtectedEntity | undefined {
   return protectedList.find((p) => {
     if (p.type !== undefined && p.type !== entity.type && !(sameTokenKind(p.type, entity.type))) return false;
     if (p.uid !== undefined && p.uid !== entity.uid) return false;
     if (p.name !== undefined && (entity.name === undefined || !glob(p.name).test(entity.name))) return false;
+    if (p.cluster !== undefined && (placement?.clusterId === undefined || placement.clusterId.toLowerCase() !== p.cluster.toLowerCase())) return false;
+    if (p.queue !== undefined && (placement === undefined || (placement.queueId?.toLowerCase() !== p.queue.toLowerCase() && placement.queueKey !== p.queue))) return false;
     return true;
   });
 }

@@ -59,7 +59,7 @@ describe('containment config', () => {
     [{ policy: [{ detector: 'unusual-ip', actions: ['nuke'] }] }, /containment\.policy\.0\.actions\.0: Invalid option/],
     [{ policy: [{ detector: 'unusual-ip', actions: ['cancel-build'] }] }, /containment\.policy\.0\.actions\.0: "cancel-build" is a runbook-only action/],
     [{ policy: [{ detector: 'x', minSeverity: 'severe' }] }, /containment\.policy\.0\.minSeverity/],
-    [{ protected: [{ type: 'Agent' }] }, /containment\.protected\.0: a protected entity needs a uid or a name/],
+    [{ protected: [{ type: 'Agent' }] }, /containment\.protected\.0: a protected entity needs a uid, a name/],
     [{ blastRadius: { 'stop-agent': -1 } }, /containment\.blastRadius\.stop-agent/],
     [{ blastRadius: { 'stop-agents': 1 } }, /unknown key "containment\.blastRadius\.stop-agents"/],
     [{ approval: { deadlineMinutes: 1 } }, /containment\.approval\.deadlineMinutes/],

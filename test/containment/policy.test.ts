@@ -52,13 +52,20 @@ describe('policy (pure)', () => {
     expect(rolesFor(g, c).map((r) => r.name)).toEqual(['deploy', 'all']);
   });
 
-  it('protection matches type, uid and name patterns; a token protection covers both token kinds', () => {
-    const list = parseConfig({ containment: { protected: [{ type: 'AgentToken', uid: 'tok' }, { name: 'prod-*-deployer' }] } }).containment.protected;
+  it('protection matches type, uid, name patterns (admin-named types) and agent placement; a token protection covers both token kinds', () => {
+    const cluster = '0190e6b6-3c3d-4a5b-9d1e-2f4a6b8c0d1e';
+    const list = parseConfig({
+      containment: { protected: [{ type: 'AgentToken', uid: 'tok' }, { type: 'Queue', name: 'prod-*-deploy' }, { type: 'Agent', cluster, queue: 'deploy' }] },
+    }).containment.protected;
     expect(protectionFor({ type: 'ClusterToken', uid: 'tok' }, list)).toBeDefined();
     expect(protectionFor({ type: 'Agent', uid: 'tok' }, list)).toBeUndefined();
-    expect(protectionFor({ type: 'Agent', uid: 'x', name: 'prod-eu-deployer' }, list)).toBeDefined();
-    expect(protectionFor({ type: 'Agent', uid: 'x', name: 'prod-eu-deployer-2' }, list)).toBeUndefined();
-    expect(protectionFor({ type: 'Agent', uid: 'x', name: 'prod.(eu)-deployer' }, [{ name: 'prod.(eu)-deployer' }])).toBeDefined();
+    expect(protectionFor({ type: 'Queue', uid: 'x', name: 'prod-eu-deploy' }, list)).toBeDefined();
+    expect(protectionFor({ type: 'Queue', uid: 'x', name: 'prod-eu-deploy-2' }, list)).toBeUndefined();
+    expect(protectionFor({ type: 'Queue', uid: 'x', name: 'prod.(eu)-deploy' }, [{ type: 'Queue', name: 'prod.(eu)-deploy' }])).toBeDefined();
+    // Placement protections decide only with Buildkite's answer, never on the agent's name.
+    expect(protectionFor({ type: 'Agent', uid: 'a', name: 'deploy' }, list)).toBeUndefined();
+    expect(protectionFor({ type: 'Agent', uid: 'a' }, list, { clusterId: cluster, queueKey: 'deploy' })).toBeDefined();
+    expect(protectionFor({ type: 'Agent', uid: 'a' }, list, { clusterId: cluster, queueKey: 'default' })).toBeUndefined();
   });
 
   it('idempotency keys: per target for revocations, per finding for repeatable actions', () => {

@@ -210,13 +210,13 @@ describe('createContainStage: default policy on an agent-token finding', () => {
 });
 
 describe('protected entities', () => {
-  it('are never acted on: protected token by uid, agents by name pattern', async () => {
+  it('are never acted on: protected token by uid, agents by uid', async () => {
     const s = tokenScenario();
     const config: KitewatchConfigInput = {
       containment: {
         protected: [
           { type: 'AgentToken', uid: s.tokenId, reason: 'production deploy token' },
-          { type: 'Agent', name: 'evil-*' },
+          ...s.implicated.map((uid) => ({ type: 'Agent' as const, uid })),
         ],
       },
     };
