@@ -1,0 +1,157 @@
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { fetchAuditEvents, fetchOrganization, describeApiFailure, restItemToEnvelope, type EnvelopeOptions, type OrgRef, type Window } from '../../lib/backfill/audit-events.ts';
+import type { BuildkiteClient } from '../../lib/buildkite/client.ts';
+import { KITEWATCH_SOURCE } from '../../lib/engine/bus.ts';
+
+/**
+ * The backfill Lambda's logic: which window a trigger asks for, and the audit events of that
+ * window from Buildkite's REST API onto the ingest queue, as the envelopes live delivery puts
+ * there. The normalizer then handles them like any other event. Idempotent by construction: an
+ * envelope's id and its OCSF metadata.uid are derived from the audit uuid, so a trigger delivered
+ * twice, or a window overlapping live delivery, yields the same events again, which forwarding
+ * and the SIEM de-duplicate by uid.
+ *
+ * Triggers:
+ * - first deploy (an empty event from the deploy-time trigger): the last `seedDays` days, to seed baselines;
+ * - a Kitewatch `monitoring-disabled` Detection Finding: from an hour before it up to now;
+ * - the silence alarm going back to OK: from the start of the silence (less one alarm period) up to now;
+ * - by hand, as a runbook: `{"since": ISO, "until"?: ISO}`.
+ */
+
+export const MONITORING_DISABLED = 'monitoring-disabled';
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export type Trigger =
+  | { readonly kind: 'seed'; readonly window: Window }
+  | { readonly kind: 'monitoring-disabled'; readonly window: Window; readonly finding: string }
+  | { readonly kind: 'silence-ended'; readonly window: Window; readonly alarm: string }
+  | { readonly kind: 'manual'; readonly window: Window };
+
+export interface TriggerSettings {
+  readonly seedDays: number;
+  readonly silenceMinutes: number;
+  /** The silence alarm's name: only its state changes start a backfill. */
+  readonly silenceAlarmName: string;
+}
+
+export class BackfillInputError extends Error {
+  override readonly name = 'BackfillInputError';
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function time(value: unknown, what: string): number {
+  const t = typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : typeof value === 'number' ? value : Number.NaN;
+  if (!Number.isFinite(t)) throw new BackfillInputError(`${what} must be an ISO-8601 time, got ${JSON.stringify(value)}`);
+  return t;
+}
+
+/** The window a trigger asks for; throws BackfillInputError for anything else (never guesses). */
+export function triggerOf(event: unknown, settings: TriggerSettings, now: number): Trigger {
+  const e = isRecord(event) ? event : {};
+  const detailType = e['detail-type'];
+  const detail = isRecord(e['detail']) ? e['detail'] : undefined;
+  if (detailType === 'OCSF Detection Finding' && detail !== undefined) {
+    // Only findings Kitewatch produced: its own source on its own bus, its own product name.
+    const product = isRecord(detail['metadata']) && isRecord(detail['metadata']['product']) ? detail['metadata']['product'] : {};
+    const info = isRecord(detail['finding_info']) ? detail['finding_info'] : {};
+    const analytic = isRecord(info['analytic']) ? info['analytic'] : {};
+    if (e['source'] !== KITEWATCH_SOURCE || product['name'] !== 'Kitewatch' || analytic['uid'] !== MONITORING_DISABLED) {
+      throw new BackfillInputError('not a Kitewatch monitoring-disabled finding');
+    }
+    const first = typeof info['first_seen_time'] === 'number' ? info['first_seen_time'] : time(e['time'], 'time');
+    return { kind: 'monitoring-disabled', window: { since: first - HOUR, until: now }, finding: String(info['uid'] ?? '') };
+  }
+  if (detailType === 'CloudWatch Alarm State Change' && detail !== undefined) {
+    const state = isRecord(detail['state']) ? detail['state'] : {};
+    const previous = isRecord(detail['previousState']) ? detail['previousState'] : {};
+    if (e['source'] !== 'aws.cloudwatch' || detail['alarmName'] !== settings.silenceAlarmName || state['value'] !== 'OK' || previous['value'] !== 'ALARM') {
+      throw new BackfillInputError(`not the silence alarm (${settings.silenceAlarmName}) going from ALARM to OK`);
+    }
+    // The alarm fired a full period after the last event: start one period before it.
+    const since = time(previous['timestamp'], 'detail.previousState.timestamp') - settings.silenceMinutes * 60_000;
+    return { kind: 'silence-ended', window: { since, until: time(state['timestamp'], 'detail.state.timestamp') }, alarm: settings.silenceAlarmName };
+  }
+  if ('since' in e) {
+    const since = time(e['since'], 'since');
+    const until = e['until'] === undefined ? now : time(e['until'], 'until');
+    if (since > until) throw new BackfillInputError('since is after until');
+    return { kind: 'manual', window: { since, until } };
+  }
+  if (Object.keys(e).length === 0 || e['RequestType'] === 'Create') {
+    if (settings.seedDays <= 0) throw new BackfillInputError('seeding is off (aws.blindness.backfillSeedDays is 0)');
+    return { kind: 'seed', window: { since: now - settings.seedDays * DAY, until: now } };
+  }
+  throw new BackfillInputError('unrecognized trigger: expected a monitoring-disabled finding, the silence alarm state change, {} (seed) or {"since": ISO, "until"?: ISO}');
+}
+
+export interface BackfillDeps {
+  readonly buildkite: BuildkiteClient;
+  readonly sqs: Pick<SQSClient, 'send'>;
+  /** The ingest queue the normalizer reads. */
+  readonly queueUrl: string;
+  readonly org: string;
+  readonly envelope: EnvelopeOptions;
+  readonly settings: TriggerSettings;
+  readonly now?: () => number;
+  readonly log?: (message: string, attributes: Record<string, unknown>) => void;
+}
+
+export interface BackfillReport {
+  readonly trigger: Trigger['kind'];
+  readonly since: string;
+  readonly until: string;
+  readonly fetched: number;
+  readonly sent: number;
+}
+
+/** One SendMessageBatch (at most 10 entries and 256 KB); throws when any entry failed, so the trigger is retried. */
+async function sendBatch(deps: BackfillDeps, entries: readonly { id: string; body: string }[]): Promise<void> {
+  const out = await deps.sqs.send(new SendMessageBatchCommand({ QueueUrl: deps.queueUrl, Entries: entries.map((e) => ({ Id: e.id, MessageBody: e.body })) }));
+  if ((out.Failed ?? []).length > 0) {
+    throw new Error(`SQS refused ${(out.Failed ?? []).length} backfilled event(s): ${(out.Failed ?? []).map((f) => f.Code).join(', ')}`);
+  }
+}
+
+export async function runBackfill(event: unknown, deps: BackfillDeps): Promise<BackfillReport> {
+  const now = (deps.now ?? Date.now)();
+  const trigger = triggerOf(event, deps.settings, now);
+  let org: OrgRef;
+  try {
+    org = (await fetchOrganization(deps.buildkite, deps.org)).org;
+  } catch (error) {
+    throw new Error(describeApiFailure(error, deps.org), { cause: error });
+  }
+  let fetched = 0;
+  let sent = 0;
+  let batch: { id: string; body: string }[] = [];
+  let bytes = 0;
+  try {
+    for await (const { item } of fetchAuditEvents(deps.buildkite, deps.org, trigger.window)) {
+      fetched++;
+      const body = JSON.stringify(restItemToEnvelope(item, org, deps.envelope));
+      const size = Buffer.byteLength(body, 'utf8');
+      if (batch.length === 10 || (batch.length > 0 && bytes + size > 256 * 1024)) {
+        await sendBatch(deps, batch);
+        sent += batch.length;
+        batch = [];
+        bytes = 0;
+      }
+      batch.push({ id: String(batch.length), body });
+      bytes += size;
+    }
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('SQS refused')) throw error;
+    throw new Error(describeApiFailure(error, deps.org), { cause: error });
+  }
+  if (batch.length > 0) {
+    await sendBatch(deps, batch);
+    sent += batch.length;
+  }
+  const report: BackfillReport = { trigger: trigger.kind, since: new Date(trigger.window.since).toISOString(), until: new Date(trigger.window.until).toISOString(), fetched, sent };
+  deps.log?.('backfill done', { ...report });
+  return report;
+}
