@@ -25,6 +25,8 @@ interface ActionView {
   detail: string;
   target: string;
   finding: string;
+  /** A dry-run of an action that enforce mode would hold for a responder's approval. */
+  approval: boolean;
 }
 
 function hhmm(ms: number): string {
@@ -64,6 +66,7 @@ function actions(run: DemoRun): ActionView[] {
       detail: escapeControls(e.status_detail ?? ''),
       target: escapeControls(targetOf(e)),
       finding: e.metadata.correlation_uid ?? '',
+      approval: /would wait for approval/.test(e.message ?? ''),
     }))
     .sort((a, b) => a.time - b.time);
 }
@@ -88,7 +91,7 @@ export function textReport(run: DemoRun): string {
   if (groups.length === 0) lines.push('  nothing');
   for (const g of groups) {
     const at = byFinding.get(g.finding);
-    lines.push(`  ${at ? hhmm(at.time) : '--:--'}  ${g.action.padEnd(20)} ${summarizeTargets(g.targets)}`);
+    lines.push(`  ${at ? hhmm(at.time) : '--:--'}  ${g.action.padEnd(20)} ${summarizeTargets(g.targets)}${g.approval ? ' (once a responder approves)' : ''}`);
   }
   const held = groupActions(a.filter((x) => !x.detail.includes('dry-run')));
   if (held.length > 0) {
@@ -103,6 +106,7 @@ interface ActionGroup {
   action: string;
   finding: string;
   detail: string;
+  approval: boolean;
   targets: string[];
 }
 
@@ -110,8 +114,8 @@ interface ActionGroup {
 function groupActions(list: readonly ActionView[]): ActionGroup[] {
   const groups = new Map<string, ActionGroup>();
   for (const x of list) {
-    const key = `${x.finding}\u0000${x.action}\u0000${x.detail}`;
-    const g = groups.get(key) ?? { action: x.action, finding: x.finding, detail: x.detail, targets: [] };
+    const key = `${x.finding}\u0000${x.action}\u0000${x.detail}\u0000${x.approval}`;
+    const g = groups.get(key) ?? { action: x.action, finding: x.finding, detail: x.detail, approval: x.approval, targets: [] };
     if (!g.targets.includes(x.target)) g.targets.push(x.target);
     groups.set(key, g);
   }
