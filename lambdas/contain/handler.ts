@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { stsCrossAccountAccess } from '../../lib/aws/cross-account.ts';
 import { lazyDynamoDbClient, lazyIamClient, lazySecretsManagerClient, lazySfnClient } from '../../lib/aws/lazy.ts';
 import { BuildkiteClient } from '../../lib/buildkite/client.ts';
 import { secretsManagerTokenProvider } from '../../lib/buildkite/token.ts';
@@ -38,6 +39,7 @@ const engine =
           iam: lazyIamClient(),
           now: Date.now,
           log: (line) => logger.info(line),
+          crossAccount: settings.config.accounts.length > 0 ? stsCrossAccountAccess(settings.config.accounts) : undefined,
         },
         ...(settings.approvalStateMachineArn !== undefined ? { approvals: stepFunctionsApprovalGateway(lazySfnClient(), settings.approvalStateMachineArn) } : {}),
       });

@@ -9,6 +9,7 @@ import { BuildkiteClient } from '../../lib/buildkite/client.ts';
 import { secretsManagerTokenProvider } from '../../lib/buildkite/token.ts';
 import type { RunbookId } from '../../lib/containment/actions.ts';
 import type { SfnPort } from '../../lib/containment/approval.ts';
+import type { CrossAccountAccess } from '../../lib/containment/cross-account.ts';
 import type { SecretsManagerPort } from '../../lib/containment/rotation.ts';
 import { runRunbook, type RunbookDeps, type RunbookReport } from '../../lib/containment/runbooks.ts';
 import { toPutEventsEntry } from '../../lib/engine/bus.ts';
@@ -27,6 +28,7 @@ export interface RunbookWiring {
   readonly secretsManager?: SecretsManagerPort;
   readonly iam?: Pick<IAMClient, 'send'>;
   readonly sfn?: SfnPort;
+  readonly crossAccount?: CrossAccountAccess | undefined;
 }
 
 /** The Buildkite API with its token from Secrets Manager (read on the first call); none without the secret. */
@@ -58,6 +60,7 @@ export function createRunbookDeps(runbook: RunbookId, settings: RunbookSettings,
       iam: wiring.iam ?? (notWired(runbook, 'IAM') as Pick<IAMClient, 'send'>),
       now: Date.now,
       log: (line) => logger.info(line),
+      crossAccount: wiring.crossAccount,
     },
     ...(wiring.sfn !== undefined ? { sfn: wiring.sfn } : {}),
     ...(eventBridge !== undefined && bus !== undefined

@@ -83,3 +83,4 @@ export const lazyIamClient = () => lazyClient(iamSdk, (m) => new m.IAMClient({})
 export const lazyS3Client = () => lazyClient(s3Sdk, (m) => new m.S3Client({}));
 export const lazySecretsManagerClient = (config: LazyClientConfig = {}) => lazyClient(secretsManagerSdk, (m) => new m.SecretsManagerClient({ ...config }));
 export const lazySfnClient = (config: LazyClientConfig = {}) => lazyClient(sfnSdk, (m) => new m.SFNClient({ ...config }));
+export const stsSdk = /* @__PURE__ */ lazySdk('@aws-sdk/client-sts', () => import('@aws-sdk/client-sts'));

@@ -3,6 +3,7 @@ import '../config/zod-en.ts';
 import { ENTITY_TYPES } from '../findings/contract.ts';
 import { ACTION_IDS, ACTIONS, PROTECTABLE_TYPES, type ActionId } from './actions.ts';
 import { UUID_PATTERN } from '../contracts/ids.ts';
+import { TargetAccount } from './cross-account.ts';
 
 export { PROTECTABLE_TYPES };
 
@@ -196,6 +197,13 @@ export const ContainmentConfig = z.prefault(
     oidcRoles: z
       ._default(z.array(OidcRole), [])
       .check(z.describe('AWS roles assumed by Buildkite jobs through OIDC, for revoke-role-sessions.')),
+    accounts: z
+      ._default(z.array(TargetAccount), [])
+      .check(
+        z.describe(
+          "Other AWS accounts holding targets: rotate-secret and revoke-role-sessions act on a secret or role whose ARN names one of them by assuming that account's containment role (STS, external id, session tags naming the finding).",
+        ),
+      ),
     retentionDays: z
       ._default(z.int().check(z.gte(1), z.lte(400)), 30)
       .check(z.describe('How long completed actions are remembered, so a redelivered or replayed finding does not repeat them.')),

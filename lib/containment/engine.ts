@@ -213,13 +213,14 @@ export class ContainmentEngine {
       target,
       reason: `Kitewatch containment: ${finding.detector ?? 'finding'} ${finding.uid}`,
       idempotencyToken: deterministicUid('kitewatch-rotation', finding.uid, target.uid),
+      findingUid: finding.uid,
       ...(opts.rotation !== undefined ? { rotation: { kind: opts.rotation, ...(opts.jsonKey !== undefined ? { jsonKey: opts.jsonKey } : {}) } } : {}),
     };
     const gate = this.#deps.config.approval.required.includes(action) ? 'approval required' : undefined;
 
     if (this.#deps.mode === 'dry-run') {
       const why = gate ?? (this.#countDryRun(action) > hourlyLimit(this.#deps.config, action) ? 'blast-radius limit' : undefined);
-      const p = preview(request);
+      const p = preview(request, this.#deps.execution.crossAccount);
       return emit(why === undefined ? p : { ...p, message: `${p.message}; in enforce mode it would wait for approval (${why})`, facts: { would_wait_for_approval: why } });
     }
 

@@ -6,6 +6,7 @@ import { BuildkiteApiError, BuildkiteGraphqlError, BuildkiteRequestError, Missin
 import { requireId } from '../contracts/ids.ts';
 import { ACTIONS, type ActionId } from './actions.ts';
 import { OUTCOME, type Outcome, type Target } from './activity.ts';
+import { SESSION_TAG, type AccountClients, type CrossAccountAccess } from './cross-account.ts';
 import { RotationError, SecretRotation, rotationKindOf, type SecretsManagerPort } from './rotation.ts';
 import { targetIdProblem } from './target-ids.ts';
 import { isSlug, isUuid } from '../contracts/ids.ts';
@@ -23,6 +24,8 @@ export interface ExecutionDeps {
   readonly iam: Pick<IAMClient, 'send'>;
   readonly now: () => number;
   readonly log: (line: string) => void;
+  /** Targets in other AWS accounts (containment.accounts): their role, assumed through STS. @default none */
+  readonly crossAccount?: CrossAccountAccess | undefined;
 }
 
 export interface ExecuteRequest {
@@ -38,6 +41,8 @@ export interface ExecuteRequest {
   readonly rotation?: { readonly kind: 'auto' | 'random' | 'buildkite-agent-token'; readonly jsonKey?: string };
   /** revoke-role-sessions: deny sessions issued before this instant (default now). */
   readonly issuedBefore?: Date;
+  /** The finding (or runbook correlation) the action answers: a session tag in another account. */
+  readonly findingUid?: string;
 }
 
 export const REVOKE_SESSIONS_POLICY = 'KitewatchRevokeOlderSessions';
@@ -98,8 +103,21 @@ function invalidTarget(req: ExecuteRequest): Outcome | undefined {
   return problem === undefined ? undefined : OUTCOME.failed(`invalid id: ${problem}`, `${ACTIONS[req.action].title}: not attempted, ${problem}`, { calls: [] });
 }
 
-/** What `execute` would call, for dry-run reports. Calls nothing. */
-export function preview(req: ExecuteRequest): Outcome {
+/** What `execute` would call, for dry-run reports, with the role it would assume in another account. Calls nothing. */
+export function preview(req: ExecuteRequest, crossAccount?: CrossAccountAccess): Outcome {
+  const outcome = previewInOwnAccount(req);
+  const role = req.action === 'rotate-secret' || req.action === 'revoke-role-sessions' ? crossAccount?.roleFor(req.target.uid) : undefined;
+  if (role === undefined || outcome.code === 'failed') return outcome;
+  const assume = `sts:AssumeRole ${role.roleArn} (external id, session tags ${SESSION_TAG.finding}=${req.findingUid ?? 'unknown'} ${SESSION_TAG.action}=${req.action})`;
+  return {
+    ...outcome,
+    message: outcome.message.replace(' (dry-run, nothing called)', ` in account ${role.account} as ${role.roleArn} (dry-run, nothing called)`),
+    calls: [assume, ...(outcome.calls ?? [])],
+    facts: { ...outcome.facts, account: role.account, assumed_role: role.roleArn },
+  };
+}
+
+function previewInOwnAccount(req: ExecuteRequest): Outcome {
   const invalid = invalidTarget(req);
   if (invalid !== undefined) return invalid;
   const t = req.target;
@@ -183,6 +201,19 @@ export async function execute(req: ExecuteRequest, deps: ExecutionDeps): Promise
   }
 }
 
+/**
+ * The clients for the target's account: Kitewatch's own, or (a target ARN in an account of
+ * containment.accounts) the ones acting as that account's containment role.
+ */
+async function accountOf(req: ExecuteRequest, deps: ExecutionDeps, record: (c: string) => void): Promise<{ clients: AccountClients }> {
+  const role = deps.crossAccount?.roleFor(req.target.uid);
+  if (role === undefined || deps.crossAccount === undefined) return { clients: deps };
+  record(`sts:AssumeRole ${role.roleArn}`);
+  const assumed = await deps.crossAccount.clientsFor(req.target.uid, { action: req.action, findingUid: req.findingUid ?? 'unknown' });
+  if (assumed === undefined) throw new PreconditionError(`no containment role for account ${role.account}`);
+  return { clients: assumed.clients };
+}
+
 function buildkiteApi(deps: ExecutionDeps, record: (c: string) => void): BuildkiteApi {
   if (deps.buildkite === undefined) throw new PreconditionError('the Buildkite API is not configured');
   return new BuildkiteApi(deps.buildkite, record);
@@ -231,7 +262,8 @@ async function run(req: ExecuteRequest, deps: ExecutionDeps, record: (c: string)
       return OUTCOME.done(`Stopped agent ${label(t)}${req.force ?? true ? ' (force: its running job was canceled)' : ''}`);
     }
     case 'rotate-secret': {
-      const rotation = new SecretRotation({ secretsManager: deps.secretsManager, buildkite: deps.buildkite, record, log: deps.log });
+      const where = await accountOf(req, deps, record);
+      const rotation = new SecretRotation({ secretsManager: where.clients.secretsManager, buildkite: deps.buildkite, record, log: deps.log });
       const desc = await rotation.describe(t.uid);
       const stages = desc.VersionIdsToStages?.[req.idempotencyToken] ?? [];
       if (stages.includes('AWSCURRENT')) {
@@ -262,8 +294,9 @@ async function run(req: ExecuteRequest, deps: ExecutionDeps, record: (c: string)
       const before = req.issuedBefore ?? new Date(deps.now());
       const roleName = roleNameOf(t.uid);
       const { PutRolePolicyCommand } = await iamSdk();
+      const where = await accountOf(req, deps, record);
       record(`iam:PutRolePolicy ${roleName} ${REVOKE_SESSIONS_POLICY}`);
-      await deps.iam.send(new PutRolePolicyCommand({ RoleName: roleName, PolicyName: REVOKE_SESSIONS_POLICY, PolicyDocument: revokeOlderSessionsPolicy(before) }));
+      await where.clients.iam.send(new PutRolePolicyCommand({ RoleName: roleName, PolicyName: REVOKE_SESSIONS_POLICY, PolicyDocument: revokeOlderSessionsPolicy(before) }));
       return OUTCOME.done(`Denied every session of role ${label(t)} issued before ${before.toISOString()} (inline policy ${REVOKE_SESSIONS_POLICY})`, {
         facts: { issued_before: before.toISOString(), policy_name: REVOKE_SESSIONS_POLICY },
       });

@@ -74,13 +74,14 @@ export async function runRunbook(runbook: RunbookId, rawInput: unknown, deps: Ru
     target,
     reason: action === 'pause-queue' ? ((input as RunbookInput<'pause-queue'>).note ?? reason) : reason,
     idempotencyToken: deterministicUid('kitewatch-rotation', rotationKey(input, now), target.uid),
+    findingUid: input.correlationUid ?? 'runbook',
     ...(action === 'stop-agent' ? { force: (input as RunbookInput<'stop-agent'>).force } : {}),
     ...(action === 'rotate-secret' ? rotationOf(input as RunbookInput<'rotate-secret'>) : {}),
     ...(action === 'revoke-role-sessions' && (input as RunbookInput<'revoke-role-sessions'>).issuedBefore !== undefined
       ? { issuedBefore: new Date((input as RunbookInput<'revoke-role-sessions'>).issuedBefore as string) }
       : {}),
   };
-  let outcome = input.dryRun ? preview(request) : await execute(request, deps.execution);
+  let outcome = input.dryRun ? preview(request, deps.execution.crossAccount) : await execute(request, deps.execution);
   if (approvedBy !== undefined) outcome = { ...outcome, message: `${outcome.message} (approved by ${approvedBy})`, facts: { ...outcome.facts, approved_by: approvedBy } };
   const activity = buildActivity(action, target, outcome, context(input, input.dryRun, now));
   await deps.publish?.([activity]);
