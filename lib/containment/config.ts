@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import '../config/zod-en.ts';
 import { ENTITY_TYPES } from '../findings/contract.ts';
 import { ACTION_IDS, ACTIONS, PROTECTABLE_TYPES, type ActionId } from './actions.ts';
-import { UUID_PATTERN } from '../contracts/ids.ts';
+import { SLUG_PATTERN, UUID_PATTERN } from '../contracts/ids.ts';
 import { TargetAccount } from './cross-account.ts';
 
 export { PROTECTABLE_TYPES };
@@ -135,10 +135,17 @@ export const SecretMapping = z.strictObject({
     .strictObject({
       type: z._default(z.enum(ENTITY_TYPES), 'Secret').check(z.describe('Type of the Buildkite entity (default `Secret`, a Buildkite secret).')),
       uid: z.optional(nonEmpty()).check(z.describe('Its uuid.')),
-      name: z.optional(nonEmpty()).check(z.describe('Its name (for a Buildkite secret: its key).')),
+      name: z
+        .optional(nonEmpty())
+        .check(z.describe('For a Buildkite secret only: its key (fixed by the cluster maintainer who made it). Other entities go by uid: a user renamed "deploy-bot" must not get deploy-bot\'s credential rotated.')),
     })
     .check(
       z.refine((b) => b.uid !== undefined || b.name !== undefined, { message: 'needs a uid or a name' }),
+      z.superRefine((b, ctx) => {
+        if (b.name !== undefined && b.type !== 'Secret') {
+          ctx.addIssue({ code: 'custom', path: ['name'], message: `${/^[AEIOU]/.test(b.type) ? 'an' : 'a'} ${b.type} is matched by its uid only: its name is chosen by whoever controls it (a user can rename themself after the identity whose credential this maps)` });
+        }
+      }),
       z.describe('The Buildkite entity a finding names.'),
     ),
   secretsManager: z
@@ -154,8 +161,16 @@ export type SecretMapping = z.infer<typeof SecretMapping>;
 export const OidcRole = z.strictObject({
   role: nonEmpty().check(z.describe('IAM role name or ARN assumed by Buildkite jobs through OIDC (AssumeRoleWithWebIdentity).')),
   pipelines: z
-    .optional(z.array(nonEmpty()).check(z.minLength(1)))
-    .check(z.describe('Pipeline slugs whose jobs assume it; a finding naming one of them selects the role. Absent: any finding of the policy rule.')),
+    .optional(
+      z
+        .array(z.string().check(z.refine((v) => UUID_PATTERN.test(v) || SLUG_PATTERN.test(v), { message: 'must be a pipeline UUID or slug' })))
+        .check(z.minLength(1)),
+    )
+    .check(
+      z.describe(
+        "Pipelines whose jobs assume it, by uuid or by slug (the OIDC token's `pipeline_slug` claim). A finding's pipeline selects the role by its uuid, or by the slug Buildkite reports for that uuid (enforce mode), never by the name in the event. Absent: any finding of the policy rule.",
+      ),
+    ),
 });
 export type OidcRole = z.infer<typeof OidcRole>;
 

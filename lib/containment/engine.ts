@@ -6,7 +6,7 @@ import { ACTIONS, type ActionId } from './actions.ts';
 import { OUTCOME, buildActivity, type ActivityContext, type Outcome, type Target } from './activity.ts';
 import { hourlyLimit, type ContainmentConfig } from './config.ts';
 import { execute, preview, type ExecuteRequest, type ExecutionDeps } from './executors.ts';
-import { actionsFor, entitiesFor, matchingRules, needsPlacement, parseFinding, protectionFor, rolesFor, type FindingFacts } from './policy.ts';
+import { actionsFor, entitiesFor, matchingRules, needsPlacement, parseFinding, pipelinesToResolve, protectionFor, rolesFor, type FindingFacts } from './policy.ts';
 import { BuildkiteApi } from '../buildkite/api.ts';
 import { runbookInputFor } from './runbook-inputs.ts';
 import { secretsFor } from './secrets.ts';
@@ -127,7 +127,7 @@ export class ContainmentEngine {
     const out: OcsfEvent[] = [];
     for (const action of actions) {
       if (action === 'revoke-role-sessions') {
-        const roles = rolesFor(finding, this.#deps.config);
+        const roles = rolesFor(finding, this.#deps.config, await this.#pipelineSlugs(finding));
         if (roles.length === 0) this.#log(`containment: ${finding.uid}: revoke-role-sessions selects no role (containment.oidcRoles)`);
         for (const role of roles) out.push(await this.#step(finding, action, role));
         continue;
@@ -146,6 +146,33 @@ export class ContainmentEngine {
       }
     }
     return out;
+  }
+
+  /**
+   * Slugs of the finding's pipelines as Buildkite reports them for their uuids (enforce mode, and
+   * only when some oidcRoles entry names a slug). A pipeline that cannot be looked up selects
+   * roles by uuid only, and the line says so.
+   */
+  async #pipelineSlugs(finding: FindingFacts): Promise<Map<string, string>> {
+    const slugs = new Map<string, string>();
+    const uuids = pipelinesToResolve(finding, this.#deps.config);
+    if (uuids.length === 0) return slugs;
+    const client = this.#deps.execution.buildkite;
+    if (this.#deps.mode === 'dry-run' || client === undefined) {
+      this.#log(`containment: ${finding.uid}: oidcRoles by pipeline slug need Buildkite's slug for ${uuids.join(', ')}; looked up in enforce mode only`);
+      return slugs;
+    }
+    const api = new BuildkiteApi(client);
+    for (const uuid of uuids) {
+      try {
+        const p = await api.pipelineByUuid(uuid);
+        if (p !== undefined && p.uuid === uuid && (finding.org === undefined || p.org === finding.org)) slugs.set(uuid, p.slug);
+      } catch (error) {
+        if (error instanceof SdkLoadError) throw error;
+        this.#log(`containment: ${finding.uid}: could not look up the slug of pipeline ${uuid} (${(error as Error).name}); oidcRoles match it by uuid only`);
+      }
+    }
+    return slugs;
   }
 
   /** The token's other agents (role `related`): listed for the responder, not stopped. */

@@ -4,6 +4,7 @@ import type { ActionId, TargetType } from './actions.ts';
 import type { Target } from './activity.ts';
 import { SEVERITY_IDS, type ContainmentConfig, type PolicyRule, type ProtectedEntity } from './config.ts';
 import { roleNameOf } from './executors.ts';
+import { UUID_PATTERN } from '../contracts/ids.ts';
 
 /**
  * The containment policy as pure functions: which rules a finding matches, which entities each
@@ -192,11 +193,20 @@ export function entitiesFor(action: ActionId, finding: FindingFacts): { targets:
   }
 }
 
-/** Roles from `oidcRoles` that a finding selects: by a Pipeline it names, or roles without a pipeline filter. */
-export function rolesFor(finding: FindingFacts, config: ContainmentConfig): Target[] {
-  const pipelines = new Set(finding.entities.filter((e) => e.type === 'Pipeline').flatMap((e) => [e.name, e.uid]).filter((x): x is string => x !== undefined));
+/**
+ * Roles from `oidcRoles` that a finding selects: by the uuid of a Pipeline it names, or by the slug
+ * Buildkite reports for that uuid (`slugs`, looked up by the caller), or roles without a pipeline
+ * filter. Never by the name in the finding: an audit subject's name is a display name.
+ */
+export function rolesFor(finding: FindingFacts, config: ContainmentConfig, slugs: ReadonlyMap<string, string> = new Map()): Target[] {
+  const pipelines = new Set<string>();
+  for (const e of finding.entities.filter((x) => x.type === 'Pipeline')) {
+    pipelines.add(e.uid.toLowerCase());
+    const slug = slugs.get(e.uid);
+    if (slug !== undefined) pipelines.add(slug);
+  }
   return config.oidcRoles
-    .filter((r) => r.pipelines === undefined || r.pipelines.some((p) => pipelines.has(p)))
+    .filter((r) => r.pipelines === undefined || r.pipelines.some((p) => pipelines.has(UUID_PATTERN.test(p) ? p.toLowerCase() : p)))
     .map((r) => ({ type: 'IamRole' as const, uid: r.role, name: roleNameOf(r.role) }));
 }
 
@@ -239,4 +249,10 @@ export function protectionFor(
 function sameTokenKind(a: string, b: string): boolean {
   const tokens: readonly string[] = ['AgentToken', 'ClusterToken'] satisfies readonly EntityType[];
   return tokens.includes(a) && tokens.includes(b);
+}
+
+/** Pipeline uuids a finding names whose slug matters to `oidcRoles` (some entry is a slug). */
+export function pipelinesToResolve(finding: FindingFacts, config: ContainmentConfig): string[] {
+  if (!config.oidcRoles.some((r) => r.pipelines?.some((p) => !UUID_PATTERN.test(p)) === true)) return [];
+  return finding.entities.filter((e) => e.type === 'Pipeline' && UUID_PATTERN.test(e.uid)).map((e) => e.uid);
 }

@@ -26,7 +26,8 @@ export function secretNameOf(id: string): string {
 function matchesMapping(m: SecretMapping, entity: Target): boolean {
   if (m.buildkite.type !== entity.type) return false;
   if (m.buildkite.uid !== undefined && m.buildkite.uid !== entity.uid) return false;
-  if (m.buildkite.name !== undefined && m.buildkite.name !== entity.name) return false;
+  // Names only for Buildkite secrets (their keys); the config refuses them for other types.
+  if (m.buildkite.name !== undefined && (entity.type !== 'Secret' || m.buildkite.name !== entity.name)) return false;
   return true;
 }
 
@@ -68,7 +69,8 @@ export async function secretsFor(entity: Target, config: ContainmentConfig, sm: 
   }
   if (sm !== undefined) {
     const lookups: [string, string][] = [[TAG.buildkiteUid, entity.uid]];
-    if (entity.name !== undefined) lookups.push([TAG.buildkiteName, entity.name]);
+    // By name only for Buildkite secrets: any other entity's name is its owner's to choose.
+    if (entity.name !== undefined && entity.type === 'Secret') lookups.push([TAG.buildkiteName, entity.name]);
     for (const [key, value] of lookups) {
       for (const s of await listByTag(sm, key, value)) {
         const type = s.Tags?.find((t) => t.Key === TAG.buildkiteType)?.Value ?? 'Secret';

@@ -44,12 +44,16 @@ describe('policy (pure)', () => {
     expect(entitiesFor('revoke-agent-token', f).targets).toEqual([{ type: 'ClusterToken', uid: 't', org: 'acme', attrs: { cluster_id: 'c1' } }]);
   });
 
-  it('selects OIDC roles by the pipelines a finding names', () => {
-    const c = parseConfig({ containment: { oidcRoles: [{ role: 'arn:aws:iam::1:role/ci/deploy', pipelines: ['deploy'] }, { role: 'all' }] } }).containment;
+  it('selects OIDC roles by the uuid of a pipeline the finding names, or by the slug Buildkite reports for it; never by its name', () => {
+    const uuid = '0190e6b6-3c3d-4a5b-9d1e-2f4a6b8c0d1e';
+    const c = parseConfig({
+      containment: { oidcRoles: [{ role: 'arn:aws:iam::1:role/ci/deploy', pipelines: ['deploy'] }, { role: 'by-uuid', pipelines: [uuid.toUpperCase()] }, { role: 'all' }] },
+    }).containment;
     const f = facts(finding({ detector: 'x', resources: [{ uid: 'p', name: 'docs', type: 'Pipeline', role: 'related' }] }));
     expect(rolesFor(f, c).map((r) => [r.uid, r.name])).toEqual([['all', 'all']]);
-    const g = facts(finding({ detector: 'x', resources: [{ uid: 'p', name: 'deploy', type: 'Pipeline', role: 'related' }] }));
-    expect(rolesFor(g, c).map((r) => r.name)).toEqual(['deploy', 'all']);
+    const g = facts(finding({ detector: 'x', resources: [{ uid: uuid, name: 'deploy', type: 'Pipeline', role: 'related' }] }));
+    expect(rolesFor(g, c).map((r) => r.name)).toEqual(['by-uuid', 'all']);
+    expect(rolesFor(g, c, new Map([[uuid, 'deploy']])).map((r) => r.name)).toEqual(['deploy', 'by-uuid', 'all']);
   });
 
   it('protection matches type, uid, name patterns (admin-named types) and agent placement; a token protection covers both token kinds', () => {

@@ -382,7 +382,7 @@ describe('revoke-role-sessions through policy', () => {
     const config: KitewatchConfigInput = {
       containment: { policy: [{ detector: 'secret-access', actions: ['revoke-role-sessions'] }], approval: { required: [] }, oidcRoles: [{ role: r.arn, pipelines: ['deploy-prod'] }] },
     };
-    const f = finding({ detector: 'secret-access', resources: [{ uid: randomUUID(), name: 'deploy-prod', type: 'Pipeline', role: 'related' }] });
+    const f = finding({ detector: 'secret-access', resources: [{ uid: bk.addPipeline('deploy-prod'), name: 'deploy-prod', type: 'Pipeline', role: 'related' }] });
     const broken = { send: async () => Promise.reject(new SdkLoadError('could not load @aws-sdk/client-iam: EMFILE: too many open files')) };
     const withBrokenSdk = createContainStage(replayOptions({ mode: 'enforce', apiUrl: bk.url, graphqlUrl: bk.graphqlUrl, config }), state, {
       env: { BUILDKITE_API_TOKEN: bk.token },
@@ -415,14 +415,15 @@ describe('revoke-role-sessions through policy', () => {
         ],
       },
     };
-    const f = finding({ detector: 'secret-access', resources: [{ uid: randomUUID(), name: 'deploy-prod', type: 'Pipeline', role: 'related' }] });
+    // The finding shows the pipeline's display name; the role is chosen by the slug Buildkite has for its uuid.
+    const f = finding({ detector: 'secret-access', resources: [{ uid: bk.addPipeline('deploy-prod'), name: 'docs', type: 'Pipeline', role: 'related' }] });
     const events = await stage('enforce', config).contain(f);
     expect(events.map((e) => [e.command_uid, target(e).uid, detailOf(e)])).toEqual([['revoke-role-sessions', deploy.arn, 'done']]);
     events.forEach(expectValidOcsf);
     const policy = await iam.send(new GetRolePolicyCommand({ RoleName: deploy.name, PolicyName: 'KitewatchRevokeOlderSessions' }));
     expect(decodeURIComponent(policy.PolicyDocument ?? '')).toContain(`"aws:TokenIssueTime":"${new Date(now).toISOString()}"`);
     expect((await iam.send(new ListRolePoliciesCommand({ RoleName: other.name }))).PolicyNames).toEqual([]);
-    expect(bk.calls).toEqual([]);
+    expect(bk.callLines()).toEqual(['POST /graphql KitewatchPipelineByUuid']);
   });
 
   it('by default waits for approval', async () => {
