@@ -78,7 +78,8 @@ const d = (text: string) => z.describe(text);
 export const UnusualIpConfig = z
   .strictObject({
     enabled,
-    dedupWindowMinutes: dedupWindow(24 * 60),
+    // A network in use stays one incident until it is acknowledged or unused for a week.
+    dedupWindowMinutes: dedupWindow(7 * 24 * 60),
     learningPeriodHours: z
       ._default(z.number().check(z.gte(0)), 24)
       .check(d('Hours after an entity is first seen during which its networks are learned silently.')),
@@ -92,6 +93,22 @@ export const UnusualIpConfig = z
       ._default(z.array(z.enum(['agentToken', 'apiToken', 'actor'])), ['agentToken', 'apiToken', 'actor'])
       .check(d('Which entities are watched: agent tokens (agent registrations), API tokens and actors (audit log).')),
     ignoreActors: identities('Actors whose network is not tracked (e.g. a SaaS integration that calls from anywhere)'),
+    acknowledged: z
+      ._default(
+        z.array(
+          z.strictObject({
+            entity: z.string().check(z.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'the uuid of the agent token, API token or actor')),
+            networks: z
+              .array(z.string().check(z.regex(/^(AS\d+|[A-Z]{2}|(aws|gcp|azure):[a-z0-9-]+)$/, 'AS<number>, a two-letter country code, or <aws|gcp|azure>:<region> (e.g. AS16509, SG, aws:ap-southeast-1)')))
+              .check(z.minLength(1)),
+            note: z.optional(z.string()),
+          }),
+        ),
+        [],
+      )
+      .check(
+        d('Networks confirmed as expected for an entity (a finding acknowledged in config): they are known to it from now on. The same as `kitewatch detections ack` records in state.'),
+      ),
     blockedRegistrations: z
       ._default(z.boolean(), true)
       .check(d('Raise Agent Blocked and Cluster Token Registration Blocked (a token used outside its allowed IPs) at once.')),

@@ -51,7 +51,7 @@ export interface Incident {
 }
 
 export function isOpen(incident: Incident | undefined, now: number, windowSeconds: number): incident is Incident {
-  return incident !== undefined && now - incident.l < windowSeconds && now >= incident.l - windowSeconds;
+  return incident !== undefined && now - incident.l <= windowSeconds && now >= incident.l - windowSeconds;
 }
 
 export function openIncident(uid: string, draft: FindingDraft, triggerTime: number, now: number): Incident {

@@ -58,7 +58,7 @@ export const INCIDENT_TEXT = [
     'the same `finding_info.uid`, activity Update, `related_events_count`, `last_seen_time`, and every secret, agent or other entity involved so far (up to 300 to act on and 30 for context). ' +
     'An Update is raised only when the evidence names a new entity to act on or raises the severity; containment acts on the entities an Update names for the first time ' +
     '(`resources[].data.since_update`), so every swept secret and every agent is acted on once. Other repeats only extend the incident.',
-  '**When an incident closes.** When no new evidence arrives for the detector\'s `dedupWindowMinutes` (event time: 24 h for unusual-ip, 60 min for token-spike, secret-access and break-glass-edit, 15 min for monitoring-disabled). ' +
+  '**When an incident closes.** When no new evidence arrives for the detector\'s `dedupWindowMinutes` (event time; 7 days for unusual-ip, so a network in use stays one finding until it is acknowledged, and 15 to 60 minutes for the others: see the configuration reference). ' +
     'The next evidence after that opens a new incident and a new finding. An incident that keeps receiving evidence (a network used every day) stays one finding.',
 ].join('\n\n');
 

@@ -45,6 +45,52 @@ export const unusualIpCases: readonly DetectorCase[] = [
     ],
   },
   {
+    name: 'an eu-west-1 fleet\'s agent token used from AWS Singapore: same ASN, new country and cloud region',
+    kind: 'positive',
+    events: [
+      agentConnected({ at: day(0), agent: agent('eu-1', '34.240.1.1'), token }),
+      agentConnected({ at: day(2), agent: agent('eu-2', '34.250.3.4'), token }),
+      agentConnected({ at: day(2, '11:00:00'), agent: agent('sg-1', '52.220.1.1'), token }),
+    ],
+    expect: [
+      { at: 2, severity: 4, title: 'Agent token "ci-linux" used from a new country: AS16509 Amazon.com, Inc. (SG, AWS ap-southeast-1), 52.220.1.1', target: { type: 'AgentToken', uid: token.uuid }, implicated: [uid('agent', 'sg-1')] },
+    ],
+  },
+  {
+    name: 'an agent token used from a new cloud region of the same ASN and country (us-west-2 fleet, token used in us-east-2)',
+    kind: 'positive',
+    events: [
+      agentConnected({ at: day(0), agent: agent('usw-1', '34.208.1.1'), token }),
+      agentConnected({ at: day(2), agent: agent('usw-2', '54.200.1.1'), token }),
+      agentConnected({ at: day(2, '11:00:00'), agent: agent('use-1', '3.128.1.1'), token }),
+    ],
+    expect: [{ at: 2, severity: 4, title: 'used from a new cloud region: AS16509 Amazon.com, Inc. (US, AWS us-east-2), 3.128.1.1', target: { type: 'AgentToken', uid: token.uuid }, implicated: [uid('agent', 'use-1')] }],
+  },
+  {
+    name: 'a fleet that moved region without acknowledgement: one finding for the incident, updated as new agents connect, not one a day',
+    kind: 'positive',
+    events: [
+      agentConnected({ at: day(0), agent: agent('eu-1', '34.240.1.1'), token }),
+      agentConnected({ at: day(2), agent: agent('eu-2', '34.250.3.4'), token }),
+      ...Array.from({ length: 14 }, (_, d) => agentConnected({ at: day(3 + d), agent: agent(`fra-${d % 2}`, d % 2 === 0 ? '35.156.1.1' : '3.120.1.1'), token })),
+    ],
+    expect: [
+      { at: 2, severity: 4, title: 'used from a new country: AS16509 Amazon.com, Inc. (DE, AWS eu-central-1)', target: { type: 'AgentToken', uid: token.uuid }, implicated: [uid('agent', 'fra-0')] },
+      { at: 3, severity: 4, title: 'used from a new country', target: { type: 'AgentToken', uid: token.uuid }, implicated: [uid('agent', 'fra-0'), uid('agent', 'fra-1')], update: true },
+    ],
+  },
+  {
+    name: 'a region move acknowledged in config is learned: no finding',
+    kind: 'negative',
+    config: { acknowledged: [{ entity: token.uuid, networks: ['DE', 'aws:eu-central-1'], note: 'CI fleet moved to Frankfurt, CHG-1234' }] },
+    events: [
+      agentConnected({ at: day(0), agent: agent('eu-1', '34.240.1.1'), token }),
+      agentConnected({ at: day(2), agent: agent('eu-2', '34.250.3.4'), token }),
+      ...Array.from({ length: 14 }, (_, d) => agentConnected({ at: day(3 + d), agent: agent(`fra-${d}`, `35.156.1.${d + 1}`), token })),
+    ],
+    expect: [],
+  },
+  {
     name: 'autoscaling agents churning IPs inside one cloud ASN',
     kind: 'negative',
     events: Array.from({ length: 24 }, (_, i) =>

@@ -1,14 +1,18 @@
 /**
  * unusual-ip: an actor, API token or agent token acting from a network it has not used before.
  *
- * A network is an autonomous system (offline IP -> ASN and country, lib/enrich/ip.ts). Agents
- * in autoscaling groups connect from ever-new IPs inside their cloud's ASN, so a new IP in a
- * known ASN, or in `allowedCidrs`, is normal. Per entity, the first `learningPeriodHours` after
- * it is first seen are learned silently; after that:
- * - agent token: a new ASN is a finding (country alone is not: one cloud ASN spans regions);
+ * A network is an autonomous system, the country where the address is used (geofeeds) and, for
+ * AWS, GCP and Azure addresses, the cloud region (lib/enrich/ip.ts). Agents in autoscaling
+ * groups connect from ever-new IPs inside their cloud's ASN and region, so a new IP there, or in
+ * `allowedCidrs`, is normal. Per entity, the first `learningPeriodHours` after it is first seen
+ * are learned silently; after that:
+ * - agent token: a new ASN, a new country or a new cloud region is a finding (an eu-west-1
+ *   fleet's token used from AWS Singapore is in the same ASN);
  * - actor / API token: a new ASN or a new country is a finding.
- * A network that raised a finding is NOT learned: it is raised again after the dedup window
- * until someone adds it to allowedCidrs, so an attacker's network never becomes "known".
+ * A network that raised a finding is NOT learned until it is acknowledged: in config
+ * (`acknowledged`), or in state by `kitewatch detections ack` (lib/detections/ack.ts). Until
+ * then it raises one finding per entity and network per incident (lib/detections/incident.ts),
+ * updated while it is used, so an attacker's network never becomes "known" by being used.
  * Agent Blocked and Cluster Token Registration Blocked are findings at once.
  */
 import type { EntityType, FindingResource } from '../findings/contract.ts';
@@ -27,17 +31,30 @@ type Kind = 'agentToken' | 'apiToken' | 'actor';
 const TYPE: Record<Kind, EntityType> = { agentToken: 'AgentToken', apiToken: 'ApiToken', actor: 'Actor' };
 const LABEL: Record<Kind, string> = { agentToken: 'Agent token', apiToken: 'API token', actor: 'Actor' };
 
-/** Per entity: first seen, and last seen (event seconds) per ASN and per country. */
-interface Seen {
+/** Per entity: first seen, and last seen (event seconds) per ASN, per country and per cloud region. */
+export interface Seen {
   f: number;
   n: Record<string, number>;
   c: Record<string, number>;
+  r?: Record<string, number>;
+}
+
+/** The state key of an entity's networks (also written by `kitewatch detections ack`). */
+export const seenKey = (kind: Kind, uid: string): string => `uip:${kind}:${uid}`;
+export type UnusualIpKind = Kind;
+export const KIND_OF_TYPE: Readonly<Partial<Record<EntityType, Kind>>> = { AgentToken: 'agentToken', ApiToken: 'apiToken', Actor: 'actor' };
+
+/** `aws:eu-west-1` */
+export function regionKey(info: IpInfo): string | undefined {
+  return info.cloud === undefined ? undefined : `${info.cloud.provider}:${info.cloud.region}`;
 }
 
 const settings = perConfig((c: UnusualIpConfig) => ({
   allowed: new CidrSet(c.allowedCidrs),
   ignore: new IdentitySet(c.ignoreActors),
   kinds: new Set<Kind>(c.entities),
+  // Per entity uuid: the acknowledged network keys (AS1234, a country code, aws:eu-west-1).
+  acked: c.acknowledged.reduce((m, a) => m.set(a.entity.toLowerCase(), new Set([...(m.get(a.entity.toLowerCase()) ?? []), ...a.networks])), new Map<string, Set<string>>()),
 }));
 
 const BLOCKED = new Set(['Agent Blocked', 'Cluster Token Registration Blocked']);
@@ -48,7 +65,14 @@ function asnKey(info: IpInfo): string {
 
 function networkText(ip: string, info: IpInfo): string {
   const as = info.asn === undefined ? 'no known AS' : `AS${info.asn}${info.asOrg ? ` ${info.asOrg}` : ''}`;
-  return `${as}${info.country ? ` (${info.country})` : ''}, ${ip}`;
+  const where = [info.country, info.cloud === undefined ? undefined : `${info.cloud.provider.toUpperCase()} ${info.cloud.region}`].filter((x) => x !== undefined).join(', ');
+  return `${as}${where ? ` (${where})` : ''}, ${ip}`;
+}
+
+/** The date of the provider's ranges the region came from, when the enricher knows it. */
+function cloudAsOf(ctx: DetectContext<UnusualIpConfig>, info: IpInfo): string | undefined {
+  const asOf = (ctx.enrich as { cloudRegions?: { asOf: Readonly<Record<string, string>> } }).cloudRegions?.asOf;
+  return info.cloud === undefined ? undefined : asOf?.[info.cloud.provider];
 }
 
 function fresh(map: Record<string, number>, k: string, now: number, maxAge: number): boolean {
@@ -72,30 +96,37 @@ async function checkEntity(
 ): Promise<FindingDraft | undefined> {
   const { config, state, now } = ctx;
   const memory = config.networkMemoryDays * DAY;
-  const k = `uip:${subject.kind}:${subject.uid}`;
+  const k = seenKey(subject.kind, subject.uid);
   const item = await state.get<Seen>(k);
   const asn = asnKey(info);
   const cc = info.country ?? '??';
+  const region = regionKey(info);
   const retention = memory + config.learningPeriodHours * 3600;
   if (item === undefined) {
-    await state.put<Seen>(k, { f: now, n: { [asn]: now }, c: { [cc]: now } }, { expiresAt: ctx.expiresAt(retention) });
+    await state.put<Seen>(k, { f: now, n: { [asn]: now }, c: { [cc]: now }, r: region === undefined ? {} : { [region]: now } }, { expiresAt: ctx.expiresAt(retention) });
     return undefined;
   }
   const seen = item.value;
-  const knownAsn = fresh(seen.n, asn, now, memory);
-  const knownCc = fresh(seen.c, cc, now, memory);
-  const unusual = subject.kind === 'agentToken' ? !knownAsn : !knownAsn || !knownCc;
+  seen.r ??= {};
+  const acked = settings(config).acked.get(subject.uid.toLowerCase());
+  const knownAsn = fresh(seen.n, asn, now, memory) || acked?.has(asn) === true;
+  const knownCc = fresh(seen.c, cc, now, memory) || acked?.has(cc) === true;
+  // Only agent tokens are judged by region: people and API clients move between clouds' regions with their tools.
+  const knownRegion = region === undefined || subject.kind !== 'agentToken' || fresh(seen.r, region, now, memory) || acked?.has(region) === true;
+  const unusual = !knownAsn || !knownCc || !knownRegion;
   const learning = now - seen.f < config.learningPeriodHours * 3600;
   if (!unusual || learning) {
-    const stale = (m: Record<string, number>, key: string): boolean => (m[key] ?? -Infinity) < now - REFRESH_SECONDS;
-    if (stale(seen.n, asn) || stale(seen.c, cc)) {
+    const stale = (m: Record<string, number>, key: string | undefined): boolean => key !== undefined && (m[key] ?? -Infinity) < now - REFRESH_SECONDS;
+    if (stale(seen.n, asn) || stale(seen.c, cc) || stale(seen.r, region)) {
       const prune = (m: Record<string, number>): void => {
         for (const [key, t] of Object.entries(m)) if (now - t > memory) delete m[key];
       };
       prune(seen.n);
       prune(seen.c);
+      prune(seen.r);
       seen.n[asn] = Math.max(seen.n[asn] ?? 0, now);
       seen.c[cc] = Math.max(seen.c[cc] ?? 0, now);
+      if (region !== undefined) seen.r[region] = Math.max(seen.r[region] ?? 0, now);
       await state.put<Seen>(k, seen, { expiresAt: ctx.expiresAt(retention) });
     }
     return undefined;
@@ -105,15 +136,18 @@ async function checkEntity(
   const newCountry = !knownCc;
   const severity: SeverityId = subject.kind === 'actor' && !newCountry ? 3 : 4;
   const what = subject.name !== undefined && subject.name !== subject.uid ? `${LABEL[subject.kind]} "${subject.name}"` : `${LABEL[subject.kind]} ${subject.uid}`;
-  const novelty = !knownAsn && newCountry ? 'a new network and country' : !knownAsn ? 'a new network' : 'a new country';
+  const novelty = !knownAsn && newCountry ? 'a new network and country' : !knownAsn ? 'a new network' : newCountry ? 'a new country' : 'a new cloud region';
+  const knownRegions = Object.keys(seen.r).filter((r) => fresh(seen.r ?? {}, r, now, memory)).sort();
   const resources: FindingResource[] = [res(TYPE[subject.kind], subject.uid, 'target', subject.name), ...(await related())];
   return {
-    dedupKey: subject.kind === 'agentToken' ? `${subject.kind}:${subject.uid}:${asn}` : `${subject.kind}:${subject.uid}:${asn}:${cc}`,
+    // One finding per entity and network per incident.
+    dedupKey: `${subject.kind}:${subject.uid}:${asn}:${cc}${subject.kind === 'agentToken' && region !== undefined ? `:${region}` : ''}`,
     title: `${what} used from ${novelty}: ${networkText(ip, info)}`,
     desc:
       `${what} acted from ${networkText(ip, info)}, a network it has not used in the last ${config.networkMemoryDays} days. ` +
       `Known networks: ${knownNets.join(', ') || 'none'}; known countries: ${knownCcs.join(', ') || 'none'}. ` +
-      'A leaked credential used from the attacker\'s infrastructure looks like this; so does a new office, VPN or cloud region (add it to detectors.unusual-ip.allowedCidrs).',
+      (subject.kind === 'agentToken' && knownRegions.length > 0 ? `Known cloud regions: ${knownRegions.join(', ')}. ` : '') +
+      'A leaked credential used from the attacker\'s infrastructure looks like this; so does a new office, VPN or cloud region: once confirmed, acknowledge it (kitewatch detections ack, or detectors.unusual-ip.acknowledged) and it is learned.',
     severity,
     confidence: subject.kind === 'agentToken' ? 3 : 2,
     resources,
@@ -130,6 +164,10 @@ async function checkEntity(
       new_country: newCountry,
       known_asns: knownNets,
       known_countries: knownCcs,
+      cloud_region: region,
+      new_cloud_region: !knownRegion,
+      known_cloud_regions: subject.kind === 'agentToken' ? knownRegions : undefined,
+      cloud_ranges_as_of: region === undefined ? undefined : cloudAsOf(ctx, info),
       entity_first_seen: seen.f * 1000,
     },
   };
@@ -184,7 +222,7 @@ export const unusualIp: Detector<UnusualIpConfig> = {
       },
     ],
     types: ['Anomalous Credential Use'],
-    defaultThresholds: 'learning 24 h per entity; networks remembered 90 days; dedup 24 h per entity and network; blocked registrations at once',
+    defaultThresholds: 'learning 24 h per entity; networks (ASN, country, cloud region for agent tokens) remembered 90 days; one finding per entity and network per incident, closed after 7 days unused or when acknowledged; blocked registrations at once',
     recommendedContainment: 'Agent token: revoke the token (target) and stop the agents that connected from the new network (implicated). API token: remove its organization access. Actor: none automatic; confirm with the person.',
     runbook: {
       check: [
@@ -196,7 +234,7 @@ export const unusualIp: Detector<UnusualIpConfig> = {
       act: [
         'Unexpected: revoke the agent token (cluster tokens: Clusters > Agent tokens) and stop the implicated agents; revoking alone does not disconnect them.',
         'Rotate secrets the implicated agents could read (cluster secrets, pipeline env).',
-        'Expected: add the range to detectors.unusual-ip.allowedCidrs so it is not raised again.',
+        'Expected: acknowledge it (`kitewatch detections ack FINDING.json`, or an entry in detectors.unusual-ip.acknowledged) so the network is learned for that entity; for an office or VPN range used by everyone, add it to detectors.unusual-ip.allowedCidrs.',
       ],
     },
     targets: ['AgentToken', 'ClusterToken', 'ApiToken', 'Actor'],

@@ -1,26 +1,37 @@
 /**
- * Offline IP -> autonomous system and country enrichment from the `@ip-location-db/asn` and
- * `@ip-location-db/asn-country` npm packages (route-views + DB-IP data, CC BY 4.0). No network at
- * run time: the CSVs are read once, lazily, into sorted typed arrays searched by bisection.
+ * Offline IP enrichment, no network at run time:
+ * - autonomous system from `@ip-location-db/asn` (route-views + DB-IP, CC BY 4.0);
+ * - country where the address is used, from `@ip-location-db/geo-whois-asn-country` (CC0:
+ *   geofeeds first, then whois): AWS Singapore reads SG, not the US where Amazon registered it;
+ * - cloud provider and region for AWS, GCP and Azure addresses, from the providers' published
+ *   ranges shipped in data/cloud-ranges (lib/enrich/cloud.ts).
+ * The CSVs are read once, lazily, into sorted typed arrays searched by bisection.
  *
- * Where the CSVs come from:
- * - `KITEWATCH_IP_DATA_DIR`, a directory holding `asn/` and `asn-country/` with the packages'
- *   `*-num.csv` files (the Lambda gets them from a layer, e.g. /opt/ip-location-db);
- * - otherwise the installed packages in node_modules (CLI, tests, benchmarks).
+ * Where the data comes from:
+ * - `KITEWATCH_IP_DATA_DIR`, a directory holding `asn/`, `geo-whois-asn-country/` with the
+ *   packages' `*-num.csv` files and `cloud-ranges/cloud-regions.json` (the Lambda gets them from
+ *   a layer, /opt/ip-location-db);
+ * - otherwise the installed packages in node_modules and the repository's data/ (CLI, tests, benchmarks).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ipv4ToNumber, ipv6ToBigInt } from './cidr.ts';
+import { BUNDLED_CLOUD_RANGES, CloudRegions, type CloudProvider } from './cloud.ts';
 
 export const IP_DATA_DIR_ENV = 'KITEWATCH_IP_DATA_DIR';
+/** Country where an address is used (geofeeds), not where its block is registered. */
+const COUNTRY_PACKAGE = 'geo-whois-asn-country';
 
 export interface IpInfo {
   /** Autonomous system number; absent for private, reserved or unrouted addresses. */
   readonly asn?: number;
   readonly asOrg?: string;
-  /** ISO 3166-1 alpha-2 country of the range's registration. */
+  /** ISO 3166-1 alpha-2 country where the address is used (geofeed), else where it is registered. */
   readonly country?: string;
+  /** The cloud and region the address belongs to, for AWS, GCP and Azure ranges. */
+  readonly cloud?: { readonly provider: CloudProvider; readonly region: string };
 }
 
 /** The port detectors use; tests inject a fixed table. */
@@ -38,6 +49,7 @@ export interface IpDataFiles {
   readonly asnV6: string;
   readonly countryV4: string;
   readonly countryV6: string;
+  readonly cloudRegions: string;
 }
 
 /** The CSV paths: KITEWATCH_IP_DATA_DIR when set, else the installed npm packages. */
@@ -45,26 +57,30 @@ export function ipDataFiles(env: Record<string, string | undefined> = process.en
   const dir = env[IP_DATA_DIR_ENV];
   let asnDir: string;
   let countryDir: string;
+  let cloudRegions: string;
   if (dir !== undefined && dir !== '') {
     asnDir = join(dir, 'asn');
-    countryDir = join(dir, 'asn-country');
+    countryDir = join(dir, COUNTRY_PACKAGE);
+    cloudRegions = join(dir, 'cloud-ranges', 'cloud-regions.json');
   } else {
     const require = createRequire(import.meta.url);
     try {
       asnDir = dirname(require.resolve('@ip-location-db/asn/package.json'));
-      countryDir = dirname(require.resolve('@ip-location-db/asn-country/package.json'));
+      countryDir = dirname(require.resolve(`@ip-location-db/${COUNTRY_PACKAGE}/package.json`));
     } catch (cause) {
       throw new IpDataError(
-        `IP enrichment data not found: install @ip-location-db/asn and @ip-location-db/asn-country, or set ${IP_DATA_DIR_ENV} to a directory holding asn/ and asn-country/ with their *-num.csv files`,
+        `IP enrichment data not found: install @ip-location-db/asn and @ip-location-db/${COUNTRY_PACKAGE}, or set ${IP_DATA_DIR_ENV} to a directory holding asn/ and ${COUNTRY_PACKAGE}/ with their *-num.csv files`,
         { cause },
       );
     }
+    cloudRegions = fileURLToPath(BUNDLED_CLOUD_RANGES);
   }
   return {
     asnV4: join(asnDir, 'asn-ipv4-num.csv'),
     asnV6: join(asnDir, 'asn-ipv6-num.csv'),
-    countryV4: join(countryDir, 'asn-country-ipv4-num.csv'),
-    countryV6: join(countryDir, 'asn-country-ipv6-num.csv'),
+    countryV4: join(countryDir, `${COUNTRY_PACKAGE}-ipv4-num.csv`),
+    countryV6: join(countryDir, `${COUNTRY_PACKAGE}-ipv6-num.csv`),
+    cloudRegions,
   };
 }
 
@@ -176,6 +192,7 @@ export class IpLocationDb implements IpEnricher {
   #asnV6: V6Table<number> | undefined;
   #ccV6: V6Table<string> | undefined;
   readonly #orgs = new Map<number, string>();
+  #cloud: CloudRegions | undefined;
   /** Milliseconds spent loading so far (reported by benchmarks). */
   loadMs = 0;
 
@@ -183,23 +200,44 @@ export class IpLocationDb implements IpEnricher {
     this.#files = files ? () => files : () => ipDataFiles();
   }
 
+  /** The published cloud ranges (loaded on first use); `asOf` says how old they are. */
+  get cloudRegions(): CloudRegions {
+    if (this.#cloud === undefined) {
+      const t0 = performance.now();
+      this.#cloud = new CloudRegions(this.#files().cloudRegions);
+      this.#cloud.lookup('0.0.0.0');
+      this.loadMs += performance.now() - t0;
+    }
+    return this.#cloud;
+  }
+
+  #withCloud(ip: string, out: { asn?: number; asOrg?: string; country?: string; cloud?: IpInfo['cloud'] }): IpInfo {
+    const cloud = this.cloudRegions.lookup(ip);
+    if (cloud !== undefined) out.cloud = cloud;
+    return out;
+  }
+
   lookup(ip: string): IpInfo | undefined {
     const v4 = ipv4ToNumber(ip);
-    if (v4 !== undefined) return this.#lookupV4(v4);
+    if (v4 !== undefined) return this.#withCloud(ip, this.#lookupV4(v4));
     const v6 = ipv6ToBigInt(ip);
     if (v6 === undefined) return undefined;
     // IPv4-mapped IPv6 (::ffff:a.b.c.d) is an IPv4 address in disguise.
-    if (v6 >> 32n === 0xffffn) return this.#lookupV4(Number(v6 & 0xffffffffn));
-    return this.#lookupV6(v6);
+    if (v6 >> 32n === 0xffffn) {
+      const mapped = Number(v6 & 0xffffffffn);
+      return this.#withCloud(`${mapped >>> 24}.${(mapped >>> 16) & 255}.${(mapped >>> 8) & 255}.${mapped & 255}`, this.#lookupV4(mapped));
+    }
+    return this.#withCloud(ip, this.#lookupV6(v6));
   }
 
-  /** Loads the IPv4 tables now (cold-start warm-up, benchmarks). */
+  /** Loads the IPv4 tables and the cloud ranges now (cold-start warm-up, benchmarks). */
   preload(): this {
     this.#loadV4();
+    void this.cloudRegions;
     return this;
   }
 
-  #lookupV4(ip: number): IpInfo {
+  #lookupV4(ip: number): { asn?: number; asOrg?: string; country?: string } {
     this.#loadV4();
     const asnT = this.#asnV4 as V4Table<Uint32Array>;
     const ccT = this.#ccV4 as V4Table<Uint16Array>;
@@ -211,12 +249,14 @@ export class IpLocationDb implements IpEnricher {
       const org = this.#orgs.get(asn);
       if (org !== undefined && org !== '') out.asOrg = org;
     }
+    // An address no AS announces (private, documentation, unrouted) is used nowhere in particular.
+    if (out.asn === undefined) return out;
     const j = bisectU32(ccT.starts, ip, ccT.length);
     if (j >= 0 && ip <= (ccT.ends[j] as number)) out.country = unpackCc(ccT.values[j] as number);
     return out;
   }
 
-  #lookupV6(ip: bigint): IpInfo {
+  #lookupV6(ip: bigint): { asn?: number; asOrg?: string; country?: string } {
     this.#loadV6();
     const asnT = this.#asnV6 as V6Table<number>;
     const ccT = this.#ccV6 as V6Table<string>;
@@ -228,6 +268,7 @@ export class IpLocationDb implements IpEnricher {
       const org = this.#orgs.get(asn);
       if (org !== undefined && org !== '') out.asOrg = org;
     }
+    if (out.asn === undefined) return out;
     const j = bisect(ccT.starts, ip, ccT.starts.length);
     if (j >= 0 && ip <= (ccT.ends[j] as bigint)) out.country = ccT.values[j] as string;
     return out;

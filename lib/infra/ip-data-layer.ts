@@ -1,8 +1,9 @@
-import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { AssetHashType, DockerImage } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import type { CloudRangesFile } from '../enrich/cloud.ts';
 import { IP_DATA_DIR_ENV, ipDataFiles, type IpDataFiles } from '../enrich/ip.ts';
 import { RUNTIME } from './kitewatch-function.ts';
 
@@ -42,20 +43,29 @@ export function ipDataLayerFiles(): IpDataLayerFile[] {
   return files;
 }
 
-/** Package name@version of each data package: the layer changes exactly when one of them does. */
-function packageVersions(files: readonly IpDataLayerFile[]): string[] {
+/**
+ * Package name@version of each data package, and the cloud ranges' dates: the layer changes
+ * exactly when one of them does.
+ */
+function dataVersions(files: readonly IpDataLayerFile[]): string[] {
   const dirs = [...new Set(files.map((f) => dirname(f.source)))].sort();
   return dirs.map((dir) => {
-    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string; version: string };
+    const pkgFile = join(dir, 'package.json');
+    if (!existsSync(pkgFile)) {
+      const ranges = files.find((f) => dirname(f.source) === dir && f.source.endsWith('.json'));
+      const data = ranges === undefined ? undefined : (JSON.parse(readFileSync(ranges.source, 'utf8')) as CloudRangesFile);
+      return `cloud-ranges@${data === undefined ? 'none' : Object.entries(data.sources).map(([p, v]) => `${p}:${v.as_of}`).join(',')}`;
+    }
+    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { name: string; version: string };
     return `${pkg.name}@${pkg.version}`;
   });
 }
 
 /**
- * The @ip-location-db ASN and country tables as a Lambda layer (data only, so any architecture
- * can read it; declared arm64 like the functions). Only the `*-num.csv` files the detector
- * reads, about 42 MB of the packages' 80 MB, plus their license notices. Assembled by local
- * bundling: a copy, no Docker.
+ * The IP enrichment data as a Lambda layer (data only, so any architecture can read it; declared
+ * arm64 like the functions): the @ip-location-db ASN and geo country `*-num.csv` files the
+ * detector reads (about 58 MB), their license notices, and the cloud ranges
+ * (data/cloud-ranges/cloud-regions.json, 0.4 MB). Assembled by local bundling: a copy, no Docker.
  */
 export class IpDataLayer extends Construct {
   readonly layer: lambda.LayerVersion;
@@ -67,12 +77,12 @@ export class IpDataLayer extends Construct {
     super(scope, id);
     const files = ipDataLayerFiles();
     this.files = files;
-    const versions = packageVersions(files);
+    const versions = dataVersions(files);
     const sourceRoot = dirname(dirname(files[0]?.source ?? ''));
     const code = lambda.Code.fromAsset(sourceRoot, {
       // The data changes only with the package versions; hashing 42 MB per synth would buy nothing.
       assetHashType: AssetHashType.CUSTOM,
-      assetHash: ['ip-data-layer-v1', ...versions, ...files.map((f) => f.target)].join('|'),
+      assetHash: ['ip-data-layer-v2', ...versions, ...files.map((f) => f.target)].join('|'),
       bundling: {
         // Never pulled: local bundling only copies files and always succeeds.
         image: DockerImage.fromRegistry('public.ecr.aws/docker/library/busybox:stable'),
@@ -92,6 +102,7 @@ export class IpDataLayer extends Construct {
       code,
       compatibleArchitectures: [lambda.Architecture.ARM_64],
       compatibleRuntimes: [RUNTIME],
+      // ASN data CC BY 4.0; the geo country data CC0; the cloud ranges are the providers' public lists.
       license: 'CC-BY-4.0',
       description: `Kitewatch IP enrichment data (${versions.join(', ')}): ${files.filter((f) => f.target.endsWith('.csv')).map((f) => basename(f.target)).join(', ')}`.slice(0, 256),
     });

@@ -9,7 +9,7 @@ describe('detectors config', () => {
     const c = parseConfig({}).detectors;
     expect(Object.keys(c).sort()).toEqual([...DETECTOR_IDS].sort());
     expect(DETECTORS.map((d) => d.meta.id).sort()).toEqual([...DETECTOR_IDS].sort());
-    expect(c['unusual-ip']).toMatchObject({ enabled: true, dedupWindowMinutes: 1440, learningPeriodHours: 24, allowedCidrs: [] });
+    expect(c['unusual-ip']).toMatchObject({ enabled: true, dedupWindowMinutes: 10080, learningPeriodHours: 24, allowedCidrs: [] });
     expect(c['token-spike']).toMatchObject({ windowMinutes: 10, factor: 4, minAgentRegistrations: 50 });
     expect(c['monitoring-disabled'].dedupWindowMinutes).toBe(15);
   });

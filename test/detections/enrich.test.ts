@@ -51,10 +51,26 @@ describe('ip-location-db enrichment', () => {
   const db = defaultIpEnricher();
 
   it('resolves ASN, AS organization and country offline', () => {
-    expect(db.lookup('3.80.193.183')).toEqual({ asn: 14618, asOrg: 'Amazon.com, Inc.', country: 'US' });
+    expect(db.lookup('3.80.193.183')).toEqual({ asn: 14618, asOrg: 'Amazon.com, Inc.', country: 'US', cloud: { provider: 'aws', region: 'us-east-1' } });
     expect(db.lookup('185.220.101.34')).toMatchObject({ asn: 60729, country: 'DE' });
     expect(db.lookup('2600:1f18:abcd::1')).toMatchObject({ asn: 16509 });
     expect(db.lookup('::ffff:3.80.193.183')).toMatchObject({ asn: 14618 });
+  });
+
+  it('gives the country where an address is used (geofeeds), not where its block is registered, and the cloud region', () => {
+    // AWS addresses are all registered in the US; each region's geofeed says where it is.
+    expect(db.lookup('52.220.1.1')).toMatchObject({ country: 'SG', cloud: { provider: 'aws', region: 'ap-southeast-1' } });
+    expect(db.lookup('13.228.1.1')).toMatchObject({ country: 'SG', cloud: { provider: 'aws', region: 'ap-southeast-1' } });
+    expect(db.lookup('34.240.1.1')).toMatchObject({ country: 'IE', cloud: { provider: 'aws', region: 'eu-west-1' } });
+    expect(db.lookup('3.8.1.1')).toMatchObject({ country: 'GB', cloud: { provider: 'aws', region: 'eu-west-2' } });
+    expect(db.lookup('35.180.1.1')).toMatchObject({ country: 'FR', cloud: { provider: 'aws', region: 'eu-west-3' } });
+    expect(db.lookup('20.50.1.1')?.cloud).toEqual({ provider: 'azure', region: 'westeurope' });
+    expect(db.lookup('34.1.208.1')?.cloud).toEqual({ provider: 'gcp', region: 'africa-south1' });
+    expect(db.lookup('2600:1f18::1')?.cloud).toEqual({ provider: 'aws', region: 'us-east-1' });
+    expect(db.lookup('::ffff:34.240.1.1')?.cloud).toEqual({ provider: 'aws', region: 'eu-west-1' });
+    // Not a cloud address: no region.
+    expect(db.lookup('185.220.101.34')?.cloud).toBeUndefined();
+    expect(db.cloudRegions.asOf.aws).toMatch(/^\d{4}-\d{2}-\d{2}$/);
   });
 
   it('every address of 3.80.0.0/12 is one network (AS14618): autoscaling churn stays inside it', () => {
@@ -80,7 +96,8 @@ describe('ip-location-db enrichment', () => {
   it('reads KITEWATCH_IP_DATA_DIR when set, and names the variable when the data is missing', () => {
     const files = ipDataFiles({ [IP_DATA_DIR_ENV]: '/opt/ip-location-db' });
     expect(files.asnV4).toBe('/opt/ip-location-db/asn/asn-ipv4-num.csv');
-    expect(files.countryV6).toBe('/opt/ip-location-db/asn-country/asn-country-ipv6-num.csv');
+    expect(files.countryV6).toBe('/opt/ip-location-db/geo-whois-asn-country/geo-whois-asn-country-ipv6-num.csv');
+    expect(files.cloudRegions).toBe('/opt/ip-location-db/cloud-ranges/cloud-regions.json');
     const missing = new IpLocationDb(ipDataFiles({ [IP_DATA_DIR_ENV]: '/nonexistent' }));
     expect(() => missing.lookup('3.80.0.1')).toThrow(IpDataError);
   });

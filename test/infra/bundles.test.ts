@@ -106,7 +106,7 @@ describe('bundles', () => {
 });
 
 describe('IP data layer asset', () => {
-  it('holds exactly the planned files, copied whole from node_modules', () => {
+  it('holds exactly the planned files, copied whole (node_modules, data/cloud-ranges)', () => {
     const dir = assetDir(s.pipeline.toJSON(), logicalId(s.stacks.pipeline.ipData.layer));
     const planned = ipDataLayerFiles();
     expect(filesUnder(dir)).toEqual(planned.map((f) => f.target).sort());

@@ -90,14 +90,15 @@ describe('IP enrichment layer', () => {
     const read = Object.values(ipDataFiles({ [IP_DATA_DIR_ENV]: IP_DATA_MOUNT })).sort();
     const shipped = ipDataLayerFiles().map((f) => `/opt/${f.target}`);
     for (const path of read) expect(shipped, path).toContain(path);
-    const csv = shipped.filter((p) => p.endsWith('.csv')).sort();
-    expect(csv, 'only the *-num.csv tables, not the packages\' other CSVs').toEqual(read);
+    const data = shipped.filter((p) => p.endsWith('.csv') || p.endsWith('.json')).sort();
+    expect(data, 'only the *-num.csv tables (not the packages\' other CSVs) and the cloud ranges').toEqual(read);
     expect(shipped).toContain(`${IP_DATA_MOUNT}/asn/DBIP-LICENSE`);
   });
 
-  it('ships the installed package files themselves', () => {
+  it('ships the installed package files themselves, and the repository\'s cloud ranges', () => {
     for (const file of ipDataLayerFiles()) {
-      expect(file.source.startsWith(join(REPO_ROOT, 'node_modules/@ip-location-db/')), file.source).toBe(true);
+      const fromPackage = file.source.startsWith(join(REPO_ROOT, 'node_modules/@ip-location-db/'));
+      expect(fromPackage || file.source.startsWith(join(REPO_ROOT, 'data/cloud-ranges/')), file.source).toBe(true);
     }
   });
 });
