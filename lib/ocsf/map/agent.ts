@@ -1,4 +1,4 @@
-import { parseBuildkiteTime, type AgentBlockedDetail, type AgentDetail, type ClusterTokenRegistrationBlockedDetail } from '../../contracts/buildkite.ts';
+import type { AgentBlockedDetail, AgentDetail, ClusterTokenRegistrationBlockedDetail } from '../../contracts/buildkite.ts';
 import { header, type OcsfEndpoint, type OcsfEvent, type OcsfUser } from '../types.ts';
 import { compact, leftover, nonEmpty, Observables, ocsfIp } from '../common.ts';
 import { cloudOf, entityLeftover, envelopeUnmapped, metadata, type MapContext, type Org } from './shared.ts';
@@ -54,12 +54,14 @@ function observables(agent: Agent | undefined, ip: string | undefined, token: st
 }
 
 /** What the agent object says beyond its OCSF fields; times and states that repeat the event's own are dropped. */
-function agentUnmapped(agent: Agent, time: number, state: string | undefined): Record<string, unknown> | undefined {
+function agentUnmapped(agent: Agent, envelopeTime: string, state: string | undefined): Record<string, unknown> | undefined {
   const rest = entityLeftover(agent, ['uuid', 'name', 'hostname', 'ip_address']);
   if (rest === undefined) return undefined;
-  if (typeof rest['connected_at'] === 'string' && parseBuildkiteTime(rest['connected_at']) === time) delete rest['connected_at'];
-  if (typeof rest['disconnected_at'] === 'string' && parseBuildkiteTime(rest['disconnected_at']) === time) delete rest['disconnected_at'];
-  if (typeof rest['lost_at'] === 'string' && parseBuildkiteTime(rest['lost_at']) === time) delete rest['lost_at'];
+  // The event's time in Buildkite's notation (2026-03-10T10:00:00Z -> 2026-03-10 10:00:00 UTC).
+  const same = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(envelopeTime) ? `${envelopeTime.slice(0, 10)} ${envelopeTime.slice(11, 19)} UTC` : undefined;
+  if (rest['connected_at'] === same) delete rest['connected_at'];
+  if (rest['disconnected_at'] === same) delete rest['disconnected_at'];
+  if (rest['lost_at'] === same) delete rest['lost_at'];
   if (rest['connection_state'] === state) delete rest['connection_state'];
   return Object.keys(rest).length > 0 ? rest : undefined;
 }
@@ -89,7 +91,7 @@ export function mapAgent(ctx: MapContext, d: AgentDetail): OcsfEvent {
     buildkite: compact({
       ...envelopeUnmapped(ctx.envelope),
       ...leftover(d, ['agent', 'organization', 'token']),
-      agent: agentUnmapped(d.agent, ctx.time, state),
+      agent: agentUnmapped(d.agent, ctx.envelope.time, state),
       // The token's uuid is user.credential_uid.
       token: d.token ? leftover(d.token, ['uuid']) : undefined,
       invalid_ip_address: ip && ipOut === undefined ? ip : undefined,
@@ -127,7 +129,7 @@ export function mapBlocked(ctx: MapContext, d: AgentBlockedDetail | ClusterToken
       // src_endpoint.ip, unless it is not an address OCSF accepts.
       blocked_ip: ipOut === d.blocked_ip ? undefined : d.blocked_ip,
       cluster_token: leftover(ct, ['uuid']),
-      agent: agent ? compact({ ...agentUnmapped(agent, ctx.time, undefined), ip_address: agent.ip_address }) : undefined,
+      agent: agent ? compact({ ...agentUnmapped(agent, ctx.envelope.time, undefined), ip_address: agent.ip_address }) : undefined,
     }),
   };
   return e;
