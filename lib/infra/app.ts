@@ -3,6 +3,7 @@ import { AwsSolutionsChecks, NIST80053R5Checks, ServerlessChecks, type NagPack }
 import { loadConfig, parseConfig } from '../config/load.ts';
 import type { KitewatchConfig } from '../config/schema.ts';
 import { ContainmentStack } from './containment-stack.ts';
+import { FeatureOffStack } from './feature-off-stack.ts';
 import { ForwardingStack } from './forwarding-stack.ts';
 import { forwardingPlan, forwardsAnything } from './forwarding-plan.ts';
 import { PipelineStack } from './pipeline-stack.ts';
@@ -11,10 +12,10 @@ import { StatefulStack } from './stateful-stack.ts';
 export interface KitewatchStacks {
   readonly stateful: StatefulStack;
   readonly pipeline: PipelineStack;
-  /** Absent when containment.mode is off. */
-  readonly containment: ContainmentStack | undefined;
-  /** Absent when `forwarding` configures no destination. */
-  readonly forwarding: ForwardingStack | undefined;
+  /** A FeatureOffStack when containment.mode is off: the stack is always there, so switching off removes what was deployed. */
+  readonly containment: ContainmentStack | FeatureOffStack;
+  /** A FeatureOffStack when `forwarding` configures no destination. */
+  readonly forwarding: ForwardingStack | FeatureOffStack;
 }
 
 /**
@@ -56,25 +57,39 @@ export function defineKitewatch(app: App, config: KitewatchConfig): KitewatchSta
     stateful,
     description: 'Kitewatch pipeline: normalizer and detector with their rules, queues and IP data layer (stateless, safe to replace)',
   });
+  const containmentId = `${aws.stackPrefix}-Containment`;
   const containment =
     config.containment.mode === 'off'
-      ? undefined
-      : new ContainmentStack(app, `${aws.stackPrefix}-Containment`, {
+      ? new FeatureOffStack(app, containmentId, {
+          env,
+          feature: 'containment',
+          because: 'containment.mode is off',
+          description: 'Kitewatch containment: switched off (containment.mode is off); nothing here acts',
+        })
+      : new ContainmentStack(app, containmentId, {
           env,
           config: aws,
           containment: config.containment,
           stateful,
           description: 'Kitewatch containment: contain Lambda, runbook Lambdas, approval state machine, agent-token rotation (stateless)',
         });
+  const forwardingId = `${aws.stackPrefix}-Forwarding`;
   const forwarding = forwardsAnything(forwardingPlan(config.forwarding, aws.stackPrefix))
-    ? new ForwardingStack(app, `${aws.stackPrefix}-Forwarding`, {
+    ? new ForwardingStack(app, forwardingId, {
         env,
         config: aws,
         forwarding: config.forwarding,
         stateful,
         description: 'Kitewatch forwarding: Firehose delivery streams to the configured SIEMs, their transform Lambda and alarms, the Security Hub forwarder (stateless)',
       })
-    : undefined;
+    : new FeatureOffStack(app, forwardingId, {
+        env,
+        feature: 'forwarding',
+        because: 'forwarding.destinations names no destination',
+        description: 'Kitewatch forwarding: switched off (no destination configured); nothing here acts',
+      });
+  // Consumers go first on `cdk destroy --all`, and come after the stateful stack on deploy.
+  for (const consumer of [pipeline, containment, forwarding]) consumer.addStackDependency(stateful);
   Tags.of(app).add('project', 'kitewatch');
   return { stateful, pipeline, containment, forwarding };
 }

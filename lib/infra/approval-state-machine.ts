@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -46,8 +46,10 @@ export class ApprovalStateMachine extends Construct {
     this.#arnForKeyContext = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: props.stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
 
     this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      // The vendedlogs prefix keeps CloudWatch's log resource policy small (AWS recommends it for Step Functions).
-      logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}`,
+      // The vendedlogs prefix keeps CloudWatch's log resource policy small (AWS recommends it for Step
+      // Functions). The group is retained, so its name ends with the stack's own id: a fixed name
+      // would make the next create of the stack fail on the group the last one left behind.
+      logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}-${Fn.select(2, Fn.split('/', Aws.STACK_ID))}`,
       retention: props.config.logRetentionDays as logs.RetentionDays,
       encryptionKey: props.key,
       removalPolicy: props.config.retainStatefulResources ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,

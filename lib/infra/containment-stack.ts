@@ -139,6 +139,7 @@ export class ContainmentStack extends Stack {
       key: stateful.key,
       alarmTopic: stateful.alarmTopic,
       maxReceiveCount: config.maxReceiveCount,
+      retainDeadLetters: config.retainStatefulResources,
       batchSize: config.containment.batchSize,
       maxBatchingWindow: Duration.seconds(config.containment.maxBatchingWindowSeconds),
     });
@@ -146,6 +147,7 @@ export class ContainmentStack extends Stack {
     // A responder learns of a request (and gets its task token) by mail, on the alarm topic.
     this.ruleDeadLetters = new RuleDeadLetterQueue(this, 'RuleDeadLetters', {
       key: stateful.key,
+      retain: config.retainStatefulResources,
       alarmTopic: stateful.alarmTopic,
       holds: 'approval requests for the alarm topic',
     });

@@ -83,7 +83,6 @@ export class ForwardingStack extends Stack {
 
     if (this.plan.firehose) {
       const backup = stateful.forwardingBackupBucket;
-      if (backup === undefined) throw new Error('ForwardingStack: the stateful stack has no forwarding backup bucket (it was built without the forwarding config)');
 
       this.transform = new KitewatchFunction(this, 'Transform', {
         entry: 'lambdas/forward/handler.ts',
@@ -149,7 +148,7 @@ export class ForwardingStack extends Stack {
         deliveryRoleArn: this.deliveryRole.roleArn,
         backupBucketArn: backup.bucketArn,
         kmsKeyArn: stateful.key.keyArn,
-        forwardingBucketArn: stateful.forwardingBucket?.bucketArn,
+        forwardingBucketArn: this.plan.ownBucket ? stateful.forwardingBucket.bucketArn : undefined,
         transformFunctionArn: this.transform.fn.functionArn,
         logGroupName: this.errorLogGroup.logGroupName,
         glue: tables === undefined ? undefined : { databaseName: tables.databaseName, tableName: (classUid) => tables.tableName(classUid) },
@@ -167,6 +166,7 @@ export class ForwardingStack extends Stack {
       });
       this.ruleDeadLetters = new RuleDeadLetterQueue(this, 'RuleDeadLetters', {
         key: stateful.key,
+        retain: config.retainStatefulResources,
         alarmTopic: stateful.alarmTopic,
         holds: 'OCSF events the forwarding delivery streams did not accept',
       });
@@ -253,6 +253,7 @@ export class ForwardingStack extends Stack {
         key: stateful.key,
         alarmTopic: stateful.alarmTopic,
         maxReceiveCount: config.maxReceiveCount,
+      retainDeadLetters: config.retainStatefulResources,
         batchSize: hub.batchSize,
         maxBatchingWindow: Duration.seconds(hub.maxBatchingWindowSeconds),
       });

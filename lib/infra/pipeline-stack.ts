@@ -68,6 +68,7 @@ export class PipelineStack extends Stack {
       key: stateful.key,
       alarmTopic: stateful.alarmTopic,
       maxReceiveCount: config.maxReceiveCount,
+      retainDeadLetters: config.retainStatefulResources,
       batchSize: config.normalizer.batchSize,
       maxBatchingWindow: Duration.seconds(config.normalizer.maxBatchingWindowSeconds),
     });
@@ -103,6 +104,7 @@ export class PipelineStack extends Stack {
       key: stateful.key,
       alarmTopic: stateful.alarmTopic,
       maxReceiveCount: config.maxReceiveCount,
+      retainDeadLetters: config.retainStatefulResources,
       batchSize: config.detector.batchSize,
       maxBatchingWindow: Duration.seconds(config.detector.maxBatchingWindowSeconds),
     });

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -25,6 +25,8 @@ export interface QueueRouteProps {
   readonly alarmTopic: sns.ITopic;
   /** Deliveries before a message moves to the DLQ. */
   readonly maxReceiveCount: number;
+  /** Keep the DLQ (and the messages in it) when the stack is deleted: aws.retainStatefulResources. @default true */
+  readonly retainDeadLetters?: boolean;
   readonly batchSize: number;
   readonly maxBatchingWindow: Duration;
 }
@@ -54,6 +56,8 @@ export class QueueRoute extends Construct {
       encryptionMasterKey: props.key,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      // The only copy of what failed: a teardown or switch-off must not delete it (generated name, so re-creating works).
+      removalPolicy: (props.retainDeadLetters ?? true) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
     suppress(this.deadLetterQueue, {
       nag: ['Serverless-SQSRedrivePolicy'],

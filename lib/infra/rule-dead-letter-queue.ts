@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as events from 'aws-cdk-lib/aws-events';
@@ -17,6 +17,8 @@ export interface RuleDeadLetterQueueProps {
   readonly alarmTopic: sns.ITopic;
   /** What lands here, for the alarm description ("events the Firehose streams refused"). */
   readonly holds: string;
+  /** Keep the queue (and the events in it) when the stack is deleted: aws.retainStatefulResources. @default true */
+  readonly retain?: boolean;
 }
 
 /**
@@ -34,6 +36,8 @@ export class RuleDeadLetterQueue extends Construct {
       encryptionMasterKey: props.key,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      // The only copy of what EventBridge could not deliver (generated name, so re-creating works).
+      removalPolicy: (props.retain ?? true) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
     suppress(this.queue, {
       nag: ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'],

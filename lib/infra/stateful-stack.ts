@@ -13,12 +13,13 @@ import type { Construct } from 'constructs';
 import { QUARANTINE_PREFIX } from '../../lambdas/shared/env.ts';
 import { APPROVAL_REQUESTED_DETAIL_TYPE } from '../containment/approval.ts';
 import { KITEWATCH_SOURCE } from '../engine/bus.ts';
-import type { ForwardingConfig } from '../forward/config.ts';
+import { ForwardingConfig } from '../forward/config.ts';
 import { STATE_PARTITIONS, type StatePartition } from '../state/port.ts';
 import { restrictPublishers } from './bus-access.ts';
-import { ingestSourceOf, type AwsConfig } from './config.ts';
+import { ingestSourceOf, type AwsConfig, type IngestSource } from './config.ts';
 import { forwardingPlan, type ForwardingPlan } from './forwarding-plan.ts';
 import { requireServiceSourceConditions } from './key-policy.ts';
+import { ruleNamed, toCdkEventPattern } from './rules.ts';
 import { nagResource, suppress } from './suppressions.ts';
 
 /** What lib/state/dynamodb.ts calls on items (no Scan, no Query: every access names its key). */
@@ -42,13 +43,16 @@ export interface StatefulResources {
   grantQuarantineWrite(grantee: iam.IGrantable): void;
   /** Read and write items of the state table, keys under the writer's own prefix only. */
   grantStateReadWrite(role: iam.Role, partition: StatePartition): void;
-  /** Where Firehose keeps records no destination took; present when a Firehose destination is configured. */
-  readonly forwardingBackupBucket: s3.IBucket | undefined;
-  /** Kitewatch's own bucket for the ocsf S3 layout (forwarding.destinations.s3 without bucketName). */
-  readonly forwardingBucket: s3.IBucket | undefined;
+  /** Where Firehose keeps records no destination took (exists whichever destinations are configured). */
+  readonly forwardingBackupBucket: s3.IBucket;
+  /** Kitewatch's own bucket for the ocsf S3 layout (forwarding.destinations.s3 without bucketName); always there. */
+  readonly forwardingBucket: s3.IBucket;
   /** Lets the Firehose delivery role write backups (and the ocsf layout), encrypted with the key. */
   grantForwardingWrite(role: iam.Role): void;
 }
+
+/** The forwarding block with no destination: what the stateful stack sizes the buckets by when none is given. */
+const NO_FORWARDING: ForwardingConfig = ForwardingConfig.parse({});
 
 export interface StatefulStackProps extends StackProps {
   readonly config: AwsConfig;
@@ -59,6 +63,11 @@ export interface StatefulStackProps extends StackProps {
 /**
  * Everything that holds data or identity: key, table, buckets, buses and archive. Deployed
  * rarely, retained on delete (unless aws.retainStatefulResources is false).
+ *
+ * Its shape and its exports do not depend on which features are on: the forwarding buckets exist
+ * without a destination, and every attribute a consumer stack may import is exported whether or
+ * not one imports it today. A config change that drops a consumer's import can then never remove
+ * an export another deployed stack still uses (CloudFormation refuses, and the deploy deadlocks).
  */
 export class StatefulStack extends Stack implements StatefulResources {
   readonly key: kms.Key;
@@ -70,15 +79,19 @@ export class StatefulStack extends Stack implements StatefulResources {
   readonly stateTable: dynamodb.Table;
   readonly alarmTopic: sns.Topic;
   readonly quarantineWriterPolicy: iam.ManagedPolicy;
-  readonly forwardingBackupBucket: s3.Bucket | undefined;
-  readonly forwardingBucket: s3.Bucket | undefined;
-  readonly forwardingWriterPolicy: iam.ManagedPolicy | undefined;
+  readonly forwardingBackupBucket: s3.Bucket;
+  readonly forwardingBucket: s3.Bucket;
+  readonly forwardingWriterPolicy: iam.ManagedPolicy;
+  private readonly removalPolicy: RemovalPolicy;
+  /** Raw Buildkite events as they arrived on the ingest bus, for re-normalizing a past day. */
+  readonly rawArchive: events.Archive;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
     const { config } = props;
     const source = ingestSourceOf(config);
     const removalPolicy = config.retainStatefulResources ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    this.removalPolicy = removalPolicy;
 
     this.key = new kms.Key(this, 'Key', {
       alias: `alias/${config.stackPrefix.toLowerCase()}`,
@@ -194,6 +207,8 @@ export class StatefulStack extends Stack implements StatefulResources {
       masterKey: this.key,
       enforceSSL: true,
     });
+    // Generated name, so a retained topic never blocks re-creating the stack.
+    this.alarmTopic.applyRemovalPolicy(removalPolicy);
     // The topic policy CDK writes (for enforceSSL) replaces SNS's default one, so allow the alarms.
     this.alarmTopic.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -267,17 +282,58 @@ export class StatefulStack extends Stack implements StatefulResources {
       this.ingestBus = bus;
     }
 
-    const plan = props.forwarding === undefined ? undefined : forwardingPlan(props.forwarding, config.stackPrefix);
-    if (plan?.firehose === true && props.forwarding !== undefined) {
-      const f = this.forwardingBuckets(props.forwarding, plan, removalPolicy);
-      this.forwardingBackupBucket = f.backup;
-      this.forwardingBucket = f.own;
-      this.forwardingWriterPolicy = f.policy;
-    }
+    const f = this.forwardingBuckets(props.forwarding, forwardingPlan(props.forwarding ?? NO_FORWARDING, config.stackPrefix), removalPolicy);
+    this.forwardingBackupBucket = f.backup;
+    this.forwardingBucket = f.own;
+    this.forwardingWriterPolicy = f.policy;
+
+    this.rawArchive = this.rawEventArchive(source, config, removalPolicy);
+
+    for (const value of this.consumedAttributes()) this.exportValue(value);
+  }
+
+  /**
+   * Every attribute the Pipeline, Containment and Forwarding stacks may import, whichever
+   * features are on (test/infra/day2.test.ts checks that consumers import nothing else).
+   */
+  private consumedAttributes(): string[] {
+    const values = [
+      this.key.keyArn,
+      this.kitewatchBus.eventBusName,
+      this.kitewatchBus.eventBusArn,
+      this.stateTable.tableName,
+      this.stateTable.tableArn,
+      this.alarmTopic.topicArn,
+      this.quarantineBucket.bucketName,
+      this.quarantineWriterPolicy.managedPolicyArn,
+      this.forwardingBackupBucket.bucketArn,
+      this.forwardingBucket.bucketArn,
+      this.forwardingWriterPolicy.managedPolicyArn,
+    ];
+    if (this.ingestBus instanceof events.EventBus) values.push(this.ingestBus.eventBusName, this.ingestBus.eventBusArn);
+    return values;
+  }
+
+  /**
+   * An archive of the ingest bus, so a past day can be normalized again after a fix (docs/runbooks.md):
+   * the Kitewatch bus archive holds only what the normalizer made of the events at the time.
+   */
+  private rawEventArchive(source: IngestSource, config: AwsConfig, removalPolicy: RemovalPolicy): events.Archive {
+    const archive = new events.Archive(this, 'RawArchive', {
+      sourceEventBus: this.ingestBus,
+      description: 'Raw Buildkite events as they arrived, for re-normalizing a past day after a normalizer fix',
+      // Exactly what the normalizer receives, so a replay filtered to its rule re-normalizes all of it.
+      eventPattern: toCdkEventPattern(ruleNamed('buildkite-ingest').eventPattern),
+      retention: Duration.days(config.archiveRetentionDays),
+      // A partner bus is encrypted by EventBridge's own key; an archive of it cannot take a CMK.
+      ...(source.kind === 'custom' ? { kmsKey: this.key } : {}),
+    });
+    if (this.ingestBus instanceof events.EventBus) archive.node.addDependency(this.ingestBus);
+    archive.applyRemovalPolicy(removalPolicy);
+    return archive;
   }
 
   grantForwardingWrite(role: iam.Role): void {
-    if (this.forwardingWriterPolicy === undefined) throw new Error('grantForwardingWrite: no Firehose destination is configured, so there is no forwarding bucket');
     role.addManagedPolicy(this.forwardingWriterPolicy);
   }
 
@@ -305,16 +361,16 @@ export class StatefulStack extends Stack implements StatefulResources {
    * them with, scoped to the prefixes its streams use (ListBucket needs the bucket itself).
    */
   private forwardingBuckets(
-    forwarding: ForwardingConfig,
+    forwarding: ForwardingConfig | undefined,
     plan: ForwardingPlan,
     removalPolicy: RemovalPolicy,
-  ): { backup: s3.Bucket; own: s3.Bucket | undefined; policy: iam.ManagedPolicy } {
+  ): { backup: s3.Bucket; own: s3.Bucket; policy: iam.ManagedPolicy } {
     const bucket = (id: string, logPrefix: string, lifecycleRules: s3.LifecycleRule[]): s3.Bucket =>
       this.secureBucket(id, logPrefix, removalPolicy, lifecycleRules);
     const backup = bucket('ForwardingBackupBucket', 'forwarding-backup-bucket/', [
       {
         id: 'expire-forwarding-backups',
-        expiration: Duration.days(forwarding.backupRetentionDays),
+        expiration: Duration.days((forwarding ?? NO_FORWARDING).backupRetentionDays),
         noncurrentVersionExpiration: Duration.days(30),
         abortIncompleteMultipartUploadAfter: Duration.days(1),
       },
@@ -323,21 +379,19 @@ export class StatefulStack extends Stack implements StatefulResources {
       nag: ['NIST.800.53.R5-S3BucketReplicationEnabled'],
       reason: 'Backups of records a SIEM refused: copies of events already in the EventBridge archive, which can replay them; a second region adds cost, not recovery.',
     });
-    const own = plan.ownBucket
-      ? bucket('ForwardingBucket', 'forwarding-bucket/', [
-          // The SIEM copy is kept until someone decides otherwise; only superseded versions go.
-          { id: 'expire-noncurrent', noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) },
-        ])
-      : undefined;
-    if (own !== undefined) {
-      suppress(own, {
-        nag: ['NIST.800.53.R5-S3BucketReplicationEnabled'],
-        reason: 'The OCSF copy of what Kitewatch publishes, all of it also in the EventBridge archive; cross-region copies are left to the account-wide backup policy.',
-      });
-    }
+    // Created even when no destination uses it (an empty bucket costs nothing), so switching the
+    // ocsf layout on or off never adds or removes a stateful resource or an export.
+    const own = bucket('ForwardingBucket', 'forwarding-bucket/', [
+      // The SIEM copy is kept until someone decides otherwise; only superseded versions go.
+      { id: 'expire-noncurrent', noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+    ]);
+    suppress(own, {
+      nag: ['NIST.800.53.R5-S3BucketReplicationEnabled'],
+      reason: 'The OCSF copy of what Kitewatch publishes, all of it also in the EventBridge archive; cross-region copies are left to the account-wide backup policy.',
+    });
 
     const objects = [backup.arnForObjects(`${plan.streamNamePrefix}-fwd-*`)];
-    if (own !== undefined) {
+    if (plan.ownBucket) {
       const prefix = plan.s3Prefix ?? '';
       objects.push(own.arnForObjects(`${prefix}*`), own.arnForObjects(`errors/${prefix}*`));
     }
@@ -347,7 +401,7 @@ export class StatefulStack extends Stack implements StatefulResources {
         new iam.PolicyStatement({
           sid: 'FirehoseBuckets',
           actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'],
-          resources: [backup.bucketArn, ...(own === undefined ? [] : [own.bucketArn])],
+          resources: [backup.bucketArn, ...(plan.ownBucket ? [own.bucketArn] : [])],
         }),
         new iam.PolicyStatement({
           sid: 'FirehoseObjects',
@@ -364,7 +418,7 @@ export class StatefulStack extends Stack implements StatefulResources {
     });
     suppress(policy, {
       nag: [...new Set(objects)].map((arn) => `AwsSolutions-IAM5[${nagResource(policy, arn)}]`),
-      reason: `Firehose names objects by time and partition under each stream's prefix (${plan.streamNamePrefix}-fwd-<destination>/ in the backup bucket${own === undefined ? '' : ', the ocsf prefix in the forwarding bucket'}); the policy names those prefixes.`,
+      reason: `Firehose names objects by time and partition under each stream's prefix (${plan.streamNamePrefix}-fwd-<destination>/ in the backup bucket${plan.ownBucket ? ', the ocsf prefix in the forwarding bucket' : ''}); the policy names those prefixes.`,
     });
     return { backup, own, policy };
   }
@@ -413,6 +467,7 @@ export class StatefulStack extends Stack implements StatefulResources {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      removalPolicy: this.removalPolicy,
     });
     suppress(dlq, {
       nag: ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'],

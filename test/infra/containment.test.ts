@@ -16,6 +16,7 @@ import type { KitewatchConfigInput } from '../../lib/config/schema.ts';
 import { ACTION_IDS, RUNBOOK_IDS, type RunbookId } from '../../lib/containment/actions.ts';
 import { APPROVAL_REQUESTED_DETAIL_TYPE } from '../../lib/containment/approval.ts';
 import { DeployConfigError } from '../../lib/infra/config.ts';
+import { FeatureOffStack } from '../../lib/infra/feature-off-stack.ts';
 import type { ContainmentStack } from '../../lib/infra/containment-stack.ts';
 import { REPO_ROOT } from '../../lib/infra/kitewatch-function.ts';
 import { importOf, logicalId, synthKitewatch, TEST_ARNS, TEST_CONFIG, type Synthesized } from './support/synth.ts';
@@ -259,7 +260,7 @@ describe('runbook Lambdas', () => {
   it('lets responders run actions directly only with aws.containment.respondersMayActDirectly', () => {
     const direct = synthKitewatch({ ...TEST_CONFIG, aws: { ...TEST_CONFIG.aws, containment: { ...TEST_CONFIG.aws.containment, respondersMayActDirectly: true } } }, { bundle: false });
     try {
-      const c = direct.stacks.containment!;
+      const c = direct.stacks.containment as ContainmentStack;
       const statements = (resource(direct.containment!, logicalId(c.responderPolicy)).Properties?.['PolicyDocument'] as { Statement: Statement[] }).Statement;
       expect(grants(statements)['lambda:InvokeFunction']).toEqual(
         [
@@ -295,7 +296,7 @@ describe('approval state machine', () => {
       TracingConfiguration: { Enabled: true },
     });
     expect(resource(t, ids.smLogGroup).Properties).toMatchObject({
-      LogGroupName: '/aws/vendedlogs/states/Kitewatch-approval',
+      LogGroupName: { 'Fn::Join': ['', ['/aws/vendedlogs/states/Kitewatch-approval-', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }]] },
       RetentionInDays: aws.logRetentionDays,
       KmsKeyId: keyArn(),
     });
@@ -408,11 +409,12 @@ describe('other containment modes', () => {
     }
   });
 
-  it('off: no containment stack at all', () => {
+  it('off: a containment stack with nothing that acts (so a deploy removes what was there)', () => {
     const off = synthKitewatch(variant({ mode: 'off' }), { bundle: false });
     try {
-      expect(off.stacks.containment).toBeUndefined();
-      expect(off.containment).toBeUndefined();
+      expect(off.stacks.containment).toBeInstanceOf(FeatureOffStack);
+      expect(Object.values(off.containment.toJSON().Resources as Record<string, { Type: string }>).map((r) => r.Type)).toEqual(['AWS::SSM::Parameter']);
+      off.containment.hasResourceProperties('AWS::SSM::Parameter', { Type: 'String', Value: 'off' });
     } finally {
       off.cleanup();
     }

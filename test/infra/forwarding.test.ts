@@ -16,6 +16,7 @@ import { firehoseOcsfPrefix } from '../../lib/forward/s3-layout.ts';
 import { cdkPropertyName } from '../../lib/infra/delivery-stream.ts';
 import { glueColumns } from '../../lib/forward/glue-schema.ts';
 import { logStreamNames, type ForwardingStack } from '../../lib/infra/forwarding-stack.ts';
+import { FeatureOffStack } from '../../lib/infra/feature-off-stack.ts';
 import { ocsfClassSchema, SECURITY_LAKE_PARTITION_KEYS, type SecurityLakeTables } from '../../lib/infra/security-lake-tables.ts';
 import { REPO_ROOT } from '../../lib/infra/kitewatch-function.ts';
 import { importOf, logicalId, synthKitewatch, TEST_ARNS, TEST_CONFIG, type Synthesized } from './support/synth.ts';
@@ -319,7 +320,7 @@ describe('other forwarding configurations', () => {
     );
     try {
       const fs = ext.stacks.forwarding as ForwardingStack;
-      expect(ext.stacks.stateful.forwardingBucket).toBeUndefined();
+      expect(JSON.stringify(resource(ext.stateful, logicalId(ext.stacks.stateful.forwardingWriterPolicy)).Properties)).not.toContain(logicalId(ext.stacks.stateful.forwardingBucket));
       const g = grants(inlineStatements(ext.forwarding as Template, logicalId(fs.deliveryRole ?? fs)));
       expect(g['s3:PutObject']).toEqual(['arn:aws:s3:::acme-siem-archive/errors/kitewatch/*', 'arn:aws:s3:::acme-siem-archive/kitewatch/*']);
       expect(g['s3:ListBucket']).toEqual(['arn:aws:s3:::acme-siem-archive']);
@@ -331,22 +332,24 @@ describe('other forwarding configurations', () => {
     }
   });
 
-  it('Security Hub only: no streams, no backup bucket', () => {
+  it('Security Hub only: no streams, no delivery role (the backup bucket stays in the stateful stack)', () => {
     const hubOnly = synthKitewatch(variant({ destinations: { securityHub: { enabled: true } } }), { bundle: false });
     try {
       expect((hubOnly.stacks.forwarding as ForwardingStack).streams).toEqual([]);
-      expect(hubOnly.stacks.stateful.forwardingBackupBucket).toBeUndefined();
-      expect(resourcesOfType(hubOnly.forwarding as Template, 'AWS::KinesisFirehose::DeliveryStream')).toEqual([]);
+      expect((hubOnly.stacks.forwarding as ForwardingStack).deliveryRole).toBeUndefined();
+      expect(resourcesOfType(hubOnly.forwarding, 'AWS::KinesisFirehose::DeliveryStream')).toEqual([]);
     } finally {
       hubOnly.cleanup();
     }
   });
 
-  it('no destination: no forwarding stack', () => {
+  it('no destination: a forwarding stack with nothing that forwards, and the same stateful buckets', () => {
     const none = synthKitewatch(variant({}), { bundle: false });
     try {
-      expect(none.stacks.forwarding).toBeUndefined();
-      expect(resourcesOfType(none.stateful, 'AWS::S3::Bucket')).toHaveLength(2);
+      expect(none.stacks.forwarding).toBeInstanceOf(FeatureOffStack);
+      expect(Object.values(none.forwarding.toJSON().Resources as Record<string, { Type: string }>).map((r) => r.Type)).toEqual(['AWS::SSM::Parameter']);
+      // quarantine, access logs, forwarding backup, own forwarding bucket: as with every destination.
+      expect(resourcesOfType(none.stateful, 'AWS::S3::Bucket')).toHaveLength(4);
     } finally {
       none.cleanup();
     }
@@ -383,7 +386,7 @@ describe('security-lake layout (Glue tables for the Parquet conversion)', () => 
 
   it('plans streams and tables, and no bucket of its own', () => {
     expect(fs.plan).toMatchObject({ firehose: true, securityLake: true, ownBucket: false });
-    expect(lake.stacks.stateful.forwardingBucket).toBeUndefined();
+    expect(JSON.stringify(resource(lake.stateful, logicalId(lake.stacks.stateful.forwardingWriterPolicy)).Properties)).not.toContain(logicalId(lake.stacks.stateful.forwardingBucket));
     expect(fs.streams.map((x) => x.stream.spec.name)).toEqual(['kitewatch-fwd-sl-api-activity', 'kitewatch-fwd-sl-detection-finding']);
   });
 

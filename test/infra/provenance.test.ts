@@ -8,6 +8,8 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PUBLISHER_TAG, PUBLISHES } from '../../lib/infra/bus-access.ts';
 import { STATE_PARTITIONS } from '../../lib/state/port.ts';
+import type { ContainmentStack } from '../../lib/infra/containment-stack.ts';
+import type { ForwardingStack } from '../../lib/infra/forwarding-stack.ts';
 import { logicalId, synthKitewatch, TEST_CONFIG, type Synthesized } from './support/synth.ts';
 import { actions, inlineStatements, resourcesOfType, type Statement } from './support/template.ts';
 
@@ -96,9 +98,9 @@ describe('the Kitewatch bus: who may put, and what', () => {
     const publishers: [Template, string, readonly string[]][] = [
       [s.pipeline, logicalId(s.stacks.pipeline.normalizer.role), PUBLISHES.normalize],
       [s.pipeline, logicalId(s.stacks.pipeline.detector.role), PUBLISHES.detect],
-      [s.containment as Template, logicalId(s.stacks.containment!.contain.role), PUBLISHES.contain],
-      [s.containment as Template, logicalId(s.stacks.containment!.approval.role), PUBLISHES.approval],
-      ...Object.values(s.stacks.containment!.runbooks).map((fn) => [s.containment as Template, logicalId(fn.role), PUBLISHES.runbook] as [Template, string, readonly string[]]),
+      [s.containment as Template, logicalId((s.stacks.containment as ContainmentStack).contain.role), PUBLISHES.contain],
+      [s.containment as Template, logicalId((s.stacks.containment as ContainmentStack).approval.role), PUBLISHES.approval],
+      ...Object.values((s.stacks.containment as ContainmentStack).runbooks).map((fn) => [s.containment as Template, logicalId(fn.role), PUBLISHES.runbook] as [Template, string, readonly string[]]),
     ];
     expect(publishers).toHaveLength(12);
     for (const [t, role, detailTypes] of publishers) {
@@ -164,8 +166,8 @@ describe('the state table: each writer in its own partition', () => {
   it('the detector, contain and Firehose transform roles reach only keys under their own prefix, the key via DynamoDB only', () => {
     const writers: [Template, string, string][] = [
       [s.pipeline, logicalId(s.stacks.pipeline.detector.role), STATE_PARTITIONS.detect],
-      [s.containment as Template, logicalId(s.stacks.containment!.contain.role), STATE_PARTITIONS.containment],
-      [s.forwarding as Template, logicalId(s.stacks.forwarding!.transform!.role), STATE_PARTITIONS.forward],
+      [s.containment as Template, logicalId((s.stacks.containment as ContainmentStack).contain.role), STATE_PARTITIONS.containment],
+      [s.forwarding as Template, logicalId((s.stacks.forwarding as ForwardingStack).transform!.role), STATE_PARTITIONS.forward],
     ];
     for (const [t, role, prefix] of writers) {
       const statements = inlineStatements(t, role);

@@ -463,7 +463,7 @@ describe('stack split', () => {
       expect(stack?.account).toBe(aws.account);
       expect(stack?.terminationProtection).toBe(false);
     }
-    expect(s.stacks.containment?.dependencies).not.toContain(s.stacks.pipeline);
-    expect(s.stacks.forwarding?.dependencies).not.toContain(s.stacks.pipeline);
+    expect(s.stacks.containment.dependencies).not.toContain(s.stacks.pipeline);
+    expect(s.stacks.forwarding.dependencies).not.toContain(s.stacks.pipeline);
   });
 });

@@ -88,10 +88,10 @@ export interface Synthesized {
   readonly outdir: string;
   readonly stateful: Template;
   readonly pipeline: Template;
-  /** Absent when the config turns containment off. */
-  readonly containment: Template | undefined;
-  /** Absent when the config forwards nowhere. */
-  readonly forwarding: Template | undefined;
+  /** The FeatureOffStack's template when the config turns containment off. */
+  readonly containment: Template;
+  /** The FeatureOffStack's template when the config forwards nowhere. */
+  readonly forwarding: Template;
   readonly synthMs: number;
   /** Removes the assembly directory. */
   cleanup(): void;
@@ -139,8 +139,8 @@ export function synthKitewatch(input: KitewatchConfigInput, options: SynthOption
     outdir,
     stateful: template(stacks.stateful),
     pipeline: template(stacks.pipeline),
-    containment: stacks.containment === undefined ? undefined : template(stacks.containment),
-    forwarding: stacks.forwarding === undefined ? undefined : template(stacks.forwarding),
+    containment: template(stacks.containment),
+    forwarding: template(stacks.forwarding),
     synthMs,
     cleanup: () => rmSync(outdir, { recursive: true, force: true }),
   };
