@@ -110,7 +110,7 @@ export const ACTIONS: Readonly<Record<ActionId, ActionSpec>> = {
       'Puts the inline policy `KitewatchRevokeOlderSessions` on the role: Deny `*` on `*` when `aws:TokenIssueTime` is before now. Credentials issued before that instant stop working at once; jobs that assume the role again get fresh, working credentials.',
     undo:
       'Delete the inline policy: `aws iam delete-role-policy --role-name ROLE --policy-name KitewatchRevokeOlderSessions` (after the old sessions have expired, it no longer matters).',
-    permissions: 'IAM `iam:PutRolePolicy` on the listed roles (and `iam:GetRole` for reports).',
+    permissions: 'IAM `iam:PutRolePolicy` on the listed roles (configured in containment.oidcRoles), nothing else: the report is built from the call it made.',
   },
   'pause-queue': {
     id: 'pause-queue',

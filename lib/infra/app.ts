@@ -1,9 +1,11 @@
-import { App, Tags, Validations, type Environment } from 'aws-cdk-lib';
+import { Annotations, App, Tags, Validations, type Environment } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, NIST80053R5Checks, ServerlessChecks, type NagPack } from 'cdk-nag';
 import { loadConfig, parseConfig } from '../config/load.ts';
 import type { KitewatchConfig } from '../config/schema.ts';
 import { ContainmentStack } from './containment-stack.ts';
+import { alarmDestinationsOf } from './config.ts';
 import { FeatureOffStack } from './feature-off-stack.ts';
+import { addFunctionAlarms, routeAlarms } from './operational-alarms.ts';
 import { ForwardingStack } from './forwarding-stack.ts';
 import { forwardingPlan, forwardsAnything } from './forwarding-plan.ts';
 import { PipelineStack } from './pipeline-stack.ts';
@@ -42,6 +44,7 @@ export function compliancePacks(): NagPack[] {
 /** Adds the Kitewatch stacks to `app`. Tests call this with explicit config. */
 export function defineKitewatch(app: App, config: KitewatchConfig): KitewatchStacks {
   const { aws } = config;
+  const alarms = alarmDestinationsOf(aws);
   const env: Environment = { account: aws.account, region: aws.region };
   const stateful = new StatefulStack(app, `${aws.stackPrefix}-Stateful`, {
     env,
@@ -89,7 +92,17 @@ export function defineKitewatch(app: App, config: KitewatchConfig): KitewatchSta
         description: 'Kitewatch forwarding: switched off (no destination configured); nothing here acts',
       });
   // Consumers go first on `cdk destroy --all`, and come after the stateful stack on deploy.
-  for (const consumer of [pipeline, containment, forwarding]) consumer.addStackDependency(stateful);
+  for (const consumer of [pipeline, containment, forwarding]) {
+    consumer.addStackDependency(stateful);
+    addFunctionAlarms(consumer, stateful.alarmTopic);
+  }
+  routeAlarms(app, alarms);
+  if (alarms.none) {
+    Annotations.of(stateful).addWarningV2(
+      'kitewatch:alarms-none',
+      'aws.alarms is "none": no alarm and no approval request reaches anyone. Set aws.alarmEmail or aws.alarmTopicArns before relying on this deployment.',
+    );
+  }
   Tags.of(app).add('project', 'kitewatch');
   return { stateful, pipeline, containment, forwarding };
 }

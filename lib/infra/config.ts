@@ -102,6 +102,8 @@ export const BlindnessConfig = z
   .strict()
   .prefault({});
 export type BlindnessConfig = z.infer<typeof BlindnessConfig>;
+/** An SNS topic ARN; the region is checked against aws.region at synth. */
+const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d:\d{12}:[A-Za-z0-9_-]{1,256}$/;
 
 /** Complete Secrets Manager ARN: IAM grants name the secret exactly, suffix included. */
 const SECRET_COMPLETE_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
@@ -255,7 +257,23 @@ export const AwsConfig = z
     alarmEmail: z
       .email()
       .optional()
-      .describe('Email subscribed to the alarm topic (dead-letter queues); confirm the subscription mail after deploy.'),
+      .describe('Email subscribed to the alarm topic (every alarm, and approval requests); confirm the subscription mail after deploy.'),
+    alarmTopicArns: z
+      .array(
+        z
+          .string()
+          .regex(SNS_TOPIC_ARN, 'must be an SNS topic ARN, arn:aws:sns:<region>:<account>:<topic-name> (SNS console > Topics > ARN)'),
+      )
+      .default([])
+      .describe(
+        'Existing SNS topics every alarm and approval request is also sent to: a pager integration, or a topic Amazon Q Developer in chat applications (AWS Chatbot) posts to Slack or Teams. Same region as the deployment.',
+      ),
+    alarms: z
+      .enum(['notify', 'none'])
+      .default('notify')
+      .describe(
+        'notify: synth refuses a deployment without alarmEmail or alarmTopicArns, so alarms and approval requests reach someone. none: deploy with alarms that notify no one (synth warns); for test accounts.',
+      ),
     retainStatefulResources: z
       .boolean()
       .default(true)
@@ -276,6 +294,13 @@ export const AwsConfig = z
         code: 'custom',
         path: ['createCustomBus'],
         message: 'set either partnerEventBusName or createCustomBus: true, not both',
+      });
+    }
+    if (aws.alarms === 'none' && (aws.alarmEmail !== undefined || aws.alarmTopicArns.length > 0)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alarms'],
+        message: 'is "none" but alarmEmail or alarmTopicArns names a destination: remove one or the other',
       });
     }
     if (!aws.createCustomBus && aws.customBusAllowedAccounts.length > 0) {
@@ -325,4 +350,24 @@ export function buildkiteApiTokenSecretArnOf(aws: AwsConfig, containmentMode: st
       'store the token in a secret and set its complete ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf), ' +
       'or set containment.mode: "off" to deploy without containment (see docs/deploy.md).',
   );
+}
+
+/** Where alarms and approval requests go; a deployment must name one, or say `alarms: "none"`. */
+export interface AlarmDestinations {
+  readonly email: string | undefined;
+  readonly topicArns: readonly string[];
+  /** `alarms: "none"`: the synth warns. */
+  readonly none: boolean;
+}
+
+export function alarmDestinationsOf(aws: AwsConfig): AlarmDestinations {
+  const destinations = { email: aws.alarmEmail, topicArns: aws.alarmTopicArns, none: aws.alarms === 'none' };
+  if (!destinations.none && destinations.email === undefined && destinations.topicArns.length === 0) {
+    throw new DeployConfigError(
+      'aws.alarmEmail and aws.alarmTopicArns are both unset, so every alarm (dead letters, Lambda errors, stuck queues, failed approvals) ' +
+        'and every approval request would go nowhere. Set aws.alarmEmail to a mailbox, or aws.alarmTopicArns to SNS topics ' +
+        '(a pager, or a topic Amazon Q Developer in chat applications posts to a channel), or set aws.alarms: "none" for a test account (see docs/deploy.md).',
+    );
+  }
+  return destinations;
 }

@@ -1,9 +1,12 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { ContainEnv } from '../../lambdas/contain/env.ts';
 import { RotateAgentTokenEnv } from '../../lambdas/rotate-agent-token/env.ts';
@@ -54,6 +57,10 @@ export class ContainmentStack extends Stack {
   readonly dryRunAliases: Readonly<Record<ActionId, lambda.Alias>>;
   readonly agentTokenRotation: KitewatchFunction | undefined;
   readonly access: ContainmentAccess;
+  /** Failed and timed-out approval executions. */
+  readonly approvalAlarms: readonly cloudwatch.Alarm[];
+  /** RotationFailed of an agent-token secret -> the alarm topic; present with agent-token secrets. */
+  readonly rotationFailures: events.Rule | undefined;
 
   constructor(scope: Construct, id: string, props: ContainmentStackProps) {
     super(scope, id, props);
@@ -166,24 +173,27 @@ export class ContainmentStack extends Stack {
       nag: ['AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', 'NIST.800.53.R5-IAMNoInlinePolicy'],
       reason: "grantPublish on the KMS-encrypted alarm topic: sns:Publish on that topic and the key's data-key calls on that one key, in this role's own policy.",
     });
-    this.approvalNotifications.addTarget(
-      new targets.SnsTopic(stateful.alarmTopic, {
-        role: notifyRole,
-        deadLetterQueue: this.ruleDeadLetters.queue,
-        ...RULE_TARGET_RETRY,
-        // No angle brackets or quotes in the text: EventBridge reads <x> as a placeholder.
-        message: events.RuleTargetInput.fromText(
-          [
-            `Kitewatch asks for approval: ${field('action')} on ${field('target.type')} ${field('target.uid')} (${field('why')}).`,
-            `Finding ${field('correlationUid')}, approval ${field('approvalId')}. Deadline ${field('deadline')}: unanswered, the action is not run.`,
-            `Answer with: kitewatch runbook approve-action --deployed --function-name ${approveFn} --input answer.json`,
-            'answer.json holds taskToken (below), decision (approve or deny), responder (your name) and dryRun false; see docs/deploy.md.',
-            'Whoever holds the task token and may call the approve-action runbook decides: do not forward this mail.',
-            `Task token: ${field('taskToken')}`,
-          ].join('\n'),
-        ),
-      }),
+    // The alarm topic, and the extra topics (aws.alarmTopicArns): a responder may watch either.
+    const approvalTopics = [stateful.alarmTopic, ...config.alarmTopicArns.map((arn, i) => sns.Topic.fromTopicArn(this, `AlarmTopicArn${i}`, arn))];
+    const request = events.RuleTargetInput.fromText(
+      // No angle brackets or quotes in the text: EventBridge reads <x> as a placeholder.
+      [
+        `Kitewatch asks for approval: ${field('action')} on ${field('target.type')} ${field('target.uid')} (${field('why')}).`,
+        `Finding ${field('correlationUid')}, approval ${field('approvalId')}. Deadline ${field('deadline')}: unanswered, the action is not run.`,
+        `Answer with: kitewatch runbook approve-action --deployed --function-name ${approveFn} --input answer.json`,
+        'answer.json holds taskToken (below), decision (approve or deny), responder (your name) and dryRun false; see docs/deploy.md.',
+        'Whoever holds the task token and may call the approve-action runbook decides: do not forward this mail.',
+        `Task token: ${field('taskToken')}`,
+      ].join('\n'),
     );
+    for (const topic of approvalTopics) {
+      this.approvalNotifications.addTarget(
+        new targets.SnsTopic(topic, { role: notifyRole, deadLetterQueue: this.ruleDeadLetters.queue, ...RULE_TARGET_RETRY, message: request }),
+      );
+    }
+
+    this.approvalAlarms = this.approvalFailureAlarms(stateful.alarmTopic);
+    this.rotationFailures = this.agentTokenRotation === undefined ? undefined : this.rotationFailureRule(config, stateful.alarmTopic, notifyRole);
 
     // Responders answer approvals and may dry-run any action; acting directly would bypass the
     // approval state machine, so it is an explicit opt-in. A qualified ARN grants that alias only.
@@ -214,6 +224,56 @@ export class ContainmentStack extends Stack {
     for (const runbook of RUNBOOK_IDS) {
       new CfnOutput(this, `RunbookFunction-${runbook}`, { value: runbooks[runbook].fn.functionName, description: `kitewatch runbook ${runbook} --deployed --function-name <this>` });
     }
+  }
+
+  /**
+   * An execution that failed or timed out lost an approved (or pending) action: an expired
+   * deadline is not one of them, the definition catches it and publishes the expiry.
+   */
+  private approvalFailureAlarms(topic: sns.ITopic): cloudwatch.Alarm[] {
+    const sm = this.approval.stateMachine;
+    const alarms = [
+      sm.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }).createAlarm(this.approval, 'ExecutionsFailedAlarm', {
+        alarmDescription: 'Kitewatch approval: an execution failed (the approved runbook errored, or the request could not be published); the action did not run',
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      sm.metricTimedOut({ period: Duration.minutes(5), statistic: 'Sum' }).createAlarm(this.approval, 'ExecutionsTimedOutAlarm', {
+        alarmDescription: 'Kitewatch approval: an execution timed out; the action did not run and no expiry was published',
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+    for (const alarm of alarms) alarm.addAlarmAction(new cloudwatchActions.SnsAction(topic));
+    return alarms;
+  }
+
+  /**
+   * Secrets Manager reports a rotation it could not finish (the function failed a step, or could
+   * not be invoked) as a RotationFailed CloudTrail event on the default bus; the rotation
+   * function's Errors alarm misses the second case.
+   */
+  private rotationFailureRule(config: AwsConfig, topic: sns.ITopic, role: iam.IRole): events.Rule {
+    const rule = new events.Rule(this, 'RotationFailures', {
+      description: 'Kitewatch: a rotation of an agent-token secret failed (Secrets Manager RotationFailed) -> the alarm topic',
+      eventPattern: {
+        source: ['aws.secretsmanager'],
+        detailType: ['AWS Service Event via CloudTrail'],
+        detail: { eventName: ['RotationFailed'], additionalEventData: { SecretId: [...config.containment.agentTokenSecretArns] } },
+      },
+    });
+    const secret = events.EventField.fromPath('$.detail.additionalEventData.SecretId');
+    const message = events.RuleTargetInput.fromText(
+      `Kitewatch: Secrets Manager could not rotate ${secret}; agents keep the current token. See the rotation Lambda's log group and docs/runbooks.md.`,
+    );
+    for (const target of [topic, ...config.alarmTopicArns.map((arn, i) => sns.Topic.fromTopicArn(this, `RotationAlarmTopicArn${i}`, arn))]) {
+      rule.addTarget(new targets.SnsTopic(target, { role, deadLetterQueue: this.ruleDeadLetters.queue, ...RULE_TARGET_RETRY, message }));
+    }
+    return rule;
   }
 
   /** RotateSecret on a secret with a rotation Lambda needs lambda:InvokeFunction on it (unqualified ARN only). */

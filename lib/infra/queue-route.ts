@@ -13,6 +13,9 @@ import { toCdkEventPattern, type CompiledRule, type RuleFile } from './rules.ts'
 import { RULE_TARGET_RETRY } from './rule-dead-letter-queue.ts';
 import { suppress } from './suppressions.ts';
 
+/** The queue age alarm never fires below this many seconds per delivery, however short the timeout. */
+export const QUEUE_AGE_FLOOR_SECONDS = 120;
+
 export interface QueueRouteProps {
   /** A rule from rules/ (ruleNamed()); its `bus` picks the bus, its pattern is deployed as is. */
   readonly rule: CompiledRule;
@@ -41,6 +44,8 @@ export class QueueRoute extends Construct {
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
   readonly dlqAlarm: cloudwatch.Alarm;
+  /** The oldest message waits longer than every retry could take: a backlog, not a retry. */
+  readonly ageAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: QueueRouteProps) {
     super(scope, id);
@@ -93,6 +98,19 @@ export class QueueRoute extends Construct {
       });
     this.dlqAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
     this.dlqAlarm.addOkAction(new cloudwatchActions.SnsAction(props.alarmTopic));
+
+    const visibility = consumer.visibilityTimeout.plus(props.maxBatchingWindow).toSeconds();
+    const retriesSeconds = Math.max(QUEUE_AGE_FLOOR_SECONDS, visibility) * props.maxReceiveCount;
+    this.ageAlarm = this.queue
+      .metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' })
+      .createAlarm(this, 'AgeAlarm', {
+        alarmDescription: `Kitewatch ${rule.target}: the oldest message in the queue waits longer than ${retriesSeconds} s (${props.maxReceiveCount} deliveries of one visibility timeout): the ${rule.target} Lambda is not keeping up or not running`,
+        threshold: retriesSeconds,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    this.ageAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
 
     consumer.fn.addEventSource(
       new lambdaEventSources.SqsEventSource(this.queue, {

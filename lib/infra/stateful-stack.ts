@@ -51,6 +51,11 @@ export interface StatefulResources {
   grantForwardingWrite(role: iam.Role): void;
 }
 
+/** The ingest bus Kitewatch creates with aws.createCustomBus. */
+export function customIngestBusName(config: Pick<AwsConfig, 'eventBusName'>): string {
+  return `${config.eventBusName}-buildkite-ingest`;
+}
+
 /** The forwarding block with no destination: what the stateful stack sizes the buckets by when none is given. */
 const NO_FORWARDING: ForwardingConfig = ForwardingConfig.parse({});
 
@@ -83,6 +88,8 @@ export class StatefulStack extends Stack implements StatefulResources {
   readonly forwardingBucket: s3.Bucket;
   readonly forwardingWriterPolicy: iam.ManagedPolicy;
   private readonly removalPolicy: RemovalPolicy;
+  /** Alarm on the alarm email subscription's DLQ; present with aws.alarmEmail. */
+  readonly alarmEmailDlqAlarm: cloudwatch.Alarm | undefined;
   /** Raw Buildkite events as they arrived on the ingest bus, for re-normalizing a past day. */
   readonly rawArchive: events.Archive;
 
@@ -224,6 +231,18 @@ export class StatefulStack extends Stack implements StatefulResources {
     if (config.alarmEmail !== undefined) {
       const undelivered = this.deadLetterQueue('AlarmEmailDlq', 'undelivered alarm notifications');
       this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail, { deadLetterQueue: undelivered }));
+      // The mail itself failed, so this alarm reaches the mailbox only once it works again; the
+      // extra topics (aws.alarmTopicArns) get it at once.
+      this.alarmEmailDlqAlarm = undelivered
+        .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' })
+        .createAlarm(this, 'AlarmEmailDlqAlarm', {
+          alarmDescription: `Kitewatch: SNS could not deliver alarm mail to ${config.alarmEmail} (unconfirmed or bouncing address); the notifications are in the alarm email dead-letter queue`,
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        });
+      this.alarmEmailDlqAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
     }
 
     this.kitewatchBus = this.encryptedBus('KitewatchBus', config.eventBusName);
@@ -268,7 +287,7 @@ export class StatefulStack extends Stack implements StatefulResources {
       // The partner bus exists once the event source is associated; CloudFormation cannot create it.
       this.ingestBus = events.EventBus.fromEventBusName(this, 'BuildkitePartnerBus', source.busName);
     } else {
-      const bus = this.encryptedBus('IngestBus', `${config.eventBusName}-buildkite-ingest`);
+      const bus = this.encryptedBus('IngestBus', customIngestBusName(config));
       for (const account of config.customBusAllowedAccounts) {
         bus.addToResourcePolicy(
           new iam.PolicyStatement({
@@ -319,8 +338,14 @@ export class StatefulStack extends Stack implements StatefulResources {
    * the Kitewatch bus archive holds only what the normalizer made of the events at the time.
    */
   private rawEventArchive(source: IngestSource, config: AwsConfig, removalPolicy: RemovalPolicy): events.Archive {
+    // A custom bus by its formatted ARN, as for the Kitewatch bus archive: the key policy statement
+    // the archive adds would otherwise GetAtt the bus, which already references the key (a cycle).
+    const sourceEventBus =
+      source.kind === 'custom'
+        ? events.EventBus.fromEventBusArn(this, 'IngestBusByArn', this.formatArn({ service: 'events', resource: 'event-bus', resourceName: customIngestBusName(config) }))
+        : this.ingestBus;
     const archive = new events.Archive(this, 'RawArchive', {
-      sourceEventBus: this.ingestBus,
+      sourceEventBus,
       description: 'Raw Buildkite events as they arrived, for re-normalizing a past day after a normalizer fix',
       // Exactly what the normalizer receives, so a replay filtered to its rule re-normalizes all of it.
       eventPattern: toCdkEventPattern(ruleNamed('buildkite-ingest').eventPattern),

@@ -26,6 +26,7 @@ const VARIANTS: Record<string, KitewatchConfigInput> = {
         reservedConcurrency: null,
         retainStatefulResources: false,
         logLevel: 'WARN',
+        alarmTopicArns: ['arn:aws:sns:eu-west-1:123456789012:secops-chat'],
         containment: { buildkiteApiTokenSecretArn: TEST_ARNS.apiToken, agentTokenSecretArns: [TEST_ARNS.agentToken] },
       },
       containment: { mode: 'dry-run', secretMappings: [{ buildkite: { uid: 'a' }, secretsManager: [TEST_ARNS.mappedByName] }] },

@@ -13,7 +13,7 @@ import { DRY_RUN_ALIAS, RunbookEnv } from '../../lambdas/runbooks/env.ts';
 import { PowertoolsEnv } from '../../lambdas/shared/env.ts';
 import { ConfigError } from '../../lib/config/load.ts';
 import type { KitewatchConfigInput } from '../../lib/config/schema.ts';
-import { ACTION_IDS, RUNBOOK_IDS, type RunbookId } from '../../lib/containment/actions.ts';
+import { ACTION_IDS, ACTIONS, RUNBOOK_IDS, type RunbookId } from '../../lib/containment/actions.ts';
 import { APPROVAL_REQUESTED_DETAIL_TYPE } from '../../lib/containment/approval.ts';
 import { DeployConfigError } from '../../lib/infra/config.ts';
 import { FeatureOffStack } from '../../lib/infra/feature-off-stack.ts';
@@ -272,6 +272,27 @@ describe('runbook Lambdas', () => {
       direct.cleanup();
     }
   }, 120_000);
+});
+
+describe('the permissions each action documents', () => {
+  /** `svc:Action` tokens of the text; a bare `Action` after one belongs to the same service. */
+  function citedIamActions(text: string): string[] {
+    const out: string[] = [];
+    let service: string | undefined;
+    for (const [, token] of text.matchAll(/`([^`]+)`/g)) {
+      const m = /^([a-z0-9-]+):([A-Za-z*]+)$/.exec(token ?? '');
+      if (m !== null) {
+        service = m[1];
+        out.push(token as string);
+      } else if (service !== undefined && /^[A-Z][A-Za-z]+$/.test(token ?? '')) out.push(`${service}:${token}`);
+    }
+    return out;
+  }
+
+  it.each(ACTION_IDS)('%s: every IAM action its documentation cites is granted to its runbook', (action) => {
+    const granted = allActions(inlineStatements(t, roleOf(action)));
+    for (const cited of citedIamActions(ACTIONS[action].permissions)) expect(granted, `${action} cites ${cited}`).toContain(cited);
+  });
 });
 
 describe('approval state machine', () => {

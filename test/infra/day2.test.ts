@@ -3,21 +3,27 @@
  * destination, tearing a stack down and deploying it again. test/infra/deploy-emulated.test.ts
  * runs the same changes on moto's CloudFormation.
  */
-import type { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KitewatchConfigInput } from '../../lib/config/schema.ts';
+import { ConfigError } from '../../lib/config/load.ts';
+import { DeployConfigError } from '../../lib/infra/config.ts';
 import type { ContainmentStack } from '../../lib/infra/containment-stack.ts';
+import type { PipelineStack } from '../../lib/infra/pipeline-stack.ts';
+import { QUEUE_AGE_FLOOR_SECONDS } from '../../lib/infra/queue-route.ts';
 import { FeatureOffStack } from '../../lib/infra/feature-off-stack.ts';
 import { logicalId, synthKitewatch, TEST_CONFIG, type Synthesized } from './support/synth.ts';
 import { resource, resourcesOfType } from './support/template.ts';
 
-/** Everything on, as the other infra tests use it. */
-const ALL_ON = TEST_CONFIG;
+/** An existing topic alarms also go to (a chat channel through Amazon Q Developer). */
+const CHAT_TOPIC = 'arn:aws:sns:eu-west-1:123456789012:secops-chat';
+/** Everything on, as the other infra tests use it, plus an extra alarm topic. */
+const ALL_ON = { ...TEST_CONFIG, aws: { ...TEST_CONFIG.aws, alarmTopicArns: [CHAT_TOPIC] } } satisfies KitewatchConfigInput;
 /** The same deployment after a config change: no destination, containment off. */
-const ALL_OFF = { ...TEST_CONFIG, containment: { mode: 'off' }, forwarding: {} } satisfies KitewatchConfigInput;
+const ALL_OFF = { ...ALL_ON, containment: { mode: 'off' }, forwarding: {} } satisfies KitewatchConfigInput;
 /** Only some features: dry-run containment, Security Hub alone. */
 const SOME = {
-  ...TEST_CONFIG,
+  ...ALL_ON,
   containment: { ...TEST_CONFIG.containment, mode: 'dry-run' },
   forwarding: { destinations: { securityHub: { enabled: true } } },
 } satisfies KitewatchConfigInput;
@@ -172,5 +178,143 @@ describe('tearing down and deploying again', () => {
     expect(bus.DeletionPolicy).toBeUndefined();
     expect(resource(s.stateful, logicalId(s.stacks.stateful.archive)).DeletionPolicy).toBe('Retain');
     expect(resource(s.stateful, logicalId(s.stacks.stateful.rawArchive)).DeletionPolicy).toBe('Retain');
+  });
+});
+
+type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+const alarmsOf = (t: Template): [string, Record<string, unknown>][] =>
+  Object.entries(t.toJSON().Resources as Resources)
+    .filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')
+    .map(([id, r]) => [id, r.Properties ?? {}]);
+const alarmTopicImport = (s: Synthesized): unknown => {
+  const outputs = (s.stateful.toJSON() as Outputs).Outputs ?? {};
+  const out = Object.values(outputs).find((o) => JSON.stringify(o.Value) === JSON.stringify({ Ref: logicalId(s.stacks.stateful.alarmTopic) }));
+  return { 'Fn::ImportValue': out?.Export?.Name };
+};
+
+describe('alarms need somewhere to go', () => {
+  const { alarmEmail: _email, ...withoutEmail } = TEST_CONFIG.aws;
+
+  it('synth refuses a deployment whose alarms and approval requests would reach no one', () => {
+    const synth = (): Synthesized => synthKitewatch({ ...TEST_CONFIG, aws: withoutEmail }, { bundle: false });
+    expect(synth).toThrow(DeployConfigError);
+    expect(synth).toThrow(/aws\.alarmEmail and aws\.alarmTopicArns are both unset[\s\S]*aws\.alarms: "none"/);
+  });
+
+  it('alarms: "none" deploys, with a synth warning', () => {
+    const s = synthKitewatch({ ...TEST_CONFIG, aws: { ...withoutEmail, alarms: 'none' } }, { bundle: false });
+    try {
+      Annotations.fromStack(s.stacks.stateful).hasWarning('*', Match.stringLikeRegexp('aws.alarms is "none"'));
+      s.stateful.resourceCountIs('AWS::SNS::Subscription', 0);
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it('alarms: "none" beside a destination is a contradiction the config rejects', () => {
+    expect(() => synthKitewatch({ ...TEST_CONFIG, aws: { ...TEST_CONFIG.aws, alarms: 'none' } }, { bundle: false })).toThrow(ConfigError);
+  });
+
+  it('an alarm topic ARN must be an SNS topic ARN', () => {
+    expect(() => synthKitewatch({ ...TEST_CONFIG, aws: { ...TEST_CONFIG.aws, alarmTopicArns: ['arn:aws:sqs:eu-west-1:123456789012:q'] } }, { bundle: false })).toThrow(
+      /alarmTopicArns[\s\S]*SNS topic ARN/,
+    );
+  });
+
+  it.each(Object.keys(CONFIGS))('%s: every alarm of every stack notifies the alarm topic and the extra topic', (name) => {
+    const s = synthOf(name as keyof typeof CONFIGS);
+    const own = (t: Template): unknown => (t === s.stateful ? { Ref: logicalId(s.stacks.stateful.alarmTopic) } : alarmTopicImport(s));
+    for (const t of [s.stateful, ...consumers(s)]) {
+      for (const [id, alarm] of alarmsOf(t)) {
+        expect(alarm['AlarmActions'], id).toEqual(expect.arrayContaining([own(t), CHAT_TOPIC]));
+      }
+    }
+  });
+
+  it('approval requests and rotation failures go to the extra topic too', () => {
+    const s = synthOf('all on');
+    const c = s.stacks.containment as ContainmentStack;
+    const targetsOf = (id: string): unknown[] => (s.containment.toJSON().Resources as Resources)[id]?.Properties?.['Targets'] as unknown[];
+    for (const rule of [c.approvalNotifications, c.rotationFailures]) {
+      const arns = targetsOf(logicalId(rule ?? c)).map((t) => (t as { Arn: unknown }).Arn);
+      expect(arns).toEqual(expect.arrayContaining([alarmTopicImport(s), CHAT_TOPIC]));
+    }
+  });
+});
+
+describe('alarms on what fails quietly', () => {
+  it.each(['all on', 'some'] as const)('%s: every Lambda function has an Errors alarm and a sustained Throttles alarm', (name) => {
+    const s = synthOf(name);
+    for (const t of consumers(s)) {
+      const alarms = alarmsOf(t);
+      for (const fnId of Object.keys(t.findResources('AWS::Lambda::Function'))) {
+        const on = (metric: string) =>
+          alarms.filter(([, a]) => a['MetricName'] === metric && a['Namespace'] === 'AWS/Lambda' && JSON.stringify(a['Dimensions']) === JSON.stringify([{ Name: 'FunctionName', Value: { Ref: fnId } }]));
+        expect(on('Errors'), `${fnId} Errors`).toHaveLength(1);
+        expect(on('Errors')[0]?.[1]).toMatchObject({ Threshold: 1, EvaluationPeriods: 1, Statistic: 'Sum', TreatMissingData: 'notBreaching' });
+        expect(on('Throttles'), `${fnId} Throttles`).toHaveLength(1);
+        expect(on('Throttles')[0]?.[1]).toMatchObject({ Threshold: 1, EvaluationPeriods: 3, DatapointsToAlarm: 3 });
+      }
+    }
+  });
+
+  it('every working queue alarms when its oldest message outlives every retry', () => {
+    const s = synthOf('all on');
+    const p = s.stacks.pipeline as PipelineStack;
+    const aws = ALL_ON.aws;
+    const expected = [
+      [p.ingest, (aws.normalizer.timeoutSeconds * 6 + aws.normalizer.maxBatchingWindowSeconds) * aws.maxReceiveCount],
+      [p.detect, (aws.detector.timeoutSeconds * 6 + aws.detector.maxBatchingWindowSeconds) * aws.maxReceiveCount],
+    ] as const;
+    for (const [route, seconds] of expected) {
+      expect(seconds).toBeGreaterThan(QUEUE_AGE_FLOOR_SECONDS * aws.maxReceiveCount);
+      s.pipeline.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateAgeOfOldestMessage',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(route.queue), 'QueueName'] } }],
+        Threshold: seconds,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+    }
+    for (const t of [s.containment, s.forwarding]) {
+      t.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage' });
+    }
+  });
+
+  it('failed and timed-out approval executions alarm', () => {
+    const s = synthOf('all on');
+    const sm = logicalId((s.stacks.containment as ContainmentStack).approval.stateMachine);
+    for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut']) {
+      s.containment.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/States',
+        MetricName: metric,
+        Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: sm } }],
+        Threshold: 1,
+      });
+    }
+  });
+
+  it('a failed rotation of an agent-token secret reaches the alarm topic', () => {
+    const s = synthOf('all on');
+    const rule = (s.stacks.containment as ContainmentStack).rotationFailures;
+    expect(rule).toBeDefined();
+    const props = (s.containment.toJSON().Resources as Resources)[logicalId(rule ?? s.stacks.containment)]?.Properties;
+    expect(props?.['EventBusName']).toBeUndefined(); // the default bus, where CloudTrail events arrive
+    expect(props?.['EventPattern']).toEqual({
+      source: ['aws.secretsmanager'],
+      'detail-type': ['AWS Service Event via CloudTrail'],
+      detail: { eventName: ['RotationFailed'], additionalEventData: { SecretId: [...TEST_CONFIG.aws.containment.agentTokenSecretArns] } },
+    });
+  });
+
+  it('the alarm mail dead-letter queue alarms', () => {
+    const s = synthOf('all on');
+    const dlq = Object.entries(s.stateful.findResources('AWS::SNS::Subscription'))[0]?.[1] as { Properties: { RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [string, string] } } } };
+    const dlqId = dlq.Properties.RedrivePolicy.deadLetterTargetArn['Fn::GetAtt'][0];
+    s.stateful.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
+    });
   });
 });
