@@ -3,7 +3,8 @@ import { AwsSolutionsChecks, NIST80053R5Checks, ServerlessChecks, type NagPack }
 import { loadConfig, parseConfig } from '../config/load.ts';
 import type { KitewatchConfig } from '../config/schema.ts';
 import { ContainmentStack } from './containment-stack.ts';
-import { alarmDestinationsOf } from './config.ts';
+import { arnProblems } from './arn-checks.ts';
+import { alarmDestinationsOf, DeployConfigError } from './config.ts';
 import { FeatureOffStack } from './feature-off-stack.ts';
 import { addFunctionAlarms, routeAlarms } from './operational-alarms.ts';
 import { ForwardingStack } from './forwarding-stack.ts';
@@ -44,7 +45,6 @@ export function compliancePacks(): NagPack[] {
 /** Adds the Kitewatch stacks to `app`. Tests call this with explicit config. */
 export function defineKitewatch(app: App, config: KitewatchConfig): KitewatchStacks {
   const { aws } = config;
-  const alarms = alarmDestinationsOf(aws);
   const env: Environment = { account: aws.account, region: aws.region };
   const stateful = new StatefulStack(app, `${aws.stackPrefix}-Stateful`, {
     env,
@@ -91,6 +91,10 @@ export function defineKitewatch(app: App, config: KitewatchConfig): KitewatchSta
         because: 'forwarding.destinations names no destination',
         description: 'Kitewatch forwarding: switched off (no destination configured); nothing here acts',
       });
+  // Checked once the stacks have reported a missing bus or token: those come first.
+  const badArns = arnProblems(config);
+  if (badArns.length > 0) throw new DeployConfigError(`ARNs that do not fit this deployment:\n  ${badArns.join('\n  ')}`);
+  const alarms = alarmDestinationsOf(aws);
   // Consumers go first on `cdk destroy --all`, and come after the stateful stack on deploy.
   for (const consumer of [pipeline, containment, forwarding]) {
     consumer.addStackDependency(stateful);

@@ -290,12 +290,22 @@ export class ForwardingStack extends Stack {
       const bucketArn = this.formatArn({ service: 's3', region: '', account: '', resource: external });
       const prefix = d.s3?.prefix ?? '';
       // Security Lake: each class's custom source prefix, its errors (ext/<source>/_errors/) included.
-      const objects =
+      const keyPrefixes =
         lake === undefined
-          ? [`${bucketArn}/${prefix}*`, `${bucketArn}/errors/${prefix}*`]
-          : securityLakeSources(lake, { accountId: this.account, region: this.region }).map((s) => `${bucketArn}/ext/${s.sourceName}/*`);
+          ? [`${prefix}*`, `errors/${prefix}*`]
+          : securityLakeSources(lake, { accountId: this.account, region: this.region }).map((s) => `ext/${s.sourceName}/*`);
+      const objects = keyPrefixes.map((p) => `${bucketArn}/${p}`);
       role.addToPrincipalPolicy(
-        new iam.PolicyStatement({ sid: 'ExternalBucket', actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], resources: [bucketArn] }),
+        new iam.PolicyStatement({ sid: 'ExternalBucket', actions: ['s3:GetBucketLocation', 's3:ListBucketMultipartUploads'], resources: [bucketArn] }),
+      );
+      // Someone else's bucket (Security Lake's holds every source's data): list only the prefixes Kitewatch writes.
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'ExternalBucketList',
+          actions: ['s3:ListBucket'],
+          resources: [bucketArn],
+          conditions: { StringLike: { 's3:prefix': keyPrefixes } },
+        }),
       );
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({ sid: 'ExternalBucketObjects', actions: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], resources: objects }),

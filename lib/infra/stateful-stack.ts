@@ -350,9 +350,22 @@ export class StatefulStack extends Stack implements StatefulResources {
       // Exactly what the normalizer receives, so a replay filtered to its rule re-normalizes all of it.
       eventPattern: toCdkEventPattern(ruleNamed('buildkite-ingest').eventPattern),
       retention: Duration.days(config.archiveRetentionDays),
-      // A partner bus is encrypted by EventBridge's own key; an archive of it cannot take a CMK.
-      ...(source.kind === 'custom' ? { kmsKey: this.key } : {}),
     });
+    // A partner bus is encrypted by EventBridge's own key; an archive of it cannot take a CMK. On
+    // a custom bus the key is set on the L1 with a statement of its own: Archive's kmsKey adds
+    // statements whose Sids the Kitewatch bus archive already uses (a duplicate Sid is invalid).
+    if (source.kind === 'custom') {
+      (archive.node.defaultChild as events.CfnArchive).kmsKeyIdentifier = this.key.keyArn;
+      this.key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'EventBridgeRawArchive',
+          principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:ReEncrypt*'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'kms:EncryptionContext:aws:events:event-bus:arn': sourceEventBus.eventBusArn } },
+        }),
+      );
+    }
     if (this.ingestBus instanceof events.EventBus) archive.node.addDependency(this.ingestBus);
     archive.applyRemovalPolicy(removalPolicy);
     return archive;

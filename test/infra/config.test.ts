@@ -3,7 +3,7 @@
  * checks, and bin/app.ts run exactly as the CDK CLI runs it (CDK_OUTDIR + CDK_CONTEXT_JSON).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -144,6 +144,39 @@ describe('bin/app.ts as the CDK CLI runs it', () => {
     for (const stack of ['Stateful', 'Pipeline', 'Containment', 'Forwarding']) {
       expect(existsSync(join(run.outdir, `Kitewatch-${stack}.template.json`)), stack).toBe(true);
     }
+    // Four stacks through three nag packs and the CloudFormation rules: slow on a shared 2-core machine.
+  }, 240_000);
+
+  const example = (): { aws: Record<string, unknown> } & Record<string, unknown> =>
+    JSON.parse(readFileSync(join(REPO_ROOT, 'examples/kitewatch.config.json'), 'utf8')) as { aws: Record<string, unknown> };
+
+  it('exits 1 listing every ARN of the example left in another region (placeholders copied as they are)', () => {
+    const config = example();
+    config.aws['region'] = 'eu-west-1';
+    const run = runApp({ config: JSON.stringify(config) }, scratch);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/^kitewatch: ARNs that do not fit this deployment:/);
+    expect(run.stderr).toMatch(/aws\.containment\.buildkiteApiTokenSecretArn: "arn:aws:secretsmanager:us-east-1:[^"]+" is in region us-east-1, but aws\.region is eu-west-1/);
+    expect(run.stderr).toMatch(/containment\.secretMappings\[0\]\.secretsManager\[0\]/);
+    expect(run.stderr).toMatch(/forwarding\.destinations\.http\[0\]\.accessKeySecretArn/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 1 naming an ARN of the wrong service', () => {
+    const config = example();
+    config.aws['alarmTopicArns'] = ['arn:aws:sns:us-east-1:123456789012:secops'];
+    (config['containment'] as { oidcRoles: unknown[] }).oidcRoles = [{ role: 'arn:aws:sts::123456789012:assumed-role/deploy/x' }];
+    const run = runApp({ config: JSON.stringify(config) }, scratch);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/containment\.oidcRoles\[0\]\.role: "arn:aws:sts::123456789012:assumed-role\/deploy\/x" is an ARN of sts, not iam/);
+  });
+
+  it('exits 1 when alarms would reach no one, naming the keys that fix it', () => {
+    const config = example();
+    delete config.aws['alarmEmail'];
+    const run = runApp({ config: JSON.stringify(config) }, scratch);
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toMatch(/^kitewatch: aws\.alarmEmail and aws\.alarmTopicArns are both unset/);
   });
 
   it('exits 1 with one line naming the key when containment has no Buildkite API token secret', () => {

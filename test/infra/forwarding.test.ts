@@ -323,7 +323,11 @@ describe('other forwarding configurations', () => {
       expect(JSON.stringify(resource(ext.stateful, logicalId(ext.stacks.stateful.forwardingWriterPolicy)).Properties)).not.toContain(logicalId(ext.stacks.stateful.forwardingBucket));
       const g = grants(inlineStatements(ext.forwarding as Template, logicalId(fs.deliveryRole ?? fs)));
       expect(g['s3:PutObject']).toEqual(['arn:aws:s3:::acme-siem-archive/errors/kitewatch/*', 'arn:aws:s3:::acme-siem-archive/kitewatch/*']);
-      expect(g['s3:ListBucket']).toEqual(['arn:aws:s3:::acme-siem-archive']);
+      expect(g['s3:ListBucket']).toBeUndefined();
+      const list = inlineStatements(ext.forwarding, logicalId(fs.deliveryRole ?? fs)).filter((st) => st.Sid === 'ExternalBucketList');
+      expect(list).toEqual([
+        expect.objectContaining({ Action: 's3:ListBucket', Resource: 'arn:aws:s3:::acme-siem-archive', Condition: { StringLike: { 's3:prefix': ['kitewatch/*', 'errors/kitewatch/*'] } } }),
+      ]);
       expect(g['secretsmanager:GetSecretValue']).toBeUndefined();
       const hub = grants(inlineStatements(ext.forwarding as Template, logicalId(fs.securityHub?.fn.role ?? fs)));
       expect(hub['securityhub:BatchImportFindings']).toEqual([`arn:aws:securityhub:eu-central-1:${aws.account}:product/${aws.account}/default`]);
@@ -451,7 +455,16 @@ describe('security-lake layout (Glue tables for the Parquet conversion)', () => 
     });
     expect(JSON.stringify(g)).not.toMatch(/glue:[^"]*:\*|table\/\*|database\/\*/);
     expect(g['s3:PutObject']).toEqual([`arn:aws:s3:::${LAKE_BUCKET}/ext/bk-findings/*`, `arn:aws:s3:::${LAKE_BUCKET}/ext/kitewatch-api-activity/*`]);
-    expect(g['s3:ListBucket']).toEqual([`arn:aws:s3:::${LAKE_BUCKET}`]);
+    // The lake bucket holds every source's data: Kitewatch lists its own source prefixes only.
+    expect(g['s3:ListBucket']).toBeUndefined();
+    const list = inlineStatements(lt, logicalId(fs.deliveryRole ?? fs)).filter((st) => (Array.isArray(st.Action) ? st.Action : [st.Action]).includes('s3:ListBucket'));
+    expect(list).toEqual([
+      expect.objectContaining({
+        Action: 's3:ListBucket',
+        Resource: `arn:aws:s3:::${LAKE_BUCKET}`,
+        Condition: { StringLike: { 's3:prefix': expect.arrayContaining(['ext/bk-findings/*', 'ext/kitewatch-api-activity/*']) as unknown } },
+      }),
+    ]);
   });
 
   it('all eight forwarded classes fit in a template CloudFormation accepts', () => {
