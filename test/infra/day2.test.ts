@@ -3,10 +3,14 @@
  * destination, tearing a stack down and deploying it again. test/infra/deploy-emulated.test.ts
  * runs the same changes on moto's CloudFormation.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KitewatchConfigInput } from '../../lib/config/schema.ts';
 import { ConfigError } from '../../lib/config/load.ts';
+import { ACTIONS } from '../../lib/containment/actions.ts';
+import { REPO_ROOT } from '../../lib/infra/kitewatch-function.ts';
 import { DeployConfigError } from '../../lib/infra/config.ts';
 import type { ContainmentStack } from '../../lib/infra/containment-stack.ts';
 import type { PipelineStack } from '../../lib/infra/pipeline-stack.ts';
@@ -316,5 +320,23 @@ describe('alarms on what fails quietly', () => {
       MetricName: 'ApproximateNumberOfMessagesVisible',
       Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
     });
+  });
+});
+
+describe('docs/deploy.md', () => {
+  const deploy = readFileSync(join(REPO_ROOT, 'docs/deploy.md'), 'utf8');
+
+  it.each(Object.keys(ACTIONS))('lists the Buildkite token scopes %s documents, on its own row', (action) => {
+    const scopes = [...ACTIONS[action as keyof typeof ACTIONS].permissions.matchAll(/`((?:read|write)_[a-z_]+)`/g)].map((m) => m[1] as string);
+    const row = deploy.split('\n').find((line) => line.startsWith('|') && line.includes(`\`${action}\``));
+    if (scopes.length === 0 && !/Buildkite/.test(ACTIONS[action as keyof typeof ACTIONS].permissions)) return; // IAM only
+    expect(row, `a scopes row naming ${action}`).toBeDefined();
+    for (const scope of scopes) expect(row, `${action}: ${scope}`).toContain(`\`${scope}\``);
+  });
+
+  it('documents the re-normalize runbook against the raw archive, through the ingest rule only', () => {
+    expect(deploy).toMatch(/aws events start-replay[\s\S]*--destination "Arn=\$BUS,FilterArns=\$RULE"/);
+    expect(deploy).toContain("starts_with(LogicalResourceId,'RawArchive')");
+    expect(deploy).toContain("starts_with(Description,'buildkite-ingest:')");
   });
 });
