@@ -48,7 +48,6 @@ function observables(agent: Agent | undefined, ip: string | undefined, token: st
     .add('src_endpoint.ip', 'ip', ip)
     .add('src_endpoint.hostname', 'hostname', agent?.hostname)
     .add('user.uid', 'userUid', agent?.uuid)
-    .add('user.name', 'userName', agent?.name)
     .add('user.credential_uid', 'credentialUid', token)
     .list();
 }

@@ -51,7 +51,7 @@ export function metadata(
 /** Where the event was received: the EventBridge account and region (the `cloud` profile). */
 export function cloudOf(env: EventBridgeEnvelope): Record<string, unknown> {
   const c: Record<string, unknown> = { provider: 'AWS' };
-  if (typeof env.account === 'string' && env.account !== '') c['account'] = { uid: env.account, type_id: 10, type: 'AWS Account' };
+  if (typeof env.account === 'string' && env.account !== '') c['account'] = { uid: env.account };
   if (typeof env.region === 'string' && env.region !== '') c['region'] = env.region;
   return c;
 }
