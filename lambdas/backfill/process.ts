@@ -14,7 +14,8 @@ import { KITEWATCH_SOURCE } from '../../lib/engine/bus.ts';
  * Triggers:
  * - first deploy (an empty event from the deploy-time trigger): the last `seedDays` days, to seed baselines;
  * - a Kitewatch `monitoring-disabled` Detection Finding: from an hour before it up to now;
- * - the silence alarm going back to OK: from the start of the silence (less one alarm period) up to now;
+ * - the silence alarm going back to OK: as an EventBridge alarm state change, from the start of the
+ *   silence (less one alarm period); as the alarm topic's SNS notification, the day before it;
  * - by hand, as a runbook: `{"since": ISO, "until"?: ISO}`.
  */
 
@@ -74,6 +75,24 @@ export function triggerOf(event: unknown, settings: TriggerSettings, now: number
     // The alarm fired a full period after the last event: start one period before it.
     const since = time(previous['timestamp'], 'detail.previousState.timestamp') - settings.silenceMinutes * 60_000;
     return { kind: 'silence-ended', window: { since, until: time(state['timestamp'], 'detail.state.timestamp') }, alarm: settings.silenceAlarmName };
+  }
+  // The silence alarm's OK notification, through the alarm topic (SNS -> Lambda).
+  const records = Array.isArray(e['Records']) ? (e['Records'] as unknown[]) : undefined;
+  const sns = records?.length === 1 && isRecord(records[0]) && isRecord(records[0]['Sns']) ? records[0]['Sns'] : undefined;
+  if (sns !== undefined) {
+    let message: unknown;
+    try {
+      message = JSON.parse(String(sns['Message']));
+    } catch {
+      throw new BackfillInputError('the alarm topic message is not JSON');
+    }
+    const m = isRecord(message) ? message : {};
+    if (m['AlarmName'] !== settings.silenceAlarmName || m['NewStateValue'] !== 'OK' || m['OldStateValue'] !== 'ALARM') {
+      throw new BackfillInputError(`not the silence alarm (${settings.silenceAlarmName}) going from ALARM to OK`);
+    }
+    // The notification has no start of the silence: reach back as far as the alarm allows (a day).
+    const until = time(String(m['StateChangeTime'] ?? '').replace(/\+0000$/, 'Z'), 'StateChangeTime');
+    return { kind: 'silence-ended', window: { since: until - DAY, until }, alarm: settings.silenceAlarmName };
   }
   if ('since' in e) {
     const since = time(e['since'], 'since');

@@ -27,6 +27,8 @@ export const INVOCATION = {
   firehose: 'Invoked only by Firehose record transformation (synchronously); records it fails land in the stream error prefix of the backup bucket.',
   responder:
     'Invoked synchronously by a responder (kitewatch runbook --deployed) or by the approval state machine, which both receive the report or the error.',
+  backfill:
+    'Invoked asynchronously by an EventBridge rule and an SNS subscription, each with retries and a dead-letter queue that alarms, or synchronously by a responder running it as a runbook, who gets the error.',
   'secrets-manager':
     'Invoked only by Secrets Manager rotation, which tracks each step on the secret, retries, and reports a failed rotation (RotationFailed event); a DLQ would hold only copies of step requests.',
 } as const;

@@ -3,6 +3,8 @@ import type { Construct } from 'constructs';
 import { DetectEnv } from '../../lambdas/detect/env.ts';
 import { NormalizeEnv } from '../../lambdas/normalize/env.ts';
 import type { DetectorsConfig } from '../detections/config.ts';
+import { orgSlugFromSource } from '../contracts/buildkite.ts';
+import { Backfill } from './backfill.ts';
 import { BlindnessAlarms } from './blindness.ts';
 import { grantPublish } from './bus-access.ts';
 import type { AwsConfig } from './config.ts';
@@ -31,6 +33,8 @@ export class PipelineStack extends Stack {
   readonly normalizer: KitewatchFunction;
   readonly ingest: QueueRoute;
   readonly blindness: BlindnessAlarms;
+  /** Absent without a partner event source (the org) or aws.containment.buildkiteApiTokenSecretArn (the token). */
+  readonly backfill: Backfill | undefined;
   readonly ipData: IpDataLayer;
   readonly detector: KitewatchFunction;
   readonly detect: QueueRoute;
@@ -74,6 +78,22 @@ export class PipelineStack extends Stack {
     });
 
     this.blindness = new BlindnessAlarms(this, 'Blindness', { normalizerService: NORMALIZER_SERVICE, alarmTopic: stateful.alarmTopic, config: config.blindness });
+
+    // The backfill needs the org (from the partner source) and a Buildkite token (containment's secret).
+    const org = config.partnerEventBusName === undefined ? undefined : orgSlugFromSource(config.partnerEventBusName);
+    const apiTokenSecretArn = config.containment.buildkiteApiTokenSecretArn;
+    if (org !== undefined && apiTokenSecretArn !== undefined) {
+      this.backfill = new Backfill(this, 'AuditBackfill', {
+        config,
+        key: stateful.key,
+        kitewatchBus: stateful.kitewatchBus,
+        alarmTopic: stateful.alarmTopic,
+        ingestQueue: this.ingest.queue,
+        silenceAlarm: this.blindness.silence,
+        org,
+        apiTokenSecretArn,
+      });
+    }
 
     this.ipData = new IpDataLayer(this, 'IpData');
     this.detector = new KitewatchFunction(this, 'Detector', {

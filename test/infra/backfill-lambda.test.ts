@@ -106,6 +106,14 @@ describe('backfill Lambda', () => {
     expect(report).toMatchObject({ trigger: 'silence-ended', since: '2026-03-03T07:10:00.000Z', until: '2026-03-03T11:10:00.000Z', fetched: 4 });
   });
 
+  it('takes the silence alarm OK notification from the alarm topic (SNS), reaching back a day', () => {
+    const note = (m: Record<string, unknown>) => ({ Records: [{ EventSource: 'aws:sns', Sns: { Message: JSON.stringify(m) } }] });
+    const t = triggerOf(note({ AlarmName: settings.silenceAlarmName, NewStateValue: 'OK', OldStateValue: 'ALARM', StateChangeTime: '2026-03-03T11:10:00.000+0000' }), settings, NOW);
+    expect(t).toEqual({ kind: 'silence-ended', window: { since: Date.parse('2026-03-02T11:10:00Z'), until: Date.parse('2026-03-03T11:10:00Z') }, alarm: settings.silenceAlarmName });
+    expect(() => triggerOf(note({ AlarmName: 'Kitewatch-DLQ', NewStateValue: 'OK', OldStateValue: 'ALARM' }), settings, NOW)).toThrow(BackfillInputError);
+    expect(() => triggerOf(note({ AlarmName: settings.silenceAlarmName, NewStateValue: 'ALARM', OldStateValue: 'OK' }), settings, NOW)).toThrow(BackfillInputError);
+  });
+
   it('acts only on findings Kitewatch produced, and on nothing it does not recognize', () => {
     expect(() => triggerOf(finding({ source: 'aws.partner/buildkite.com/acme-inc/x' }), settings, NOW)).toThrow(BackfillInputError);
     expect(() => triggerOf(finding({ detail: { metadata: { product: { name: 'Other' } }, finding_info: { analytic: { uid: 'monitoring-disabled' } } } }), settings, NOW)).toThrow(BackfillInputError);

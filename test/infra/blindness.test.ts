@@ -90,3 +90,38 @@ describe('blindness alarms', () => {
     }
   });
 });
+
+describe('backfill Lambda in the template', () => {
+  type Fn = { Properties: { Environment: { Variables: Record<string, unknown> }; Runtime: string; Architectures: string[] } };
+  const backfillFn = (): Fn => {
+    const found = Object.values(pipeline.findResources('AWS::Lambda::Function')).filter((f) => (f as Fn).Properties.Environment?.Variables?.[PowertoolsEnv.serviceName] === 'backfill') as Fn[];
+    expect(found).toHaveLength(1);
+    return found[0] as Fn;
+  };
+
+  it('runs on nodejs24.x ARM64 with the org, the ingest queue, the seed days and the silence alarm', () => {
+    const fn = backfillFn();
+    expect(fn.Properties.Runtime).toBe('nodejs24.x');
+    expect(fn.Properties.Architectures).toEqual(['arm64']);
+    expect(fn.Properties.Environment.Variables).toMatchObject({
+      KITEWATCH_BUILDKITE_ORG: 'acme',
+      KITEWATCH_BACKFILL_SEED_DAYS: '7',
+      KITEWATCH_SILENCE_MINUTES: '45',
+      BUILDKITE_API_TOKEN_SECRET_ARN: TEST_CONFIG.aws.containment.buildkiteApiTokenSecretArn,
+      KITEWATCH_INGEST_QUEUE_URL: { Ref: logicalId(s.stacks.pipeline.ingest.queue) },
+      KITEWATCH_SILENCE_ALARM_NAME: { Ref: logicalId(s.stacks.pipeline.blindness.silence) },
+    });
+  });
+
+  it('is started by Kitewatch monitoring-disabled findings and by the silence alarm going OK', () => {
+    pipeline.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['kitewatch'], 'detail-type': ['OCSF Detection Finding'], detail: { finding_info: { analytic: { uid: ['monitoring-disabled'] } } } },
+      Targets: Match.arrayWith([Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })]),
+    });
+    pipeline.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'lambda',
+      FilterPolicyScope: 'MessageBody',
+      FilterPolicy: { AlarmName: [{ Ref: logicalId(s.stacks.pipeline.blindness.silence) }], NewStateValue: ['OK'] },
+    });
+  });
+});

@@ -38,6 +38,7 @@ const FUNCTIONS = [
   'Kitewatch-Containment/Runbook-stop-agent/Function/Resource',
   'Kitewatch-Forwarding/SecurityHub/Function/Resource',
   'Kitewatch-Forwarding/Transform/Function/Resource',
+  'Kitewatch-Pipeline/AuditBackfill/Backfill/Function/Resource',
   'Kitewatch-Pipeline/Detector/Function/Resource',
   'Kitewatch-Pipeline/Normalizer/Function/Resource',
 ];
