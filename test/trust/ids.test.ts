@@ -49,9 +49,9 @@ describe('ids are checked before they reach a URL', () => {
 describe('terminal output', () => {
   it('escapes control characters in what the CLI prints (a target uid cannot forge log lines)', async () => {
     const evil: AgentRef = { uuid: `${uid('agent', 'x')}\r\nkitewatch: all clear\u001b[2J\u202e`, name: 'rogue\u001b[31m', ip: '185.220.101.34' };
-    const r = await replayCli({ envelopes: [registrationBlocked({ at: '2026-03-10T10:01:00Z', blockedIp: evil.ip, clusterToken, agent: evil })], args: enforce, env: { BUILDKITE_API_TOKEN: '' } });
+    const r = await replayCli({ envelopes: [registrationBlocked({ at: '2026-03-10T10:01:00Z', blockedIp: evil.ip, clusterToken, agent: evil })], bk, args: enforce });
     expect(r.code).toBe(0);
-    // Failures are logged with the uid: escaped, on one line.
+    // The step that is not attempted is logged with the uid: escaped, on one line.
     expect(r.stderr).toContain('\\r\\nkitewatch: all clear\\x1b[2J\\u202e');
     expect(r.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
     expect(r.stderr.split('\n').filter((l) => l.startsWith('kitewatch: all clear'))).toEqual([]);
