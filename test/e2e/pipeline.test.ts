@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDetectStage } from '../../lib/detections/stage.ts';
 import { DetectorsConfig } from '../../lib/detections/config.ts';
-import type { Envelope } from '../../lib/detections/builders.ts';
+import { uid, type Envelope } from '../../lib/detections/builders.ts';
 import { toBusEnvelope } from '../../lib/engine/bus.ts';
 import { LocalPipeline } from '../../lib/engine/pipeline.ts';
 import { loadRules } from '../../lib/engine/rules.ts';
@@ -244,7 +244,7 @@ describe('the attack scenario end to end (containment dry-run)', () => {
     expect(fed.inputs.length).toBeGreaterThan(1_100);
     const findings = findingsOf(events);
     expect(sorted(created(findings).map(describeFinding))).toEqual(await replayFindings([...docsPayloads({ withBlocked: true }), ...malformedPayloads(), ...attack]));
-    expect(new Set(findings.map((f) => info(f).analytic.uid))).toEqual(new Set(['unusual-ip', 'token-spike', 'secret-access', 'break-glass-edit', 'monitoring-disabled']));
+    expect(new Set(findings.map((f) => info(f).analytic.uid))).toEqual(new Set(['unusual-ip', 'token-spike', 'secret-access', 'break-glass-edit', 'monitoring-disabled', 'privilege-grant']));
 
     // Dry-run: every remediation activity answers a finding and says what would be done; nothing is called.
     const activities = activitiesOf(events);
@@ -255,7 +255,13 @@ describe('the attack scenario end to end (containment dry-run)', () => {
       expect(a.status_detail).toBe('dry-run');
     }
     const planned = new Set(activities.map((a) => `${String(a['command_uid'])} ${targetOf(a)}`));
-    for (const step of [`revoke-agent-token ${ciToken.uuid}`, `revoke-agent-token ${prodClusterToken.uuid}`, `stop-agent ${rogue0.uuid}`, `rotate-secret ${p.names.mappedSecret}`]) {
+    for (const step of [
+      `revoke-agent-token ${ciToken.uuid}`,
+      `revoke-agent-token ${prodClusterToken.uuid}`,
+      `stop-agent ${rogue0.uuid}`,
+      `rotate-secret ${p.names.mappedSecret}`,
+      `revoke-grant ${uid('invite', 'attacker')}`,
+    ]) {
       expect(planned).toContain(step);
     }
     expect(bk.calls).toEqual([]);
