@@ -31,6 +31,32 @@ const HISTORY = 17;
 // Fires on the 50th burst registration (minimum 50 > 4 x baseline ~4); names the 50 most recent.
 const trigger = HISTORY + 49;
 
+/**
+ * An autoscaling fleet: a couple of agents every 30 minutes all day, and every morning at about
+ * 08:00 (a few minutes' jitter) 100 agents within 5 minutes. `extra` adds one more burst on the last day.
+ */
+function autoscaling(days: number, extra?: { size: number; time: string }): Envelope[] {
+  const out: Envelope[] = [];
+  for (let d = 0; d < days; d++) {
+    const date = `2026-03-${String(1 + d).padStart(2, '0')}`;
+    for (let slot = 0; slot < 48; slot++) {
+      for (let i = 0; i < 2; i++) out.push(agentConnected({ at: at(`${date}T00:00:00Z`, slot * 1800 + i * 60 + 7), agent: agent(`bg-${d}-${slot}-${i}`, `3.84.${d}.${slot * 2 + i}`), token }));
+      if (slot === 16) {
+        const start = at(`${date}T08:00:00Z`, ((d * 7) % 10) * 60 + 30);
+        for (let i = 0; i < 100; i++) out.push(agentConnected({ at: start + i * 3000, agent: agent(`am-${d}-${i}`, `3.85.${d}.${i}`), token }));
+      }
+    }
+    if (extra !== undefined && d === days - 1) {
+      const start = at(`${date}T${extra.time}:00Z`);
+      for (let i = 0; i < extra.size; i++) out.push(agentConnected({ at: start + i * 600, agent: agent(`x-${i}`, `3.86.${Math.floor(i / 250)}.${i % 250}`), token }));
+    }
+  }
+  return out.sort((a, b) => ms(a['time'] as string) - ms(b['time'] as string));
+}
+
+/** The first three mornings of autoscaling(): new bursts, before the routine is learned. */
+const morningsOneToThree = () => [81, 277, 473].map((i) => ({ at: i, severity: 4 as const, title: 'Agent token "ci-linux": 50 agent registrations in 10 minutes', target: { type: 'AgentToken' as const, uid: token.uuid } }));
+
 export const tokenSpikeCases: readonly DetectorCase[] = [
   {
     name: 'a leaked agent token registering 200 agents in ten minutes',
@@ -84,5 +110,29 @@ export const tokenSpikeCases: readonly DetectorCase[] = [
       ...Array.from({ length: 30 }, (_, i) => audit({ at: at('2026-03-05T12:00:00Z', i * 5), type: 'TEAM_MEMBER_DELETED', actor: terraform, subject: { type: 'TeamMember', uuid: uid('member', String(i)) }, ip: '3.90.1.1', seq: i })),
     ],
     expect: [{ at: 35, severity: 4, title: 'Actor "terraform-cloud": 30 audit events in 10 minutes', target: { type: 'Actor', uid: terraform.uuid }, evidence: [34, 33] }],
+  },
+  {
+    name: 'a fleet that autoscales 100 agents every morning: new the first mornings, routine once seen on 3 days',
+    kind: 'positive',
+    // Implicated agents are not the point here (the other cases check them).
+    config: { maxImplicatedAgents: 0 },
+    events: autoscaling(16),
+    // Mornings 1-3 (at the 50th registration of each); mornings 4-16 are the token's routine.
+    expect: morningsOneToThree(),
+  },
+  {
+    name: 'a 5x burst at the routine time still fires',
+    kind: 'positive',
+    config: { maxImplicatedAgents: 0 },
+    events: autoscaling(10, { size: 500, time: '08:02' }),
+    // Fires once the burst passes twice the routine's size (about 100).
+    expect: [...morningsOneToThree(), { at: 2000, severity: 4, title: 'Agent token "ci-linux": 205 agent registrations in 10 minutes', target: { type: 'AgentToken', uid: token.uuid } }],
+  },
+  {
+    name: 'the routine-sized burst at another time of day fires',
+    kind: 'positive',
+    config: { maxImplicatedAgents: 0 },
+    events: autoscaling(10, { size: 100, time: '15:00' }),
+    expect: [...morningsOneToThree(), { at: 1973, severity: 4, title: 'Agent token "ci-linux": 50 agent registrations in 10 minutes', target: { type: 'AgentToken', uid: token.uuid } }],
   },
 ];

@@ -8,7 +8,9 @@
  * counts whole. The baseline is an EWMA of past windows' counts, updated only by windows with
  * activity (a quiet night does not make a busy morning look like a spike) and clamped to the
  * threshold (a spike does not teach the baseline that spikes are normal). A spike is
- * `estimate >= max(minimum, factor * baseline)`.
+ * `estimate >= max(minimum, factor * baseline)`, unless it is the token's routine: a burst
+ * seen at about the same time of day (within 1 h), about as big (the current one at most 2x),
+ * on at least 3 earlier days of the last 14 (a fleet that autoscales every morning).
  */
 import type { EntityType, FindingResource } from '../findings/contract.ts';
 import type { OcsfEvent } from '../ocsf/types.ts';
@@ -33,6 +35,45 @@ interface Spike {
   n: number;
   /** Window index when a finding was last drafted (-1: never). */
   a: number;
+  /** Past bursts over the threshold, one per day: [event seconds of the day's peak, peak estimate]. */
+  h?: Array<[number, number]>;
+}
+
+const DAY = 86_400;
+/** Recurring bursts: seen on at least this many earlier days of the last ROUTINE_DAYS... */
+const ROUTINE_MIN_DAYS = 3;
+const ROUTINE_DAYS = 14;
+/** ...within this much of the same time of day... */
+const ROUTINE_SLACK = 3600;
+/** ...and a burst up to this many times the routine one's size is still routine. */
+const ROUTINE_GROWTH = 2;
+
+/** Seconds between two times of day, the short way round midnight. */
+function timeOfDayGap(a: number, b: number): number {
+  const d = Math.abs((a % DAY) - (b % DAY));
+  return Math.min(d, DAY - d);
+}
+
+/**
+ * A scheduled burst: the token burst at about this time of day, at least this big (half the
+ * size or more), on ROUTINE_MIN_DAYS earlier days of the last ROUTINE_DAYS. A burst at another
+ * time, or more than ROUTINE_GROWTH times the routine one, is not routine.
+ */
+function isRoutine(history: readonly [number, number][] | undefined, now: number, estimate: number): boolean {
+  let days = 0;
+  for (const [t, size] of history ?? []) {
+    if (now - t >= DAY / 2 && now - t <= ROUTINE_DAYS * DAY && timeOfDayGap(now, t) <= ROUTINE_SLACK && estimate <= ROUTINE_GROWTH * size) days++;
+  }
+  return days >= ROUTINE_MIN_DAYS;
+}
+
+/** Keeps the day's peak (one entry per day, the last ROUTINE_DAYS days). */
+function recordBurst(s: Spike, now: number, estimate: number): void {
+  const h = (s.h ?? []).filter(([t]) => now - t <= ROUTINE_DAYS * DAY);
+  const today = h.find(([t]) => now - t < DAY / 2);
+  if (today === undefined) h.push([now, estimate]);
+  else if (estimate > today[1]) today[1] = estimate;
+  s.h = h;
 }
 
 /**
@@ -155,7 +196,12 @@ async function count(event: OcsfEvent, ctx: DetectContext<TokenSpikeConfig>, sub
   const elapsed = (now - s.w * windowSeconds) / windowSeconds;
   const estimate = s.c + s.p * Math.max(0, 1 - elapsed);
   const limit = threshold(config, subject.kind, s.b);
-  const spiking = estimate >= limit && s.a < s.w - 1;
+  let spiking = false;
+  if (estimate >= limit) {
+    // Judged on every event of the burst: a routine-sized start that grows far past the routine still fires.
+    spiking = s.a < s.w - 1 && !isRoutine(s.h, now, estimate);
+    recordBurst(s, now, estimate);
+  }
   if (spiking) s.a = s.w;
   await state.put<Spike>(k, s, { expiresAt: ctx.expiresAt(Math.max(30 * 86_400, windowSeconds * 4)) });
   let hits = '';
@@ -230,7 +276,7 @@ export const tokenSpike: Detector<TokenSpikeConfig> = {
       { tactic: { uid: 'TA0040', name: 'Impact' }, technique: { uid: 'T1496', name: 'Resource Hijacking' } },
     ],
     types: ['Anomalous Credential Use'],
-    defaultThresholds: '10-min windows; spike when count >= max(50 registrations or 100 audit events, 4x EWMA baseline, alpha 0.3); dedup 60 min',
+    defaultThresholds: '10-min windows; spike when count >= max(50 registrations or 100 audit events, 4x EWMA baseline, alpha 0.3), except a recurring burst (same time of day within 1 h, at most 2x its size, seen on 3 of the last 14 days); incident window 60 min',
     recommendedContainment: 'Agent token: revoke the token (target) and stop the agents registered in the burst (implicated); the finding counts the token\'s other agents (agents_connected_before_burst) for review. API token: remove its organization access.',
     runbook: {
       check: [
@@ -242,7 +288,7 @@ export const tokenSpike: Detector<TokenSpikeConfig> = {
       act: [
         'Unplanned: revoke the token, stop the implicated agents, and create a new token for the legitimate fleet.',
         'Rotate secrets reachable from the affected queues and cluster.',
-        'Planned: nothing; if it recurs, raise detectors.token-spike.minAgentRegistrations or factor.',
+        'Planned: nothing. A burst that recurs at about the same time with about the same size is learned after 3 days (of the last 14); raising minAgentRegistrations would also hide a real spike.',
       ],
     },
     targets: ['AgentToken', 'ApiToken', 'Actor'],
