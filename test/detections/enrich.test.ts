@@ -87,10 +87,11 @@ describe('ip-location-db enrichment', () => {
     expect(db.lookup('nope')).toBeUndefined();
   });
 
-  it('loads the IPv4 tables in well under a second', () => {
+  // The load time itself is measured by `npm run bench`, not asserted here (no timed tests).
+  it('preloads the IPv4 tables and reports how long that took', () => {
     const fresh = new IpLocationDb().preload();
     expect(fresh.loadMs).toBeGreaterThan(0);
-    expect(fresh.loadMs).toBeLessThan(3_000);
+    expect(fresh.lookup('3.80.0.1')).toMatchObject({ asn: 14618 });
   });
 
   it('reads KITEWATCH_IP_DATA_DIR when set, and names the variable when the data is missing', () => {
