@@ -15,7 +15,8 @@ import type { OcsfEvent } from '../lib/ocsf/types.ts';
 import { parseConfig } from '../lib/config/load.ts';
 import { benchStages } from './stages.ts';
 import { breakdown } from './breakdown.ts';
-import { defaultIpEnricher } from '../lib/enrich/ip.ts';
+import { defaultIpEnricher, IpLocationDb } from '../lib/enrich/ip.ts';
+import { runMonth } from '../lib/detections/month-run.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -298,11 +299,43 @@ function rss(): void {
   record({ metric: `peak RSS replaying ${RSS_EVENTS.toLocaleString()} events`, value: b.kb / 1024, unit: 'MB', target: 'flat', met: b.kb < a.kb * 1.5, note: `${b.seconds.toFixed(1)} s (${Math.round(RSS_EVENTS / b.seconds).toLocaleString()} events/s end to end); ${b.summary}` });
 }
 
+/**
+ * Precision and recall on a realistic month of a larger organization (lib/detections/month.ts):
+ * findings per 10,000 benign events, and planted attacks found. Plus the IP data's cost.
+ */
+async function precision(): Promise<void> {
+  process.stderr.write('Detection precision and recall (a generated month of a larger org, after a 14-day warm-up):\n');
+  const benign = await runMonth({ attacks: false });
+  record({
+    metric: 'benign month: findings per 10,000 events',
+    value: (benign.findings.length / benign.monthEvents) * 10_000,
+    unit: 'findings',
+    target: '0',
+    met: benign.findings.length === 0,
+    note: `${benign.findings.length} findings in ${benign.monthEvents.toLocaleString()} events; ${benign.warmupFindings.length} in the warm-up (first sightings of the morning scale-out); ${(benign.ms / 1000).toFixed(1)} s`,
+  });
+  const attacked = await runMonth({ attacks: true });
+  const found = attacked.attacks.filter((a) => a.found !== undefined).length;
+  record({
+    metric: 'attacks found of attacks planted',
+    value: found,
+    unit: `of ${attacked.attacks.length}`,
+    target: `${attacked.attacks.length}`,
+    met: found === attacked.attacks.length,
+    note: `missed: ${attacked.attacks.filter((a) => a.found === undefined).map((a) => a.attack.name).join(', ') || 'none'}; ${attacked.findings.length} findings and ${attacked.updates} updates in the attacked month`,
+  });
+  const db = new IpLocationDb();
+  const m0 = process.memoryUsage().rss;
+  db.preload();
+  record({ metric: 'IP data load (ASN + geo country IPv4, cloud ranges)', value: db.loadMs, unit: 'ms', note: `RSS +${((process.memoryUsage().rss - m0) / 2 ** 20).toFixed(0)} MB; cloud ranges as of ${Object.entries(db.cloudRegions.asOf).map(([p, d]) => `${p} ${d}`).join(', ')}` });
+}
+
 mkdirSync(RESULTS, { recursive: true });
 process.stderr.write(`kitewatch bench: node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB\n`);
 await throughput();
 if (!flags['throughput-only']) {
   await writesPerEvent();
+  await precision();
   await bundles();
   rss();
 }

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { runMonth } from '../../lib/detections/month-run.ts';
+import { info } from './support.ts';
+
+describe('a month of a larger organization (lib/detections/month.ts)', () => {
+  it('benign: churn, rotation, a nightly backup, scheduled bursts and a region move raise no finding in the month', { timeout: 300_000 }, async () => {
+    const r = await runMonth({ attacks: false });
+    expect(r.monthEvents).toBeGreaterThan(25_000);
+    expect(r.findings.map((f) => info(f).title)).toEqual([]);
+    // The warm-up is where the routine is learned: only the first three mornings' scale-outs are new then.
+    expect(r.warmupFindings.map((f) => info(f).analytic.uid)).toEqual(['token-spike', 'token-spike', 'token-spike']);
+  });
+
+  it('with attacks woven in: every attack raises its finding about the right entity', { timeout: 300_000 }, async () => {
+    const r = await runMonth({ attacks: true });
+    for (const { attack, found } of r.attacks) expect(found, attack.name).toBeDefined();
+    expect(r.attacks.length).toBe(6);
+    // Nothing else than the attacks (an attack may raise a second, related finding).
+    const attackTimes = r.attacks.map((a) => a.attack.start);
+    for (const f of r.findings) expect(attackTimes.some((t) => f.time >= t && f.time - t < 3_600_000), info(f).title).toBe(true);
+  });
+});
