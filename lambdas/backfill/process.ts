@@ -12,7 +12,7 @@ import { KITEWATCH_SOURCE } from '../../lib/engine/bus.ts';
  * and the SIEM de-duplicate by uid.
  *
  * Triggers:
- * - first deploy (an empty event from the deploy-time trigger): the last `seedDays` days, to seed baselines;
+ * - first deploy (the pipeline stack's CREATE_COMPLETE, or `{}` by hand): the last `seedDays` days, to seed baselines;
  * - a Kitewatch `monitoring-disabled` Detection Finding: from an hour before it up to now;
  * - the silence alarm going back to OK: as an EventBridge alarm state change, from the start of the
  *   silence (less one alarm period); as the alarm topic's SNS notification, the day before it;
@@ -75,6 +75,13 @@ export function triggerOf(event: unknown, settings: TriggerSettings, now: number
     // The alarm fired a full period after the last event: start one period before it.
     const since = time(previous['timestamp'], 'detail.previousState.timestamp') - settings.silenceMinutes * 60_000;
     return { kind: 'silence-ended', window: { since, until: time(state['timestamp'], 'detail.state.timestamp') }, alarm: settings.silenceAlarmName };
+  }
+  // First deploy: the pipeline stack's own CREATE_COMPLETE (updates do not seed again).
+  if (detailType === 'CloudFormation Stack Status Change' && detail !== undefined) {
+    const status = isRecord(detail['status-details']) ? detail['status-details']['status'] : undefined;
+    if (e['source'] !== 'aws.cloudformation' || status !== 'CREATE_COMPLETE') throw new BackfillInputError('not a stack CREATE_COMPLETE');
+    if (settings.seedDays <= 0) throw new BackfillInputError('seeding is off (aws.blindness.backfillSeedDays is 0)');
+    return { kind: 'seed', window: { since: now - settings.seedDays * DAY, until: now } };
   }
   // The silence alarm's OK notification, through the alarm topic (SNS -> Lambda).
   const records = Array.isArray(e['Records']) ? (e['Records'] as unknown[]) : undefined;

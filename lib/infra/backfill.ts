@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -15,6 +15,14 @@ import type { AwsConfig } from './config.ts';
 import { KitewatchFunction } from './kitewatch-function.ts';
 import { RULE_TARGET_RETRY, RuleDeadLetterQueue } from './rule-dead-letter-queue.ts';
 import { suppress } from './suppressions.ts';
+
+/**
+ * Name of the default-bus rule that seeds at first deploy: fixed, so the key policy (stateful
+ * stack) can let EventBridge encrypt into the dead-letter queue for it without depending on it.
+ */
+export function seedRuleName(stackPrefix: string): string {
+  return `${stackPrefix}-backfill-seed`;
+}
 
 export interface BackfillProps {
   readonly config: AwsConfig;
@@ -40,6 +48,8 @@ export class Backfill extends Construct {
   readonly function: KitewatchFunction;
   readonly findingRule: events.Rule;
   readonly deadLetters: RuleDeadLetterQueue;
+  /** Absent when aws.blindness.backfillSeedDays is 0. */
+  readonly seedRule: events.Rule | undefined;
 
   constructor(scope: Construct, id: string, props: BackfillProps) {
     super(scope, id);
@@ -84,6 +94,23 @@ export class Backfill extends Construct {
       targets: [new targets.LambdaFunction(this.function.fn, { deadLetterQueue: this.deadLetters.queue, ...RULE_TARGET_RETRY })],
     });
     this.deadLetters.allow(this.findingRule);
+
+    if (config.blindness.backfillSeedDays > 0) {
+      // Seeds baselines once: CloudFormation reports CREATE_COMPLETE of this stack on the default
+      // bus at first deploy only (updates end in UPDATE_COMPLETE).
+      this.seedRule = new events.Rule(this, 'SeedAtFirstDeployRule', {
+        ruleName: seedRuleName(config.stackPrefix),
+        description: `Backfill ${config.blindness.backfillSeedDays} days of audit events when this stack is first created`,
+        eventPattern: {
+          source: ['aws.cloudformation'],
+          detailType: ['CloudFormation Stack Status Change'],
+          resources: [Stack.of(this).stackId],
+          detail: { 'status-details': { status: ['CREATE_COMPLETE'] } },
+        },
+        targets: [new targets.LambdaFunction(this.function.fn, { deadLetterQueue: this.deadLetters.queue, ...RULE_TARGET_RETRY })],
+      });
+      this.deadLetters.allow(this.seedRule);
+    }
 
     // The alarm topic already carries the silence alarm's OK; only that notification reaches the function.
     props.alarmTopic.addSubscription(

@@ -20,6 +20,7 @@ import { ingestSourceOf, type AwsConfig, type IngestSource } from './config.ts';
 import { forwardingPlan, type ForwardingPlan } from './forwarding-plan.ts';
 import { requireServiceSourceConditions } from './key-policy.ts';
 import { ruleNamed, toCdkEventPattern } from './rules.ts';
+import { seedRuleName } from './backfill.ts';
 import { nagResource, suppress } from './suppressions.ts';
 
 /** What lib/state/dynamodb.ts calls on items (no Scan, no Query: every access names its key). */
@@ -259,7 +260,13 @@ export class StatefulStack extends Stack implements StatefulResources {
         resources: ['*'],
         conditions: {
           StringEquals: { 'aws:SourceAccount': this.account },
-          ArnLike: { 'aws:SourceArn': [config.eventBusName, ingestBusName].map((bus) => this.formatArn({ service: 'events', resource: 'rule', resourceName: `${bus}/*` })) },
+          ArnLike: {
+            'aws:SourceArn': [
+              ...[config.eventBusName, ingestBusName].map((bus) => this.formatArn({ service: 'events', resource: 'rule', resourceName: `${bus}/*` })),
+              // The backfill's seed rule lives on the default bus (CloudFormation's events arrive there).
+              this.formatArn({ service: 'events', resource: 'rule', resourceName: seedRuleName(config.stackPrefix) }),
+            ],
+          },
         },
       }),
     );

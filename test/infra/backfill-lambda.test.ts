@@ -106,6 +106,12 @@ describe('backfill Lambda', () => {
     expect(report).toMatchObject({ trigger: 'silence-ended', since: '2026-03-03T07:10:00.000Z', until: '2026-03-03T11:10:00.000Z', fetched: 4 });
   });
 
+  it('seeds on the stack CREATE_COMPLETE CloudFormation reports at first deploy, and not on updates', () => {
+    const stack = (status: string) => ({ source: 'aws.cloudformation', 'detail-type': 'CloudFormation Stack Status Change', detail: { 'status-details': { status } } });
+    expect(triggerOf(stack('CREATE_COMPLETE'), settings, NOW)).toEqual({ kind: 'seed', window: { since: NOW - 2 * 86_400_000, until: NOW } });
+    expect(() => triggerOf(stack('UPDATE_COMPLETE'), settings, NOW)).toThrow(BackfillInputError);
+  });
+
   it('takes the silence alarm OK notification from the alarm topic (SNS), reaching back a day', () => {
     const note = (m: Record<string, unknown>) => ({ Records: [{ EventSource: 'aws:sns', Sns: { Message: JSON.stringify(m) } }] });
     const t = triggerOf(note({ AlarmName: settings.silenceAlarmName, NewStateValue: 'OK', OldStateValue: 'ALARM', StateChangeTime: '2026-03-03T11:10:00.000+0000' }), settings, NOW);

@@ -113,10 +113,14 @@ describe('backfill Lambda in the template', () => {
     });
   });
 
-  it('is started by Kitewatch monitoring-disabled findings and by the silence alarm going OK', () => {
+  it('is started at first deploy (seed), by Kitewatch monitoring-disabled findings and by the silence alarm going OK', () => {
     pipeline.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { source: ['kitewatch'], 'detail-type': ['OCSF Detection Finding'], detail: { finding_info: { analytic: { uid: ['monitoring-disabled'] } } } },
       Targets: Match.arrayWith([Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })]),
+    });
+    pipeline.hasResourceProperties('AWS::Events::Rule', {
+      Name: 'Kitewatch-backfill-seed',
+      EventPattern: { source: ['aws.cloudformation'], 'detail-type': ['CloudFormation Stack Status Change'], resources: [{ Ref: 'AWS::StackId' }], detail: { 'status-details': { status: ['CREATE_COMPLETE'] } } },
     });
     pipeline.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'lambda',

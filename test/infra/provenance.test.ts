@@ -146,7 +146,7 @@ describe('the key policy: every service statement names this account', () => {
     }
   });
 
-  it('lets EventBridge encrypt for queues only for rules on Kitewatch’s buses', () => {
+  it('lets EventBridge encrypt for queues only for rules on Kitewatch’s buses, and the backfill seed rule by its name', () => {
     const events = keyStatements().filter((st) => servicesOf(st).includes('events.amazonaws.com') && actions(st).includes('kms:GenerateDataKey'));
     const forQueues = events.filter((st) => st.Condition?.['StringEquals']?.['kms:EncryptionContext:aws:events:event-bus:arn'] === undefined);
     expect(forQueues).toHaveLength(1);
@@ -156,6 +156,7 @@ describe('the key policy: every service statement names this account', () => {
         'aws:SourceArn': [
           'arn:aws:events:eu-west-1:123456789012:rule/kitewatch-test/*',
           `arn:aws:events:eu-west-1:123456789012:rule/${TEST_CONFIG.aws.partnerEventBusName}/*`,
+          `arn:aws:events:eu-west-1:123456789012:rule/${TEST_CONFIG.aws.stackPrefix ?? 'Kitewatch'}-backfill-seed`,
         ],
       },
     });
