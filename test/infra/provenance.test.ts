@@ -156,7 +156,7 @@ describe('the key policy: every service statement names this account', () => {
         'aws:SourceArn': [
           'arn:aws:events:eu-west-1:123456789012:rule/kitewatch-test/*',
           `arn:aws:events:eu-west-1:123456789012:rule/${TEST_CONFIG.aws.partnerEventBusName}/*`,
-          `arn:aws:events:eu-west-1:123456789012:rule/${TEST_CONFIG.aws.stackPrefix ?? 'Kitewatch'}-backfill-seed`,
+          `arn:aws:events:eu-west-1:123456789012:rule/Kitewatch-backfill-seed`,
         ],
       },
     });
