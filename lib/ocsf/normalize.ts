@@ -81,7 +81,7 @@ export function normalizeEnvelope(input: unknown, options: NormalizeOptions = {}
   try {
     const result = normalizeUnsafe(input, options);
     // The one place secrets are taken out of what is emitted (lib/ocsf/redact.ts).
-    return result.ok ? { ok: true, event: redactSecrets(result.event) } : result;
+    return result.ok ? { ...result, event: redactSecrets(result.event) } : result;
   } catch (error) {
     return { ok: false, reason: `internal error while normalizing: ${(error as Error).message ?? String(error)}` };
   }
