@@ -1,5 +1,6 @@
 // `npm test`: the whole suite, exactly what CI runs. Installs what tests need (Python tools
-// in .venv, idempotent), type-checks, then runs vitest. Exit code is the first failure's.
+// in .venv, idempotent), type-checks, lints (uncached: a type change elsewhere can change a
+// file's findings), then runs vitest. Exit code is the first failure's.
 import { spawnSync } from 'node:child_process';
 
 function run(cmd: string, args: string[]): void {
@@ -12,4 +13,5 @@ function run(cmd: string, args: string[]): void {
 
 run('bash', ['scripts/setup-python.sh']);
 run('npx', ['tsc', '-p', 'tsconfig.json']);
+run('npx', ['eslint', '.']);
 run('npx', ['vitest', 'run', ...process.argv.slice(2)]);

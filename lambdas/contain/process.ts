@@ -27,7 +27,7 @@ const PUT_EVENTS_MAX_ENTRIES = 10;
 
 export function createContainProcessor(deps: ContainProcessorDeps): {
   handleRecord(record: SQSRecord): Promise<number>;
-  processBatch(event: SQSEvent, context?: Context): Promise<SQSBatchResponse>;
+  readonly processBatch: (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
 } {
   const processor = new BatchProcessor(EventType.SQS);
 

@@ -115,7 +115,7 @@ export function parseRecord(record: SQSRecord): OcsfEvent {
 }
 
 export interface DetectorHandler {
-  processBatch(event: SQSEvent, context?: Context): Promise<SQSBatchResponse>;
+  readonly processBatch: (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
 }
 
 export function createDetector(deps: DetectorDeps): DetectorHandler {

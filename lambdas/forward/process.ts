@@ -26,7 +26,7 @@ export interface TransformerDeps {
 }
 
 export interface Transformer {
-  handle(event: FirehoseTransformationEvent): Promise<FirehoseTransformationResult>;
+  readonly handle: (event: FirehoseTransformationEvent) => Promise<FirehoseTransformationResult>;
 }
 
 export const DEDUP_TTL_SECONDS = 7 * 24 * 3600;

@@ -151,7 +151,7 @@ export interface Normalizer {
   /** One SQS record: publish its OCSF event or quarantine it. Throws when neither worked. */
   handleRecord(record: SQSRecord): Promise<RecordOutcome>;
   /** The whole SQS batch, answered with the messages SQS must redeliver. */
-  processBatch(event: SQSEvent, context?: Context): Promise<SQSBatchResponse>;
+  readonly processBatch: (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
 }
 
 export function createNormalizer(deps: NormalizerDeps): Normalizer {

@@ -15,7 +15,7 @@ export interface SecurityHubForwarderDeps {
 
 export interface SecurityHubForwarder {
   /** An SQS batch of Kitewatch bus events: findings are imported; the batch answers what to redeliver. */
-  processBatch(event: SQSEvent): Promise<SQSBatchResponse>;
+  readonly processBatch: (event: SQSEvent) => Promise<SQSBatchResponse>;
 }
 
 const FINDING_CLASS = 2004;

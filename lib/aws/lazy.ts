@@ -59,7 +59,7 @@ export function lazyClient<M, C extends Sender>(sdk: LazySdk<M>, make: (module: 
     return pending;
   };
   const send = async (command: never, options?: never): Promise<unknown> => (await client()).send(command, options);
-  return { client, send, specifier: sdk.specifier } as unknown as LazyClient<C>;
+  return { client, send, specifier: sdk.specifier };
 }
 
 // The packages, each written once. Pure, so a bundle keeps only the ones its code uses.

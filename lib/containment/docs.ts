@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import * as z from 'zod/mini';
 import '../config/zod-en.ts';
-import { ACTION_IDS, ACTIONS, RUNBOOK_IDS, type RunbookId } from './actions.ts';
+import { ACTION_IDS, ACTIONS, type RunbookId } from './actions.ts';
 import { DEFAULT_POLICY } from './config.ts';
 import { REVOKE_SESSIONS_POLICY } from './executors.ts';
 import { TAG } from './rotation.ts';

@@ -65,7 +65,7 @@ export async function runRunbook(runbook: RunbookId, rawInput: unknown, deps: Ru
   if (runbook === 'approve-action') return approveAction(parseRunbookInput('approve-action', rawInput), deps);
   const input = parseRunbookInput(runbook, rawInput) as RunbookInput<ActionId>;
   const action: ActionId = runbook;
-  const target = targetOf(action, input as Record<string, unknown>);
+  const target = targetOf(action, input);
   const now = deps.execution.now();
   const approvedBy = input.approval?.responder;
   const reason = input.reason ?? (approvedBy !== undefined ? `Kitewatch: approved by ${approvedBy}` : 'Kitewatch runbook');

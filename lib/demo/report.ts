@@ -61,7 +61,7 @@ function actions(run: DemoRun): ActionView[] {
     .filter((e) => e.class_uid === 7001)
     .map((e) => ({
       time: e.time,
-      action: String(e['command_uid'] ?? ''),
+      action: typeof e['command_uid'] === 'string' ? e['command_uid'] : '',
       status: e.status ?? '',
       detail: escapeControls(e.status_detail ?? ''),
       target: escapeControls(targetOf(e)),

@@ -16,15 +16,15 @@ import type { AnyDetector, AttackRef, DetectorMeta } from './types.ts';
 import { unusualIp } from './unusual-ip.ts';
 
 export const DETECTORS: readonly AnyDetector[] = [
-  unusualIp as AnyDetector,
-  tokenSpike as AnyDetector,
-  secretAccess as AnyDetector,
-  breakGlassEdit as AnyDetector,
-  monitoringDisabled as AnyDetector,
-  privilegeGrant as AnyDetector,
-  thirdPartyAccess as AnyDetector,
-  interactiveSession as AnyDetector,
-  accountTakeover as AnyDetector,
+  unusualIp,
+  tokenSpike,
+  secretAccess,
+  breakGlassEdit,
+  monitoringDisabled,
+  privilegeGrant,
+  thirdPartyAccess,
+  interactiveSession,
+  accountTakeover,
 ];
 
 // A detector without a config block (or a block without a detector) is a wiring bug: fail at import.

@@ -57,7 +57,7 @@ export function grantIn(data: Record<string, unknown> | undefined, level: Level,
     const key = rawKey.toLowerCase();
     const isRole = ROLE_KEYS.has(key) || key === 'admin' || key === 'is_admin' || key === 'permissions';
     if (isRole) {
-      const pair = Array.isArray(value) && value.length === 2 && key !== 'permissions' ? { before: value[0], after: value[1] } : undefined;
+      const pair = Array.isArray(value) && value.length === 2 && key !== 'permissions' ? { before: value[0] as unknown, after: value[1] as unknown } : undefined;
       if (pair !== undefined) {
         if (grants(pair.after, level, key) && !grants(pair.before, level, key)) return { ...pair, key };
       } else if (grants(value, level, key)) return { after: value, key };

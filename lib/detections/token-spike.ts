@@ -219,7 +219,7 @@ async function count(event: OcsfEvent, ctx: DetectContext<TokenSpikeConfig>, sub
   const baselineText = s.n === 0 ? 'no baseline yet' : `baseline ${s.b.toFixed(1)} per ${config.windowMinutes} min over ${s.n} active windows`;
   const resources: FindingResource[] = [res(TYPE[subject.kind], subject.uid, 'target', subject.name)];
   let evidences: EvidenceRef[];
-  let first = event.time;
+  let first: number;
   let earlierAgents: number | undefined;
   if (subject.kind === 'agentToken') {
     const burst = await burstAgents(event, ctx, subject.uid, (s.w - 1) * windowSeconds * 1000);

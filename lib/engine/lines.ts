@@ -1,5 +1,4 @@
 import { createHash, type Hash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 
 /**
  * NDJSON line splitting shared by every reader of NDJSON (replay input, spill files).

@@ -270,7 +270,7 @@ export class IpLocationDb implements IpEnricher {
     }
     if (out.asn === undefined) return out;
     const j = bisect(ccT.starts, ip, ccT.starts.length);
-    if (j >= 0 && ip <= (ccT.ends[j] as bigint)) out.country = ccT.values[j] as string;
+    if (j >= 0 && ip <= (ccT.ends[j] as bigint)) out.country = ccT.values[j];
     return out;
   }
 

@@ -75,7 +75,7 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 
 async function readCapped(res: Response): Promise<string> {
   if (res.body === null) return '';
-  const reader = res.body.getReader();
+  const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   try {
@@ -177,6 +177,7 @@ export class RemoteSink implements Sink {
   }
 
   #rethrow(): void {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what a write raised, as it was
     if (this.#error !== undefined) throw this.#error;
   }
 

@@ -30,5 +30,5 @@ export function toCdkEventPattern(pattern: RuleFile['eventPattern']): CdkEventPa
   for (const [key, value] of Object.entries(pattern)) {
     out[key === 'detail-type' ? 'detailType' : key] = value;
   }
-  return out as CdkEventPattern;
+  return out;
 }

@@ -471,7 +471,7 @@ export class StatefulStack extends Stack implements StatefulResources {
   grantQuarantineWrite(grantee: iam.IGrantable): void {
     const role = grantee.grantPrincipal;
     if (!(role instanceof iam.Role)) {
-      throw new Error(`grantQuarantineWrite needs a principal backed by an IAM role, got ${role.toString()}`);
+      throw new Error(`grantQuarantineWrite needs a principal backed by an IAM role, got a ${role.constructor.name}`);
     }
     role.addManagedPolicy(this.quarantineWriterPolicy);
   }

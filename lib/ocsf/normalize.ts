@@ -164,6 +164,6 @@ function normalizeUnsafe(input: unknown, options: NormalizeOptions): NormalizeRe
     case 'Cluster Token Registration Blocked':
       return { ok: true, event: mapBlocked(ctx, detail as AgentBlockedDetail | ClusterTokenRegistrationBlockedDetail) };
     default:
-      return { ok: true, event: mapGeneric(ctx, detail as UnknownDetail) };
+      return { ok: true, event: mapGeneric(ctx, detail) };
   }
 }

@@ -224,6 +224,7 @@ export class BatchStateCache implements StatePort {
       this.flushing = false;
     }
     const result: FlushResult = { writes, conflicts };
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the store raised, as it was
     if (firstError !== undefined) throw firstError;
     if (conflicts.length > 0) throw new StateFlushConflictError(result);
     return result;

@@ -45,7 +45,7 @@ async function current(id: string): Promise<string> {
 function contain(config: KitewatchConfigInput, smClient: Pick<SecretsManagerClient, 'send'> = sm, mode: 'dry-run' | 'enforce' = 'enforce') {
   return createContainStage(replayOptions({ mode, apiUrl: bk.url, graphqlUrl: bk.graphqlUrl, config }), state, {
     env: { BUILDKITE_API_TOKEN: bk.token },
-    secretsManager: smClient as SecretsManagerClient,
+    secretsManager: smClient,
     iam,
     log: (l) => void logs.push(l),
   });

@@ -318,7 +318,7 @@ describe('runbook Lambdas', () => {
     process.stdout.write = ((chunk: string | Uint8Array) => {
       out.push(String(chunk));
       return true;
-    }) as typeof process.stdout.write;
+    });
     try {
       const logger = createLogger({ serviceName: 'runbook-test' });
       const stop = createRunbookLambda('stop-agent', deps(), logger);

@@ -22,7 +22,7 @@ function agrees(value: unknown): void {
 }
 
 describe('compiled guards agree with their zod schemas', () => {
-  const samples = sampleSlugs().map((s) => sample(s) as Record<string, unknown>);
+  const samples = sampleSlugs().map((s) => sample(s));
 
   it('on every real Buildkite sample: envelope and detail accepted by both', () => {
     for (const s of samples) {
@@ -110,7 +110,7 @@ describe('compileGuard', () => {
     ['z.xor', z.xor([z.string(), z.string().min(1)]), ['a', '']],
     ['a record against a symbol key', z.record(z.string(), z.unknown()), [{ [sym]: 1 }, { a: 1 }]],
     ['z.exactOptional', z.object({ a: z.string().exactOptional() }), [{ a: undefined }, {}, { a: 'x' }]],
-    ['a symbol key in the shape', z.object({ [sym]: z.string() } as unknown as Record<string, z.ZodString>), [{}, { [sym]: 'x' }]],
+    ['a symbol key in the shape', z.object({ [sym]: z.string() }), [{}, { [sym]: 'x' }]],
     ['z.partialRecord', z.partialRecord(z.string(), z.number()), [{ a: 'x' }, { a: 1 }]],
     ['z.looseRecord', z.looseRecord(z.string().min(2), z.number()), [{ a: 'x' }, { ab: 1 }]],
   ])('agrees on %s', (_name, schema, values) => {
@@ -160,7 +160,7 @@ describe('compileGuard', () => {
   });
 
   it('the Buildkite contracts themselves run without zod on the real samples', () => {
-    const samples = sampleSlugs().map((s) => sample(s) as Record<string, unknown>);
+    const samples = sampleSlugs().map((s) => sample(s));
     const calls = countZodCalls(
       PAIRS.map(([, s]) => s),
       () => {

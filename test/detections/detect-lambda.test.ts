@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, DeleteEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand, RemoveTargetsCommand, DeleteRuleCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, DeleteMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load.ts';
 import { createDetectStage } from '../../lib/detections/stage.ts';
@@ -131,7 +131,7 @@ describe('detector Lambda (process.ts) against moto', () => {
     for (let i = 0; i < events.length; i += 50) {
       const batch = events.slice(i, i + 50).map((e) => sqsRecord(body(e)));
       batch.reverse();
-      const res = await detector.processBatch({ Records: batch } as SQSEvent);
+      const res = await detector.processBatch({ Records: batch });
       expect(res.batchItemFailures).toEqual([]);
     }
     const published = await drainFindings();
@@ -176,7 +176,7 @@ describe('detector Lambda (process.ts) against moto', () => {
     const good = sqsRecord(body(attackEvents()[0] as OcsfEvent));
     const garbage = sqsRecord('{"not json');
     const wrongType = sqsRecord(JSON.stringify({ source: 'kitewatch', 'detail-type': 'OCSF Detection Finding', detail: {} }));
-    const res = await detector.processBatch({ Records: [good, garbage, wrongType] } as SQSEvent);
+    const res = await detector.processBatch({ Records: [good, garbage, wrongType] });
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: garbage.messageId }, { itemIdentifier: wrongType.messageId }]);
     expect(f.lines.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
       'record is not a normalized OCSF event; left for the DLQ',
@@ -195,13 +195,13 @@ describe('detector Lambda (process.ts) against moto', () => {
     const blocked = attackEvents().find((e) => e.metadata.event_code === 'Cluster Token Registration Blocked') as OcsfEvent;
     const records = [sqsRecord(body(blocked)), sqsRecord(body(attackEvents()[1] as OcsfEvent))];
     const detector = createDetector({ eventBridge: failing, eventBusName: busName, state: real, config, logger: f.logger, metrics: f.metricsSink });
-    const res = await detector.processBatch({ Records: records } as SQSEvent);
+    const res = await detector.processBatch({ Records: records });
     expect(res.batchItemFailures.map((x) => x.itemIdentifier)).toEqual(records.map((r) => r.messageId));
     expect(real.writeCount).toBe(0);
     expect(f.metrics).toContainEqual(['PublishFailures', 1]);
     // Redelivered to a working bus: the finding is raised then (dedup state was not kept).
     const ok = createDetector({ eventBridge: eb, eventBusName: busName, state: real, config, logger: f.logger, metrics: f.metricsSink });
-    expect((await ok.processBatch({ Records: records } as SQSEvent)).batchItemFailures).toEqual([]);
+    expect((await ok.processBatch({ Records: records })).batchItemFailures).toEqual([]);
     const published = await drainFindings();
     expect(published.map((p) => info(p).analytic.uid)).toEqual(['unusual-ip']);
     await db.send(new DeleteTableCommand({ TableName: table }));
@@ -211,7 +211,7 @@ describe('detector Lambda (process.ts) against moto', () => {
     const f = fakes();
     const detector = createDetector({ eventBridge: eb, eventBusName: busName, state: new DynamoDbState({ client: db, tableName: uniqueName('missing-table') }), config, logger: f.logger, metrics: f.metricsSink });
     const records = attackEvents().slice(0, 3).map((e) => sqsRecord(body(e)));
-    const res = await detector.processBatch({ Records: records } as SQSEvent);
+    const res = await detector.processBatch({ Records: records });
     expect(res.batchItemFailures).toHaveLength(3);
     expect(f.metrics).toContainEqual(['StateFailures', 1]);
     expect(await drainFindings()).toEqual([]);

@@ -202,7 +202,7 @@ function instrumented<C extends object>(client: C, stage: StageName, faults: rea
   return new Proxy(client, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
-      if (prop !== 'send' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+      if (prop !== 'send' || typeof value !== 'function') return typeof value === 'function' ? (value.bind(target) as unknown) : value;
       return async (command: object, ...rest: unknown[]): Promise<unknown> => {
         const name = command.constructor.name;
         const n = (counts.get(name) ?? 0) + 1;
@@ -255,7 +255,7 @@ function recorder(): Recorder {
   return {
     lines,
     metrics,
-    logger: logger as unknown as Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>,
+    logger: logger,
     metricsPort: metricsPort as unknown as Pick<Metrics, 'addMetric'>,
   };
 }

@@ -125,20 +125,20 @@ describe('Security Hub forwarder (SQS batch -> BatchImportFindings)', () => {
   it('findings Security Hub lists in FailedFindings, or a failed call, are redelivered', async () => {
     const uid = uniqueName('refused');
     const refuseOne: Pick<SecurityHubClient, 'send'> = {
-      send: (async (command: BatchImportFindingsCommand) => ({
+      send: async (command: BatchImportFindingsCommand) => ({
         $metadata: {},
         SuccessCount: (command.input.Findings?.length ?? 1) - 1,
         FailedCount: 1,
         FailedFindings: [{ Id: asffId(`${uid}-b`), ErrorCode: 'InvalidInput', ErrorMessage: 'nope' }],
-      })) as unknown as SecurityHubClient['send'],
+      }),
     };
     const records = [sqsRecord(findingWith(`${uid}-a`), 'a'), sqsRecord(findingWith(`${uid}-b`), 'b')];
     const one = await createSecurityHubForwarder({ client: refuseOne, context: CTX, logger: quiet, metrics: noMetrics }).processBatch({ Records: records });
     expect(one.batchItemFailures).toEqual([{ itemIdentifier: 'b' }]);
     const down: Pick<SecurityHubClient, 'send'> = {
-      send: (async () => {
+      send: async () => {
         throw Object.assign(new Error('slow down'), { name: 'ThrottlingException' });
-      }) as unknown as SecurityHubClient['send'],
+      },
     };
     const all = await createSecurityHubForwarder({ client: down, context: CTX, logger: quiet, metrics: noMetrics }).processBatch({ Records: records });
     expect(all.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['a', 'b']);

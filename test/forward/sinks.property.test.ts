@@ -47,8 +47,8 @@ describe('remote sinks conserve events under any sequence of failures', () => {
               const events: OcsfEvent[] = manyEvents(count);
               for (const e of events) await sink.write(e);
               const report = (await sink.close()) as RemoteSinkReport;
-              const arrived = kind === 'splunk-hec' ? uids(siem.hecEvents as { event: unknown }[]) : uids(siem.httpEvents);
-              const spilled = report.spillPath === undefined ? [] : uids(ndjson(readFileSync(report.spillPath, 'utf8')) as unknown as OcsfEvent[]);
+              const arrived = kind === 'splunk-hec' ? uids(siem.hecEvents) : uids(siem.httpEvents);
+              const spilled = report.spillPath === undefined ? [] : uids(ndjson(readFileSync(report.spillPath, 'utf8')));
               expect(new Set(arrived).size).toBe(arrived.length);
               expect(new Set(spilled).size).toBe(spilled.length);
               expect(arrived.filter((u) => spilled.includes(u))).toEqual([]);

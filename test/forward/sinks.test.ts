@@ -46,11 +46,11 @@ async function run(sink: Sink, events: readonly OcsfEvent[]): Promise<RemoteSink
 
 function spilledUids(report: RemoteSinkReport): string[] {
   if (report.spillPath === undefined) return [];
-  return uids(ndjson(readFileSync(report.spillPath, 'utf8')) as unknown as OcsfEvent[]);
+  return uids(ndjson(readFileSync(report.spillPath, 'utf8')));
 }
 
 function hecUids(): string[] {
-  return uids(siem.hecEvents as { event: unknown }[]);
+  return uids(siem.hecEvents);
 }
 
 describe('remote sinks deliver every event exactly once when the destination recovers', () => {

@@ -87,7 +87,7 @@ describe('IP enrichment layer', () => {
   });
 
   it('holds every file lib/enrich/ip.ts reads, where it reads them under the mount', () => {
-    const read = Object.values(ipDataFiles({ [IP_DATA_DIR_ENV]: IP_DATA_MOUNT })).sort();
+    const read = Object.values(ipDataFiles({ [IP_DATA_DIR_ENV]: IP_DATA_MOUNT }) as unknown as Record<string, string>).sort();
     const shipped = ipDataLayerFiles().map((f) => `/opt/${f.target}`);
     for (const path of read) expect(shipped, path).toContain(path);
     const data = shipped.filter((p) => p.endsWith('.csv') || p.endsWith('.json')).sort();

@@ -66,7 +66,7 @@ function tamperedEventBridge(tamper: (output: PutEventsCommandOutput, call: numb
     (next) => async (args) => {
       const result = await next(args);
       calls++;
-      return { ...result, output: tamper(result.output as PutEventsCommandOutput, calls) };
+      return { ...result, output: tamper(result.output, calls) };
     },
     { step: 'initialize', name: 'tamperPutEvents' },
   );

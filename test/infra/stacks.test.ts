@@ -22,6 +22,10 @@ interface Resource {
   readonly DeletionPolicy?: string;
 }
 
+function resourcesOf(template: Template): Record<string, Resource> {
+  return template.toJSON()['Resources'] as Record<string, Resource>;
+}
+
 function onlyResource(template: Template, type: string, props: Record<string, unknown> = {}): [string, Resource] {
   const found = Object.entries(template.findResources(type, props.Properties === undefined ? {} : props)) as [string, Resource][];
   expect(found, `exactly one ${type}`).toHaveLength(1);
@@ -110,7 +114,7 @@ describe('KMS key', () => {
 describe('SQS: ingest queue and its DLQ', () => {
   it('encrypts both queues with the key', () => {
     for (const id of [ids.queue, ids.dlq]) {
-      const queue = s.pipeline.toJSON().Resources[id] as Resource;
+      const queue = resourcesOf(s.pipeline)[id] as Resource;
       expect(queue.Properties?.['KmsMasterKeyId']).toEqual(keyArnImport());
     }
   });
@@ -122,12 +126,12 @@ describe('SQS: ingest queue and its DLQ', () => {
   });
 
   it('sets the visibility timeout to six times the function timeout plus the batching window', () => {
-    const queue = s.pipeline.toJSON().Resources[ids.queue] as Resource;
+    const queue = resourcesOf(s.pipeline)[ids.queue] as Resource;
     expect(queue.Properties?.['VisibilityTimeout']).toBe(6 * n.timeoutSeconds + n.maxBatchingWindowSeconds);
   });
 
   it('keeps dead letters for the 14-day maximum', () => {
-    const dlq = s.pipeline.toJSON().Resources[ids.dlq] as Resource;
+    const dlq = resourcesOf(s.pipeline)[ids.dlq] as Resource;
     expect(dlq.Properties?.['MessageRetentionPeriod']).toBe(14 * 24 * 3600);
   });
 
@@ -166,7 +170,7 @@ describe('EventBridge rule from rules/buildkite-ingest.json', () => {
   const ruleFile = JSON.parse(readFileSync(join(REPO_ROOT, 'rules/buildkite-ingest.json'), 'utf8')) as { eventPattern: unknown };
 
   it('sits on the configured partner bus and deploys the file pattern verbatim', () => {
-    const rule = s.pipeline.toJSON().Resources[ids.rule] as Resource;
+    const rule = resourcesOf(s.pipeline)[ids.rule] as Resource;
     expect(rule.Properties?.['EventBusName']).toBe(PARTNER_BUS);
     expect(rule.Properties?.['EventPattern']).toEqual(ruleFile.eventPattern);
   });
@@ -202,7 +206,7 @@ describe('EventBridge rule from rules/buildkite-ingest.json', () => {
 describe('normalizer Lambda', () => {
   let fn: Resource;
   beforeAll(() => {
-    fn = s.pipeline.toJSON().Resources[ids.fn] as Resource;
+    fn = resourcesOf(s.pipeline)[ids.fn] as Resource;
   });
 
   it('runs Node.js 24 on arm64 with explicit memory, timeout and reserved concurrency', () => {
@@ -233,7 +237,7 @@ describe('normalizer Lambda', () => {
 
   it('logs to its own KMS-encrypted log group with the configured retention', () => {
     expect(fn.Properties?.['LoggingConfig']).toEqual({ LogGroup: { Ref: ids.logGroup } });
-    const logGroup = s.pipeline.toJSON().Resources[ids.logGroup] as Resource;
+    const logGroup = resourcesOf(s.pipeline)[ids.logGroup] as Resource;
     expect(logGroup.Properties).toMatchObject({ RetentionInDays: aws.logRetentionDays, KmsKeyId: keyArnImport() });
   });
 
@@ -266,12 +270,12 @@ describe('normalizer permissions (least privilege)', () => {
       Properties: { Roles: [{ Ref: ids.role }] },
     });
     inline = (policy.Properties?.['PolicyDocument'] as { Statement: Statement[] }).Statement;
-    const writer = s.stateful.toJSON().Resources[ids.writerPolicy] as Resource;
+    const writer = resourcesOf(s.stateful)[ids.writerPolicy] as Resource;
     managed = (writer.Properties?.['PolicyDocument'] as { Statement: Statement[] }).Statement;
   });
 
   it('has no AWS managed policies, only the quarantine writer policy', () => {
-    const role = s.pipeline.toJSON().Resources[ids.role] as Resource;
+    const role = resourcesOf(s.pipeline)[ids.role] as Resource;
     expect(role.Properties?.['ManagedPolicyArns']).toEqual([importOf(s.stateful, ids.writerPolicy)]);
   });
 
@@ -347,7 +351,7 @@ describe('quarantine and access-log buckets', () => {
 
   it('blocks public access and denies non-TLS requests on both buckets', () => {
     for (const id of [ids.quarantineBucket, ids.accessLogBucket]) {
-      const bucket = s.stateful.toJSON().Resources[id] as Resource;
+      const bucket = resourcesOf(s.stateful)[id] as Resource;
       expect(bucket.Properties?.['PublicAccessBlockConfiguration']).toEqual({
         BlockPublicAcls: true,
         BlockPublicPolicy: true,

@@ -20,7 +20,7 @@ describeStateContract('BatchStateCache over SqliteState (flush after each write)
 interface Rig {
   inner: SqliteState;
   cache: BatchStateCache;
-  setNow(t: number): void;
+  readonly setNow: (t: number) => void;
 }
 
 function rig(): Rig {

@@ -497,7 +497,8 @@ export class FakeBuildkite {
         if (cluster === undefined || q === undefined || q.clusterId !== cluster.id) return notFound();
         if (q.dispatch_paused) return send(422, { message: 'Queue dispatch is already paused' });
         q.dispatch_paused = true;
-        q.dispatch_paused_note = String((body as { dispatch_paused_note?: unknown } | undefined)?.dispatch_paused_note ?? '');
+        const note = (body as { dispatch_paused_note?: unknown } | undefined)?.dispatch_paused_note;
+        q.dispatch_paused_note = typeof note === 'string' ? note : '';
         return send(200, { id: q.id, key: q.key, dispatch_paused: true, dispatch_paused_note: q.dispatch_paused_note });
       }
       case 'PUT pipelines/:/builds/:/cancel': {

@@ -16,7 +16,7 @@ export function resolveObservable(event: OcsfEvent, path: string): unknown[] {
     for (const c of current) {
       if (typeof c !== 'object' || c === null) continue;
       const v = (c as Record<string, unknown>)[part];
-      if (Array.isArray(v)) next.push(...v);
+      if (Array.isArray(v)) next.push(...(v as unknown[]));
       else if (v !== undefined) next.push(v);
     }
     current = next;
