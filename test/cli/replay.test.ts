@@ -229,7 +229,6 @@ describe('kitewatch replay progress', () => {
     const cmd = [process.execPath, join(ROOT_DIR, 'bin', 'kitewatch.js'), 'replay', input, '--out', '/dev/null', ...args(dir)].map((a) => `'${a}'`).join(' ');
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', cwd: ROOT_DIR });
     expect(r.status).toBe(0);
-    // eslint-disable-next-line no-control-regex -- the terminal escape that clears the line is what is tested
     expect(r.stdout).toMatch(/\r\x1b\[2Kkitewatch: \d+ events \(0 quarantined, \d+ findings\)/);
     expect(r.stdout).toContain('events=15000 normalized=15000 quarantined=0');
   });

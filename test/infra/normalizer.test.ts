@@ -158,7 +158,7 @@ describe('partner source on AWS', () => {
     const synth = synthKitewatch(TEST_CONFIG, { bundle: false });
     let variables: Record<string, unknown>;
     try {
-      const fn = synth.pipeline.toJSON().Resources[logicalId(synth.stacks.pipeline.normalizer.fn)] as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+      const fn = (synth.pipeline.toJSON()['Resources'] as Record<string, unknown>)[logicalId(synth.stacks.pipeline.normalizer.fn)] as { Properties: { Environment: { Variables: Record<string, unknown> } } };
       variables = fn.Properties.Environment.Variables;
     } finally {
       synth.cleanup();

@@ -18,8 +18,8 @@ describe('partner event source', () => {
     expect(r.code).toBe(0);
     expect(summary(r.stderr)).toMatchObject({ events: 3, normalized: 1, quarantined: 2 });
     expect(r.quarantine.map((q) => q['reason'])).toEqual([
-      expect.stringContaining(`source "${theirs.source}" is not the configured partner event source "${ours.source}"`),
-      expect.stringContaining(`source "${forged.source}" is not the configured partner event source "${ours.source}"`),
+      expect.stringContaining(`source "${String(theirs.source)}" is not the configured partner event source "${String(ours.source)}"`),
+      expect.stringContaining(`source "${String(forged.source)}" is not the configured partner event source "${String(ours.source)}"`),
     ]);
     // Nothing is lost: the quarantine keeps the input as it came.
     expect(r.quarantine.map((q) => q['input'])).toEqual([theirs, forged]);
