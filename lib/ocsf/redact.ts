@@ -94,7 +94,7 @@ function redact(value: unknown, secrets: ReadonlySet<string>, parsed: ReadonlyMa
     let copy: unknown[] | undefined;
     value.forEach((item, i) => {
       const r = redact(item, secrets, parsed);
-      if (r !== item) (copy ??= [...value])[i] = r;
+      if (r !== item) (copy ??= [...(value as unknown[])])[i] = r;
     });
     return copy ?? value;
   }

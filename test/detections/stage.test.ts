@@ -55,7 +55,7 @@ describe('detect stage', () => {
   });
 
   it('keeps running the other detectors when one throws', async () => {
-    const findings = await run([edit('2026-03-03T10:00:00Z')], {}, { detectors: [throwing('token-spike', new Error('x')), breakGlassEdit as AnyDetector] });
+    const findings = await run([edit('2026-03-03T10:00:00Z')], {}, { detectors: [throwing('token-spike', new Error('x')), breakGlassEdit] });
     expect(findings.map((f) => info(f).analytic.uid)).toEqual(['token-spike', 'break-glass-edit']);
   });
 
@@ -70,23 +70,23 @@ describe('detect stage', () => {
       close: async () => {},
     };
     const event = edit('2026-03-03T10:00:00Z');
-    const soft = createDetectStage(parseConfig({}), broken, { detectors: [breakGlassEdit as AnyDetector] });
+    const soft = createDetectStage(parseConfig({}), broken, { detectors: [breakGlassEdit] });
     const findings = await soft.detect(event);
     expect(findings).toHaveLength(1);
     expect(info(findings[0] as OcsfEvent).title).toContain('failed (StateUnavailableError)');
-    const strict = createDetectStage(parseConfig({}), broken, { detectors: [breakGlassEdit as AnyDetector], stateErrors: 'throw' });
+    const strict = createDetectStage(parseConfig({}), broken, { detectors: [breakGlassEdit], stateErrors: 'throw' });
     await expect(strict.detect(event)).rejects.toBeInstanceOf(StateUnavailableError);
   });
 
   it('raises one finding per incident: it closes after the configured window without new evidence, in event time', async () => {
     const events = [edit('2026-03-03T10:00:00Z'), edit('2026-03-03T10:02:00Z', 1), edit('2026-03-03T10:30:00Z', 2), edit('2026-03-03T11:05:00Z', 3), edit('2026-03-03T12:06:00Z', 4)];
-    const dflt = await run(events, {}, { detectors: [breakGlassEdit as AnyDetector] });
+    const dflt = await run(events, {}, { detectors: [breakGlassEdit] });
     // 10:02, 10:30 and 11:05 each extend the open incident (nothing new to act on); 12:06 comes
     // 61 minutes after the last evidence, so the incident had closed and a new one opens.
     expect(dflt.map((f) => f.time)).toEqual([events[0]?.time, events[4]?.time]);
     expect(new Set(dflt.map((f) => info(f).uid)).size).toBe(2);
     expect(dflt.map((f) => f.activity_id)).toEqual([1, 1]);
-    const short = await run(events, { detectors: { 'break-glass-edit': { dedupWindowMinutes: 1 } } }, { detectors: [breakGlassEdit as AnyDetector] });
+    const short = await run(events, { detectors: { 'break-glass-edit': { dedupWindowMinutes: 1 } } }, { detectors: [breakGlassEdit] });
     expect(short).toHaveLength(5);
   });
 
@@ -121,7 +121,7 @@ describe('detect stage', () => {
 
   it('wraps a store it is given in one batch cache, and writes once per key per flush', async () => {
     const inner = new SqliteState({ path: ':memory:' });
-    const stage = createDetectStage(parseConfig({}), inner, { detectors: [breakGlassEdit as AnyDetector] });
+    const stage = createDetectStage(parseConfig({}), inner, { detectors: [breakGlassEdit] });
     await stage.detect(edit('2026-03-03T10:00:00Z'));
     await stage.detect(edit('2026-03-03T10:01:00Z', 1));
     expect(inner.writeCount).toBe(0);

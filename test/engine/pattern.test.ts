@@ -860,7 +860,6 @@ describe('patterns EventBridge rejects', () => {
     expectPatternError({ v: [{ numeric: ['<', -1e10] }] }, 'outside the range');
     expectPatternError({ v: [{ numeric: ['=', 0.1234567] }] }, 'more than 6 digits');
     expectPatternError({ v: [{ numeric: ['>=', 1e-7] }] }, 'more than 6 digits');
-    // eslint-disable-next-line no-loss-of-precision -- a number past 2^53, as a user could write it
     expectPatternError({ v: [{ numeric: ['>', 0, '<', 9007199254740993] }] }, 'v[0].numeric[3]', 'outside the range');
     expectPatternError({ v: [{ 'anything-but': [1.0000001] }] }, 'v[0].anything-but[0]', 'more than 6 digits');
     expectPatternError({ v: [{ 'anything-but': 6e9 }] }, 'outside the range');
