@@ -64,7 +64,7 @@ export function triggerOf(event: unknown, settings: TriggerSettings, now: number
       throw new BackfillInputError('not a Kitewatch monitoring-disabled finding');
     }
     const first = typeof info['first_seen_time'] === 'number' ? info['first_seen_time'] : time(e['time'], 'time');
-    return { kind: 'monitoring-disabled', window: { since: first - HOUR, until: now }, finding: String(info['uid'] ?? '') };
+    return { kind: 'monitoring-disabled', window: { since: first - HOUR, until: now }, finding: typeof info['uid'] === 'string' ? info['uid'] : '' };
   }
   if (detailType === 'CloudWatch Alarm State Change' && detail !== undefined) {
     const state = isRecord(detail['state']) ? detail['state'] : {};

@@ -144,7 +144,6 @@ export function canonicalAudit(d: AuditEventLoggedDetail): CanonicalAudit {
   let time = bkTime;
   if (time === undefined) {
     // The schema accepted occurred_at, so it is one of the two forms.
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- needed: without it `time` stays number | undefined below
     time = parseIsoTime(ev.occurred_at) as number;
     drift.push('occurred_at:iso8601');
   }
