@@ -75,7 +75,7 @@ export class CloudRegions {
       const c = parseCidr(text);
       const len = Number(text.slice(text.indexOf('/') + 1));
       let t = byLen.get(len);
-      if (t === undefined) byLen.set(len, (t = new Map()));
+      if (t === undefined) byLen.set(len, (t = new Map<bigint, number>()));
       t.set(c.first, idx);
     }
     this.#v6Pending = [];
@@ -86,7 +86,7 @@ export class CloudRegions {
   #load(): void {
     if (this.#v4 !== undefined) return;
     const data = JSON.parse(readFileSync(this.#path, 'utf8')) as CloudRangesFile;
-    const v4: Array<Map<number, number> | undefined> = new Array(33).fill(undefined);
+    const v4: Array<Map<number, number> | undefined> = new Array<Map<number, number> | undefined>(33).fill(undefined);
     const v6: Array<[string, number]> = [];
     const regions: CloudRegion[] = [];
     for (const provider of ['aws', 'gcp', 'azure'] as const) {
