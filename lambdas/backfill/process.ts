@@ -98,7 +98,8 @@ export function triggerOf(event: unknown, settings: TriggerSettings, now: number
       throw new BackfillInputError(`not the silence alarm (${settings.silenceAlarmName}) going from ALARM to OK`);
     }
     // The notification has no start of the silence: reach back as far as the alarm allows (a day).
-    const until = time(String(m['StateChangeTime'] ?? '').replace(/\+0000$/, 'Z'), 'StateChangeTime');
+    const changed = typeof m['StateChangeTime'] === 'string' ? m['StateChangeTime'] : '';
+    const until = time(changed.replace(/\+0000$/, 'Z'), 'StateChangeTime');
     return { kind: 'silence-ended', window: { since: until - DAY, until }, alarm: settings.silenceAlarmName };
   }
   if ('since' in e) {
