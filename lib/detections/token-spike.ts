@@ -17,6 +17,7 @@ import type { OcsfEvent } from '../ocsf/types.ts';
 import type { TokenSpikeConfig } from './config.ts';
 import { actorOf, agentOf, apiTokenOf, evidenceOf, isAuditEvent, res } from './entities.ts';
 import type { DetectContext, Detector, EvidenceRef, FindingDraft } from './types.ts';
+import { seenKey, type Seen } from './unusual-ip.ts';
 
 type Kind = 'agentToken' | 'apiToken' | 'actor';
 const TYPE: Record<Kind, EntityType> = { agentToken: 'AgentToken', apiToken: 'ApiToken', actor: 'Actor' };
@@ -129,38 +130,64 @@ interface Subject {
   readonly name: string | undefined;
 }
 
-/** Implicated agents (connected since the previous window began), and how many connected earlier. */
+/** An agent name with its numbers and hex ids blanked: `ci-linux-12` and `ci-linux-7` share `ci-linux-#`. */
+export function nameShape(name: string | undefined): string {
+  return (name ?? '').toLowerCase().replace(/[0-9a-f]{6,}/g, '#').replace(/\d+/g, '#');
+}
+
+/**
+ * The burst's agents, judged by evidence. An agent registering from a network (ASN) the token never
+ * used (unusual-ip's learned networks for it) is implicated, and the default policy stops it. So is
+ * one named unlike the token's agents from before the burst. An agent that looks like the fleet
+ * (a known network, a familiar name) is a scale-out as often as not: it is counted and listed in
+ * the finding's data, not implicated, so nothing stops it unless a responder decides to. Without
+ * learned networks for the token there is nothing to compare with, and every burst agent is implicated.
+ */
 async function burstAgents(
   event: OcsfEvent,
   ctx: DetectContext<TokenSpikeConfig>,
   tokenUid: string,
   since: number,
-): Promise<{ resources: FindingResource[]; evidences: EvidenceRef[]; first: number; earlier: number }> {
+): Promise<{ resources: FindingResource[]; evidences: EvidenceRef[]; first: number; earlier: number; likeFleet: string[] }> {
   const current = agentOf(event);
+  const roster = await ctx.connectedAgents(tokenUid);
+  const learned = (await ctx.state.get<Seen>(seenKey('agentToken', tokenUid)))?.value;
+  const knownNets = new Set(Object.keys(learned?.n ?? {}));
+  const asnOf = (ip: string | undefined): string | undefined => {
+    const asn = ip === undefined ? undefined : ctx.enrich.lookup(ip)?.asn;
+    return asn === undefined ? undefined : `AS${asn}`;
+  };
+  const fleetShapes = new Set(roster.filter((a) => a.seen < since && a.uid !== current.uid && knownNets.has(asnOf(a.ip) ?? '')).map((a) => nameShape(a.name)));
+  const looksLikeFleet = (name: string | undefined, ip: string | undefined): boolean =>
+    learned !== undefined && knownNets.has(asnOf(ip) ?? '') && (fleetShapes.size === 0 || fleetShapes.has(nameShape(name)));
   const resources: FindingResource[] = [];
   const evidences: EvidenceRef[] = [evidenceOf(event)];
+  const likeFleet: string[] = [];
   let first = event.time;
   let implicated = 0;
   let earlier = 0;
-  if (current.uid !== undefined && ctx.config.maxImplicatedAgents > 0) {
-    resources.push(res('Agent', current.uid, 'implicated', current.name, { ip: current.ip, connected_time: event.time }));
-    implicated++;
-  }
-  for (const a of await ctx.connectedAgents(tokenUid)) {
-    if (a.uid === current.uid) continue;
-    if (a.seen >= since && implicated < ctx.config.maxImplicatedAgents) {
-      resources.push(res('Agent', a.uid, 'implicated', a.name, { ip: a.ip, connected_time: a.seen }));
+  const judge = (uid: string, name: string | undefined, ip: string | undefined, seen: number): void => {
+    if (looksLikeFleet(name, ip)) likeFleet.push(uid);
+    else if (implicated < ctx.config.maxImplicatedAgents) {
+      resources.push(res('Agent', uid, 'implicated', name, { ip, connected_time: seen }));
       implicated++;
+    }
+  };
+  if (current.uid !== undefined && ctx.config.maxImplicatedAgents > 0) judge(current.uid, current.name, current.ip, event.time);
+  for (const a of roster) {
+    if (a.uid === current.uid) continue;
+    if (a.seen >= since) {
+      judge(a.uid, a.name, a.ip, a.seen);
       first = Math.min(first, a.seen);
       if (a.event !== undefined && evidences.length < EVIDENCE_CAP) {
         evidences.push({ uid: a.event, time: a.seen, typeUid: 300201, code: 'Agent Connected', ...(a.ip ? { ip: a.ip } : {}), user: { uid: a.uid, ...(a.name ? { name: a.name } : {}), credential_uid: tokenUid } });
       }
-    } else if (a.seen < since) {
+    } else {
       // Connected before the burst: counted, not listed (a token may have dozens of such agents).
       earlier++;
     }
   }
-  return { resources, evidences, first, earlier };
+  return { resources, evidences, first, earlier, likeFleet };
 }
 
 async function count(event: OcsfEvent, ctx: DetectContext<TokenSpikeConfig>, subject: Subject): Promise<FindingDraft | undefined> {
@@ -221,12 +248,14 @@ async function count(event: OcsfEvent, ctx: DetectContext<TokenSpikeConfig>, sub
   let evidences: EvidenceRef[];
   let first: number;
   let earlierAgents: number | undefined;
+  let likeFleet: string[] | undefined;
   if (subject.kind === 'agentToken') {
     const burst = await burstAgents(event, ctx, subject.uid, (s.w - 1) * windowSeconds * 1000);
     resources.push(...burst.resources);
     evidences = burst.evidences;
     first = burst.first;
     earlierAgents = burst.earlier;
+    likeFleet = burst.likeFleet;
   } else {
     evidences = readHits(hits).map((h) => (h.uid === event.metadata.uid ? evidenceOf(event) : subject.kind === 'actor' ? { ...h, actor: { uid: subject.uid } } : h));
     first = Math.min(...evidences.map((e) => e.time), event.time);
@@ -256,6 +285,8 @@ async function count(event: OcsfEvent, ctx: DetectContext<TokenSpikeConfig>, sub
       baseline_windows: s.n,
       window_minutes: config.windowMinutes,
       ...(earlierAgents !== undefined ? { agents_connected_before_burst: earlierAgents } : {}),
+      // Reported, not implicated: burst agents from the token's known networks with familiar names.
+      ...(likeFleet !== undefined && likeFleet.length > 0 ? { burst_agents_like_fleet: likeFleet.length, burst_agents_like_fleet_uids: likeFleet.slice(0, 20) } : {}),
     },
   };
 }
