@@ -60,6 +60,11 @@ export const INCIDENT_TEXT = [
     '(`resources[].data.since_update`), so every swept secret and every agent is acted on once. Other repeats only extend the incident.',
   '**When an incident closes.** When no new evidence arrives for the detector\'s `dedupWindowMinutes` (event time; 7 days for unusual-ip, so a network in use stays one finding until it is acknowledged, and 15 to 60 minutes for the others: see the configuration reference). ' +
     'The next evidence after that opens a new incident and a new finding. An incident that keeps receiving evidence (a network used every day) stays one finding.',
+  '**Learning period: what a brand-new identity or token can do silently in its first 24 h** (`learningPeriodHours`, from the first event that names it). ' +
+    'unusual-ip learns every network it uses: a token or actor whose first use is from an attacker\'s network takes that network as its own (a Cluster Token Registration Blocked is still raised at once). ' +
+    'secret-access learns every secret a new reader reads: a new pipeline or person may read any number of secrets one by one without a new-secret finding; a sweep (10 distinct secrets in 10 minutes) is raised even then, except for declared `secretReaders`. ' +
+    'token-spike has no baseline for a new token: its bursts are judged against the minimum only (50 agent registrations or 100 audit events in 10 minutes), and a recurring burst is new until seen on 3 days. ' +
+    'The other detectors have no learning period. `kitewatch backfill` shortens it for everything the audit log shows (actors, API tokens, secret readers): run it over the last weeks before going live, on the same `--state`, and their first 24 h are history; agent tokens are learned from live agent events only.',
 ].join('\n\n');
 
 /** The README's detector catalog and runbooks, generated from the detectors' metadata. */
