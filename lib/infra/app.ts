@@ -11,6 +11,7 @@ import { ForwardingStack } from './forwarding-stack.ts';
 import { forwardingPlan, forwardsAnything } from './forwarding-plan.ts';
 import { PipelineStack } from './pipeline-stack.ts';
 import { StatefulStack } from './stateful-stack.ts';
+import { TargetAccountStack } from './target-account-stack.ts';
 
 export interface KitewatchStacks {
   readonly stateful: StatefulStack;
@@ -19,6 +20,8 @@ export interface KitewatchStacks {
   readonly containment: ContainmentStack | FeatureOffStack;
   /** A FeatureOffStack when `forwarding` configures no destination. */
   readonly forwarding: ForwardingStack | FeatureOffStack;
+  /** The containment role for each account of containment.accounts (one template, for StackSets); absent without accounts. */
+  readonly targetAccount: TargetAccountStack | undefined;
 }
 
 /**
@@ -107,8 +110,31 @@ export function defineKitewatch(app: App, config: KitewatchConfig): KitewatchSta
       'aws.alarms is "none": no alarm and no approval request reaches anyone. Set aws.alarmEmail or aws.alarmTopicArns before relying on this deployment.',
     );
   }
+  // Environment-agnostic: the same template in every target account (StackSets, the external id a parameter).
+  const targetAccount =
+    config.containment.mode === 'off' || config.containment.accounts.length === 0
+      ? undefined
+      : new TargetAccountStack(app, `${aws.stackPrefix}-TargetAccount`, {
+          kitewatchAccount: kitewatchAccountFor(aws.account),
+          stackPrefix: aws.stackPrefix,
+          roleName: sharedRoleName(config.containment.accounts),
+          oidcRoleBoundaryPolicy: aws.containment.oidcRoleBoundaryPolicy,
+          description: 'Kitewatch containment role for a target account: deploy in each account of containment.accounts (StackSets-ready)',
+        });
   Tags.of(app).add('project', 'kitewatch');
-  return { stateful, pipeline, containment, forwarding };
+  return { stateful, pipeline, containment, forwarding, targetAccount };
+}
+
+function kitewatchAccountFor(account: string | undefined): string {
+  if (account === undefined) throw new Error('containment.accounts is set but aws.account is not: the target-account role trusts Kitewatch\'s account by id, so set aws.account');
+  return account;
+}
+
+/** One template serves every account, so every account must name the same role. */
+function sharedRoleName(accounts: KitewatchConfig['containment']['accounts']): string {
+  const names = [...new Set(accounts.map((a) => a.roleName))];
+  if (names.length > 1) throw new Error(`containment.accounts name different roleNames (${names.join(', ')}); the target-account stack creates one role name for every account`);
+  return names[0] as string;
 }
 
 /** Registers the nag packs as synth-time validation plugins. */

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -25,6 +25,7 @@ import { RULE_TARGET_RETRY, RuleDeadLetterQueue } from './rule-dead-letter-queue
 import { ruleNamed } from './rules.ts';
 import type { StatefulResources } from './stateful-stack.ts';
 import { suppress } from './suppressions.ts';
+import { CONTAINMENT_PRINCIPAL_TAG } from './target-account-stack.ts';
 
 export interface ContainmentStackProps extends StackProps {
   readonly config: AwsConfig;
@@ -88,6 +89,9 @@ export class ContainmentStack extends Stack {
         timeout: Duration.seconds(config.containment.runbookTimeoutSeconds),
         environment: {
           [RunbookEnv.eventBusName]: bus.eventBusName,
+          ...((runbook === 'rotate-secret' || runbook === 'revoke-role-sessions') && containment.accounts.length > 0
+            ? { [RunbookEnv.accounts]: JSON.stringify(containment.accounts) }
+            : {}),
           ...(callsBuildkite ? { [RunbookEnv.apiTokenSecretArn]: apiTokenArn } : {}),
         },
         ...common,
@@ -95,6 +99,7 @@ export class ContainmentStack extends Stack {
       });
       grantPublish(bus, fn.role, 'runbook');
       if (callsBuildkite) apiToken.grantRead(fn.fn);
+      if (runbook === 'rotate-secret' || runbook === 'revoke-role-sessions') this.grantAssumeTargetRoles(fn, containment, config.stackPrefix);
       if (runbook !== 'approve-action') {
         this.access.grantActions(fn.role, new Set<ActionId>([runbook]));
         if (runbook === 'rotate-secret') this.grantRotationInvoke(fn.role);
@@ -135,6 +140,7 @@ export class ContainmentStack extends Stack {
       if ([...actions].some((a) => BUILDKITE_ACTIONS.has(a))) apiToken.grantRead(this.contain.fn);
       this.access.grantActions(this.contain.role, actions);
       if (actions.has('rotate-secret')) this.grantRotationInvoke(this.contain.role);
+      if (actions.has('rotate-secret') || actions.has('revoke-role-sessions')) this.grantAssumeTargetRoles(this.contain, containment, config.stackPrefix);
       if (actions.size > 0) this.approval.grantStartExecution(this.contain.fn);
     }
 
@@ -274,6 +280,22 @@ export class ContainmentStack extends Stack {
       rule.addTarget(new targets.SnsTopic(target, { role, deadLetterQueue: this.ruleDeadLetters.queue, ...RULE_TARGET_RETRY, message }));
     }
     return rule;
+  }
+
+  /**
+   * sts:AssumeRole (and sts:TagSession, for the finding's session tags) on the containment role of
+   * each account of containment.accounts, and the tag those roles' trust policies require.
+   */
+  private grantAssumeTargetRoles(fn: KitewatchFunction, containment: ContainmentConfig, stackPrefix: string): void {
+    if (containment.accounts.length === 0) return;
+    Tags.of(fn.role).add(CONTAINMENT_PRINCIPAL_TAG, stackPrefix);
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'AssumeTargetAccountRoles',
+        actions: ['sts:AssumeRole', 'sts:TagSession'],
+        resources: containment.accounts.map((a) => `arn:${this.partition}:iam::${a.id}:role/${a.roleName}`),
+      }),
+    );
   }
 
   /** RotateSecret on a secret with a rotation Lambda needs lambda:InvokeFunction on it (unqualified ARN only). */

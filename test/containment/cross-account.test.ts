@@ -17,7 +17,7 @@ import { execute, preview, REVOKE_SESSIONS_POLICY, type ExecuteRequest, type Exe
 import { awsClientConfig, uniqueName } from '../support/moto.ts';
 
 const OTHER = '210987654321';
-const target: TargetAccount = { account: OTHER, externalId: 'kw-ext-7f3a', roleName: 'kitewatch-containment' };
+const target: TargetAccount = { id: OTHER, externalId: 'kw-ext-7f3a', roleName: 'kitewatch-containment' };
 const ROLE_ARN = `arn:aws:iam::${OTHER}:role/kitewatch-containment`;
 
 const sts = new STSClient(awsClientConfig());
@@ -121,8 +121,8 @@ describe('containment in another account', () => {
   });
 
   it('reads the accounts from the containment config, with the default role name', () => {
-    const config = ContainmentConfig.parse({ accounts: [{ account: OTHER, externalId: 'kw-ext-7f3a' }] });
+    const config = ContainmentConfig.parse({ accounts: [{ id: OTHER, externalId: 'kw-ext-7f3a' }] });
     expect(config.accounts).toEqual([target]);
-    expect(() => ContainmentConfig.parse({ accounts: [{ account: '12345', externalId: 'kw' }] })).toThrow(/12-digit/);
+    expect(() => ContainmentConfig.parse({ accounts: [{ id: '12345', externalId: 'kw' }] })).toThrow(/12-digit/);
   });
 });

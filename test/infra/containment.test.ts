@@ -213,7 +213,8 @@ describe('runbook Lambdas', () => {
     const token = { 'secretsmanager:DescribeSecret': [TEST_ARNS.apiToken], 'secretsmanager:GetSecretValue': [TEST_ARNS.apiToken] };
     for (const r of ['revoke-agent-token', 'stop-agent', 'pause-queue', 'cancel-build', 'archive-pipeline', 'revoke-grant', 'remove-member', 'cancel-job'] as const) expected[r] = token;
     // Its iam:PutRolePolicy is conditional (the boundary): asserted below.
-    expected['revoke-role-sessions'] = {};
+    const assumeTargets = { 'sts:AssumeRole': ['arn:aws:iam::210987654321:role/kitewatch-containment'], 'sts:TagSession': ['arn:aws:iam::210987654321:role/kitewatch-containment'] };
+    expected['revoke-role-sessions'] = { ...assumeTargets };
     expected['approve-action'] = {
       'states:SendTaskFailure': [smArn()],
       'states:SendTaskHeartbeat': [smArn()],
@@ -229,6 +230,7 @@ describe('runbook Lambdas', () => {
       'secretsmanager:PutSecretValue': MAPPED_SECRETS,
       'secretsmanager:RotateSecret': MAPPED_SECRETS,
       'secretsmanager:UpdateSecretVersionStage': MAPPED_SECRETS,
+      ...assumeTargets,
     };
   });
 

@@ -67,6 +67,7 @@ export const TEST_CONFIG = {
     ],
     secretMappings: [{ buildkite: { name: 'DEPLOY_KEY' }, secretsManager: [TEST_ARNS.mappedByName, TEST_ARNS.mappedByArn] }],
     oidcRoles: [{ role: TEST_ARNS.oidcRoleName }, { role: TEST_ARNS.oidcRoleArn, pipelines: ['release'] }],
+    accounts: [{ id: '210987654321', externalId: 'kw-ext-test' }],
     approval: { deadlineMinutes: 45 },
   },
   forwarding: {
