@@ -162,6 +162,11 @@ function streamName(refs: StreamRefs, suffix: string): string {
 }
 
 /** Security Lake custom sources take one class each; where the partition values come from. */
+/** Where a Security Lake stream's failed records go: in the lake bucket, outside the crawled ext/ tree. */
+export function securityLakeErrorPrefix(sourceName: string): string {
+  return `kitewatch-errors/${sourceName}/`;
+}
+
 export function securityLakeSources(
   lake: SecurityLakeOptions,
   fallback: { readonly accountId?: string | undefined; readonly region?: string | undefined },
@@ -270,8 +275,8 @@ export function deliveryStreams(config: ForwardingConfig, refs: StreamRefs): Del
     const glue = refs.glue;
     for (const source of securityLakeSources(lake, refs)) {
       const name = streamName(refs, `sl-${classSlug(source.classUid).replaceAll('_', '-')}`);
-      // Under the source's own prefix; "_" keeps the errors out of Glue crawls and Athena scans.
-      const errors = `ext/${source.sourceName}/_errors/`;
+      // Outside ext/: Security Lake crawls the source's whole prefix, and error records are JSON, not its Parquet.
+      const errors = securityLakeErrorPrefix(source.sourceName);
       specs.push({
         name,
         kind: 'security-lake',

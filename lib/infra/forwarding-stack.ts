@@ -8,7 +8,7 @@ import type { Construct } from 'constructs';
 import { ForwardEnv } from '../../lambdas/forward/env.ts';
 import { SecurityHubEnv } from '../../lambdas/securityhub/env.ts';
 import type { ForwardingConfig } from '../forward/config.ts';
-import { deliveryStreams, securityLakeSources, transformRoutes, type DeliveryStreamSpec, type MetricRef } from '../forward/firehose-streams.ts';
+import { deliveryStreams, securityLakeErrorPrefix, securityLakeSources, transformRoutes, type DeliveryStreamSpec, type MetricRef } from '../forward/firehose-streams.ts';
 import { STATE_PARTITIONS } from '../state/port.ts';
 import { secretResource } from './arns.ts';
 import type { AwsConfig } from './config.ts';
@@ -289,11 +289,11 @@ export class ForwardingStack extends Stack {
     if (external !== undefined) {
       const bucketArn = this.formatArn({ service: 's3', region: '', account: '', resource: external });
       const prefix = d.s3?.prefix ?? '';
-      // Security Lake: each class's custom source prefix, its errors (ext/<source>/_errors/) included.
+      // Security Lake: each class's custom source prefix, and its error prefix outside ext/.
       const keyPrefixes =
         lake === undefined
           ? [`${prefix}*`, `errors/${prefix}*`]
-          : securityLakeSources(lake, { accountId: this.account, region: this.region }).map((s) => `ext/${s.sourceName}/*`);
+          : securityLakeSources(lake, { accountId: this.account, region: this.region }).flatMap((s) => [`ext/${s.sourceName}/*`, `${securityLakeErrorPrefix(s.sourceName)}*`]);
       const objects = keyPrefixes.map((p) => `${bucketArn}/${p}`);
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({ sid: 'ExternalBucket', actions: ['s3:GetBucketLocation', 's3:ListBucketMultipartUploads'], resources: [bucketArn] }),

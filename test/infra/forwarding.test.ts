@@ -454,7 +454,14 @@ describe('security-lake layout (Glue tables for the Parquet conversion)', () => 
       'glue:GetTableVersions': glueResources,
     });
     expect(JSON.stringify(g)).not.toMatch(/glue:[^"]*:\*|table\/\*|database\/\*/);
-    expect(g['s3:PutObject']).toEqual([`arn:aws:s3:::${LAKE_BUCKET}/ext/bk-findings/*`, `arn:aws:s3:::${LAKE_BUCKET}/ext/kitewatch-api-activity/*`]);
+    expect(g['s3:PutObject']).toEqual(
+      [
+        `arn:aws:s3:::${LAKE_BUCKET}/ext/bk-findings/*`,
+        `arn:aws:s3:::${LAKE_BUCKET}/ext/kitewatch-api-activity/*`,
+        `arn:aws:s3:::${LAKE_BUCKET}/kitewatch-errors/bk-findings/*`,
+        `arn:aws:s3:::${LAKE_BUCKET}/kitewatch-errors/kitewatch-api-activity/*`,
+      ].sort(),
+    );
     // The lake bucket holds every source's data: Kitewatch lists its own source prefixes only.
     expect(g['s3:ListBucket']).toBeUndefined();
     const list = inlineStatements(lt, logicalId(fs.deliveryRole ?? fs)).filter((st) => (Array.isArray(st.Action) ? st.Action : [st.Action]).includes('s3:ListBucket'));
@@ -465,6 +472,14 @@ describe('security-lake layout (Glue tables for the Parquet conversion)', () => 
         Condition: { StringLike: { 's3:prefix': expect.arrayContaining(['ext/bk-findings/*', 'ext/kitewatch-api-activity/*']) as unknown } },
       }),
     ]);
+  });
+
+  it('puts the records Firehose could not convert outside ext/, the tree Security Lake crawls', () => {
+    for (const x of fs.streams) {
+      const dest = x.stream.spec.input['ExtendedS3DestinationConfiguration'] as { Prefix: string; ErrorOutputPrefix: string };
+      expect(dest.Prefix.startsWith('ext/')).toBe(true);
+      expect(dest.ErrorOutputPrefix.startsWith('kitewatch-errors/')).toBe(true);
+    }
   });
 
   it('all eight forwarded classes fit in a template CloudFormation accepts', () => {
