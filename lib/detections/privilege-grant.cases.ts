@@ -95,6 +95,21 @@ export const privilegeGrantCases: readonly DetectorCase[] = [
     expect: [],
   },
   {
+    name: 'a payload that repeats an admin\'s whole record is a grant once; after a demotion, again',
+    kind: 'positive',
+    config: iac,
+    events: [
+      audit({ at: '2026-03-01T10:00:00Z', type: 'ORGANIZATION_MEMBER_UPDATED', actor: jane, subject: member('ops'), data: { role: 'admin', sso: 'optional' } }),
+      audit({ at: '2026-03-02T10:00:00Z', type: 'ORGANIZATION_MEMBER_UPDATED', actor: jane, subject: member('ops'), data: { role: 'admin', sso: 'required' } }),
+      audit({ at: '2026-03-03T10:00:00Z', type: 'ORGANIZATION_MEMBER_UPDATED', actor: jane, subject: member('ops'), data: { role: 'member', sso: 'required' } }),
+      audit({ at: '2026-03-04T10:00:00Z', type: 'ORGANIZATION_MEMBER_UPDATED', actor: jane, subject: member('ops'), data: { role: 'admin', sso: 'required' } }),
+    ],
+    expect: [
+      { at: 0, severity: 4, title: 'ops made organization admin by Jane Doe', target: { type: 'OrganizationMember', uid: uid('member', 'ops') } },
+      { at: 3, severity: 4, title: 'ops made organization admin by Jane Doe', target: { type: 'OrganizationMember', uid: uid('member', 'ops') } },
+    ],
+  },
+  {
     name: 'team maintainer grants can be left out',
     kind: 'negative',
     config: { ...iac, teamMaintainers: false },

@@ -8,6 +8,9 @@
  * `attributes`, `organization_member`, `invitation`, `team_member`). A value that is a pair
  * `[before, after]` (a Rails change set) is a grant only when `after` grants and `before` did not.
  *
+ * A membership's role is remembered (400 days): a payload that repeats the whole record (role
+ * "admin" on every update of an admin) is a grant the first time only, and again after a demotion.
+ *
  * An accepted invitation is decided by who created it: creations are remembered (30 days), so
  * an invitation the IaC identity created stays quiet when the invitee accepts it, and one a
  * person created was reported at creation. An acceptance whose creation was never seen is
@@ -21,6 +24,8 @@ import { networkText } from './actor-networks.ts';
 import type { DetectContext, Detector, FindingDraft } from './types.ts';
 
 const INVITE_MEMORY_SECONDS = 30 * 86_400;
+/** How long a membership's role is remembered (a repeated full record is not a new grant). */
+const HELD_MEMORY_SECONDS = 400 * 86_400;
 /** How long after accepting an invitation the membership it creates is attributed to it. */
 const JOIN_SECONDS = 3600;
 
@@ -67,6 +72,18 @@ export function grantIn(data: Record<string, unknown> | undefined, level: Level,
     }
   }
   return undefined;
+}
+
+/** Whether `data` sets a role that is not the level (a demotion, or a plain role). */
+function demotes(data: Record<string, unknown> | undefined, level: Level): boolean {
+  if (data === undefined) return false;
+  for (const [rawKey, value] of Object.entries(data)) {
+    const key = rawKey.toLowerCase();
+    if (!ROLE_KEYS.has(key) && key !== 'admin' && key !== 'is_admin' && key !== 'permissions') continue;
+    const after = Array.isArray(value) && value.length === 2 && key !== 'permissions' ? value[1] : value;
+    if (after !== undefined && after !== null && !grants(after, level, key)) return true;
+  }
+  return false;
 }
 
 /** The user who receives the grant, when `data` names one. */
@@ -137,6 +154,18 @@ async function onGrant(event: Parameters<Detector['detect']>[0], ctx: DetectCont
     // The membership an invitee's acceptance creates: its acceptance (just before) decided it.
     const joined = (await ctx.state.get<number>(`pg:joined:${actor.uid}`))?.value;
     if (joined !== undefined && Math.abs(ctx.now - joined) <= JOIN_SECONDS) return [];
+  }
+  // What a membership holds, as last seen: a payload that repeats the whole record (role "admin" on
+  // every update of an admin) is a grant only the first time; a demotion clears it.
+  const heldKey = audit.subjectUuid !== undefined && !audit.type.startsWith('ORGANIZATION_INVITATION_') ? `pg:held:${level}:${audit.subjectUuid}` : undefined;
+  if (heldKey !== undefined) {
+    const held = (await ctx.state.get<number>(heldKey)) !== undefined;
+    if (grant === undefined) {
+      if (held && demotes(audit.data, level)) await ctx.state.delete(heldKey);
+      return [];
+    }
+    await ctx.state.put<number>(heldKey, ctx.now, { expiresAt: ctx.expiresAt(HELD_MEMORY_SECONDS) });
+    if (held && !('before' in grant)) return [];
   }
   if (grant === undefined || iac.has(grantor)) return [];
 
