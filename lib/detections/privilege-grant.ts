@@ -80,7 +80,7 @@ function demotes(data: Record<string, unknown> | undefined, level: Level): boole
   for (const [rawKey, value] of Object.entries(data)) {
     const key = rawKey.toLowerCase();
     if (!ROLE_KEYS.has(key) && key !== 'admin' && key !== 'is_admin' && key !== 'permissions') continue;
-    const after = Array.isArray(value) && value.length === 2 && key !== 'permissions' ? value[1] : value;
+    const after: unknown = Array.isArray(value) && value.length === 2 && key !== 'permissions' ? (value as unknown[])[1] : value;
     if (after !== undefined && after !== null && !grants(after, level, key)) return true;
   }
   return false;
