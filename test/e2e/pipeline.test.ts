@@ -271,7 +271,7 @@ describe('the attack scenario end to end (containment dry-run)', () => {
     expect(bk.calls).toEqual([]);
     await expectInSecurityHub(p, findings);
     expect(p.fired).toEqual([]);
-  }, 150_000);
+  }, 300_000);
 });
 
 describe('containment in enforce mode', () => {

@@ -453,7 +453,7 @@ describe('other containment modes', () => {
   });
 
   it("stops the synth when the containment block outgrows Lambda's 4 KB environment", () => {
-    const protectedEntities = Array.from({ length: 60 }, (_, i) => ({ type: 'Agent' as const, name: `build-agent-${i}-*`, reason: 'release infrastructure' }));
+    const protectedEntities = Array.from({ length: 60 }, (_, i) => ({ type: 'Queue' as const, name: `release-queue-${i}-*`, reason: 'release infrastructure' }));
     expect(() => synthKitewatch(variant({ ...TEST_CONFIG.containment, protected: protectedEntities }), { bundle: false })).toThrow(
       /environment of Kitewatch-Containment\/Contain takes about \d+ bytes, over Lambda's 4096/,
     );
