@@ -2,7 +2,7 @@ import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventb
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { toPutEventsEntry } from '../../lib/engine/bus.ts';
+import { chunkForPutEvents, putEventsEntrySize, toPutEventsEntry } from '../../lib/engine/bus.ts';
 import type { OcsfEvent } from '../../lib/ocsf/types.ts';
 
 /**
@@ -23,7 +23,6 @@ export class ContainRecordError extends Error {
   override readonly name = 'ContainRecordError';
 }
 
-const PUT_EVENTS_MAX_ENTRIES = 10;
 
 export function createContainProcessor(deps: ContainProcessorDeps): {
   handleRecord(record: SQSRecord): Promise<number>;
@@ -32,9 +31,12 @@ export function createContainProcessor(deps: ContainProcessorDeps): {
   const processor = new BatchProcessor(EventType.SQS);
 
   async function publish(events: readonly OcsfEvent[]): Promise<void> {
-    for (let i = 0; i < events.length; i += PUT_EVENTS_MAX_ENTRIES) {
-      const chunk = events.slice(i, i + PUT_EVENTS_MAX_ENTRIES);
-      const out = await deps.eventBridge.send(new PutEventsCommand({ Entries: chunk.map((e) => toPutEventsEntry(e, deps.eventBusName)) }));
+    const entries = events.map((e) => {
+      const entry = toPutEventsEntry(e, deps.eventBusName);
+      return { entry, size: putEventsEntrySize(entry) };
+    });
+    for (const chunk of chunkForPutEvents(entries)) {
+      const out = await deps.eventBridge.send(new PutEventsCommand({ Entries: chunk.map((c) => c.entry) }));
       if ((out.FailedEntryCount ?? 0) > 0) {
         const codes = (out.Entries ?? []).map((e) => e.ErrorCode).filter((c): c is string => c !== undefined);
         throw new ContainRecordError(`PutEvents rejected ${out.FailedEntryCount} Remediation Activities (${[...new Set(codes)].join(', ')})`);

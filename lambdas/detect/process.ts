@@ -16,7 +16,7 @@ import type { EventBridgeClient, PutEventsRequestEntry } from '@aws-sdk/client-e
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { eventBridgeSdk } from '../../lib/aws/lazy.ts';
-import { DetailType, KITEWATCH_SOURCE, toPutEventsEntry } from '../../lib/engine/bus.ts';
+import { chunkForPutEvents, DetailType, KITEWATCH_SOURCE, PUT_EVENTS_MAX_BYTES, putEventsEntrySize, toPutEventsEntry } from '../../lib/engine/bus.ts';
 import type { IpEnricher } from '../../lib/enrich/ip.ts';
 import type { OcsfEvent } from '../../lib/ocsf/types.ts';
 import type { StatePort } from '../../lib/state/port.ts';
@@ -50,36 +50,6 @@ export interface DetectorDeps {
   readonly storeClock?: () => number;
 }
 
-/** PutEvents limits: 10 entries and 256 KB per request. */
-const PUT_EVENTS_MAX_ENTRIES = 10;
-const PUT_EVENTS_MAX_BYTES = 256 * 1024;
-
-/** Entry size as EventBridge counts it against the 256 KB limit (same rule as the normalizer's). */
-function entrySize(entry: PutEventsRequestEntry): number {
-  let size = entry.Time === undefined ? 0 : 14;
-  for (const part of [entry.Source, entry.DetailType, entry.Detail, ...(entry.Resources ?? [])]) {
-    if (part !== undefined) size += Buffer.byteLength(part, 'utf8');
-  }
-  return size;
-}
-
-/** PutEvents-sized chunks, order kept (not imported from the normalizer: it would bundle the normalizer). */
-function chunks<T extends { readonly size: number }>(items: readonly T[]): T[][] {
-  const out: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    if (current.length === PUT_EVENTS_MAX_ENTRIES || (current.length > 0 && bytes + item.size > PUT_EVENTS_MAX_BYTES)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += item.size;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
-}
 
 export class InvalidRecordError extends Error {
   override readonly name = 'InvalidRecordError';
@@ -124,11 +94,11 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
   async function publish(findings: readonly OcsfEvent[]): Promise<void> {
     const items = findings.map((f) => {
       const entry: PutEventsRequestEntry = toPutEventsEntry(f, deps.eventBusName);
-      const size = entrySize(entry);
+      const size = putEventsEntrySize(entry);
       if (size > PUT_EVENTS_MAX_BYTES) throw new PublishFindingsError(`finding ${f.metadata.uid} is ${size} bytes, over the PutEvents limit`);
       return { entry, size, uid: f.metadata.uid };
     });
-    for (const chunk of chunks(items)) {
+    for (const chunk of chunkForPutEvents(items)) {
       let out;
       try {
         const { PutEventsCommand } = await eventBridgeSdk();

@@ -7,14 +7,12 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { s3Sdk } from '../../lib/aws/lazy.ts';
 import { normalizeEnvelope } from '../../lib/ocsf/normalize.ts';
-import { toPutEventsEntry } from '../../lib/engine/bus.ts';
+import { chunkForPutEvents, PUT_EVENTS_MAX_BYTES, putEventsEntrySize, toPutEventsEntry } from '../../lib/engine/bus.ts';
+
+export { PUT_EVENTS_MAX_BYTES };
 import { quarantineRecord, type QuarantineRecord } from '../../lib/engine/quarantine.ts';
 import { EVENTS_PUBLISHED_METRIC, EVENTS_QUARANTINED_METRIC, FORMAT_DRIFT_METRIC, QUARANTINE_PREFIX } from '../shared/env.ts';
 import type { DriftKind } from '../../lib/contracts/audit-drift.ts';
-
-/** PutEvents limits: 10 entries and 256 KB per request. */
-export const PUT_EVENTS_MAX_ENTRIES = 10;
-export const PUT_EVENTS_MAX_BYTES = 256 * 1024;
 
 export type Normalize = typeof normalizeEnvelope;
 
@@ -35,32 +33,6 @@ export class PublishError extends Error {
   override readonly name = 'PublishError';
 }
 
-/** Entry size as EventBridge counts it against the 256 KB limit. */
-export function putEventsEntrySize(entry: PutEventsRequestEntry): number {
-  let size = entry.Time === undefined ? 0 : 14;
-  for (const part of [entry.Source, entry.DetailType, entry.Detail, ...(entry.Resources ?? [])]) {
-    if (part !== undefined) size += Buffer.byteLength(part, 'utf8');
-  }
-  return size;
-}
-
-/** Splits into PutEvents-sized chunks: at most 10 entries and 256 KB each, order kept. */
-export function chunkForPutEvents<T extends { readonly size: number }>(items: readonly T[]): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    if (current.length === PUT_EVENTS_MAX_ENTRIES || (current.length > 0 && bytes + item.size > PUT_EVENTS_MAX_BYTES)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += item.size;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
 
 interface Pending {
   readonly entry: PutEventsRequestEntry;

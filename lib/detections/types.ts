@@ -100,7 +100,7 @@ export interface DetectContext<C> {
   readonly state: StatePort;
   /** Event time of the current event, epoch seconds. Never wall-clock time. */
   readonly now: number;
-  /** expiresAt for an item that must live `seconds` of event time (see lib/detections/state.ts). */
+  /** expiresAt for an item that must live `seconds`, counted from the later of event time and the store's clock (lib/detections/stage.ts), so a replayed old event's item does not expire as it is written. */
   expiresAt(seconds: number): number;
   readonly enrich: IpEnricher;
   /** Agents currently connected with an agent token (most recent first, capped). */

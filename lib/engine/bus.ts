@@ -1,3 +1,5 @@
+import type { PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+
 /**
  * How Kitewatch events look on its own EventBridge bus. One definition, used by the
  * handlers that publish, by the rules in rules/ and by the local engine.
@@ -52,4 +54,35 @@ export function toPutEventsEntry(
     Time: new Date(event.time),
     EventBusName: eventBusName,
   };
+}
+
+/** PutEvents limits: 10 entries and 256 KB per request. Every publisher to the bus chunks with these. */
+export const PUT_EVENTS_MAX_ENTRIES = 10;
+export const PUT_EVENTS_MAX_BYTES = 256 * 1024;
+
+/** Entry size as EventBridge counts it against the 256 KB limit. */
+export function putEventsEntrySize(entry: PutEventsRequestEntry): number {
+  let size = entry.Time === undefined ? 0 : 14;
+  for (const part of [entry.Source, entry.DetailType, entry.Detail, ...(entry.Resources ?? [])]) {
+    if (part !== undefined) size += Buffer.byteLength(part, 'utf8');
+  }
+  return size;
+}
+
+/** Splits into PutEvents-sized chunks: at most 10 entries and 256 KB each, order kept. */
+export function chunkForPutEvents<T extends { readonly size: number }>(items: readonly T[]): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (current.length === PUT_EVENTS_MAX_ENTRIES || (current.length > 0 && bytes + item.size > PUT_EVENTS_MAX_BYTES)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += item.size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }
