@@ -18,8 +18,9 @@ describe('PutEvents chunking (every publisher to the bus)', () => {
   });
 
   it('counts an entry as EventBridge does: source, detail-type, detail, resources, 14 bytes for a time', () => {
-    const entry = toPutEventsEntry({ class_uid: 7001, time: 0, note: 'é' }, 'bus');
-    const expected = 14 + 'kitewatch'.length + 'OCSF Remediation Activity'.length + Buffer.byteLength(JSON.stringify({ class_uid: 7001, time: 0, note: 'é' }));
+    const event = { class_uid: 7001, time: 0, note: 'é' };
+    const entry = toPutEventsEntry(event, 'bus');
+    const expected = 14 + 'kitewatch'.length + 'OCSF Remediation Activity'.length + Buffer.byteLength(JSON.stringify(event));
     expect(putEventsEntrySize(entry)).toBe(expected);
   });
 });
