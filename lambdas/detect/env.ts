@@ -11,7 +11,7 @@ export const DetectEnv = {
   stateTableName: 'KITEWATCH_STATE_TABLE',
   /** JSON of the `detectors` block of kitewatch.config.json (validated here and at synth). */
   detectorsConfig: 'KITEWATCH_DETECTORS_CONFIG',
-  /** Directory with asn/ and asn-country/ ip-location-db CSVs (a Lambda layer, e.g. /opt/ip-location-db). */
+  /** Directory with asn/, geo-whois-asn-country/ and cloud-ranges data (a Lambda layer, e.g. /opt/ip-location-db). */
   ipDataDir: IP_DATA_DIR_ENV,
 } as const;
 
