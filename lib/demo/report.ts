@@ -77,7 +77,7 @@ export function textReport(run: DemoRun): string {
   const a = actions(run);
   const c = run.counts;
   const lines: string[] = [];
-  lines.push(`Kitewatch demo: one day (${run.day}) of the Buildkite organization "${run.orgSlug}"`);
+  lines.push(`Kitewatch demo: the Buildkite organization "${run.orgSlug}" ${span(run)}`);
   lines.push('');
   lines.push(`${c.events} Buildkite events in, ${c.normalized} normalized to OCSF 1.8, ${c.quarantined} quarantined, ${c.findings} findings, ${c.actions} remediation activities.`);
   lines.push('');
@@ -139,6 +139,15 @@ const SEVERITY_COLOUR: Record<string, string> = {
   Informational: '#6b7280',
 };
 
+/** What the run covers: the demo day, after the quiet days of history that give detectors their baselines. */
+function span(run: DemoRun): string {
+  const start = Date.parse(`${run.day}T00:00:00Z`);
+  let earliest = start;
+  for (const e of run.events) if (e.class_uid !== 2004 && e.class_uid !== 7001 && e.time < earliest) earliest = e.time;
+  const history = Math.ceil((start - earliest) / 86_400_000);
+  return history > 0 ? `on ${run.day}, after ${history} day${history === 1 ? '' : 's'} of history` : `on ${run.day}`;
+}
+
 /** A self-contained HTML report (inline CSS and SVG, no scripts, no network) with a timeline chart. */
 export function htmlReport(run: DemoRun): string {
   const f = findings(run);
@@ -162,8 +171,12 @@ export function htmlReport(run: DemoRun): string {
       return `<rect x="${(40 + (i * (W - 60)) / 96).toFixed(1)}" y="${(20 + plotH - h).toFixed(1)}" width="${((W - 60) / 96 - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="#93c5fd"><title>${hhmm(start + i * bucketMs)}: ${n} events</title></rect>`;
     })
     .join('');
+  // Marker lines go behind the bars (a finding sits on the spike it explains) and their dots above the plot.
+  const markLines = f
+    .map((m) => `<line x1="${x(m.time).toFixed(1)}" x2="${x(m.time).toFixed(1)}" y1="20" y2="${20 + plotH}" stroke="${SEVERITY_COLOUR[m.severity] ?? '#000'}" stroke-width="2" stroke-dasharray="3 2"/>`)
+    .join('');
   const marks = f
-    .map((m) => `<g><line x1="${x(m.time).toFixed(1)}" x2="${x(m.time).toFixed(1)}" y1="20" y2="${20 + plotH}" stroke="${SEVERITY_COLOUR[m.severity] ?? '#000'}" stroke-width="2"/><circle cx="${x(m.time).toFixed(1)}" cy="14" r="5" fill="${SEVERITY_COLOUR[m.severity] ?? '#000'}"><title>${esc(`${hhmm(m.time)} ${m.detector}: ${m.title}`)}</title></circle></g>`)
+    .map((m) => `<circle cx="${x(m.time).toFixed(1)}" cy="14" r="5" fill="${SEVERITY_COLOUR[m.severity] ?? '#000'}"><title>${esc(`${hhmm(m.time)} ${m.detector}: ${m.title}`)}</title></circle>`)
     .join('');
   const ticks = [0, 3, 6, 9, 12, 15, 18, 21, 24]
     .map((h) => `<text x="${x(start + h * 3_600_000).toFixed(1)}" y="${20 + plotH + 18}" font-size="11" text-anchor="middle">${String(h).padStart(2, '0')}:00</text>`)
@@ -190,11 +203,11 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #e5e7eb;
 .sev{color:#fff;border-radius:4px;padding:0 .4rem;font-size:12px}.counts span{display:inline-block;margin-right:1.5rem}
 .counts b{font-size:1.3rem;display:block}code{font-size:12px}
 </style></head><body>
-<h1>Kitewatch demo: one day of <code>${esc(run.orgSlug)}</code> (${esc(run.day)})</h1>
+<h1>Kitewatch demo: <code>${esc(run.orgSlug)}</code> ${esc(span(run))}</h1>
 <p class="counts"><span><b>${c.events}</b>Buildkite events</span><span><b>${c.normalized}</b>normalized (OCSF 1.8)</span><span><b>${c.quarantined}</b>quarantined</span><span><b>${c.findings}</b>findings</span><span><b>${c.actions}</b>remediation activities</span></p>
 <h2>Timeline: events per 15 minutes, findings as markers (UTC)</h2>
 <svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" aria-label="events and findings over the day">
-<line x1="40" x2="${W - 20}" y1="${20 + plotH}" y2="${20 + plotH}" stroke="#9ca3af"/>${bars}${marks}${ticks}
+<line x1="40" x2="${W - 20}" y1="${20 + plotH}" y2="${20 + plotH}" stroke="#9ca3af"/>${markLines}${bars}${marks}${ticks}
 <text x="4" y="28" font-size="11">${max}</text><text x="4" y="${20 + plotH}" font-size="11">0</text>
 </svg>
 <h2>Findings</h2>

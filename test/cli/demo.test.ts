@@ -33,6 +33,13 @@ describe('kitewatch demo', () => {
     expect(html).toContain('monitoring-disabled');
     // Self-contained: no scripts, no external resources.
     expect(html).not.toMatch(/<script|src=|href=/i);
+    // The run holds days of history before the demo day: the title says so rather than "one day".
+    expect(r.stdout.split('\n')[0]).toMatch(/^Kitewatch demo: the Buildkite organization "[^"]+" on \d{4}-\d{2}-\d{2}, after \d+ days of history$/);
+    expect(html).not.toContain('one day');
+    // Finding marker lines are drawn before the bars, so no marker hides the spike it explains.
+    const svg = html.slice(html.indexOf('<svg'));
+    expect(svg.indexOf('stroke-dasharray')).toBeGreaterThan(0);
+    expect(svg.lastIndexOf('stroke-dasharray')).toBeLessThan(svg.indexOf('<rect'));
   });
 
   it('tells the same story on every run', async () => {
