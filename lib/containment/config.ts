@@ -10,7 +10,7 @@ export { PROTECTABLE_TYPES };
 /**
  * `containment` in kitewatch.config.json: mode, policy (which actions follow which detector at
  * which severity), protected entities, blast-radius limits, approvals and the mappings from
- * Buildkite entities to AWS resources. Owned by the containment module (issue 5).
+ * Buildkite entities to AWS resources. Owned by the containment module.
  */
 
 export const SEVERITY_NAMES = ['informational', 'low', 'medium', 'high', 'critical'] as const;

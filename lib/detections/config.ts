@@ -7,7 +7,7 @@ import { isUuid, quoteId } from '../contracts/ids.ts';
  * `detectors.<id>` in kitewatch.config.json: one strict block per detector id, every key with
  * a default and a description (the README's configuration reference is generated from them).
  * An unknown detector id or an unknown key inside a block is an error that names it.
- * Owned by the detections module (issue 4).
+ * Owned by the detections module: each detector's block sits beside its code.
  */
 
 const enabled = z._default(z.boolean(), true).check(z.describe('Turn the detector off without removing its config.'));

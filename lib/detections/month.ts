@@ -1,7 +1,7 @@
 /**
  * A realistic month of a larger organization, with attacks woven in: the precision and recall
- * fixture of `npm run bench` and of test/detections/month.test.ts. Written from issue 12's
- * description of a real org, not from the detectors:
+ * fixture of `npm run bench` and of test/detections/month.test.ts. Written from a
+ * description of a real org, not from the detectors (so it cannot flatter them):
  * - three agent fleets: us-east-1 (autoscales 100 agents within 5 minutes every morning),
  *   eu-west-1 (moves to eu-central-1 on day 14, acknowledged in config as a change would be),
  *   GCP us-central1; every fleet churns IPs all day;

@@ -2,7 +2,7 @@ import * as z from 'zod';
 
 /**
  * `forwarding` in kitewatch.config.json: which SIEMs receive Kitewatch's OCSF events, findings and
- * remediation activities on AWS. Owned by the forwarding module (issue 6). Each destination present
+ * remediation activities on AWS. Owned by the forwarding module. Each destination present
  * here becomes one Firehose delivery stream (Security Hub: one queue and function); the local CLI
  * picks its sinks with `--sink` instead and reads only `splunkHec.index` / `sourcetypePrefix`.
  */

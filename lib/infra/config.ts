@@ -170,7 +170,7 @@ export const ContainmentDeployConfig = z
   .strict()
   .prefault({});
 
-/** `aws` in kitewatch.config.json: what `cdk deploy` needs. Owned by the CDK app (issue 3). */
+/** `aws` in kitewatch.config.json: what `cdk deploy` needs. Owned by the CDK app. */
 export const AwsConfig = z
   .object({
     partnerEventBusName: z

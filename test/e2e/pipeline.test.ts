@@ -1,5 +1,5 @@
 /**
- * Issue 7: the whole pipeline on moto in server mode. Real Buildkite payloads go onto an
+ * The whole pipeline on moto in server mode. Real Buildkite payloads go onto an
  * EventBridge bus; the rules as the CDK app synthesizes them route to SQS; the handlers' process
  * cores consume the queues in this process with the real SDK; state lives in DynamoDB; findings are
  * published; containment runs against the local Buildkite API and Secrets Manager; forwarding goes

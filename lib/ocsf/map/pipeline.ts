@@ -85,7 +85,7 @@ export function mapJob(ctx: MapContext, d: JobDetail): OcsfEvent {
   const buildkite = addLeftover(envelopeUnmapped(ctx.envelope), d, ['job', 'build', 'pipeline', 'organization', 'agent']);
   const agentRest = d.agent ? entityLeftover(d.agent, ['uuid']) : undefined;
   if (agentRest !== undefined) buildkite['agent'] = agentRest;
-  // `agent: undefined` used to override an envelope-level `agent` key, and compact dropped it.
+  // No leftover: drop an envelope-level `agent` key rather than keep a stale one.
   else if (buildkite['agent'] !== undefined) delete buildkite['agent'];
   e.unmapped = { buildkite };
   return e;
