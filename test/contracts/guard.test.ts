@@ -93,7 +93,7 @@ describe('compileGuard', () => {
     }
   });
 
-  // Each of these once made the guard say yes where zod says no: they stay as regressions.
+  // Schemas where a compiled guard can easily say yes while zod says no.
   const sym = Symbol('s');
   it.each<[string, z.ZodType, unknown[]]>([
     ['a required unknown field', z.object({ a: z.unknown() }), [{}, { a: undefined }, { a: 1 }]],
