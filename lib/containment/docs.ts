@@ -10,7 +10,7 @@ import { RunbookInputs } from './runbook-inputs.ts';
 /**
  * docs/runbooks.md, generated from the action metadata and the runbook input schemas so the
  * docs cannot drift (test/containment/docs.test.ts compares). Regenerate with
- * `node lib/containment/docs.ts`.
+ * `npx node lib/containment/docs.ts`.
  */
 
 const EXAMPLES: Record<RunbookId, Record<string, unknown>> = {
