@@ -19,7 +19,7 @@ Subcommands:
   test [--detector ID]...   run every detector's positive and negative test cases; prints a
                             pass/fail table; exit 1 when any case fails
   list                      the detector catalog: id, severity, ATT&CK technique, title
-  catalog                   the catalog and runbooks as Markdown (the README section)
+  catalog                   the detector catalog as Markdown (as in docs/detectors.md)
   ack FINDING.json [--state PATH]
                             acknowledge an unusual-ip finding: its network (ASN, country, cloud
                             region) becomes known to the entity it targets, so it is not raised

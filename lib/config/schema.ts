@@ -6,8 +6,8 @@ import { ForwardingConfig } from '../forward/config.ts';
 
 /**
  * The one configuration schema: `kitewatch.config.json` for the CLI, and the same document
- * (file or `-c config=...` context) for `cdk synth` / `cdk deploy`. The README's configuration
- * reference is generated from it (scripts/gen-config-doc.ts), so it cannot drift.
+ * (file or `-c config=...` context) for `cdk synth` / `cdk deploy`. docs/configuration.md, the
+ * reference, is generated from it (scripts/gen-docs.ts), so it cannot drift.
  */
 export const KitewatchConfig = z
   .object({

@@ -5,7 +5,7 @@ import { isUuid, quoteId } from '../contracts/ids.ts';
 
 /**
  * `detectors.<id>` in kitewatch.config.json: one strict block per detector id, every key with
- * a default and a description (the README's configuration reference is generated from them).
+ * a default and a description (docs/configuration.md is generated from them).
  * An unknown detector id or an unknown key inside a block is an error that names it.
  * Owned by the detections module: each detector's block sits beside its code.
  */

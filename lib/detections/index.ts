@@ -67,7 +67,7 @@ export const INCIDENT_TEXT = [
     'The other detectors have no learning period. `kitewatch backfill` shortens it for everything the audit log shows (actors, API tokens, secret readers): run it over the last weeks before going live, on the same `--state`, and their first 24 h are history; agent tokens are learned from live agent events only.',
 ].join('\n\n');
 
-/** The README's detector catalog and runbooks, generated from the detectors' metadata. */
+/** The detector catalog (docs/detectors.md), generated from the detectors' metadata. */
 export function detectorCatalogMarkdown(): string {
   const lines: string[] = [
     '| id | title | severity | MITRE ATT&CK | default thresholds | recommended containment |',

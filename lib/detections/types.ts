@@ -1,5 +1,5 @@
 /**
- * What a detector is: metadata (the catalog, the README, the finding's analytic and ATT&CK
+ * What a detector is: metadata (the catalog in docs/detectors.md, the finding's analytic and ATT&CK
  * blocks) plus a pure function over one normalized OCSF event and an injected context
  * (state port, event-time clock, IP enrichment). Detectors return finding drafts; the stage
  * applies dedup and builds the OCSF 2004 Detection Finding (lib/detections/finding.ts).

@@ -15,7 +15,7 @@ export interface QueueStageDefaults {
   readonly maxBatchingWindowSeconds: number;
 }
 
-/** Extra words for a key's description (the README reference is generated from them). */
+/** Extra words for a key's description (docs/configuration.md is generated from them). */
 interface QueueStageNotes {
   readonly timeout?: string;
   readonly batchSize?: string;

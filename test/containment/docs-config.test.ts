@@ -70,7 +70,7 @@ describe('containment config', () => {
     expect(() => parseConfig({ containment })).toThrow(message);
   });
 
-  it('describes every key (the README config reference is generated from the descriptions)', () => {
+  it('describes every key (docs/configuration.md is generated from the descriptions)', () => {
     const undocumented: string[] = [];
     // Read from the registry, where `.describe()` (classic) and `.check(z.describe())` (mini) both put it.
     const visit = (schema: core.$ZodType, path: string): void => {

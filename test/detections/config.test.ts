@@ -37,7 +37,7 @@ describe('detectors config', () => {
     ).toThrow(/breakGlassWindows\.0\.end: end must be after start/);
   });
 
-  it('describes every key (the README configuration reference is generated from the descriptions)', () => {
+  it('describes every key (docs/configuration.md is generated from the descriptions)', () => {
     const schema = z.toJSONSchema(DetectorsConfig, { io: 'input', unrepresentable: 'any' }) as { properties: Record<string, { description?: string; properties: Record<string, { description?: string }> }> };
     for (const id of DETECTOR_IDS) {
       const block = schema.properties[id];

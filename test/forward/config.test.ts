@@ -68,7 +68,7 @@ describe('forwarding config', () => {
     expect(issues({ destinations })).toMatch(message);
   });
 
-  it('every key is described (the README reference is generated from them)', () => {
+  it('every key is described (docs/configuration.md is generated from them)', () => {
     const schema = z.toJSONSchema(ForwardingConfig, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
     const missing: string[] = [];
     const walk = (s: Record<string, unknown>, path: string, described: boolean): void => {

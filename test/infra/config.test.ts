@@ -49,7 +49,7 @@ describe('aws config schema', () => {
     expect(aws.containment.buildkiteApiTokenSecretArn).toBeUndefined();
   });
 
-  it('describes every key (the README config reference is generated from the descriptions)', () => {
+  it('describes every key (docs/configuration.md is generated from the descriptions)', () => {
     interface JsonSchema {
       description?: string;
       properties?: Record<string, JsonSchema>;

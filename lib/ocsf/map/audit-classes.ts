@@ -1,5 +1,5 @@
 /**
- * Which OCSF class and activity each Buildkite audit event type becomes. Data, so the README's
+ * Which OCSF class and activity each Buildkite audit event type becomes. Data, so docs/ocsf-mapping.md's
  * mapping table and the tests read the same thing. Unknown types fall through to API Activity
  * with the activity taken from the verb, so a type Buildkite adds tomorrow is still normalized.
  */
