@@ -1,5 +1,5 @@
 /**
- * Provenance on AWS (issue 11, items 6 and 8): on the synthesized templates, a queue takes events
+ * Provenance on AWS: on the synthesized templates, a queue takes events
  * from its own rule only, only Kitewatch's publishers may put on its bus and each only its own
  * detail-types, every service statement of the key policy names this account, and each state
  * writer reaches only its own partition of the state table.
@@ -102,7 +102,7 @@ describe('the Kitewatch bus: who may put, and what', () => {
       [s.containment as Template, logicalId((s.stacks.containment as ContainmentStack).approval.role), PUBLISHES.approval],
       ...Object.values((s.stacks.containment as ContainmentStack).runbooks).map((fn) => [s.containment as Template, logicalId(fn.role), PUBLISHES.runbook] as [Template, string, readonly string[]]),
     ];
-    // normalizer, detector, contain, approval state machine and every runbook (12 when issue 11 was filed).
+    // normalizer, detector, contain, approval state machine and every runbook (each may put only its own detail-types).
     expect(publishers).toHaveLength(4 + Object.keys((s.stacks.containment as ContainmentStack).runbooks).length);
     for (const [t, role, detailTypes] of publishers) {
       const puts = inlineStatements(t, role).filter((st) => actions(st).includes('events:PutEvents'));

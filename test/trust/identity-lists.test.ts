@@ -5,7 +5,7 @@ import { audit, uid } from '../../lib/detections/builders.ts';
 import type { OcsfEvent } from '../../lib/ocsf/types.ts';
 import { ndjson, runCli, summary, tempDir } from '../support/cli.ts';
 
-// Issue 11, item 1: identity lists decide on uuids, never on the names users give themselves.
+// identity lists decide on uuids, never on the names users give themselves.
 const terraform = { uuid: uid('user', 'terraform'), name: 'Terraform-Cloud' };
 const mallory = { uuid: uid('user', 'mallory'), name: 'Terraform-Cloud' };
 const pipeline = { type: 'Pipeline', uuid: uid('pipeline', 'deploy'), name: 'deploy' };

@@ -3,7 +3,7 @@ import { agentConnected, registrationBlocked, uid, type AgentRef } from '../../l
 import { FakeBuildkite } from '../support/fake-buildkite.ts';
 import { replayCli, statusOf } from './support.ts';
 
-// Issue 11, items 4 (ids checked before they reach a URL) and 10 (no control character reaches the terminal).
+// Ids are checked before they reach a URL, and no control character reaches the terminal.
 const clusterToken = { uuid: uid('cluster-token', 'prod'), description: 'prod cluster', allowedIps: '3.80.0.0/12' };
 const token = { uuid: uid('token', 'ci-linux'), description: 'ci-linux' };
 const enforce = ['--containment', 'enforce'];

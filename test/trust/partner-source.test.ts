@@ -3,7 +3,7 @@ import { agentConnected, uid } from '../../lib/detections/builders.ts';
 import { summary } from '../support/cli.ts';
 import { replayCli } from './support.ts';
 
-// Issue 11, item 6 (local part): once a partner event source is configured, events from any other
+// Once a partner event source is configured, events from any other
 // source are quarantined with that reason. The check is in the shared normalizer (lib/ocsf/normalize.ts).
 const token = { uuid: uid('token', 'ci-linux'), description: 'ci-linux' };
 const agent = { uuid: uid('agent', 'ci-1'), name: 'ci-1', ip: '3.80.1.1' };

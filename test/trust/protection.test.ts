@@ -3,7 +3,7 @@ import { registrationBlocked, uid, type AgentRef } from '../../lib/detections/bu
 import { FakeBuildkite } from '../support/fake-buildkite.ts';
 import { replayCli, statusOf } from './support.ts';
 
-// Issue 11, item 2: protection matches uids, or what only admins set (an agent's cluster and queue).
+// protection matches uids, or what only admins set (an agent's cluster and queue).
 const clusterToken = { uuid: uid('cluster-token', 'prod'), description: 'prod cluster', allowedIps: '3.80.0.0/12' };
 const rogue: AgentRef = { uuid: uid('agent', 'rogue', '1'), name: 'prod-deployer-rogue1', ip: '185.220.101.34' };
 const deployer: AgentRef = { uuid: uid('agent', 'prod-deployer-1'), name: 'prod-deployer-1', ip: '185.220.101.35' };

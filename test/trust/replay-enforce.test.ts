@@ -3,7 +3,7 @@ import { registrationBlocked, uid } from '../../lib/detections/builders.ts';
 import { FakeBuildkite } from '../support/fake-buildkite.ts';
 import { replayCli, statusOf } from './support.ts';
 
-// Issue 11, item 7 (local part): a replay of old input acts only with an explicit --containment enforce.
+// a replay of old input acts only with an explicit --containment enforce.
 const clusterToken = { uuid: uid('cluster-token', 'prod'), description: 'prod cluster', allowedIps: '3.80.0.0/12' };
 const envelopes = [registrationBlocked({ at: '2026-03-10T10:01:00Z', blockedIp: '185.220.101.34', clusterToken })];
 const config = { containment: { mode: 'enforce' } };

@@ -3,7 +3,7 @@ import { agentConnected, uid, type AgentRef } from '../../lib/detections/builder
 import { FakeBuildkite } from '../support/fake-buildkite.ts';
 import { replayCli } from './support.ts';
 
-// Issue 11, item 5: the spike response stops agents by evidence; agents that look like the fleet are reported, not stopped.
+// the spike response stops agents by evidence; agents that look like the fleet are reported, not stopped.
 const token = { uuid: uid('token', 'ci-linux'), description: 'ci-linux' };
 const agent = (name: string, ip: string): AgentRef => ({ uuid: uid('agent', name), name, ip });
 const fleet = [agent('ci-linux-1', '3.80.10.1'), agent('ci-linux-2', '3.80.10.2')];

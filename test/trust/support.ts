@@ -1,5 +1,5 @@
 /**
- * Trust-boundary tests (issue 11) drive the real CLI: `kitewatch replay` in a child process, with
+ * Trust-boundary tests drive the real CLI: `kitewatch replay` in a child process, with
  * the production detectors and containment, against the local Buildkite API (test/support/fake-buildkite.ts).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';

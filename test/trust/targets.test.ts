@@ -3,7 +3,7 @@ import { audit, uid } from '../../lib/detections/builders.ts';
 import { FakeBuildkite } from '../support/fake-buildkite.ts';
 import { replayCli, statusOf } from './support.ts';
 
-// Issue 11, item 3: actions resolve their targets by uid, never by a name the attacker picked.
+// actions resolve their targets by uid, never by a name the attacker picked.
 const mallory = { uuid: uid('user', 'mallory'), name: 'Mallory' };
 
 let bk: FakeBuildkite;
