@@ -1,6 +1,8 @@
-import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { DetectEnv } from '../../lambdas/detect/env.ts';
+import { AckEnv } from '../../lambdas/detections-ack/env.ts';
 import { NormalizeEnv } from '../../lambdas/normalize/env.ts';
 import type { DetectorsConfig } from '../detections/config.ts';
 import { orgSlugFromSource } from '../contracts/buildkite.ts';
@@ -38,6 +40,10 @@ export class PipelineStack extends Stack {
   readonly ipData: IpDataLayer;
   readonly detector: KitewatchFunction;
   readonly detect: QueueRoute;
+  /** The detections-ack runbook: `kitewatch detections ack` against the DynamoDB state. */
+  readonly ack: KitewatchFunction;
+  /** Lets responders invoke the detections-ack runbook (and nothing else). */
+  readonly ackResponderPolicy: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -128,5 +134,26 @@ export class PipelineStack extends Stack {
       batchSize: config.detector.batchSize,
       maxBatchingWindow: Duration.seconds(config.detector.maxBatchingWindowSeconds),
     });
+
+    // Acknowledging writes the detector's partition only: the same grant as the detector's.
+    this.ack = new KitewatchFunction(this, 'DetectionsAck', {
+      entry: 'lambdas/detections-ack/handler.ts',
+      functionName: `${config.stackPrefix}-detections-ack`,
+      serviceName: 'detections-ack',
+      description: 'Kitewatch runbook: acknowledge the network of an unusual-ip finding (no finding for it again)',
+      memoryMiB: 256,
+      timeout: Duration.seconds(30),
+      environment: { [AckEnv.stateTableName]: stateful.stateTable.tableName },
+      key: stateful.key,
+      config,
+      invokedBy: 'responder',
+    });
+    stateful.grantStateReadWrite(this.ack.role, 'detect');
+    this.ackResponderPolicy = new iam.ManagedPolicy(this, 'DetectionsAckResponderPolicy', {
+      description: 'Kitewatch responders: acknowledge an unusual-ip finding (the detections-ack runbook)',
+      statements: [new iam.PolicyStatement({ sid: 'AcknowledgeFindings', actions: ['lambda:InvokeFunction'], resources: [this.ack.fn.functionArn] })],
+    });
+    new CfnOutput(this, 'DetectionsAckFunction', { value: this.ack.fn.functionName, description: 'aws lambda invoke --function-name <this> with {"finding": ...} or {"entityType","entity","networks"}' });
+    new CfnOutput(this, 'DetectionsAckResponderPolicyArn', { value: this.ackResponderPolicy.managedPolicyArn, description: 'Attach to the people or roles who acknowledge findings' });
   }
 }
