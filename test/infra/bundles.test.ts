@@ -39,6 +39,7 @@ const FUNCTIONS = [
   'Kitewatch-Forwarding/SecurityHub/Function/Resource',
   'Kitewatch-Forwarding/Transform/Function/Resource',
   'Kitewatch-Pipeline/AuditBackfill/Backfill/Function/Resource',
+  'Kitewatch-Pipeline/DetectionsAck/Function/Resource',
   'Kitewatch-Pipeline/Detector/Function/Resource',
   'Kitewatch-Pipeline/Normalizer/Function/Resource',
 ];
