@@ -7,7 +7,8 @@ import { CLASSES, type ClassUid } from './types.ts';
  * Validates OCSF events against the OCSF 1.8.0 JSON Schemas shipped in data/ocsf/schemas.
  * Used by tests and by `kitewatch replay --validate`; not on the Lambda hot path.
  */
-const FILES: Record<ClassUid, string> = {
+/** OCSF schema file (and class name in the raw schema) of each class Kitewatch emits. */
+export const OCSF_CLASS_FILES: Record<ClassUid, string> = {
   2004: 'detection_finding',
   3001: 'account_change',
   3002: 'authentication',
@@ -27,7 +28,7 @@ function validatorFor(classUid: number): ValidateFunction | undefined {
   let v = compiled.get(classUid);
   if (v === undefined) {
     ajv ??= addFormats(new Ajv2020({ allErrors: true, strict: false }));
-    const file = new URL(`../../data/ocsf/schemas/${FILES[classUid as ClassUid]}.schema.json`, import.meta.url);
+    const file = new URL(`../../data/ocsf/schemas/${OCSF_CLASS_FILES[classUid as ClassUid]}.schema.json`, import.meta.url);
     v = ajv.compile(JSON.parse(readFileSync(file, 'utf8')) as object);
     compiled.set(classUid, v);
   }

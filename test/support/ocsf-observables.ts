@@ -4,6 +4,7 @@
  * object, else by the dictionary attribute, else by its type (ip_t -> 2, ...).
  */
 import { readFileSync } from 'node:fs';
+import { OCSF_CLASS_FILES } from '../../lib/ocsf/validate.ts';
 
 interface Entry { type?: string; observable?: number }
 interface Table {
@@ -15,22 +16,12 @@ interface Table {
 
 const TABLE = JSON.parse(readFileSync(new URL('../../data/ocsf/observables.json', import.meta.url), 'utf8')) as Table;
 
-const CLASS_FILES: Record<number, string> = {
-  2004: 'detection_finding',
-  3001: 'account_change',
-  3002: 'authentication',
-  3004: 'entity_management',
-  3005: 'user_access',
-  3006: 'group_management',
-  6003: 'api_activity',
-  7001: 'remediation_activity',
-};
 
 export type SchemaObservable = { readonly known: false } | { readonly known: true; readonly typeId: number | undefined };
 
 /** `resources[].uid` in class 6003 -> 10; unknown when the path leaves the schema (unmapped, data). */
 export function schemaObservable(classUid: number, path: string): SchemaObservable {
-  const cls = TABLE.classes[CLASS_FILES[classUid] ?? ''] ?? {};
+  const cls = TABLE.classes[(OCSF_CLASS_FILES as Record<number, string | undefined>)[classUid] ?? ''] ?? {};
   let owner: Record<string, Entry> | undefined = cls;
   let typeId: number | undefined;
   const segments = path.split('.').map((s) => s.replace(/\[\w*\]$/, ''));
