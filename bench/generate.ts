@@ -34,7 +34,10 @@ export async function generateNdjson(path: string, count: number): Promise<numbe
     const detail = e['detail'] as Record<string, Record<string, unknown>>;
     if (detail['event'] !== undefined) {
       detail['event']['uuid'] = `${hex(i, 8)}-aaaa-4000-8000-${hex(i, 12)}`;
-      detail['event']['occurred_at'] = new Date(start + i * 50).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+      detail['event']['occurred_at'] = new Date(start + i * 50)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, ' UTC');
     }
     if (detail['agent'] !== undefined) detail['agent']['ip_address'] = `3.${80 + (i % 16)}.${(i >> 8) & 255}.${i & 255}`;
     const line = `${JSON.stringify(e)}\n`;

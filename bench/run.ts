@@ -86,7 +86,13 @@ async function runPipeline(lines: string[], stages: { detect?: DetectStage; cont
     sinks: [sink],
     quarantine: async () => {},
     ...stages,
-    ...(latencies ? { onEmit: (e: OcsfEvent, started: number) => { if (e.class_uid === 2004) latencies.push(performance.now() - started); } } : {}),
+    ...(latencies
+      ? {
+          onEmit: (e: OcsfEvent, started: number) => {
+            if (e.class_uid === 2004) latencies.push(performance.now() - started);
+          },
+        }
+      : {}),
   });
   const t0 = performance.now();
   let inBytes = 0;
@@ -103,7 +109,9 @@ async function runPipeline(lines: string[], stages: { detect?: DetectStage; cont
 async function throughput(): Promise<void> {
   const file = join(tmpdir(), `kitewatch-bench-${EVENTS}.ndjson`);
   if (!existsSync(file)) await generateNdjson(file, EVENTS);
-  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
   process.stderr.write(`throughput on ${lines.length.toLocaleString()} events (${(statSync(file).size / 1e6).toFixed(1)} MB), one core:\n`);
   const config = parseConfig({});
   // Warm up the JIT on every path before measuring.
@@ -140,12 +148,29 @@ async function throughput(): Promise<void> {
   const spread = (xs: number[]) => `${ROUNDS} rounds, ${Math.round(Math.min(...xs)).toLocaleString('en-US')}-${Math.round(Math.max(...xs)).toLocaleString('en-US')}`;
   record({ metric: 'floor: JSON.parse + JSON.stringify', value: floor, unit: 'events/s', note: spread(floorRates) });
   const normalize = median(rates.normalize);
-  record({ metric: 'normalize only', value: normalize, unit: 'events/s', note: `${(floor / normalize).toFixed(2)}x floor; ${outPerIn.normalize.toFixed(2)} output bytes per input byte; ${spread(rates.normalize)}` });
+  record({
+    metric: 'normalize only',
+    value: normalize,
+    unit: 'events/s',
+    note: `${(floor / normalize).toFixed(2)}x floor; ${outPerIn.normalize.toFixed(2)} output bytes per input byte; ${spread(rates.normalize)}`,
+  });
   const detect = median(rates.detect);
-  record({ metric: 'normalize + detect', value: detect, unit: 'events/s', note: `${(floor / detect).toFixed(2)}x floor; ${outPerIn.detect.toFixed(2)} output bytes per input byte; ${spread(rates.detect)}` });
+  record({
+    metric: 'normalize + detect',
+    value: detect,
+    unit: 'events/s',
+    note: `${(floor / detect).toFixed(2)}x floor; ${outPerIn.detect.toFixed(2)} output bytes per input byte; ${spread(rates.detect)}`,
+  });
   const fullRate = median(rates.full);
   const ratio = floor / fullRate;
-  record({ metric: 'full pipeline (dry-run)', value: fullRate, unit: 'events/s', target: 'within 3x of floor', met: ratio <= 3, note: `${ratio.toFixed(2)}x floor; ${outPerIn.full.toFixed(2)} output bytes per input byte; ${spread(rates.full)}` });
+  record({
+    metric: 'full pipeline (dry-run)',
+    value: fullRate,
+    unit: 'events/s',
+    target: 'within 3x of floor',
+    met: ratio <= 3,
+    note: `${ratio.toFixed(2)}x floor; ${outPerIn.full.toFixed(2)} output bytes per input byte; ${spread(rates.full)}`,
+  });
   record({ metric: 'output bytes per input byte, full pipeline', value: outPerIn.full, unit: 'bytes/byte', note: 'OCSF NDJSON out over Buildkite JSON in, findings and activities included' });
 
   record({ metric: 'one-time: loading the IPv4 enrichment tables', value: defaultIpEnricher().loadMs, unit: 'ms', note: 'once per process, before the timed runs' });
@@ -163,7 +188,9 @@ async function throughput(): Promise<void> {
   record({ metric: 'of which: normalization (validation + mapping)', value: b.normalizeUs / floorUs, unit: 'x floor', note: `${b.normalizeUs.toFixed(2)} µs/event` });
 
   const attack = await benchStages(config, 'full');
-  const attackLines = readFileSync(join(ROOT, 'test/fixtures/scenarios/attack.ndjson'), 'utf8').split('\n').filter((l) => l !== '');
+  const attackLines = readFileSync(join(ROOT, 'test/fixtures/scenarios/attack.ndjson'), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
   const lat: number[] = [];
   await runPipeline(attackLines, attack.stages, lat);
   await attack.close();
@@ -274,7 +301,14 @@ async function bundles(): Promise<void> {
 async function writesPerEvent(): Promise<void> {
   const { measureSpikeWrites } = await import('../lib/detections/bench.ts');
   const r = await measureSpikeWrites();
-  record({ metric: 'state writes per event, 10,000-event spike on one token', value: r.writesPerEvent, unit: 'writes/event', target: '< 0.05', met: r.writesPerEvent < 0.05, note: `${r.writes} writes, batch ${r.batchSize}` });
+  record({
+    metric: 'state writes per event, 10,000-event spike on one token',
+    value: r.writesPerEvent,
+    unit: 'writes/event',
+    target: '< 0.05',
+    met: r.writesPerEvent < 0.05,
+    note: `${r.writes} writes, batch ${r.batchSize}`,
+  });
 }
 
 function rss(): void {
@@ -292,7 +326,11 @@ function rss(): void {
     const dir = join(tmpdir(), `kitewatch-bench-state-${process.pid}`);
     rmSync(dir, { recursive: true, force: true });
     const t0 = performance.now();
-    const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, join(ROOT, 'bin/kitewatch.ts'), 'replay', f, '--out', '/dev/null', '--state', join(dir, 's.db'), '--quarantine', join(dir, 'q.ndjson')], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const r = spawnSync(
+      '/usr/bin/time',
+      ['-f', '%M', process.execPath, join(ROOT, 'bin/kitewatch.ts'), 'replay', f, '--out', '/dev/null', '--state', join(dir, 's.db'), '--quarantine', join(dir, 'q.ndjson')],
+      { encoding: 'utf8', maxBuffer: 1 << 26 },
+    );
     const seconds = (performance.now() - t0) / 1000;
     const lines = r.stderr.trim().split('\n');
     return { kb: Number(lines[lines.length - 1]), seconds, summary: lines.find((l) => l.startsWith('events=')) ?? r.stderr };
@@ -301,7 +339,14 @@ function rss(): void {
   const a = measure(small);
   record({ metric: `peak RSS replaying ${(RSS_EVENTS / 10).toLocaleString()} events`, value: a.kb / 1024, unit: 'MB', note: `${a.seconds.toFixed(1)} s; ${a.summary}` });
   const b = measure(file);
-  record({ metric: `peak RSS replaying ${RSS_EVENTS.toLocaleString()} events`, value: b.kb / 1024, unit: 'MB', target: 'flat', met: b.kb < a.kb * 1.5, note: `${b.seconds.toFixed(1)} s (${Math.round(RSS_EVENTS / b.seconds).toLocaleString()} events/s end to end); ${b.summary}` });
+  record({
+    metric: `peak RSS replaying ${RSS_EVENTS.toLocaleString()} events`,
+    value: b.kb / 1024,
+    unit: 'MB',
+    target: 'flat',
+    met: b.kb < a.kb * 1.5,
+    note: `${b.seconds.toFixed(1)} s (${Math.round(RSS_EVENTS / b.seconds).toLocaleString()} events/s end to end); ${b.summary}`,
+  });
 }
 
 /**
@@ -327,12 +372,24 @@ async function precision(): Promise<void> {
     unit: `of ${attacked.attacks.length}`,
     target: `${attacked.attacks.length}`,
     met: found === attacked.attacks.length,
-    note: `missed: ${attacked.attacks.filter((a) => a.found === undefined).map((a) => a.attack.name).join(', ') || 'none'}; ${attacked.findings.length} findings and ${attacked.updates} updates in the attacked month`,
+    note: `missed: ${
+      attacked.attacks
+        .filter((a) => a.found === undefined)
+        .map((a) => a.attack.name)
+        .join(', ') || 'none'
+    }; ${attacked.findings.length} findings and ${attacked.updates} updates in the attacked month`,
   });
   const db = new IpLocationDb();
   const m0 = process.memoryUsage().rss;
   db.preload();
-  record({ metric: 'IP data load (ASN + geo country IPv4, cloud ranges)', value: db.loadMs, unit: 'ms', note: `RSS +${((process.memoryUsage().rss - m0) / 2 ** 20).toFixed(0)} MB; cloud ranges as of ${Object.entries(db.cloudRegions.asOf).map(([p, d]) => `${p} ${d}`).join(', ')}` });
+  record({
+    metric: 'IP data load (ASN + geo country IPv4, cloud ranges)',
+    value: db.loadMs,
+    unit: 'ms',
+    note: `RSS +${((process.memoryUsage().rss - m0) / 2 ** 20).toFixed(0)} MB; cloud ranges as of ${Object.entries(db.cloudRegions.asOf)
+      .map(([p, d]) => `${p} ${d}`)
+      .join(', ')}`,
+  });
 }
 
 mkdirSync(RESULTS, { recursive: true });
@@ -346,6 +403,13 @@ if (!flags['throughput-only']) {
 }
 const result = { date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, events: EVENTS, rows };
 writeFileSync(join(RESULTS, 'bench.json'), `${JSON.stringify(result, null, 2)}\n`);
-const table = ['| metric | value | unit | target |', '|---|---:|---|---|', ...rows.map((r) => `| ${r.metric}${r.note ? ` (${r.note})` : ''} | ${r.value.toLocaleString('en-US', { maximumFractionDigits: 2 })} | ${r.unit} | ${r.target ? `${r.target}${r.met === undefined ? '' : r.met ? ' ✓' : ' ✗'}` : ''} |`)];
+const table = [
+  '| metric | value | unit | target |',
+  '|---|---:|---|---|',
+  ...rows.map(
+    (r) =>
+      `| ${r.metric}${r.note ? ` (${r.note})` : ''} | ${r.value.toLocaleString('en-US', { maximumFractionDigits: 2 })} | ${r.unit} | ${r.target ? `${r.target}${r.met === undefined ? '' : r.met ? ' ✓' : ' ✗'}` : ''} |`,
+  ),
+];
 process.stdout.write(`${table.join('\n')}\n`);
 process.stderr.write(`wrote bench/results/bench.json\n`);

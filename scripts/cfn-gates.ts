@@ -50,8 +50,5 @@ const templates = templatesIn(outdir);
 const lint = runCfnLint(templates);
 console.log(`cfn-lint: ${lint.ok ? 'clean' : `FAILED\n${lint.output}`}`);
 const checkov = runCheckov(templates);
-console.log(
-  `checkov: ${checkov.passed} passed, ${checkov.failed} failed, ${checkov.skipped} skipped (each skip has its reason in the template)` +
-    (checkov.ok ? '' : `\n${checkov.output}`),
-);
+console.log(`checkov: ${checkov.passed} passed, ${checkov.failed} failed, ${checkov.skipped} skipped (each skip has its reason in the template)` + (checkov.ok ? '' : `\n${checkov.output}`));
 if (!lint.ok || !checkov.ok || oversized > 0) process.exit(1);

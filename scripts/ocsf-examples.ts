@@ -70,7 +70,11 @@ export async function ocsfExamples(): Promise<OcsfExample[]> {
     { classUid: 6003, from: 'Job Finished (test/fixtures/buildkite/eventbridge/job-finished.json)', event: normalized(fixture('job-finished')) },
     { classUid: 3002, from: 'Agent Connected (agent-connected.json)', event: normalized(fixture('agent-connected')) },
     { classUid: 3001, from: 'Audit Event Logged: USER_TOTP_ACTIVATED', event: normalized(auditFixture('USER_TOTP_ACTIVATED', { type: 'TOTP', uuid: member })) },
-    { classUid: 3004, from: 'Audit Event Logged: API_ACCESS_TOKEN_CREATED', event: normalized(auditFixture('API_ACCESS_TOKEN_CREATED', { type: 'APIAccessToken', uuid: member, name: 'deploy bot' }, { scopes: ['read_builds', 'write_builds'] })) },
+    {
+      classUid: 3004,
+      from: 'Audit Event Logged: API_ACCESS_TOKEN_CREATED',
+      event: normalized(auditFixture('API_ACCESS_TOKEN_CREATED', { type: 'APIAccessToken', uuid: member, name: 'deploy bot' }, { scopes: ['read_builds', 'write_builds'] })),
+    },
     {
       classUid: 3005,
       from: 'Audit Event Logged: ORGANIZATION_MEMBER_UPDATED (a promotion to admin)',
@@ -79,7 +83,13 @@ export async function ocsfExamples(): Promise<OcsfExample[]> {
     {
       classUid: 3006,
       from: 'Audit Event Logged: TEAM_MEMBER_CREATED',
-      event: normalized(auditFixture('TEAM_MEMBER_CREATED', { type: 'TeamMember', uuid: member }, { role: 'MEMBER', team_uuid: '5e1b1a2c-7f3d-4c1e-9a55-0e4f1b2c3d4e', team_name: 'platform', user: { uuid: '6a2c3b4d-8e9f-4a1b-8c2d-3e4f5a6b7c8d', name: 'Eve' } })),
+      event: normalized(
+        auditFixture(
+          'TEAM_MEMBER_CREATED',
+          { type: 'TeamMember', uuid: member },
+          { role: 'MEMBER', team_uuid: '5e1b1a2c-7f3d-4c1e-9a55-0e4f1b2c3d4e', team_name: 'platform', user: { uuid: '6a2c3b4d-8e9f-4a1b-8c2d-3e4f5a6b7c8d', name: 'Eve' } },
+        ),
+      ),
     },
     finding,
     activity,

@@ -7,7 +7,12 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 type Json = Record<string, unknown>;
-interface Def { extends?: string; name?: string; uid?: number; attributes?: Record<string, unknown> }
+interface Def {
+  extends?: string;
+  name?: string;
+  uid?: number;
+  attributes?: Record<string, unknown>;
+}
 
 const root = process.argv[2];
 if (root === undefined) {

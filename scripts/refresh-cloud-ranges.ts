@@ -53,7 +53,11 @@ function add(out: Record<string, Set<string>>, region: string, cidr: string | un
 }
 
 const sorted = (m: Record<string, Set<string>>): Record<string, string[]> =>
-  Object.fromEntries(Object.keys(m).sort().map((k) => [k, [...(m[k] as Set<string>)].sort()]));
+  Object.fromEntries(
+    Object.keys(m)
+      .sort()
+      .map((k) => [k, [...(m[k] as Set<string>)].sort()]),
+  );
 
 export async function build(from?: string): Promise<Record<string, unknown>> {
   const aws = await load<Aws>('aws', 'aws-ip-ranges.json', from);

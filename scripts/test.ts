@@ -1,5 +1,5 @@
 // `npm test`: the whole suite, exactly what CI runs. Installs what tests need (Python tools
-// in .venv, idempotent), type-checks, lints (uncached: a type change elsewhere can change a
+// in .venv, idempotent), type-checks, lints and checks formatting (uncached: a type change elsewhere can change a
 // file's findings), then runs vitest. Exit code is the first failure's.
 import { spawnSync } from 'node:child_process';
 
@@ -14,4 +14,5 @@ function run(cmd: string, args: string[]): void {
 run('bash', ['scripts/setup-python.sh']);
 run('npx', ['tsc', '-p', 'tsconfig.json']);
 run('npx', ['eslint', '.']);
+run('npx', ['prettier', '--check', '--log-level', 'warn', '**/*.{ts,js}']);
 run('npx', ['vitest', 'run', ...process.argv.slice(2)]);

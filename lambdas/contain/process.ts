@@ -23,7 +23,6 @@ export class ContainRecordError extends Error {
   override readonly name = 'ContainRecordError';
 }
 
-
 export function createContainProcessor(deps: ContainProcessorDeps): {
   handleRecord(record: SQSRecord): Promise<number>;
   readonly processBatch: (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;

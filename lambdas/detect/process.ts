@@ -50,7 +50,6 @@ export interface DetectorDeps {
   readonly storeClock?: () => number;
 }
 
-
 export class InvalidRecordError extends Error {
   override readonly name = 'InvalidRecordError';
 }

@@ -33,7 +33,6 @@ export class PublishError extends Error {
   override readonly name = 'PublishError';
 }
 
-
 interface Pending {
   readonly entry: PutEventsRequestEntry;
   readonly size: number;
@@ -114,8 +113,7 @@ export function quarantineKey(body: string, at: Date): string {
 }
 
 type Classified =
-  | { readonly ok: true; readonly entry: PutEventsRequestEntry; readonly uid: string; readonly drift?: readonly DriftKind[] | undefined }
-  | { readonly ok: false; readonly record: QuarantineRecord };
+  { readonly ok: true; readonly entry: PutEventsRequestEntry; readonly uid: string; readonly drift?: readonly DriftKind[] | undefined } | { readonly ok: false; readonly record: QuarantineRecord };
 
 export type RecordOutcome = 'published' | 'quarantined';
 
@@ -209,7 +207,6 @@ export function createNormalizer(deps: NormalizerDeps): Normalizer {
 
   return {
     handleRecord,
-    processBatch: (event, context) =>
-      processPartialResponse(event, handleRecord, processor, context === undefined ? {} : { context }),
+    processBatch: (event, context) => processPartialResponse(event, handleRecord, processor, context === undefined ? {} : { context }),
   };
 }

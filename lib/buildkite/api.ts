@@ -90,11 +90,7 @@ export class BuildkiteApi {
     return res.status === 404 ? undefined : res.body;
   }
 
-  async createClusterToken(
-    org: string,
-    clusterId: string,
-    input: { description: string; expiresAt?: string; allowedIpAddresses?: string },
-  ): Promise<CreatedClusterAgentToken> {
+  async createClusterToken(org: string, clusterId: string, input: { description: string; expiresAt?: string; allowedIpAddresses?: string }): Promise<CreatedClusterAgentToken> {
     const path = apiPath`/v2/organizations/${org}/clusters/${clusterId}/tokens`;
     this.#record?.(`POST ${path}`);
     const body: Record<string, string> = { description: input.description };

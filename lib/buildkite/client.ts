@@ -205,7 +205,10 @@ export class BuildkiteClient {
       throw new BuildkiteApiError({ call, method: 'POST', path: `graphql ${call}`, status: res.status, apiMessage: 'answer is not JSON' }, { cause });
     }
     if (Array.isArray(parsed.errors) && parsed.errors.length > 0) {
-      throw new BuildkiteGraphqlError(call, parsed.errors.map((e) => (typeof e.message === 'string' ? e.message : 'unknown error')));
+      throw new BuildkiteGraphqlError(
+        call,
+        parsed.errors.map((e) => (typeof e.message === 'string' ? e.message : 'unknown error')),
+      );
     }
     if (parsed.data === undefined || parsed.data === null) throw new BuildkiteGraphqlError(call, ['answer has no data']);
     return parsed.data;

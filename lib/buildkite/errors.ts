@@ -30,10 +30,7 @@ export class BuildkiteApiError extends Error {
   /** Seconds until the rate-limit window resets (429 only). */
   readonly retryAfterSeconds: number | undefined;
 
-  constructor(
-    info: RequestInfo & { status: number; apiMessage?: string | undefined; retryAfterSeconds?: number | undefined; attempts?: number },
-    options?: ErrorOptions,
-  ) {
+  constructor(info: RequestInfo & { status: number; apiMessage?: string | undefined; retryAfterSeconds?: number | undefined; attempts?: number }, options?: ErrorOptions) {
     const api = info.apiMessage === undefined ? '' : `: ${clip(info.apiMessage)}`;
     const attempts = info.attempts !== undefined && info.attempts > 1 ? ` after ${info.attempts} attempts` : '';
     super(`Buildkite ${info.call} (${info.method} ${info.path}) failed with HTTP ${info.status}${api}${attempts}`, options);

@@ -101,12 +101,7 @@ export interface BackfillEnvironment {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-export async function runBackfill(
-  argv: readonly string[],
-  io: Io,
-  plugins: ReplayPlugins,
-  environment: BackfillEnvironment = { env: process.env, now: Date.now },
-): Promise<number> {
+export async function runBackfill(argv: readonly string[], io: Io, plugins: ReplayPlugins, environment: BackfillEnvironment = { env: process.env, now: Date.now }): Promise<number> {
   let opts: BackfillOptions | 'help';
   try {
     opts = parseBackfillArgs(argv, environment.env, environment.now());

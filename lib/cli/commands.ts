@@ -21,11 +21,4 @@ export const replayPlugins: ReplayPlugins = {
   createSink: (spec, opts) => createSink(spec, { spill: opts.spill, env: process.env, forwarding: opts.config.forwarding }),
 };
 
-export const COMMANDS: readonly Command[] = [
-  createReplayCommand(replayPlugins),
-  createBackfillCommand(replayPlugins),
-  detectionsCommand,
-  resendCommand,
-  demoCommand,
-  runbookCommand,
-];
+export const COMMANDS: readonly Command[] = [createReplayCommand(replayPlugins), createBackfillCommand(replayPlugins), detectionsCommand, resendCommand, demoCommand, runbookCommand];

@@ -98,7 +98,12 @@ class RecordingSink implements Sink {
 export async function runDemo(argv: readonly string[], io: Io): Promise<number> {
   let values;
   try {
-    values = parseArgs({ args: [...argv], strict: true, allowPositionals: false, options: { dir: { type: 'string', default: '.kitewatch/demo' }, help: { type: 'boolean', short: 'h', default: false } } }).values;
+    values = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: { dir: { type: 'string', default: '.kitewatch/demo' }, help: { type: 'boolean', short: 'h', default: false } },
+    }).values;
   } catch (error) {
     io.err(`kitewatch demo: ${(error as Error).message}`);
     return 2;
@@ -121,11 +126,7 @@ export async function runDemo(argv: readonly string[], io: Io): Promise<number> 
     rules: loadRules(),
     sinks: [sink],
     detect: createDetectStage(config, state),
-    contain: createContainStage(
-      { config, containment: 'dry-run', buildkiteApiUrl: DEFAULT_API_URL, buildkiteGraphqlUrl: DEFAULT_GRAPHQL_URL },
-      state,
-      { log: (line) => io.err(`kitewatch: ${line}`) },
-    ),
+    contain: createContainStage({ config, containment: 'dry-run', buildkiteApiUrl: DEFAULT_API_URL, buildkiteGraphqlUrl: DEFAULT_GRAPHQL_URL }, state, { log: (line) => io.err(`kitewatch: ${line}`) }),
     validate: true,
     quarantine: async (record) => quarantine.write(record),
   });
@@ -143,7 +144,9 @@ export async function runDemo(argv: readonly string[], io: Io): Promise<number> 
   io.out('');
   io.out(`Wrote ${join(dir, 'events.ndjson')} (OCSF NDJSON) and ${join(dir, 'report.html')} (open it in a browser).`);
   io.out('Next: `npx kitewatch replay <your EventBridge exports>`, `npx kitewatch detections list`, README "Deploy".');
-  io.err(`events=${pipeline.counts.events} normalized=${pipeline.counts.normalized} quarantined=${pipeline.counts.quarantined} findings=${pipeline.counts.findings} actions=${pipeline.counts.actions}`);
+  io.err(
+    `events=${pipeline.counts.events} normalized=${pipeline.counts.normalized} quarantined=${pipeline.counts.quarantined} findings=${pipeline.counts.findings} actions=${pipeline.counts.actions}`,
+  );
   return 0;
 }
 

@@ -38,7 +38,12 @@ function pad(s: string, n: number): string {
 
 function table(rows: readonly string[][]): string[] {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i] ?? 0))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 export function formatResults(results: readonly CaseResult[]): string[] {
@@ -125,7 +130,7 @@ async function ack(argv: readonly string[], io: Io): Promise<number> {
 
 export const detectionsCommand: Command = {
   name: 'detections',
-  summary: 'test | list | catalog | ack: run the detectors\' test cases, show the catalog, acknowledge a network',
+  summary: "test | list | catalog | ack: run the detectors' test cases, show the catalog, acknowledge a network",
   async run(argv, io) {
     const [sub, ...rest] = argv;
     if (sub === undefined || sub === '-h' || sub === '--help' || sub === 'help') {

@@ -15,7 +15,7 @@ export function version(): string {
 
 export function usage(commands: readonly Command[] = COMMANDS): string {
   const line = (name: string, summary: string) => `  kitewatch ${name.padEnd(29)}${summary}`;
-  return [HEADER, '', 'Usage:', ...commands.map((c) => line(c.name, c.summary)), line('help [COMMAND]', 'this text, or a command\'s options'), line('--version', 'the version'), '', FOOTER].join('\n');
+  return [HEADER, '', 'Usage:', ...commands.map((c) => line(c.name, c.summary)), line('help [COMMAND]', "this text, or a command's options"), line('--version', 'the version'), '', FOOTER].join('\n');
 }
 
 export async function main(argv: readonly string[], io: Io = processIo, commands: readonly Command[] = COMMANDS): Promise<number> {

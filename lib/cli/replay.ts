@@ -119,7 +119,10 @@ export function parseReplayArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     // Starting would only report every action failed: refuse, and say what is needed.
     throw new UsageError(`--containment enforce acts through the Buildkite API and needs ${TOKEN_ENV}; set it, or run with --containment dry-run`);
   }
-  for (const [flag, url] of [['--buildkite-api-url', v['buildkite-api-url']], ['--buildkite-graphql-url', v['buildkite-graphql-url']]] as const) {
+  for (const [flag, url] of [
+    ['--buildkite-api-url', v['buildkite-api-url']],
+    ['--buildkite-graphql-url', v['buildkite-graphql-url']],
+  ] as const) {
     if (!URL.canParse(url)) throw new UsageError(`${flag} is not a URL: ${url}`);
   }
   const maxLine = v['max-line-bytes'];
@@ -265,7 +268,9 @@ export async function replay(opts: ReplayOptions, io: Io, plugins: ReplayPlugins
   const delivered = reports.reduce((n, r) => n + r.delivered, 0);
   const spilled = reports.reduce((n, r) => n + r.spilled, 0);
   const remote = opts.sinks.some((s) => s.startsWith('splunk-hec:') || s.startsWith('http:') || s.startsWith('https:'));
-  const prefix = Object.entries(source?.summaryPrefix?.() ?? {}).map(([k, n]) => `${k}=${n} `).join('');
+  const prefix = Object.entries(source?.summaryPrefix?.() ?? {})
+    .map(([k, n]) => `${k}=${n} `)
+    .join('');
   io.err(prefix + summaryLine(pipeline.counts, remote ? { delivered, spilled } : {}));
   if (pipeline.counts.quarantined > 0) io.err(`kitewatch: ${pipeline.counts.quarantined} input(s) quarantined with reasons in ${opts.quarantine}`);
   if (pipeline.driftedEvents > 0) {

@@ -123,7 +123,10 @@ export function createRunbookCommand(deps: RunbookCommandDeps = {}): Command {
         if (arnRegion !== undefined && v.region !== undefined && v.region !== arnRegion) {
           throw new UsageError(`--region ${v.region} does not match the region of --function-name (${arnRegion})`);
         }
-        for (const [flag, url] of [['--buildkite-api-url', v['buildkite-api-url']], ['--buildkite-graphql-url', v['buildkite-graphql-url']]] as const) {
+        for (const [flag, url] of [
+          ['--buildkite-api-url', v['buildkite-api-url']],
+          ['--buildkite-graphql-url', v['buildkite-graphql-url']],
+        ] as const) {
           if (!URL.canParse(url)) throw new UsageError(`${flag} is not a URL: ${url}`);
         }
         let text: string;

@@ -12,4 +12,3 @@ export function describeIssues(error: { issues: ReadonlyArray<import('zod').core
     })
     .join('; ');
 }
-

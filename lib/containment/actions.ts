@@ -61,9 +61,8 @@ export const ACTIONS: Readonly<Record<ActionId, ActionSpec>> = {
     whenToUse:
       'An agent token is used from an unexpected network, in an unusual burst, or is known to be leaked. Revoke it, then stop the agents that connected with it (revoking does not disconnect them).',
     changes:
-      'Cluster tokens: finds the token\'s cluster (`GET /v2/organizations/{org}/clusters`, then `GET .../clusters/{cluster_id}/tokens`) and `DELETE .../clusters/{cluster_id}/tokens/{id}`. Legacy unclustered tokens: GraphQL `agentTokenRevoke` with a reason. A token already gone (404, not found, already revoked) counts as done. No new agent can register with the token; connected agents keep running.',
-    undo:
-      'A revoked token cannot be restored. Create a new token for the cluster (Agents > cluster > Agent Tokens > New Token, or `POST .../clusters/{cluster_id}/tokens`), store it where your agents read it (for Secrets Manager, `rotate-secret` on the secret that holds it does this), and restart the agents.',
+      "Cluster tokens: finds the token's cluster (`GET /v2/organizations/{org}/clusters`, then `GET .../clusters/{cluster_id}/tokens`) and `DELETE .../clusters/{cluster_id}/tokens/{id}`. Legacy unclustered tokens: GraphQL `agentTokenRevoke` with a reason. A token already gone (404, not found, already revoked) counts as done. No new agent can register with the token; connected agents keep running.",
+    undo: 'A revoked token cannot be restored. Create a new token for the cluster (Agents > cluster > Agent Tokens > New Token, or `POST .../clusters/{cluster_id}/tokens`), store it where your agents read it (for Secrets Manager, `rotate-secret` on the secret that holds it does this), and restart the agents.',
     permissions: 'Buildkite API token scopes `read_clusters`, `write_clusters`; GraphQL access for legacy tokens.',
   },
   'stop-agent': {
@@ -73,12 +72,10 @@ export const ACTIONS: Readonly<Record<ActionId, ActionSpec>> = {
     d3fend: { tactic: 'Evict', technique: { uid: 'D3-PT', name: 'Process Termination' } },
     dedupe: 'target',
     automatic: true,
-    whenToUse:
-      'An agent connected with a compromised token from an unexpected network or in a suspicious burst, and is still connected. Revoke the token first so the agent cannot come back.',
+    whenToUse: 'An agent connected with a compromised token from an unexpected network or in a suspicious burst, and is still connected. Revoke the token first so the agent cannot come back.',
     changes:
       '`PUT /v2/organizations/{org}/agents/{id}/stop` with `{"force": true}`: the agent stops accepting jobs and shuts down; a running job and its build are canceled. An agent no longer connected (400) or gone (404) counts as done.',
-    undo:
-      'Start the agent again on its host (with a new token if the old one was revoked). Rebuild the canceled build from the Buildkite UI or `POST .../builds/{number}/rebuild`.',
+    undo: 'Start the agent again on its host (with a new token if the old one was revoked). Rebuild the canceled build from the Buildkite UI or `POST .../builds/{number}/rebuild`.',
     permissions: 'Buildkite API token scope `write_agents` of an admin user (or a user with the Stop Agents permission).',
   },
   'rotate-secret': {
@@ -92,8 +89,7 @@ export const ACTIONS: Readonly<Record<ActionId, ActionSpec>> = {
       'A Buildkite secret was read by an unexpected pipeline, job or actor, and the credential behind it lives in AWS Secrets Manager (mapped in `containment.secretMappings` or tagged `kitewatch:buildkite-uid` / `kitewatch:buildkite-name`).',
     changes:
       'Where the secret has rotation configured: `RotateSecret` (its rotation Lambda does the work). Otherwise the four-step protocol in process: a new version staged AWSPENDING (`createSecret`), set, tested, then promoted to AWSCURRENT (`finishSecret`). A secret tagged `kitewatch:rotation=buildkite-agent-token` gets a new cluster agent token, and the old token is revoked only after the new one is current; others get a random value (or a random value in the JSON key named by `kitewatch:rotation-json-key`).',
-    undo:
-      'The previous value stays available as the AWSPREVIOUS version: `aws secretsmanager update-secret-version-stage --secret-id ID --version-stage AWSCURRENT --move-to-version-id <AWSPREVIOUS id> --remove-from-version-id <AWSCURRENT id>`. A revoked agent token cannot be restored; keep the new one.',
+    undo: 'The previous value stays available as the AWSPREVIOUS version: `aws secretsmanager update-secret-version-stage --secret-id ID --version-stage AWSCURRENT --move-to-version-id <AWSPREVIOUS id> --remove-from-version-id <AWSCURRENT id>`. A revoked agent token cannot be restored; keep the new one.',
     permissions:
       'IAM on the secret: `secretsmanager:DescribeSecret`, `GetSecretValue`, `PutSecretValue`, `UpdateSecretVersionStage`, `RotateSecret`, `GetRandomPassword`, `ListSecrets` (tag lookup); Buildkite `read_clusters`, `write_clusters` for agent token secrets.',
   },
@@ -108,8 +104,7 @@ export const ACTIONS: Readonly<Record<ActionId, ActionSpec>> = {
       'A job that assumed an AWS role through Buildkite OIDC (AssumeRoleWithWebIdentity) is suspected of misuse, or its OIDC token leaked: temporary credentials stay valid until they expire unless denied.',
     changes:
       'Puts the inline policy `KitewatchRevokeOlderSessions` on the role: Deny `*` on `*` when `aws:TokenIssueTime` is before now. Credentials issued before that instant stop working at once; jobs that assume the role again get fresh, working credentials.',
-    undo:
-      'Delete the inline policy: `aws iam delete-role-policy --role-name ROLE --policy-name KitewatchRevokeOlderSessions` (after the old sessions have expired, it no longer matters).',
+    undo: 'Delete the inline policy: `aws iam delete-role-policy --role-name ROLE --policy-name KitewatchRevokeOlderSessions` (after the old sessions have expired, it no longer matters).',
     permissions: 'IAM `iam:PutRolePolicy` on the listed roles (configured in containment.oidcRoles), nothing else: the report is built from the call it made.',
   },
   'pause-queue': {
@@ -119,10 +114,8 @@ export const ACTIONS: Readonly<Record<ActionId, ActionSpec>> = {
     d3fend: { tactic: 'Isolate', technique: { uid: 'D3-EI', name: 'Execution Isolation' } },
     dedupe: 'finding',
     automatic: true,
-    whenToUse:
-      'Jobs on a queue must not run while you investigate (its agents or the secrets they can read are suspected), without stopping the agents.',
-    changes:
-      '`POST /v2/organizations/{org}/clusters/{cluster_id}/queues/{id}/pause_dispatch` with a `dispatch_paused_note`: no new job is dispatched to the queue\'s agents; running jobs finish.',
+    whenToUse: 'Jobs on a queue must not run while you investigate (its agents or the secrets they can read are suspected), without stopping the agents.',
+    changes: "`POST /v2/organizations/{org}/clusters/{cluster_id}/queues/{id}/pause_dispatch` with a `dispatch_paused_note`: no new job is dispatched to the queue's agents; running jobs finish.",
     undo: 'Resume dispatch: `POST .../queues/{id}/resume_dispatch` (or Agents > cluster > queue > Resume).',
     permissions: 'Buildkite API token scope `write_clusters`.',
   },
@@ -148,8 +141,7 @@ export const ACTIONS: Readonly<Record<ActionId, ActionSpec>> = {
     dedupe: 'finding',
     automatic: true,
     whenToUse: 'A pipeline was tampered with (steps, repository, secrets access) and must not build until reviewed.',
-    changes:
-      '`POST /v2/organizations/{org}/pipelines/{slug}/archive`: the pipeline becomes read-only and hidden; no build can start. Builds, logs and artifacts are kept.',
+    changes: '`POST /v2/organizations/{org}/pipelines/{slug}/archive`: the pipeline becomes read-only and hidden; no build can start. Builds, logs and artifacts are kept.',
     undo: 'Unarchive it: `POST .../pipelines/{slug}/unarchive` (or the pipeline settings page).',
     permissions: 'Buildkite API token scope `write_pipelines`.',
   },
@@ -160,8 +152,7 @@ export const ACTIONS: Readonly<Record<ActionId, ActionSpec>> = {
     d3fend: { tactic: 'Evict', technique: { uid: 'D3-AL', name: 'Account Locking' } },
     dedupe: 'target',
     automatic: true,
-    whenToUse:
-      'Organization admin rights were granted to a member or an invitation outside IaC (privilege-grant) and the grantor or the grantee is not trusted.',
+    whenToUse: 'Organization admin rights were granted to a member or an invitation outside IaC (privilege-grant) and the grantor or the grantee is not trusted.',
     changes:
       'Membership: GraphQL `organizationMember(slug: "org/uuid")`, then `organizationMemberUpdate` with role MEMBER (a member already MEMBER counts as done). Invitation: `organizationInvitation(slug)`, then `organizationInvitationRevoke` while it is PENDING (ACCEPTED, EXPIRED or REVOKED counts as done or not applicable). Team maintainer grants are not revoked: the schema has no lookup of a team membership by its uuid; change the role in the team\'s settings.',
     undo: 'Grant the role again: `organizationMemberUpdate` with role ADMIN (Organization Settings > Users), or invite the person again.',
@@ -174,10 +165,9 @@ export const ACTIONS: Readonly<Record<ActionId, ActionSpec>> = {
     d3fend: { tactic: 'Evict', technique: { uid: 'D3-AL', name: 'Account Locking' } },
     dedupe: 'target',
     automatic: true,
-    whenToUse:
-      'A user account looks taken over (account-takeover): Buildkite has no suspend, so removing the membership is how the account loses access to the organization at once.',
+    whenToUse: 'A user account looks taken over (account-takeover): Buildkite has no suspend, so removing the membership is how the account loses access to the organization at once.',
     changes:
-      'GraphQL `organization(slug).members` paged until the membership of the user uuid is found (a membership target is looked up directly with `organizationMember`), then `organizationMemberDelete`. A user who is no longer a member counts as done. The user\'s API tokens lose access to the organization with the membership.',
+      "GraphQL `organization(slug).members` paged until the membership of the user uuid is found (a membership target is looked up directly with `organizationMember`), then `organizationMemberDelete`. A user who is no longer a member counts as done. The user's API tokens lose access to the organization with the membership.",
     undo: 'Invite the person again once they have recovered the account (Organization Settings > Users > Invite); team memberships and roles must be restored by hand or by IaC.',
     permissions: 'Buildkite API token of an organization admin with GraphQL access.',
   },

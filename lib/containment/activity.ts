@@ -32,19 +32,7 @@ export interface Target {
 }
 
 /** A stable outcome code: part of `metadata.uid`, while `status_detail` may carry free text. */
-export type OutcomeCode =
-  | 'done'
-  | 'already-gone'
-  | 'already-done'
-  | 'dry-run'
-  | 'protected'
-  | 'pending-approval'
-  | 'in-progress'
-  | 'not-applicable'
-  | 'failed'
-  | 'approved'
-  | 'denied'
-  | 'expired';
+export type OutcomeCode = 'done' | 'already-gone' | 'already-done' | 'dry-run' | 'protected' | 'pending-approval' | 'in-progress' | 'not-applicable' | 'failed' | 'approved' | 'denied' | 'expired';
 
 export interface Outcome {
   readonly code: OutcomeCode;
@@ -110,9 +98,7 @@ export function buildActivity(action: ActionId, target: Target, outcome: Outcome
       log_provider: 'Kitewatch',
       labels: [ctx.mode, ctx.origin],
     }),
-    countermeasures: [
-      compact({ d3f_tactic: { name: spec.d3fend.tactic }, d3f_technique: technique === undefined ? undefined : { uid: technique.uid, name: technique.name } }),
-    ],
+    countermeasures: [compact({ d3f_tactic: { name: spec.d3fend.tactic }, d3f_technique: technique === undefined ? undefined : { uid: technique.uid, name: technique.name } })],
     remediation: { desc: `${spec.title}. ${spec.changes} Undo: ${spec.undo}` },
     observables,
     unmapped: {

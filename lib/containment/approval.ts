@@ -122,10 +122,11 @@ export interface Decision {
 export async function sendDecision(sfn: SfnPort, d: Decision, now: Date): Promise<void> {
   const { SendTaskFailureCommand, SendTaskSuccessCommand } = await sfnSdk();
   if (d.decision === 'approve') {
-    const output = { approval: { responder: d.responder, decidedAt: now.toISOString(), ...(d.reason !== undefined ? { reason: d.reason } : {}), ...(d.approvalId !== undefined ? { approvalId: d.approvalId } : {}) } };
+    const output = {
+      approval: { responder: d.responder, decidedAt: now.toISOString(), ...(d.reason !== undefined ? { reason: d.reason } : {}), ...(d.approvalId !== undefined ? { approvalId: d.approvalId } : {}) },
+    };
     await sfn.send(new SendTaskSuccessCommand({ taskToken: d.taskToken, output: JSON.stringify(output) }));
   } else {
     await sfn.send(new SendTaskFailureCommand({ taskToken: d.taskToken, error: DENIED_ERROR, cause: `denied by ${d.responder}${d.reason !== undefined ? `: ${d.reason}` : ''}`.slice(0, 32_000) }));
   }
 }
-

@@ -23,16 +23,12 @@ const nonEmpty = () => z.string().check(z.minLength(1));
 
 export const PolicyRule = z
   .strictObject({
-    detector: nonEmpty().check(z.describe('Detector id, as in the finding\'s `finding_info.analytic.uid` (e.g. `unusual-ip`).')),
-    minSeverity: z
-      ._default(z.enum(SEVERITY_NAMES), 'low')
-      .check(z.describe('Lowest finding severity the rule applies to (OCSF severity: informational, low, medium, high, critical).')),
+    detector: nonEmpty().check(z.describe("Detector id, as in the finding's `finding_info.analytic.uid` (e.g. `unusual-ip`).")),
+    minSeverity: z._default(z.enum(SEVERITY_NAMES), 'low').check(z.describe('Lowest finding severity the rule applies to (OCSF severity: informational, low, medium, high, critical).')),
     targetTypes: z
       .optional(z.array(z.enum(ENTITY_TYPES)).check(z.minLength(1)))
       .check(z.describe("Apply only when the finding's target resource has one of these types (e.g. `AgentToken`, `ClusterToken`). Absent: any target.")),
-    actions: z
-      ._default(z.array(ActionIdSchema), [])
-      .check(z.describe('Actions, in order, for the finding\'s entities. Empty: notify only (the finding still goes to the SIEM).')),
+    actions: z._default(z.array(ActionIdSchema), []).check(z.describe("Actions, in order, for the finding's entities. Empty: notify only (the finding still goes to the SIEM).")),
   })
   .check(
     z.superRefine((rule, ctx) => {
@@ -82,9 +78,7 @@ export const ProtectedEntity = z
     cluster: z
       .optional(z.string().check(z.regex(UUID_PATTERN, 'must be a cluster UUID')))
       .check(z.describe('Agents only: protect every agent Buildkite placed in this cluster (looked up from Buildkite before acting, never from what the agent reports).')),
-    queue: z
-      .optional(nonEmpty())
-      .check(z.describe('Agents only: protect every agent Buildkite placed in this queue: its UUID, or its key together with `cluster`.')),
+    queue: z.optional(nonEmpty()).check(z.describe('Agents only: protect every agent Buildkite placed in this queue: its UUID, or its key together with `cluster`.')),
     reason: z.optional(z.string()).check(z.describe('Why it is protected; shown in the skipped Remediation Activity.')),
   })
   .check(
@@ -109,8 +103,7 @@ export const ProtectedEntity = z
   );
 export type ProtectedEntity = z.infer<typeof ProtectedEntity>;
 
-const perHour = (n: number, what: string) =>
-  z._default(z.int().check(z.gte(0)), n).check(z.describe(`Most ${what} per hour; past it, further ones wait for approval. 0: always wait.`));
+const perHour = (n: number, what: string) => z._default(z.int().check(z.gte(0)), n).check(z.describe(`Most ${what} per hour; past it, further ones wait for approval. 0: always wait.`));
 
 export const BlastRadiusConfig = z
   .prefault(
@@ -137,20 +130,26 @@ export const SecretMapping = z.strictObject({
       uid: z.optional(nonEmpty()).check(z.describe('Its uuid.')),
       name: z
         .optional(nonEmpty())
-        .check(z.describe('For a Buildkite secret only: its key (fixed by the cluster maintainer who made it). Other entities go by uid: a user renamed "deploy-bot" must not get deploy-bot\'s credential rotated.')),
+        .check(
+          z.describe(
+            'For a Buildkite secret only: its key (fixed by the cluster maintainer who made it). Other entities go by uid: a user renamed "deploy-bot" must not get deploy-bot\'s credential rotated.',
+          ),
+        ),
     })
     .check(
       z.refine((b) => b.uid !== undefined || b.name !== undefined, { message: 'needs a uid or a name' }),
       z.superRefine((b, ctx) => {
         if (b.name !== undefined && b.type !== 'Secret') {
-          ctx.addIssue({ code: 'custom', path: ['name'], message: `${/^[AEIOU]/.test(b.type) ? 'an' : 'a'} ${b.type} is matched by its uid only: its name is chosen by whoever controls it (a user can rename themself after the identity whose credential this maps)` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['name'],
+            message: `${/^[AEIOU]/.test(b.type) ? 'an' : 'a'} ${b.type} is matched by its uid only: its name is chosen by whoever controls it (a user can rename themself after the identity whose credential this maps)`,
+          });
         }
       }),
       z.describe('The Buildkite entity a finding names.'),
     ),
-  secretsManager: z
-    .array(nonEmpty())
-    .check(z.minLength(1), z.describe('ARNs or names of the Secrets Manager secrets that hold the same credential.')),
+  secretsManager: z.array(nonEmpty()).check(z.minLength(1), z.describe('ARNs or names of the Secrets Manager secrets that hold the same credential.')),
   rotation: z
     ._default(z.enum(['auto', 'random', 'buildkite-agent-token']), 'auto')
     .check(z.describe('How to make the new value when the secret has no rotation Lambda: `auto` reads the `kitewatch:rotation` tag (default random).')),
@@ -161,11 +160,7 @@ export type SecretMapping = z.infer<typeof SecretMapping>;
 export const OidcRole = z.strictObject({
   role: nonEmpty().check(z.describe('IAM role name or ARN assumed by Buildkite jobs through OIDC (AssumeRoleWithWebIdentity).')),
   pipelines: z
-    .optional(
-      z
-        .array(z.string().check(z.refine((v) => UUID_PATTERN.test(v) || SLUG_PATTERN.test(v), { message: 'must be a pipeline UUID or slug' })))
-        .check(z.minLength(1)),
-    )
+    .optional(z.array(z.string().check(z.refine((v) => UUID_PATTERN.test(v) || SLUG_PATTERN.test(v), { message: 'must be a pipeline UUID or slug' }))).check(z.minLength(1)))
     .check(
       z.describe(
         "Pipelines whose jobs assume it, by uuid or by slug (the OIDC token's `pipeline_slug` claim). A finding's pipeline selects the role by its uuid, or by the slug Buildkite reports for that uuid (enforce mode), never by the name in the event. Absent: any finding of the policy rule.",
@@ -178,19 +173,15 @@ export const ApprovalConfig = z.prefault(
   z.strictObject({
     required: z
       ._default(z.array(ActionIdSchema), ['revoke-role-sessions', 'pause-queue', 'archive-pipeline', 'revoke-grant', 'remove-member', 'cancel-job'])
-      .check(z.describe('High-impact actions that always wait for a responder\'s approval when scheduled automatically.')),
-    deadlineMinutes: z
-      ._default(z.int().check(z.gte(5), z.lte(7 * 24 * 60)), 60)
-      .check(z.describe('How long an approval request waits; past it the action is not run.')),
+      .check(z.describe("High-impact actions that always wait for a responder's approval when scheduled automatically.")),
+    deadlineMinutes: z._default(z.int().check(z.gte(5), z.lte(7 * 24 * 60)), 60).check(z.describe('How long an approval request waits; past it the action is not run.')),
   }),
   {},
 );
 
 export const ContainmentConfig = z.prefault(
   z.strictObject({
-    mode: z
-      ._default(z.enum(['off', 'dry-run', 'enforce']), 'dry-run')
-      .check(z.describe('off: no actions; dry-run: report what would be done; enforce: act.')),
+    mode: z._default(z.enum(['off', 'dry-run', 'enforce']), 'dry-run').check(z.describe('off: no actions; dry-run: report what would be done; enforce: act.')),
     policy: z
       ._default(z.array(PolicyRule), () => DEFAULT_POLICY.map((r) => PolicyRule.parse(r)))
       .check(
@@ -206,12 +197,8 @@ export const ContainmentConfig = z.prefault(
     secretMappings: z
       ._default(z.array(SecretMapping), [])
       .check(z.describe('Buildkite entity -> Secrets Manager secrets, for rotate-secret. Secrets tagged `kitewatch:buildkite-uid` or `kitewatch:buildkite-name` are found too.')),
-    secretTagLookup: z
-      ._default(z.boolean(), true)
-      .check(z.describe('Also find Secrets Manager secrets by their `kitewatch:buildkite-uid` / `kitewatch:buildkite-name` tags (ListSecrets).')),
-    oidcRoles: z
-      ._default(z.array(OidcRole), [])
-      .check(z.describe('AWS roles assumed by Buildkite jobs through OIDC, for revoke-role-sessions.')),
+    secretTagLookup: z._default(z.boolean(), true).check(z.describe('Also find Secrets Manager secrets by their `kitewatch:buildkite-uid` / `kitewatch:buildkite-name` tags (ListSecrets).')),
+    oidcRoles: z._default(z.array(OidcRole), []).check(z.describe('AWS roles assumed by Buildkite jobs through OIDC, for revoke-role-sessions.')),
     accounts: z
       ._default(z.array(TargetAccount), [])
       .check(
@@ -219,9 +206,7 @@ export const ContainmentConfig = z.prefault(
           "Other AWS accounts holding targets: rotate-secret and revoke-role-sessions act on a secret or role whose ARN names one of them by assuming that account's containment role (STS, external id, session tags naming the finding).",
         ),
       ),
-    retentionDays: z
-      ._default(z.int().check(z.gte(1), z.lte(400)), 30)
-      .check(z.describe('How long completed actions are remembered, so a redelivered or replayed finding does not repeat them.')),
+    retentionDays: z._default(z.int().check(z.gte(1), z.lte(400)), 30).check(z.describe('How long completed actions are remembered, so a redelivered or replayed finding does not repeat them.')),
   }),
   {},
 );

@@ -199,13 +199,23 @@ export class ContainmentEngine {
       if (secret.type !== 'Secret') return [];
       const outcome =
         this.#deps.mode === 'dry-run' && this.#deps.config.secretTagLookup
-          ? OUTCOME.other('dry-run', 'dry-run', `Would rotate the Secrets Manager secrets tagged kitewatch:buildkite-uid=${secret.uid}${secret.name ? ` or kitewatch:buildkite-name=${secret.name}` : ''} (tags are looked up only in enforce mode; none is mapped in containment.secretMappings)`)
-          : OUTCOME.other('not-applicable', 'skipped: no Secrets Manager secret mapped', `No Secrets Manager secret is mapped to Buildkite secret ${secret.name ?? secret.uid}: rotate it by hand, and map it (containment.secretMappings or the kitewatch:buildkite-uid / kitewatch:buildkite-name tags)`);
+          ? OUTCOME.other(
+              'dry-run',
+              'dry-run',
+              `Would rotate the Secrets Manager secrets tagged kitewatch:buildkite-uid=${secret.uid}${secret.name ? ` or kitewatch:buildkite-name=${secret.name}` : ''} (tags are looked up only in enforce mode; none is mapped in containment.secretMappings)`,
+            )
+          : OUTCOME.other(
+              'not-applicable',
+              'skipped: no Secrets Manager secret mapped',
+              `No Secrets Manager secret is mapped to Buildkite secret ${secret.name ?? secret.uid}: rotate it by hand, and map it (containment.secretMappings or the kitewatch:buildkite-uid / kitewatch:buildkite-name tags)`,
+            );
       return [buildActivity('rotate-secret', secret, outcome, ctx)];
     }
     const out: OcsfEvent[] = [];
     for (const m of mapped) {
-      out.push(await this.#step(finding, 'rotate-secret', m.target, { rotation: m.rotation, ...(m.jsonKey !== undefined ? { jsonKey: m.jsonKey } : {}), source: secret, facts: { mapped_via: m.via } }));
+      out.push(
+        await this.#step(finding, 'rotate-secret', m.target, { rotation: m.rotation, ...(m.jsonKey !== undefined ? { jsonKey: m.jsonKey } : {}), source: secret, facts: { mapped_via: m.via } }),
+      );
     }
     return out;
   }
@@ -258,7 +268,11 @@ export class ContainmentEngine {
       const rec = existing.value;
       if (rec.status !== 'running' && rec.findingUid === finding.uid && rec.event !== undefined) return rec.event;
       if (rec.status === 'done') {
-        return emit(OUTCOME.other('already-done', 'already done', `${ACTIONS[action].title}: already done for ${describe(target)} (finding ${rec.findingUid}); nothing called`, { facts: { done_for_finding: rec.findingUid } }));
+        return emit(
+          OUTCOME.other('already-done', 'already done', `${ACTIONS[action].title}: already done for ${describe(target)} (finding ${rec.findingUid}); nothing called`, {
+            facts: { done_for_finding: rec.findingUid },
+          }),
+        );
       }
       if (rec.status === 'pending-approval') {
         return emit(OUTCOME.other('pending-approval', 'pending approval: already requested', `${ACTIONS[action].title} on ${describe(target)} already waits for approval (finding ${rec.findingUid})`));
@@ -334,7 +348,11 @@ export class ContainmentEngine {
       }),
     );
     if (this.#deps.approvals !== undefined) {
-      const expired = emit(OUTCOME.other('expired', 'expired: approval deadline passed', `${ACTIONS[action].title} on ${describe(target)} was not approved before ${deadline}; not done`, { facts: { approval_id: approvalId } }));
+      const expired = emit(
+        OUTCOME.other('expired', 'expired: approval deadline passed', `${ACTIONS[action].title} on ${describe(target)} was not approved before ${deadline}; not done`, {
+          facts: { approval_id: approvalId },
+        }),
+      );
       try {
         await this.#deps.approvals.request({
           approvalId,

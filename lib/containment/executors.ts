@@ -81,7 +81,19 @@ function describeError(error: unknown): string {
 }
 
 /** Job states in which nothing runs any more (JobStates in data/buildkite/schema.graphql). */
-const FINISHED_JOB_STATES: ReadonlySet<string> = new Set(['FINISHED', 'CANCELED', 'CANCELING', 'EXPIRED', 'TIMED_OUT', 'TIMING_OUT', 'SKIPPED', 'BROKEN', 'BLOCKED_FAILED', 'UNBLOCKED_FAILED', 'WAITING_FAILED']);
+const FINISHED_JOB_STATES: ReadonlySet<string> = new Set([
+  'FINISHED',
+  'CANCELED',
+  'CANCELING',
+  'EXPIRED',
+  'TIMED_OUT',
+  'TIMING_OUT',
+  'SKIPPED',
+  'BROKEN',
+  'BLOCKED_FAILED',
+  'UNBLOCKED_FAILED',
+  'WAITING_FAILED',
+]);
 
 /** Something the action needs is unknown (no org slug, no cluster id): a clear failure, no call. */
 class PreconditionError extends Error {
@@ -128,7 +140,9 @@ function previewInOwnAccount(req: ExecuteRequest): Outcome {
     case 'revoke-agent-token': {
       const cluster = t.attrs?.['cluster_id'];
       calls = [
-        ...(cluster === undefined ? [`GET /v2/organizations/${org}/clusters`, `GET /v2/organizations/${org}/clusters/{cluster_id}/tokens`] : [`GET /v2/organizations/${org}/clusters/${cluster}/tokens`]),
+        ...(cluster === undefined
+          ? [`GET /v2/organizations/${org}/clusters`, `GET /v2/organizations/${org}/clusters/{cluster_id}/tokens`]
+          : [`GET /v2/organizations/${org}/clusters/${cluster}/tokens`]),
         `DELETE /v2/organizations/${org}/clusters/{cluster_id}/tokens/${t.uid}`,
         'graphql KitewatchRevokeAgentToken (only if the token is a legacy unclustered one)',
       ];
@@ -156,10 +170,7 @@ function previewInOwnAccount(req: ExecuteRequest): Outcome {
       would = `would cancel build ${label(t)}`;
       break;
     case 'archive-pipeline':
-      calls = [
-        ...(t.attrs?.['slug'] === undefined ? ['graphql KitewatchPipelineByUuid'] : []),
-        `POST /v2/organizations/${org}/pipelines/${t.attrs?.['slug'] ?? '{slug}'}/archive`,
-      ];
+      calls = [...(t.attrs?.['slug'] === undefined ? ['graphql KitewatchPipelineByUuid'] : []), `POST /v2/organizations/${org}/pipelines/${t.attrs?.['slug'] ?? '{slug}'}/archive`];
       would = `would archive pipeline ${label(t)}`;
       break;
     case 'revoke-grant':
@@ -259,7 +270,7 @@ async function run(req: ExecuteRequest, deps: ExecutionDeps, record: (c: string)
       const result = await api.stopAgent(org, t.uid, req.force ?? true);
       if (result === 'gone') return OUTCOME.alreadyGone('already gone (404)', `Agent ${label(t)} no longer exists`);
       if (result === 'not-connected') return OUTCOME.alreadyGone('already disconnected (400)', `Agent ${label(t)} is not connected: nothing to stop`);
-      return OUTCOME.done(`Stopped agent ${label(t)}${req.force ?? true ? ' (force: its running job was canceled)' : ''}`);
+      return OUTCOME.done(`Stopped agent ${label(t)}${(req.force ?? true) ? ' (force: its running job was canceled)' : ''}`);
     }
     case 'rotate-secret': {
       const where = await accountOf(req, deps, record);
@@ -304,7 +315,7 @@ async function run(req: ExecuteRequest, deps: ExecutionDeps, record: (c: string)
     case 'pause-queue': {
       const api = buildkiteApi(deps, record);
       const org = need(t.org, 'the organization slug is unknown');
-      const clusterId = need(t.attrs?.['cluster_id'], 'the queue\'s cluster id is unknown (data.cluster_id)');
+      const clusterId = need(t.attrs?.['cluster_id'], "the queue's cluster id is unknown (data.cluster_id)");
       const result = await api.pauseQueueDispatch(org, String(clusterId), t.uid, req.reason);
       if (result === 'gone') return OUTCOME.alreadyGone('already gone (404)', `Queue ${label(t)} no longer exists`);
       if (typeof result === 'object') {
@@ -316,7 +327,7 @@ async function run(req: ExecuteRequest, deps: ExecutionDeps, record: (c: string)
     case 'cancel-build': {
       const api = buildkiteApi(deps, record);
       const org = need(t.org, 'the organization slug is unknown');
-      const pipeline = String(need(t.attrs?.['pipeline'], 'the build\'s pipeline is unknown'));
+      const pipeline = String(need(t.attrs?.['pipeline'], "the build's pipeline is unknown"));
       const number = Number(need(t.attrs?.['number'], 'the build number is unknown'));
       const result = await api.cancelBuild(org, pipeline, number);
       if (result === 'gone') return OUTCOME.alreadyGone('already gone (404)', `Build ${pipeline}#${number} does not exist`);
@@ -342,9 +353,14 @@ async function run(req: ExecuteRequest, deps: ExecutionDeps, record: (c: string)
       if (t.type === 'OrganizationInvitation') {
         const invitation = await api.findOrganizationInvitation(org, uuid);
         if (invitation === undefined) return OUTCOME.alreadyGone('already gone (not found)', `Invitation ${label(t)} does not exist`);
-        if (invitation.state === 'REVOKED' || invitation.state === 'EXPIRED') return OUTCOME.alreadyGone(`already ${invitation.state.toLowerCase()}`, `Invitation ${label(t)} is already ${invitation.state.toLowerCase()}`);
+        if (invitation.state === 'REVOKED' || invitation.state === 'EXPIRED')
+          return OUTCOME.alreadyGone(`already ${invitation.state.toLowerCase()}`, `Invitation ${label(t)} is already ${invitation.state.toLowerCase()}`);
         if (invitation.state !== 'PENDING') {
-          return OUTCOME.other('not-applicable', `invitation ${invitation.state.toLowerCase()}`, `Invitation ${label(t)} was already ${invitation.state.toLowerCase()}: the grant is now a membership; demote or remove the member instead`);
+          return OUTCOME.other(
+            'not-applicable',
+            `invitation ${invitation.state.toLowerCase()}`,
+            `Invitation ${label(t)} was already ${invitation.state.toLowerCase()}: the grant is now a membership; demote or remove the member instead`,
+          );
         }
         await api.revokeOrganizationInvitation(invitation.id);
         return OUTCOME.done(`Revoked invitation ${label(t)} (${invitation.role}): it can no longer be accepted`, { facts: { invitation_state: 'REVOKED' } });

@@ -146,9 +146,7 @@ export function entitiesFor(action: ActionId, finding: FindingFacts): { targets:
   switch (action) {
     case 'revoke-agent-token':
       return {
-        targets: acting
-          .filter((e) => e.role === 'target' && (e.type === 'AgentToken' || e.type === 'ClusterToken'))
-          .map((e) => toTarget(e, e.type as TargetType, org, clusterAttr(e))),
+        targets: acting.filter((e) => e.role === 'target' && (e.type === 'AgentToken' || e.type === 'ClusterToken')).map((e) => toTarget(e, e.type as TargetType, org, clusterAttr(e))),
         notes,
       };
     case 'stop-agent': {
@@ -211,7 +209,12 @@ export function rolesFor(finding: FindingFacts, config: ContainmentConfig, slugs
 }
 
 function glob(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 }
 
 /** Where Buildkite placed an agent (from its API, never from the event). */
@@ -230,13 +233,9 @@ export function needsPlacement(protectedList: readonly ProtectedEntity[]): boole
  * The protection that covers an entity, if any. Cluster / queue protections match only with the
  * agent's placement as Buildkite reports it.
  */
-export function protectionFor(
-  entity: { type: string; uid: string; name?: string | undefined },
-  protectedList: readonly ProtectedEntity[],
-  placement?: AgentPlacement,
-): ProtectedEntity | undefined {
+export function protectionFor(entity: { type: string; uid: string; name?: string | undefined }, protectedList: readonly ProtectedEntity[], placement?: AgentPlacement): ProtectedEntity | undefined {
   return protectedList.find((p) => {
-    if (p.type !== undefined && p.type !== entity.type && !(sameTokenKind(p.type, entity.type))) return false;
+    if (p.type !== undefined && p.type !== entity.type && !sameTokenKind(p.type, entity.type)) return false;
     if (p.uid !== undefined && p.uid !== entity.uid) return false;
     if (p.name !== undefined && (entity.name === undefined || !glob(p.name).test(entity.name))) return false;
     if (p.cluster !== undefined && (placement?.clusterId === undefined || placement.clusterId.toLowerCase() !== p.cluster.toLowerCase())) return false;

@@ -205,9 +205,7 @@ export class SecretRotation {
     if (current !== req.token) {
       if (stagesOf(desc, req.token).length === 0) throw new RotationError(`version ${req.token} of ${req.secretId} does not exist; run createSecret first`);
       this.#deps.record?.('secretsmanager:UpdateSecretVersionStage');
-      await this.#sm.send(
-        new UpdateSecretVersionStageCommand({ SecretId: req.secretId, VersionStage: 'AWSCURRENT', MoveToVersionId: req.token, RemoveFromVersionId: current }),
-      );
+      await this.#sm.send(new UpdateSecretVersionStageCommand({ SecretId: req.secretId, VersionStage: 'AWSCURRENT', MoveToVersionId: req.token, RemoveFromVersionId: current }));
       promoted = true;
     }
     if (options.removePending === true && stagesOf(desc, req.token).includes('AWSPENDING')) {

@@ -62,9 +62,7 @@ const builders = {
         ._default(z.enum(['auto', 'random', 'buildkite-agent-token']), 'auto')
         .check(z.describe('Without a rotation Lambda: how to make the new value (auto: the `kitewatch:rotation` tag, else random).')),
       jsonKey: z.optional(nonEmpty()).check(z.describe('For random rotation of a JSON secret: the key to replace.')),
-      idempotencyKey: z
-        .optional(nonEmpty())
-        .check(z.describe('Names this rotation: a retry with the same key does not rotate twice (default: correlationUid, else the current UTC hour).')),
+      idempotencyKey: z.optional(nonEmpty()).check(z.describe('Names this rotation: a retry with the same key does not rotate twice (default: correlationUid, else the current UTC hour).')),
       ...common(),
     }),
   'revoke-role-sessions': () =>
@@ -89,14 +87,14 @@ const builders = {
       ...common(),
     }),
   'archive-pipeline': () =>
-    z.strictObject({
-      org: slug().check(z.describe('Organization slug.')),
-      pipeline: z.optional(slug()).check(z.describe('Pipeline slug (or pipelineId).')),
-      pipelineId: z
-        .optional(uuid())
-        .check(z.describe('Pipeline uuid, when the slug is not known: the slug is looked up from Buildkite (GraphQL `pipeline(uuid:)`).')),
-      ...common(),
-    }).check(z.refine((i) => (i.pipeline === undefined) !== (i.pipelineId === undefined), { message: 'give exactly one of pipeline (slug) and pipelineId (uuid)' })),
+    z
+      .strictObject({
+        org: slug().check(z.describe('Organization slug.')),
+        pipeline: z.optional(slug()).check(z.describe('Pipeline slug (or pipelineId).')),
+        pipelineId: z.optional(uuid()).check(z.describe('Pipeline uuid, when the slug is not known: the slug is looked up from Buildkite (GraphQL `pipeline(uuid:)`).')),
+        ...common(),
+      })
+      .check(z.refine((i) => (i.pipeline === undefined) !== (i.pipelineId === undefined), { message: 'give exactly one of pipeline (slug) and pipelineId (uuid)' })),
   'revoke-grant': () =>
     z.strictObject({
       org: slug().check(z.describe('Organization slug.')),
@@ -141,10 +139,7 @@ type Schemas = { readonly [R in RunbookId]: ReturnType<(typeof builders)[R]> };
 const built: Partial<Record<RunbookId, z.ZodMiniType>> = {};
 
 /** One zod schema per runbook (built when first read). */
-export const RunbookInputs: Schemas = Object.defineProperties(
-  {} as Schemas,
-  Object.fromEntries(RUNBOOK_IDS.map((id) => [id, { enumerable: true, get: () => (built[id] ??= builders[id]()) }])),
-);
+export const RunbookInputs: Schemas = Object.defineProperties({} as Schemas, Object.fromEntries(RUNBOOK_IDS.map((id) => [id, { enumerable: true, get: () => (built[id] ??= builders[id]()) }])));
 
 export type RunbookInput<R extends RunbookId> = z.infer<(typeof RunbookInputs)[R]>;
 
@@ -173,7 +168,11 @@ export function runbookInputFor(
   target: Target,
   extra: { correlationUid?: string; reason?: string; rotation?: 'auto' | 'random' | 'buildkite-agent-token'; jsonKey?: string },
 ): Record<string, unknown> {
-  const base = { dryRun: false, ...(extra.correlationUid !== undefined ? { correlationUid: extra.correlationUid } : {}), ...(extra.reason !== undefined ? { reason: extra.reason.slice(0, 500) } : {}) };
+  const base = {
+    dryRun: false,
+    ...(extra.correlationUid !== undefined ? { correlationUid: extra.correlationUid } : {}),
+    ...(extra.reason !== undefined ? { reason: extra.reason.slice(0, 500) } : {}),
+  };
   const cluster = target.attrs?.['cluster_id'];
   switch (action) {
     case 'revoke-agent-token':
@@ -238,9 +237,7 @@ export function targetOf(action: ActionId, input: Record<string, unknown>): Targ
     case 'cancel-build':
       return withOrg({ type, uid: `${s('pipeline')}/${s('buildNumber')}`, name: `${s('pipeline')}#${s('buildNumber')}`, attrs: { pipeline: s('pipeline'), number: Number(input['buildNumber']) } });
     case 'archive-pipeline':
-      return input['pipelineId'] !== undefined
-        ? withOrg({ type, uid: s('pipelineId') })
-        : withOrg({ type, uid: s('pipeline'), name: s('pipeline'), attrs: { slug: s('pipeline') } });
+      return input['pipelineId'] !== undefined ? withOrg({ type, uid: s('pipelineId') }) : withOrg({ type, uid: s('pipeline'), name: s('pipeline'), attrs: { slug: s('pipeline') } });
     case 'revoke-grant':
       return withOrg({ type, uid: s('uuid') });
     case 'remove-member':

@@ -46,7 +46,13 @@ async function listByTag(sm: SecretsManagerPort, key: string, value: string): Pr
   let next: string | undefined;
   do {
     const page = await sm.send(
-      new ListSecretsCommand({ Filters: [{ Key: 'tag-key', Values: [key] }, { Key: 'tag-value', Values: [value] }], ...(next !== undefined ? { NextToken: next } : {}) }),
+      new ListSecretsCommand({
+        Filters: [
+          { Key: 'tag-key', Values: [key] },
+          { Key: 'tag-value', Values: [value] },
+        ],
+        ...(next !== undefined ? { NextToken: next } : {}),
+      }),
     );
     // The two filters are not paired by AWS: keep only secrets with exactly key=value.
     out.push(...(page.SecretList ?? []).filter((s) => s.Tags?.some((t) => t.Key === key && t.Value === value) === true));

@@ -193,9 +193,7 @@ export const AuditContext = z.object({
 export type AuditContext = z.infer<typeof AuditContext>;
 
 /** Audit events arrive with either form (ISO-8601 from the REST and GraphQL APIs); see audit-drift.ts. */
-export const AuditTimestamp = z.string().check(
-  z.refine(isAuditTime, { message: 'expected a timestamp like "2019-08-11 06:01:16 UTC" or ISO-8601 "2019-08-11T06:01:16Z"' }),
-);
+export const AuditTimestamp = z.string().check(z.refine(isAuditTime, { message: 'expected a timestamp like "2019-08-11 06:01:16 UTC" or ISO-8601 "2019-08-11T06:01:16Z"' }));
 
 export const AuditEvent = z.object({
   uuid: z.string(),
@@ -316,9 +314,7 @@ export type EventBridgeEnvelope = z.infer<typeof EventBridgeEnvelope>;
  */
 export const ENVELOPE_GUARD: Guard = compileGuard(EventBridgeEnvelope);
 const guardOf = new Map<z.ZodMiniType, Guard>(); // 18 detail-types share 6 schemas: compile each once (cold start)
-export const DETAIL_GUARDS = Object.fromEntries(
-  Object.entries(DETAIL_SCHEMAS).map(([k, s]) => [k, guardOf.get(s) ?? guardOf.set(s, compileGuard(s)).get(s)]),
-) as Record<KnownDetailType, Guard>;
+export const DETAIL_GUARDS = Object.fromEntries(Object.entries(DETAIL_SCHEMAS).map(([k, s]) => [k, guardOf.get(s) ?? guardOf.set(s, compileGuard(s)).get(s)])) as Record<KnownDetailType, Guard>;
 export const UNKNOWN_DETAIL_GUARD: Guard = compileGuard(UnknownDetail);
 
 /** EventBridge's PutEvents limit for one entry; larger events cannot have come from it. */

@@ -39,7 +39,10 @@ interface Node {
   safeParse(value: unknown): { success: boolean };
 }
 
-const fallback = (node: Node): Guard => (v) => node.safeParse(v).success;
+const fallback =
+  (node: Node): Guard =>
+  (v) =>
+    node.safeParse(v).success;
 
 /**
  * What the generator compiles, per kind: the def keys it reads and zod's own ($-prefixed) traits.
@@ -63,7 +66,19 @@ const KNOWN: Record<string, { keys: readonly string[]; traits: readonly string[]
 /** String and number schemas that are also format checks (z.iso.datetime(), z.int()). */
 const FORMAT_NODE = {
   keys: ['type', 'checks', 'format', 'check', 'pattern', 'abort', 'offset', 'local', 'precision'],
-  traits: ['$ZodString', '$ZodStringFormat', '$ZodCheckStringFormat', '$ZodCheck', '$ZodISODateTime', '$ZodISODate', '$ZodISOTime', '$ZodGUID', '$ZodNumber', '$ZodNumberFormat', '$ZodCheckNumberFormat'],
+  traits: [
+    '$ZodString',
+    '$ZodStringFormat',
+    '$ZodCheckStringFormat',
+    '$ZodCheck',
+    '$ZodISODateTime',
+    '$ZodISODate',
+    '$ZodISOTime',
+    '$ZodGUID',
+    '$ZodNumber',
+    '$ZodNumberFormat',
+    '$ZodCheckNumberFormat',
+  ],
 };
 
 function understood(node: Node): boolean {
@@ -132,7 +147,10 @@ class Generator {
       }
       case 'array': {
         // A loop, not every(): every() skips holes, zod checks them as undefined.
-        const f = this.fn('a', `if (!Array.isArray(a)) return false;\nfor (let i = 0; i < a.length; i++) { const e = a[i]; if (!(${this.expr(def.element as Node, 'e')})) return false; }\nreturn true;`);
+        const f = this.fn(
+          'a',
+          `if (!Array.isArray(a)) return false;\nfor (let i = 0; i < a.length; i++) { const e = a[i]; if (!(${this.expr(def.element as Node, 'e')})) return false; }\nreturn true;`,
+        );
         return `${f}(${x})`;
       }
       case 'record': {
@@ -140,7 +158,10 @@ class Generator {
         if (!understood(key) || key._zod.def.type !== 'string' || (key._zod.def.checks?.length ?? 0) > 0) return fb();
         // zod walks Reflect.ownKeys: a symbol key fails the string key type (JSON has none).
         const plain = this.ref(isPlainObject);
-        const valueCheck = def.valueType?._zod.def.type === 'unknown' && understood(def.valueType) ? '' : `for (const k in r) { if (!Object.hasOwn(r, k)) continue; const e = r[k]; if (!(${this.expr(def.valueType as Node, 'e')})) return false; }\n`;
+        const valueCheck =
+          def.valueType?._zod.def.type === 'unknown' && understood(def.valueType)
+            ? ''
+            : `for (const k in r) { if (!Object.hasOwn(r, k)) continue; const e = r[k]; if (!(${this.expr(def.valueType as Node, 'e')})) return false; }\n`;
         const f = this.fn('r', `if (!${plain}(r) || Object.getOwnPropertySymbols(r).length > 0) return false;\n${valueCheck}return true;`);
         return `${f}(${x})`;
       }
@@ -152,8 +173,7 @@ class Generator {
           // and an absent key passes only when the field is optional in and out (handlePropertyResult).
           const key = JSON.stringify(k);
           const { optin, optout } = child._zod;
-          const absent =
-            optout === 'optional' && optin !== undefined ? '' : optin === undefined ? 'return false;' : `if (!(${this.expr(child, 'undefined')})) return false;`;
+          const absent = optout === 'optional' && optin !== undefined ? '' : optin === undefined ? 'return false;' : `if (!(${this.expr(child, 'undefined')})) return false;`;
           return `const v${i} = o[${key}];\nif (v${i} === undefined && !(${key} in o)) { ${absent} } else if (!(${this.expr(child, `v${i}`)})) return false;`;
         });
         const f = this.fn('o', `if (typeof o !== 'object' || o === null || Array.isArray(o)) return false;\n${fields.join('\n')}\nreturn true;`);

@@ -173,7 +173,9 @@ export function htmlReport(run: DemoRun): string {
     .join('');
   // Marker lines go behind the bars (a finding sits on the spike it explains) and their dots above the plot.
   const markLines = f
-    .map((m) => `<line x1="${x(m.time).toFixed(1)}" x2="${x(m.time).toFixed(1)}" y1="20" y2="${20 + plotH}" stroke="${SEVERITY_COLOUR[m.severity] ?? '#000'}" stroke-width="2" stroke-dasharray="3 2"/>`)
+    .map(
+      (m) => `<line x1="${x(m.time).toFixed(1)}" x2="${x(m.time).toFixed(1)}" y1="20" y2="${20 + plotH}" stroke="${SEVERITY_COLOUR[m.severity] ?? '#000'}" stroke-width="2" stroke-dasharray="3 2"/>`,
+    )
     .join('');
   const marks = f
     .map((m) => `<circle cx="${x(m.time).toFixed(1)}" cy="14" r="5" fill="${SEVERITY_COLOUR[m.severity] ?? '#000'}"><title>${esc(`${hhmm(m.time)} ${m.detector}: ${m.title}`)}</title></circle>`)
@@ -182,7 +184,10 @@ export function htmlReport(run: DemoRun): string {
     .map((h) => `<text x="${x(start + h * 3_600_000).toFixed(1)}" y="${20 + plotH + 18}" font-size="11" text-anchor="middle">${String(h).padStart(2, '0')}:00</text>`)
     .join('');
   const findingRows = f
-    .map((m) => `<tr><td>${hhmm(m.time)}</td><td><span class="sev" style="background:${SEVERITY_COLOUR[m.severity] ?? '#000'}">${esc(m.severity)}</span></td><td><code>${esc(m.detector)}</code></td><td>${esc(m.title)}</td></tr>`)
+    .map(
+      (m) =>
+        `<tr><td>${hhmm(m.time)}</td><td><span class="sev" style="background:${SEVERITY_COLOUR[m.severity] ?? '#000'}">${esc(m.severity)}</span></td><td><code>${esc(m.detector)}</code></td><td>${esc(m.title)}</td></tr>`,
+    )
     .join('');
   // One row per finding and action, at the finding's (event) time: fifty stopped agents are one row.
   const findingTime = new Map(f.map((x) => [x.uid, x.time]));

@@ -59,7 +59,20 @@ const secretsOf: Record<keyof typeof pipelines, string[]> = {
 export const secret = (key: string) => ({ uuid: uid('secret', key), key });
 
 /** The secrets the attacker's step asks for, in order. */
-export const SWEEP = ['PROD_DB_PASSWORD', 'DEPLOY_KEY', 'AWS_ROLE_ARN', 'DOCKER_PASSWORD', 'STRIPE_KEY', 'GITHUB_APP_KEY', 'SLACK_WEBHOOK', 'DATADOG_API_KEY', 'SIGNING_KEY', 'NPM_TOKEN', 'PYPI_TOKEN', 'TWILIO_TOKEN'];
+export const SWEEP = [
+  'PROD_DB_PASSWORD',
+  'DEPLOY_KEY',
+  'AWS_ROLE_ARN',
+  'DOCKER_PASSWORD',
+  'STRIPE_KEY',
+  'GITHUB_APP_KEY',
+  'SLACK_WEBHOOK',
+  'DATADOG_API_KEY',
+  'SIGNING_KEY',
+  'NPM_TOKEN',
+  'PYPI_TOKEN',
+  'TWILIO_TOKEN',
+];
 export const ATTACKER_IP = '185.220.101.34';
 
 interface Timed {
@@ -86,8 +99,16 @@ function awsIp(rand: () => number): string {
 
 function ec2Agent(rand: () => number, fleet: string, n: number): AgentRef {
   const ip = awsIp(rand);
-  const instance = `i-0${Math.floor(rand() * 0xffffffff).toString(16).padStart(8, '0')}${n.toString(16).padStart(8, '0')}`;
-  return { uuid: uid('agent', fleet, String(n)), name: `${fleet}-${instance.slice(2, 10)}-${n}`, ip, hostname: `ip-10-0-${Math.floor(rand() * 255)}-${Math.floor(rand() * 255)}.ec2.internal`, instanceId: instance };
+  const instance = `i-0${Math.floor(rand() * 0xffffffff)
+    .toString(16)
+    .padStart(8, '0')}${n.toString(16).padStart(8, '0')}`;
+  return {
+    uuid: uid('agent', fleet, String(n)),
+    name: `${fleet}-${instance.slice(2, 10)}-${n}`,
+    ip,
+    hostname: `ip-10-0-${Math.floor(rand() * 255)}-${Math.floor(rand() * 255)}.ec2.internal`,
+    instanceId: instance,
+  };
 }
 
 let agentCounter = 0;
@@ -131,12 +152,42 @@ function history(tl: Timeline, rand: () => number): void {
     build(tl, rand, day + 11 * HOUR, 'api');
     build(tl, rand, day + 15 * HOUR, 'deploy');
     const janeAt = day + 9 * HOUR + 30 * MINUTE;
-    tl.add(janeAt, audit({ at: janeAt, type: 'ORGANIZATION_INVITATION_CREATED', actor: jane, subject: { type: 'OrganizationInvitation', uuid: uid('invite', String(d)) }, ip: `86.1.${Math.floor(rand() * 200)}.${1 + Math.floor(rand() * 250)}` }));
+    tl.add(
+      janeAt,
+      audit({
+        at: janeAt,
+        type: 'ORGANIZATION_INVITATION_CREATED',
+        actor: jane,
+        subject: { type: 'OrganizationInvitation', uuid: uid('invite', String(d)) },
+        ip: `86.1.${Math.floor(rand() * 200)}.${1 + Math.floor(rand() * 250)}`,
+      }),
+    );
     const bobAt = day + 14 * HOUR;
-    tl.add(bobAt, audit({ at: bobAt, type: 'ORGANIZATION_BANNER_UPDATED', actor: bob, subject: { type: 'OrganizationBanner', uuid: uid('banner', 'main') }, ip: `73.1.${Math.floor(rand() * 200)}.${1 + Math.floor(rand() * 250)}`, seq: d }));
+    tl.add(
+      bobAt,
+      audit({
+        at: bobAt,
+        type: 'ORGANIZATION_BANNER_UPDATED',
+        actor: bob,
+        subject: { type: 'OrganizationBanner', uuid: uid('banner', 'main') },
+        ip: `73.1.${Math.floor(rand() * 200)}.${1 + Math.floor(rand() * 250)}`,
+        seq: d,
+      }),
+    );
     if (d % 2 === 0) {
       const tfAt = day + 16 * HOUR;
-      tl.add(tfAt, audit({ at: tfAt, type: 'PIPELINE_UPDATED', actor: terraform, subject: { type: 'Pipeline', uuid: pipelines.api.uuid, name: 'api' }, data: { description: 'managed by terraform' }, ip: awsIp(rand), seq: d }));
+      tl.add(
+        tfAt,
+        audit({
+          at: tfAt,
+          type: 'PIPELINE_UPDATED',
+          actor: terraform,
+          subject: { type: 'Pipeline', uuid: pipelines.api.uuid, name: 'api' },
+          data: { description: 'managed by terraform' },
+          ip: awsIp(rand),
+          seq: d,
+        }),
+      );
     }
   }
 }
@@ -176,7 +227,10 @@ function benignDay(tl: Timeline, rand: () => number): void {
   tl.add(janeAt, audit({ at: janeAt, type: 'ORGANIZATION_INVITATION_CREATED', actor: jane, subject: { type: 'OrganizationInvitation', uuid: uid('invite', 'today') }, ip: '86.1.77.23' }));
   const bobAt = DAY0 + 11 * HOUR;
   tl.add(bobAt, audit({ at: bobAt, type: 'USER_TOTP_ACTIVATED', actor: bob, subject: { type: 'TOTP', uuid: uid('totp', 'bob') }, ip: '73.1.20.5' }));
-  tl.add(bobAt + 10 * MINUTE, audit({ at: bobAt + 10 * MINUTE, type: 'ORGANIZATION_BANNER_UPDATED', actor: bob, subject: { type: 'OrganizationBanner', uuid: uid('banner', 'main') }, ip: '73.1.20.5', seq: 99 }));
+  tl.add(
+    bobAt + 10 * MINUTE,
+    audit({ at: bobAt + 10 * MINUTE, type: 'ORGANIZATION_BANNER_UPDATED', actor: bob, subject: { type: 'OrganizationBanner', uuid: uid('banner', 'main') }, ip: '73.1.20.5', seq: 99 }),
+  );
 }
 
 /** The attack, woven into the same day. */
@@ -190,13 +244,26 @@ function attack(tl: Timeline): void {
   // 200 registrations in ten minutes.
   for (let i = 1; i <= 200; i++) tl.add(t(10, 3, i * 3), agentConnected({ at: t(10, 3, i * 3), agent: rogue(i), token: ciToken }));
   // Jane's stolen session edits the web pipeline from the attacker's network...
-  tl.add(t(10, 20), audit({ at: t(10, 20), type: 'PIPELINE_UPDATED', actor: jane, subject: { type: 'Pipeline', uuid: pipelines.web.uuid, name: 'web' }, data: { steps: 'added step "diagnostics"' }, ip: ATTACKER_IP }));
+  tl.add(
+    t(10, 20),
+    audit({ at: t(10, 20), type: 'PIPELINE_UPDATED', actor: jane, subject: { type: 'Pipeline', uuid: pipelines.web.uuid, name: 'web' }, data: { steps: 'added step "diagnostics"' }, ip: ATTACKER_IP }),
+  );
   // ...whose new step, running on a rogue agent, sweeps the cluster's secrets.
   SWEEP.forEach((key, i) => {
     tl.add(t(10, 25, i * 15), secretRead({ at: t(10, 25, i * 15), secret: secret(key), pipeline: pipelines.web, ip: '185.220.101.77', seq: 9000 + i }));
   });
   // They keep a way back in: an outside address invited as organization admin.
-  tl.add(t(10, 35), audit({ at: t(10, 35), type: 'ORGANIZATION_INVITATION_CREATED', actor: jane, subject: { type: 'OrganizationInvitation', uuid: uid('invite', 'attacker') }, data: { email: 'ci-ops-backup@proton.me', role: 'admin' }, ip: ATTACKER_IP }));
+  tl.add(
+    t(10, 35),
+    audit({
+      at: t(10, 35),
+      type: 'ORGANIZATION_INVITATION_CREATED',
+      actor: jane,
+      subject: { type: 'OrganizationInvitation', uuid: uid('invite', 'attacker') },
+      data: { email: 'ci-ops-backup@proton.me', role: 'admin' },
+      ip: ATTACKER_IP,
+    }),
+  );
   // Then they blind the monitoring.
   tl.add(t(10, 40), audit({ at: t(10, 40), type: 'NOTIFICATION_SERVICE_DISABLED', actor: jane, subject: eventBridgeService, data: { provider: 'amazon_eventbridge' }, ip: ATTACKER_IP }));
 }
@@ -226,7 +293,6 @@ export function scenarios(): Scenarios {
   };
   return { benign: make(false), attack: make(true) };
 }
-
 
 export type { Envelope } from '../detections/builders.ts';
 export const ORG_SLUG = DEFAULT_ORG.slug;

@@ -19,9 +19,7 @@ export const accountTakeoverCases: readonly DetectorCase[] = [
       audit({ at: day(2, '10:05:00'), type: 'USER_EMAIL_MARKED_PRIMARY', actor: bob, subject: { type: 'Email', uuid: uid('email', 'bob-2') }, ip: '86.1.2.3' }),
       audit({ at: day(2, '10:06:00'), type: 'USER_TOTP_DELETED', actor: bob, subject: { type: 'TOTP', uuid: uid('totp', 'bob') }, ip: '86.1.2.3' }),
     ],
-    expect: [
-      { at: 4, severity: 4, title: 'Account takeover steps on Bob Smith: email added, primary email changed within 60 minutes', target: { type: 'Actor', uid: bob.uuid }, evidence: [3] },
-    ],
+    expect: [{ at: 4, severity: 4, title: 'Account takeover steps on Bob Smith: email added, primary email changed within 60 minutes', target: { type: 'Actor', uid: bob.uuid }, evidence: [3] }],
   },
   {
     name: 'one step from a network new to the user',

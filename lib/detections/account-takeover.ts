@@ -27,8 +27,7 @@ export const STEPS: ReadonlyMap<string, string> = new Map([
 ]);
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const obj = (v: unknown): Record<string, unknown> | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+const obj = (v: unknown): Record<string, unknown> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
 
 function userOf(event: OcsfEvent, audit: AuditInfo): { uid: string; name: string | undefined } | undefined {
   if (audit.subjectType === 'User' && audit.subjectUuid !== undefined) return { uid: audit.subjectUuid, name: audit.subjectName };
@@ -63,7 +62,8 @@ export const accountTakeover: Detector<AccountTakeoverConfig> = {
     ],
     types: ['Account Takeover'],
     defaultThresholds: '2 distinct steps on one user within 60 min, or 1 step from a network new to the user; dedup 60 min per user',
-    recommendedContainment: 'Through approval: remove the user from the organization (organizationMemberDelete; Buildkite has no suspend), so a hijacked account loses access at once. Re-invite once the person has recovered the account.',
+    recommendedContainment:
+      'Through approval: remove the user from the organization (organizationMemberDelete; Buildkite has no suspend), so a hijacked account loses access at once. Re-invite once the person has recovered the account.',
     runbook: {
       check: [
         'Did the person change their email, password or 2FA device themselves? Ask them on a channel that does not go through the changed email.',
@@ -136,7 +136,13 @@ export const accountTakeover: Detector<AccountTakeoverConfig> = {
         firstSeen: Math.min(...recent.s.map((r) => r[1])) * 1000,
         lastSeen: event.time,
         type: 'Account Takeover',
-        data: { user_uuid: user.uid, steps: steps.map((r) => ({ step: r[0], audit_type: r[3], time: r[1] * 1000 })), distinct_steps: kinds.length, min_steps: config.minSteps, new_network: fromNewNetwork },
+        data: {
+          user_uuid: user.uid,
+          steps: steps.map((r) => ({ step: r[0], audit_type: r[3], time: r[1] * 1000 })),
+          distinct_steps: kinds.length,
+          min_steps: config.minSteps,
+          new_network: fromNewNetwork,
+        },
       },
     ];
   },

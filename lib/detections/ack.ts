@@ -40,7 +40,8 @@ export function ackOfFinding(finding: OcsfEvent): NetworkAck {
   const target = (finding.resources ?? []).find((r) => (r.data as { role?: unknown } | undefined)?.role === 'target');
   const kind = target === undefined ? undefined : KIND_OF_TYPE[target.type as keyof typeof KIND_OF_TYPE];
   const entity = str(target?.uid);
-  if (kind === undefined || entity === undefined) throw new AckError('the finding targets no agent token, API token or actor (a blocked registration is not acknowledged: fix the token\'s allowed IPs)');
+  if (kind === undefined || entity === undefined)
+    throw new AckError("the finding targets no agent token, API token or actor (a blocked registration is not acknowledged: fix the token's allowed IPs)");
   const kw = (finding.unmapped as { kitewatch?: Record<string, unknown> } | undefined)?.kitewatch ?? {};
   const networks = [typeof kw['asn'] === 'number' ? `AS${kw['asn']}` : undefined, str(kw['country']), str(kw['cloud_region'])].filter((n): n is string => n !== undefined);
   const lastSeen = typeof info?.last_seen_time === 'number' ? info.last_seen_time : finding.time;

@@ -63,8 +63,13 @@ export async function judgeActorNetwork(event: OcsfEvent, state: StatePort, enri
   if (info === undefined) return undefined;
   const seen = (await state.get<Seen>(key(s.actorUid)))?.value;
   const memory = settings.networkMemoryDays * DAY;
-  const fresh = (m: Record<string, number>, k: string): boolean => m[k] !== undefined && now - (m[k]) <= memory;
-  const knownAsns = seen === undefined ? [] : Object.keys(seen.n).filter((k) => fresh(seen.n, k)).sort();
+  const fresh = (m: Record<string, number>, k: string): boolean => m[k] !== undefined && now - m[k] <= memory;
+  const knownAsns =
+    seen === undefined
+      ? []
+      : Object.keys(seen.n)
+          .filter((k) => fresh(seen.n, k))
+          .sort();
   const learning = seen === undefined || now - seen.f < settings.learningPeriodHours * 3600;
   const allowed = allowedOf(settings).has(s.ip);
   const known = seen !== undefined && fresh(seen.n, asnKey(info)) && fresh(seen.c, info.country ?? '??');

@@ -32,7 +32,13 @@ export const breakGlassEditCases: readonly DetectorCase[] = [
     events: [
       audit({ at: '2026-03-03T10:00:00Z', type: 'PIPELINE_UPDATED', actor: terraform, subject: pipeline, ip: '3.90.1.1' }),
       audit({ at: '2026-03-03T10:01:00Z', type: 'CLUSTER_QUEUE_UPDATED', actor: terraform, subject: { type: 'ClusterQueue', uuid: uid('queue', 'default'), name: 'default' }, ip: '3.90.1.1' }),
-      audit({ at: '2026-03-03T10:02:00Z', type: 'TEAM_MEMBER_CREATED', actor: { uuid: uid('user', 'pulumi'), name: 'pulumi-service' }, subject: { type: 'TeamMember', uuid: uid('member', 'x') }, ip: '3.90.1.2' }),
+      audit({
+        at: '2026-03-03T10:02:00Z',
+        type: 'TEAM_MEMBER_CREATED',
+        actor: { uuid: uid('user', 'pulumi'), name: 'pulumi-service' },
+        subject: { type: 'TeamMember', uuid: uid('member', 'x') },
+        ip: '3.90.1.2',
+      }),
     ],
     expect: [],
   },
@@ -55,7 +61,15 @@ export const breakGlassEditCases: readonly DetectorCase[] = [
       audit({ at: '2026-03-03T10:00:00Z', type: 'CLUSTER_TOKEN_CREATED', actor: jane, subject: { type: 'ClusterToken', uuid: uid('cluster-token', 'new'), name: 'laptop' } }),
       audit({ at: '2026-03-03T10:10:00Z', type: 'CLUSTER_TOKEN_UPDATED', actor: jane, subject: { type: 'ClusterToken', uuid: uid('cluster-token', 'new'), name: 'laptop' } }),
     ],
-    expect: [{ at: 0, severity: 4, title: 'ClusterToken "laptop" created outside infrastructure as code by Jane Doe', target: { type: 'ClusterToken', uid: uid('cluster-token', 'new') }, related: [jane.uuid] }],
+    expect: [
+      {
+        at: 0,
+        severity: 4,
+        title: 'ClusterToken "laptop" created outside infrastructure as code by Jane Doe',
+        target: { type: 'ClusterToken', uid: uid('cluster-token', 'new') },
+        related: [jane.uuid],
+      },
+    ],
   },
   {
     name: 'a change to an entity without a contract type targets the actor',

@@ -66,7 +66,8 @@ export const breakGlassEdit: Detector<BreakGlassEditConfig> = {
   meta: {
     id: 'break-glass-edit',
     title: 'Change outside infrastructure as code',
-    description: 'Changes to pipelines, organization settings, clusters, queues, tokens, teams, SSO and notification services made by an actor who is not one of the infrastructure-as-code identities.',
+    description:
+      'Changes to pipelines, organization settings, clusters, queues, tokens, teams, SSO and notification services made by an actor who is not one of the infrastructure-as-code identities.',
     severity: 3,
     severityNotes: 'Medium; High for tokens, SSO and notification services; Informational under a declared break-glass procedure.',
     analyticType: 1,
@@ -80,7 +81,7 @@ export const breakGlassEdit: Detector<BreakGlassEditConfig> = {
     ],
     types: ['Configuration Change'],
     defaultThresholds: 'any change by an actor not in iacActors; dedup 60 min per actor and changed entity',
-    recommendedContainment: 'None automatic: notify the owners. Revert the change by re-applying the IaC definition; for token and SSO changes review the actor\'s session.',
+    recommendedContainment: "None automatic: notify the owners. Revert the change by re-applying the IaC definition; for token and SSO changes review the actor's session.",
     runbook: {
       check: [
         'Was a break-glass procedure declared (incident channel, ticket)? If so, add it to detectors.break-glass-edit.breakGlassWindows so the record says so.',
@@ -90,7 +91,7 @@ export const breakGlassEdit: Detector<BreakGlassEditConfig> = {
       ],
       act: [
         'Unapproved: re-apply the IaC definition to revert, and ask the actor why; if they deny it, treat the account as compromised.',
-        'Token, SSO or notification-service changes by an unknown actor: suspend the actor\'s sessions and tokens first, ask later.',
+        "Token, SSO or notification-service changes by an unknown actor: suspend the actor's sessions and tokens first, ask later.",
         'Approved and permanent: make the change in IaC so the drift disappears.',
       ],
     },
@@ -127,9 +128,7 @@ export const breakGlassEdit: Detector<BreakGlassEditConfig> = {
     return [
       {
         dedupKey: `${actor?.uid ?? actor?.name ?? 'unknown'}:${subjectUid ?? audit.subjectName ?? audit.type}`,
-        title: breakGlass
-          ? `Break-glass change: ${thing} ${verb} by ${actorLabel(actor)} (${audit.type})`
-          : `${thing} ${verb} outside infrastructure as code by ${actorLabel(actor)} (${audit.type})`,
+        title: breakGlass ? `Break-glass change: ${thing} ${verb} by ${actorLabel(actor)} (${audit.type})` : `${thing} ${verb} outside infrastructure as code by ${actorLabel(actor)} (${audit.type})`,
         desc: breakGlass
           ? `${actorLabel(actor)} made ${audit.type} on ${thing} ${why}. Reported for the audit trail; check that it was reverted or codified afterwards.`
           : `${actorLabel(actor)} made ${audit.type} on ${thing}, a ${area.name} change, and is not one of the infrastructure-as-code identities (detectors.break-glass-edit.iacActors). ` +
@@ -141,7 +140,15 @@ export const breakGlassEdit: Detector<BreakGlassEditConfig> = {
         firstSeen: event.time,
         lastSeen: event.time,
         type: breakGlass ? 'Break-Glass Change' : 'Unmanaged Change',
-        data: { area: area.name, audit_type: audit.type, break_glass: breakGlass, break_glass_reason: window?.reason, subject_type: audit.subjectType, subject_uid: subjectUid, subject_name: audit.subjectName },
+        data: {
+          area: area.name,
+          audit_type: audit.type,
+          break_glass: breakGlass,
+          break_glass_reason: window?.reason,
+          subject_type: audit.subjectType,
+          subject_uid: subjectUid,
+          subject_name: audit.subjectName,
+        },
       },
     ];
   },

@@ -88,10 +88,7 @@ const STATE: Record<AgentEventType, string> = {
   'Agent Stopping': 'stopping',
 };
 
-export function agentEvent(
-  type: AgentEventType,
-  p: { at: string | number; agent: AgentRef; token: TokenRef; org?: OrgRef; connectedAt?: string | number },
-): Envelope {
+export function agentEvent(type: AgentEventType, p: { at: string | number; agent: AgentRef; token: TokenRef; org?: OrgRef; connectedAt?: string | number }): Envelope {
   const org = p.org ?? DEFAULT_ORG;
   const connected = type === 'Agent Connected';
   const metaData = [`queue=${p.agent.queue ?? 'default'}`];
@@ -128,13 +125,7 @@ export interface ClusterTokenRef {
 }
 
 /** Agent Blocked (with the agent) or Cluster Token Registration Blocked (without). */
-export function registrationBlocked(p: {
-  at: string | number;
-  blockedIp: string;
-  clusterToken: ClusterTokenRef;
-  agent?: AgentRef;
-  org?: OrgRef;
-}): Envelope {
+export function registrationBlocked(p: { at: string | number; blockedIp: string; clusterToken: ClusterTokenRef; agent?: AgentRef; org?: OrgRef }): Envelope {
   const org = p.org ?? DEFAULT_ORG;
   const detail: Record<string, unknown> = {
     blocked_ip: p.blockedIp,
@@ -201,19 +192,28 @@ export function audit(p: {
   const sessionUser = p.actor?.uuid ?? '';
   const ua = p.userAgent ?? 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
   const ipAddress = p.ip ?? '203.0.113.10';
-  const context: Record<string, string> = p.via !== undefined
-    ? 'apiToken' in p.via
-      ? { request_api_access_token_uuid: p.via.apiToken, request_ip_address: ipAddress, request_user_agent: p.userAgent ?? 'terraform-provider-buildkite/1.17.2', ...p.context }
-      : { agent_uuid: p.via.agent, authentication_type: 'access_token', connection_state: 'connected', organization_uuid: org.uuid, request_ip_address: ipAddress, session_ip_address: ipAddress, ...p.context }
-    : {
-    request_id: eventUuid.replaceAll('-', '').slice(0, 24),
-    request_ip: p.ip ?? '203.0.113.10',
-    session_key: uid('session', sessionUser).replaceAll('-', '').slice(0, 24),
-    session_user_uuid: sessionUser,
-    request_user_agent: ua,
-    session_created_at: new Date(ms(p.at) - 3_600_000).toISOString(),
-    ...p.context,
-  };
+  const context: Record<string, string> =
+    p.via !== undefined
+      ? 'apiToken' in p.via
+        ? { request_api_access_token_uuid: p.via.apiToken, request_ip_address: ipAddress, request_user_agent: p.userAgent ?? 'terraform-provider-buildkite/1.17.2', ...p.context }
+        : {
+            agent_uuid: p.via.agent,
+            authentication_type: 'access_token',
+            connection_state: 'connected',
+            organization_uuid: org.uuid,
+            request_ip_address: ipAddress,
+            session_ip_address: ipAddress,
+            ...p.context,
+          }
+      : {
+          request_id: eventUuid.replaceAll('-', '').slice(0, 24),
+          request_ip: p.ip ?? '203.0.113.10',
+          session_key: uid('session', sessionUser).replaceAll('-', '').slice(0, 24),
+          session_user_uuid: sessionUser,
+          request_user_agent: ua,
+          session_created_at: new Date(ms(p.at) - 3_600_000).toISOString(),
+          ...p.context,
+        };
   const event: Record<string, unknown> = {
     uuid: eventUuid,
     occurred_at: occurred,

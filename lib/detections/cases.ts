@@ -134,7 +134,10 @@ export function compareFindings(raised: readonly RaisedFinding[], expected: read
     if (target?.type !== exp.target.type || target.uid !== exp.target.uid) {
       problems.push(`${label}: target ${target ? `${target.type} ${target.uid}` : 'none'}, expected ${exp.target.type} ${exp.target.uid}`);
     }
-    const implicated = rs.filter((r) => r.data?.role === 'implicated').map((r) => r.uid).sort();
+    const implicated = rs
+      .filter((r) => r.data?.role === 'implicated')
+      .map((r) => r.uid)
+      .sort();
     const wantImplicated = [...(exp.implicated ?? [])].sort();
     if (JSON.stringify(implicated) !== JSON.stringify(wantImplicated)) {
       problems.push(`${label}: implicated [${implicated.join(', ')}], expected [${wantImplicated.join(', ')}]`);
@@ -164,7 +167,9 @@ function outcome(raised: readonly RaisedFinding[]): unknown {
   const last = new Map<string, unknown>();
   for (const { finding } of raised) {
     const fi = finding['finding_info'] as { uid: string; related_events_count?: number; last_seen_time?: number };
-    const entities = resourcesOf(finding).map((r) => `${r.type} ${r.uid} ${r.data.role}`).sort();
+    const entities = resourcesOf(finding)
+      .map((r) => `${r.type} ${r.uid} ${r.data.role}`)
+      .sort();
     last.set(fi.uid, { entities, count: fi.related_events_count, lastSeen: fi.last_seen_time, severity: finding.severity_id });
   }
   return { created, last: [...last.entries()].sort((a, b) => a[0].localeCompare(b[0])) };

@@ -80,15 +80,9 @@ export const UnusualIpConfig = z
     enabled,
     // A network in use stays one incident until it is acknowledged or unused for a week.
     dedupWindowMinutes: dedupWindow(7 * 24 * 60),
-    learningPeriodHours: z
-      ._default(z.number().check(z.gte(0)), 24)
-      .check(d('Hours after an entity is first seen during which its networks are learned silently.')),
-    networkMemoryDays: z
-      ._default(z.int().check(z.positive()), 90)
-      .check(d('A network (ASN or country) not used by the entity for this many days is forgotten and becomes new again.')),
-    allowedCidrs: z
-      ._default(z.array(cidr), [])
-      .check(d('Addresses that are never unusual (offices, NAT gateways, VPN egress), as CIDR ranges or single IPs.')),
+    learningPeriodHours: z._default(z.number().check(z.gte(0)), 24).check(d('Hours after an entity is first seen during which its networks are learned silently.')),
+    networkMemoryDays: z._default(z.int().check(z.positive()), 90).check(d('A network (ASN or country) not used by the entity for this many days is forgotten and becomes new again.')),
+    allowedCidrs: z._default(z.array(cidr), []).check(d('Addresses that are never unusual (offices, NAT gateways, VPN egress), as CIDR ranges or single IPs.')),
     entities: z
       ._default(z.array(z.enum(['agentToken', 'apiToken', 'actor'])), ['agentToken', 'apiToken', 'actor'])
       .check(d('Which entities are watched: agent tokens (agent registrations), API tokens and actors (audit log).')),
@@ -99,19 +93,17 @@ export const UnusualIpConfig = z
           z.strictObject({
             entity: z.string().check(z.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'the uuid of the agent token, API token or actor')),
             networks: z
-              .array(z.string().check(z.regex(/^(AS\d+|[A-Z]{2}|(aws|gcp|azure):[a-z0-9-]+)$/, 'AS<number>, a two-letter country code, or <aws|gcp|azure>:<region> (e.g. AS16509, SG, aws:ap-southeast-1)')))
+              .array(
+                z.string().check(z.regex(/^(AS\d+|[A-Z]{2}|(aws|gcp|azure):[a-z0-9-]+)$/, 'AS<number>, a two-letter country code, or <aws|gcp|azure>:<region> (e.g. AS16509, SG, aws:ap-southeast-1)')),
+              )
               .check(z.minLength(1)),
             note: z.optional(z.string()),
           }),
         ),
         [],
       )
-      .check(
-        d('Networks confirmed as expected for an entity (a finding acknowledged in config): they are known to it from now on. The same as `kitewatch detections ack` records in state.'),
-      ),
-    blockedRegistrations: z
-      ._default(z.boolean(), true)
-      .check(d('Raise Agent Blocked and Cluster Token Registration Blocked (a token used outside its allowed IPs) at once.')),
+      .check(d('Networks confirmed as expected for an entity (a finding acknowledged in config): they are known to it from now on. The same as `kitewatch detections ack` records in state.')),
+    blockedRegistrations: z._default(z.boolean(), true).check(d('Raise Agent Blocked and Cluster Token Registration Blocked (a token used outside its allowed IPs) at once.')),
   })
   .check(d('unusual-ip: an actor, API token or agent token acting from a network it has not used before.'));
 
@@ -119,21 +111,11 @@ export const TokenSpikeConfig = z
   .strictObject({
     enabled,
     dedupWindowMinutes: dedupWindow(60),
-    windowMinutes: z
-      ._default(z.int().check(z.gte(1), z.lte(24 * 60)), 10)
-      .check(d('Length of the counting window in minutes (counts use a sliding estimate over two windows).')),
-    alpha: z
-      ._default(z.number().check(z.gt(0), z.lte(1)), 0.3)
-      .check(d('EWMA weight of the newest window in the baseline (0-1; higher forgets faster). Only windows with activity update it.')),
-    factor: z
-      ._default(z.number().check(z.gte(1)), 4)
-      .check(d('A window is a spike when its count is at least this many times the baseline (and at least the minimum).')),
-    minAgentRegistrations: z
-      ._default(z.int().check(z.positive()), 50)
-      .check(d('Agent registrations per window on one agent token below which nothing is raised, whatever the baseline.')),
-    minAuditEvents: z
-      ._default(z.int().check(z.positive()), 100)
-      .check(d('Audit events per window by one actor or API token below which nothing is raised, whatever the baseline.')),
+    windowMinutes: z._default(z.int().check(z.gte(1), z.lte(24 * 60)), 10).check(d('Length of the counting window in minutes (counts use a sliding estimate over two windows).')),
+    alpha: z._default(z.number().check(z.gt(0), z.lte(1)), 0.3).check(d('EWMA weight of the newest window in the baseline (0-1; higher forgets faster). Only windows with activity update it.')),
+    factor: z._default(z.number().check(z.gte(1)), 4).check(d('A window is a spike when its count is at least this many times the baseline (and at least the minimum).')),
+    minAgentRegistrations: z._default(z.int().check(z.positive()), 50).check(d('Agent registrations per window on one agent token below which nothing is raised, whatever the baseline.')),
+    minAuditEvents: z._default(z.int().check(z.positive()), 100).check(d('Audit events per window by one actor or API token below which nothing is raised, whatever the baseline.')),
     maxImplicatedAgents: z
       ._default(z.int().check(z.gte(0), z.lte(100)), 50)
       .check(d('At most this many agents of the burst are named as implicated (most recent first; the finding counts all). The token roster holds 100.')),
@@ -144,26 +126,18 @@ export const SecretAccessConfig = z
   .strictObject({
     enabled,
     dedupWindowMinutes: dedupWindow(60),
-    learningPeriodHours: z
-      ._default(z.number().check(z.gte(0)), 24)
-      .check(d('Hours after a reader (pipeline or actor) is first seen during which the secrets it reads are learned silently.')),
-    memoryDays: z
-      ._default(z.int().check(z.positive()), 90)
-      .check(d('A secret not read by a reader for this many days is forgotten and becomes new again.')),
-    sweepDistinctSecrets: z
-      ._default(z.int().check(z.gte(2)), 10)
-      .check(d('Distinct secrets read by one reader inside the sweep window that make a sweep.')),
+    learningPeriodHours: z._default(z.number().check(z.gte(0)), 24).check(d('Hours after a reader (pipeline or actor) is first seen during which the secrets it reads are learned silently.')),
+    memoryDays: z._default(z.int().check(z.positive()), 90).check(d('A secret not read by a reader for this many days is forgotten and becomes new again.')),
+    sweepDistinctSecrets: z._default(z.int().check(z.gte(2)), 10).check(d('Distinct secrets read by one reader inside the sweep window that make a sweep.')),
     sweepWindowMinutes: z._default(z.int().check(z.positive()), 10).check(d('Sweep window in minutes.')),
     secretWriters: identities('Who is expected to create secrets, update their values, delete them or grant them to teams (rotation jobs, IaC)'),
-    enumerationQueries: z
-      ._default(z.int().check(z.gte(2)), 25)
-      .check(d('SECRET_QUERIED events by one reader inside the enumeration window that make an enumeration.')),
+    enumerationQueries: z._default(z.int().check(z.gte(2)), 25).check(d('SECRET_QUERIED events by one reader inside the enumeration window that make an enumeration.')),
     enumerationWindowMinutes: z._default(z.int().check(z.positive(), z.lte(24 * 60)), 10).check(d('Enumeration window in minutes.')),
     secretReaders: identities(
       'Declared bulk readers (rotation or backup identities: a user, or a pipeline) whose reads of many secrets are expected; they raise no sweep finding. New-secret findings and unusual-ip still apply to them',
     ),
   })
-  .check(d('secret-access: secret reads that break the reader\'s pattern; secret changes by unexpected actors.'));
+  .check(d("secret-access: secret reads that break the reader's pattern; secret changes by unexpected actors."));
 
 export const BreakGlassWindow = z
   .strictObject({
@@ -180,9 +154,7 @@ export const BreakGlassEditConfig = z
     dedupWindowMinutes: dedupWindow(60),
     iacActors: identities('Infrastructure-as-code identities whose changes are expected (Terraform, Pulumi service users)'),
     breakGlassActors: identities('Dedicated break-glass accounts: their changes are reported at informational severity'),
-    breakGlassWindows: z
-      ._default(z.array(BreakGlassWindow), [])
-      .check(d('Declared break-glass procedures: changes by these actors inside [start, end) are reported at informational severity.')),
+    breakGlassWindows: z._default(z.array(BreakGlassWindow), []).check(d('Declared break-glass procedures: changes by these actors inside [start, end) are reported at informational severity.')),
     ignoredTypes: z
       ._default(z.array(z.string().check(z.regex(/^[A-Z][A-Z0-9_]*$/, 'an audit event type such as PIPELINE_UPDATED'))), [])
       .check(d('Audit event types not to report even when made outside IaC.')),
@@ -195,7 +167,11 @@ export const MonitoringDisabledConfig = z
     dedupWindowMinutes: dedupWindow(15),
     eventBridgeNotificationServices: z
       ._default(z.array(IdentityEntry), [])
-      .check(d('UUIDs of the notification service(s) that feed Kitewatch, when they do not say "EventBridge" in their type or name (a string or { "uuid", "note" }; names can be changed, so they are not accepted).')),
+      .check(
+        d(
+          'UUIDs of the notification service(s) that feed Kitewatch, when they do not say "EventBridge" in their type or name (a string or { "uuid", "note" }; names can be changed, so they are not accepted).',
+        ),
+      ),
   })
   .check(d('monitoring-disabled: anything that blinds Kitewatch or weakens sign-in security.'));
 
@@ -204,9 +180,7 @@ export const PrivilegeGrantConfig = z
     enabled,
     dedupWindowMinutes: dedupWindow(60),
     iacActors: identities('Identities whose grants are expected (the IaC or SCIM identity that manages members and teams)'),
-    teamMaintainers: z
-      ._default(z.boolean(), true)
-      .check(d('Also report grants of a team maintainer role (maintainers manage the team\'s pipelines and members).')),
+    teamMaintainers: z._default(z.boolean(), true).check(d("Also report grants of a team maintainer role (maintainers manage the team's pipelines and members).")),
   })
   .check(d('privilege-grant: organization admin or team maintainer rights granted outside IaC.'));
 
@@ -238,9 +212,7 @@ export const AccountTakeoverConfig = z
     windowMinutes: z
       ._default(z.int().check(z.gte(1), z.lte(7 * 24 * 60)), 60)
       .check(d('Steps on one user (new email, primary email, password reset, TOTP removed or added) inside this many minutes are counted together.')),
-    minSteps: z
-      ._default(z.int().check(z.gte(2)), 2)
-      .check(d('Distinct steps inside the window that make a takeover (one step from a network new to the user is enough on its own).')),
+    minSteps: z._default(z.int().check(z.gte(2)), 2).check(d('Distinct steps inside the window that make a takeover (one step from a network new to the user is enough on its own).')),
   })
   .check(d('account-takeover: account recovery steps on one user in quick succession, or from a new network.'));
 

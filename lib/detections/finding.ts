@@ -33,13 +33,14 @@ function ocsfResource(r: FindingResource): OcsfResource & Record<string, unknown
 }
 
 function evidence(e: EvidenceRef): Record<string, unknown> {
-  const src = e.ip === undefined
-    ? undefined
-    : compact({
-      ip: e.ip,
-      autonomous_system: e.asn === undefined ? undefined : compact({ number: e.asn, name: e.asOrg }),
-      location: e.country === undefined ? undefined : { country: e.country },
-    });
+  const src =
+    e.ip === undefined
+      ? undefined
+      : compact({
+          ip: e.ip,
+          autonomous_system: e.asn === undefined ? undefined : compact({ number: e.asn, name: e.asOrg }),
+          location: e.country === undefined ? undefined : { country: e.country },
+        });
   const user = e.user !== undefined && (e.user.uid !== undefined || e.user.name !== undefined) ? compact({ ...e.user, type: 'Service', type_id: 4 }) : undefined;
   const actor = e.actor !== undefined ? { user: compact({ ...e.actor }) } : undefined;
   return compact({
@@ -53,9 +54,7 @@ function evidence(e: EvidenceRef): Record<string, unknown> {
 }
 
 function orgResource(org: OrgInfo): FindingResource {
-  return org.name === undefined
-    ? { uid: org.uid, type: 'Organization', data: { role: 'related' } }
-    : { uid: org.uid, name: org.name, type: 'Organization', data: { role: 'related' } };
+  return org.name === undefined ? { uid: org.uid, type: 'Organization', data: { role: 'related' } } : { uid: org.uid, name: org.name, type: 'Organization', data: { role: 'related' } };
 }
 
 export function findingUid(detectorId: string, dedupKey: string, triggerUid: string): string {

@@ -22,8 +22,7 @@ const JOB_SUBJECTS = /^(Job|JobTypeCommand|CommandJob)$/;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const num = (v: unknown): string | undefined => (typeof v === 'number' && Number.isInteger(v) ? String(v) : str(v));
-const obj = (v: unknown): Record<string, unknown> | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+const obj = (v: unknown): Record<string, unknown> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
 
 const sensitive = perConfig((c: InteractiveSessionConfig) => new IdentitySet(c.sensitivePipelines));
 
@@ -31,7 +30,7 @@ export const interactiveSession: Detector<InteractiveSessionConfig> = {
   meta: {
     id: 'interactive-session',
     title: 'Shell opened inside a job',
-    description: 'Someone opened an interactive terminal inside a running job (JOB_TERMINAL_SESSION_STARTED), where the job\'s secrets, checkout and OIDC tokens live.',
+    description: "Someone opened an interactive terminal inside a running job (JOB_TERMINAL_SESSION_STARTED), where the job's secrets, checkout and OIDC tokens live.",
     severity: 3,
     severityNotes: 'High for a sensitive pipeline (sensitivePipelines) or from a network new to the actor; Medium otherwise.',
     analyticType: 1,
@@ -86,14 +85,22 @@ export const interactiveSession: Detector<InteractiveSessionConfig> = {
     const severity: SeverityId = isSensitive || network?.isNew === true ? 4 : 3;
 
     const resources: FindingResource[] = [];
-    if (jobUid !== undefined) resources.push(res('Job', jobUid, 'target', jobLabel, { ...(buildNumber !== undefined ? { build_number: buildNumber } : {}), ...(buildUid !== undefined ? { build_uuid: buildUid } : {}), ...(pipelineSlug !== undefined ? { pipeline_slug: pipelineSlug } : {}) }));
+    if (jobUid !== undefined)
+      resources.push(
+        res('Job', jobUid, 'target', jobLabel, {
+          ...(buildNumber !== undefined ? { build_number: buildNumber } : {}),
+          ...(buildUid !== undefined ? { build_uuid: buildUid } : {}),
+          ...(pipelineSlug !== undefined ? { pipeline_slug: pipelineSlug } : {}),
+        }),
+      );
     if (actor?.uid !== undefined) resources.push(res('Actor', actor.uid, resources.length === 0 ? 'target' : 'related', actor.name));
     if (pipelineUid !== undefined) resources.push(res('Pipeline', pipelineUid, 'related', pipelineSlug));
     const jobText = `job ${jobLabel !== undefined ? `"${jobLabel}"` : (jobUid ?? '(unknown)')}`;
     const where = `${pipelineSlug ?? pipelineUid ?? 'an unknown pipeline'}${buildNumber !== undefined ? ` #${buildNumber}` : ''}`;
-    const why = [isSensitive ? 'a sensitive pipeline (detectors.interactive-session.sensitivePipelines)' : undefined, network?.isNew === true ? `from ${networkText(network)}, a network new to ${actorLabel(actor)}` : undefined].filter(
-      (x): x is string => x !== undefined,
-    );
+    const why = [
+      isSensitive ? 'a sensitive pipeline (detectors.interactive-session.sensitivePipelines)' : undefined,
+      network?.isNew === true ? `from ${networkText(network)}, a network new to ${actorLabel(actor)}` : undefined,
+    ].filter((x): x is string => x !== undefined);
     return [
       {
         dedupKey: `${jobUid ?? where}:${actor?.uid ?? actor?.name ?? ''}`,
@@ -108,7 +115,16 @@ export const interactiveSession: Detector<InteractiveSessionConfig> = {
         firstSeen: event.time,
         lastSeen: event.time,
         type: 'Terminal Session',
-        data: { job_uuid: jobUid, job_label: jobLabel, build_number: buildNumber, build_uuid: buildUid, pipeline_uuid: pipelineUid, pipeline_slug: pipelineSlug, sensitive_pipeline: isSensitive, new_network: network?.isNew },
+        data: {
+          job_uuid: jobUid,
+          job_label: jobLabel,
+          build_number: buildNumber,
+          build_uuid: buildUid,
+          pipeline_uuid: pipelineUid,
+          pipeline_slug: pipelineSlug,
+          sensitive_pipeline: isSensitive,
+          new_network: network?.isNew,
+        },
       },
     ];
   },

@@ -62,7 +62,9 @@ export const monitoringDisabledCases: readonly DetectorCase[] = [
     events: [
       audit({ at: '2026-03-03T11:00:00Z', type: 'ORGANIZATION_SECURITY_SETTINGS_UPDATED', actor: jane, subject: org, data: { members_require_two_factor_authentication: { from: true, to: false } } }),
     ],
-    expect: [{ at: 0, severity: 5, title: 'Organization sign-in security weakened by Jane Doe: members_require_two_factor_authentication turned off', target: { type: 'Organization', uid: org.uuid } }],
+    expect: [
+      { at: 0, severity: 5, title: 'Organization sign-in security weakened by Jane Doe: members_require_two_factor_authentication turned off', target: { type: 'Organization', uid: org.uuid } },
+    ],
   },
   {
     name: 'security settings strengthened or unrelated organization updates are quiet',

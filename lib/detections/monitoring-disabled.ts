@@ -72,11 +72,7 @@ function authSettings(data: Record<string, unknown> | undefined): { off: string[
   return { off, on, unreadable };
 }
 
-function draft(
-  event: OcsfEvent,
-  audit: AuditInfo,
-  p: { severity: SeverityId; title: string; desc: string; target: FindingResource; kind: string; data?: Record<string, unknown> },
-): FindingDraft {
+function draft(event: OcsfEvent, audit: AuditInfo, p: { severity: SeverityId; title: string; desc: string; target: FindingResource; kind: string; data?: Record<string, unknown> }): FindingDraft {
   const actor = actorOf(event);
   const resources: FindingResource[] = [p.target];
   if (actor?.uid !== undefined && !(p.target.type === 'Actor' && p.target.uid === actor.uid)) resources.push(res('Actor', actor.uid, 'related', actor.name));
@@ -121,16 +117,17 @@ export const monitoringDisabled: Detector<MonitoringDisabledConfig> = {
     ],
     types: ['Defense Evasion'],
     defaultThresholds: 'any occurrence; dedup 15 min per change and subject',
-    recommendedContainment: 'None automatic (re-enabling needs a person): page the on-call. Review the actor\'s session; treat everything after this event as unmonitored until the service is restored.',
+    recommendedContainment:
+      "None automatic (re-enabling needs a person): page the on-call. Review the actor's session; treat everything after this event as unmonitored until the service is restored.",
     runbook: {
       check: [
-        'Is Buildkite still delivering events? Look at the partner event source in the EventBridge console and Kitewatch\'s ingest metrics.',
+        "Is Buildkite still delivering events? Look at the partner event source in the EventBridge console and Kitewatch's ingest metrics.",
         'Who made the change (actor, IP, user agent) and was it announced?',
         'What happened while the service was off? Backfill the gap from the REST audit-events API (kitewatch replay).',
       ],
       act: [
         'Re-enable or recreate the EventBridge notification service (Settings > Notification Services) or the SSO / 2FA enforcement.',
-        'If the actor did not intend it: suspend the actor\'s sessions and API tokens and treat the account as compromised.',
+        "If the actor did not intend it: suspend the actor's sessions and API tokens and treat the account as compromised.",
         'Backfill audit events for the blind period and replay them through Kitewatch.',
       ],
     },

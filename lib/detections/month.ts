@@ -84,15 +84,39 @@ function benignDay(day: number, rnd: () => number): Envelope[] {
   for (let slot = 0; slot < 48; slot++) {
     for (let i = 0; i < 2; i++) {
       const n = slot * 2 + i;
-      out.push(agentConnected({ at: at(day, slot * 1800 + i * 90 + rnd() * 60), agent: { uuid: uid('month', 'agent', 'use1', String(day), String(n)), name: `use1-${day}-${n}`, ip: fleetIp('use1', day, n) }, token: tokens.use1 }));
-      out.push(agentConnected({ at: at(day, slot * 1800 + i * 90 + 300 + rnd() * 60), agent: { uuid: uid('month', 'agent', eu, String(day), String(n)), name: `${eu}-${day}-${n}`, ip: fleetIp(eu, day, n) }, token: tokens.euw1 }));
-      out.push(agentConnected({ at: at(day, slot * 1800 + i * 90 + 600 + rnd() * 60), agent: { uuid: uid('month', 'agent', 'gcp', String(day), String(n)), name: `gcp-${day}-${n}`, ip: fleetIp('gcp', day, n) }, token: tokens.gcp }));
+      out.push(
+        agentConnected({
+          at: at(day, slot * 1800 + i * 90 + rnd() * 60),
+          agent: { uuid: uid('month', 'agent', 'use1', String(day), String(n)), name: `use1-${day}-${n}`, ip: fleetIp('use1', day, n) },
+          token: tokens.use1,
+        }),
+      );
+      out.push(
+        agentConnected({
+          at: at(day, slot * 1800 + i * 90 + 300 + rnd() * 60),
+          agent: { uuid: uid('month', 'agent', eu, String(day), String(n)), name: `${eu}-${day}-${n}`, ip: fleetIp(eu, day, n) },
+          token: tokens.euw1,
+        }),
+      );
+      out.push(
+        agentConnected({
+          at: at(day, slot * 1800 + i * 90 + 600 + rnd() * 60),
+          agent: { uuid: uid('month', 'agent', 'gcp', String(day), String(n)), name: `gcp-${day}-${n}`, ip: fleetIp('gcp', day, n) },
+          token: tokens.gcp,
+        }),
+      );
     }
   }
   // The us-east-1 fleet's morning scale-out: 100 agents within 5 minutes around 07:55-08:10.
   const morning = 7.9 * 3600 + rnd() * 900;
   for (let i = 0; i < 100; i++) {
-    out.push(agentConnected({ at: at(day, morning + i * 3), agent: { uuid: uid('month', 'agent', 'am', String(day), String(i)), name: `am-${day}-${i}`, ip: fleetIp('use1', day, 100 + i) }, token: tokens.use1 }));
+    out.push(
+      agentConnected({
+        at: at(day, morning + i * 3),
+        agent: { uuid: uid('month', 'agent', 'am', String(day), String(i)), name: `am-${day}-${i}`, ip: fleetIp('use1', day, 100 + i) },
+        token: tokens.use1,
+      }),
+    );
   }
   // Builds: each pipeline 3-6 times between 08:00 and 19:00, reading its own secrets.
   for (const [p, pipeline] of pipelines.entries()) {
@@ -112,7 +136,16 @@ function benignDay(day: number, rnd: () => number): Envelope[] {
   if (day % 7 < 5) {
     for (let c = 0; c < 4; c++) {
       const p = pipelines[Math.floor(rnd() * pipelines.length)] as (typeof pipelines)[number];
-      out.push(audit({ at: at(day, 10 * 3600 + c * 600 + rnd() * 300), type: 'PIPELINE_UPDATED', actor: terraform, subject: { type: 'Pipeline', uuid: p.uuid, name: p.slug }, ip: '3.90.1.1', seq: day * 100 + c }));
+      out.push(
+        audit({
+          at: at(day, 10 * 3600 + c * 600 + rnd() * 300),
+          type: 'PIPELINE_UPDATED',
+          actor: terraform,
+          subject: { type: 'Pipeline', uuid: p.uuid, name: p.slug },
+          ip: '3.90.1.1',
+          seq: day * 100 + c,
+        }),
+      );
     }
   }
   // Engineers read their team's secret now and then, from home (GB broadband).
@@ -130,7 +163,15 @@ const ENGINEER_API_TOKEN = uid('month', 'api-token', 'eng-3-cli');
 
 /** A secret read through the REST API with engineer 3's API access token. */
 function apiRead(t: number, eng: { uuid: string; name: string }, ip: string, seq: number): Envelope {
-  return audit({ at: t, type: 'SECRET_READ', actor: eng, subject: { type: 'Secret', uuid: uid('month', 'secret', 'TEAM_3_SECRET'), name: 'TEAM_3_SECRET' }, ip, via: { apiToken: ENGINEER_API_TOKEN }, seq: 7000 + seq });
+  return audit({
+    at: t,
+    type: 'SECRET_READ',
+    actor: eng,
+    subject: { type: 'Secret', uuid: uid('month', 'secret', 'TEAM_3_SECRET'), name: 'TEAM_3_SECRET' },
+    ip,
+    via: { apiToken: ENGINEER_API_TOKEN },
+    seq: 7000 + seq,
+  });
 }
 
 /** The attacks, woven into the month at fixed days. */
@@ -141,13 +182,15 @@ function attacks(): { events: Envelope[]; planted: PlantedAttack[] } {
   // 1. The us-east-1 token leaked: agents registering from a hosting network abroad.
   {
     const start = at(day(3), 14 * 3600);
-    for (let i = 0; i < 20; i++) events.push(agentConnected({ at: start + i * 20_000, agent: { uuid: uid('month', 'agent', 'rogue', String(i)), name: `rogue-${i}`, ip: `185.220.101.${10 + i}` }, token: tokens.use1 }));
+    for (let i = 0; i < 20; i++)
+      events.push(agentConnected({ at: start + i * 20_000, agent: { uuid: uid('month', 'agent', 'rogue', String(i)), name: `rogue-${i}`, ip: `185.220.101.${10 + i}` }, token: tokens.use1 }));
     planted.push({ name: 'leaked agent token used from a new network', detector: 'unusual-ip', target: { type: 'AgentToken', uid: tokens.use1.uuid }, start });
   }
   // 2. The EU fleet's token used from AWS Singapore (same ASN as eu-west-1, new country and region).
   {
     const start = at(day(6), 11 * 3600);
-    for (let i = 0; i < 3; i++) events.push(agentConnected({ at: start + i * 60_000, agent: { uuid: uid('month', 'agent', 'sg', String(i)), name: `sg-${i}`, ip: `52.220.${i}.${i + 5}` }, token: tokens.euw1 }));
+    for (let i = 0; i < 3; i++)
+      events.push(agentConnected({ at: start + i * 60_000, agent: { uuid: uid('month', 'agent', 'sg', String(i)), name: `sg-${i}`, ip: `52.220.${i}.${i + 5}` }, token: tokens.euw1 }));
     planted.push({ name: 'eu-west-1 agent token used from AWS Singapore', detector: 'unusual-ip', target: { type: 'AgentToken', uid: tokens.euw1.uuid }, start });
   }
   // 3. An engineer's API token (named as GraphQL's AuditAPIContext names it) used from a new country.
@@ -160,13 +203,15 @@ function attacks(): { events: Envelope[]; planted: PlantedAttack[] } {
   // 4. Low-and-slow sweep: the backup pipeline reads a new secret every 5-7 minutes for two hours.
   {
     const start = at(day(12), 15 * 3600);
-    for (let i = 0; i < 20; i++) events.push(secretRead({ at: start + i * 360_000 + (i % 3) * 60_000, secret: secret(`PROD_SERVICE_${i}_KEY`), pipeline: backup, ip: fleetIp('use1', day(12), 401), seq: 9000 + i }));
+    for (let i = 0; i < 20; i++)
+      events.push(secretRead({ at: start + i * 360_000 + (i % 3) * 60_000, secret: secret(`PROD_SERVICE_${i}_KEY`), pipeline: backup, ip: fleetIp('use1', day(12), 401), seq: 9000 + i }));
     planted.push({ name: 'low-and-slow secret sweep', detector: 'secret-access', target: { type: 'Secret', uid: uid('month', 'secret', 'PROD_SERVICE_0_KEY') }, start });
   }
   // 5. A 5x burst at the morning's routine time on the us-east-1 token.
   {
     const start = at(day(18), 8 * 3600 + 120);
-    for (let i = 0; i < 500; i++) events.push(agentConnected({ at: start + i * 1000, agent: { uuid: uid('month', 'agent', 'burst', String(i)), name: `burst-${i}`, ip: fleetIp('use1', day(18), 600 + i) }, token: tokens.use1 }));
+    for (let i = 0; i < 500; i++)
+      events.push(agentConnected({ at: start + i * 1000, agent: { uuid: uid('month', 'agent', 'burst', String(i)), name: `burst-${i}`, ip: fleetIp('use1', day(18), 600 + i) }, token: tokens.use1 }));
     planted.push({ name: '5x registration burst at the routine time', detector: 'token-spike', target: { type: 'AgentToken', uid: tokens.use1.uuid }, start });
   }
   // 6. An engineer's session sweeping 12 secrets in four minutes.

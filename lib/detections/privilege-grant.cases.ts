@@ -95,7 +95,7 @@ export const privilegeGrantCases: readonly DetectorCase[] = [
     expect: [],
   },
   {
-    name: 'a payload that repeats an admin\'s whole record is a grant once; after a demotion, again',
+    name: "a payload that repeats an admin's whole record is a grant once; after a demotion, again",
     kind: 'positive',
     config: iac,
     events: [

@@ -39,8 +39,7 @@ const NESTED_KEYS = new Set(['changes', 'attributes', 'organization_member', 'me
 const settings = perConfig((c: PrivilegeGrantConfig) => ({ iac: new IdentitySet(c.iacActors) }));
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const obj = (v: unknown): Record<string, unknown> | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+const obj = (v: unknown): Record<string, unknown> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
 
 /** Whether one role value grants the level: "ADMIN", "admin", "Maintainer", true for `admin`. */
 function grants(value: unknown, level: Level, key: string): boolean {
@@ -228,7 +227,8 @@ export const privilegeGrant: Detector<PrivilegeGrantConfig> = {
     ],
     types: ['Privilege Escalation'],
     defaultThresholds: 'any admin or team maintainer grant by an actor not in iacActors; dedup 60 min per grantee',
-    recommendedContainment: 'Through approval: demote the member (organizationMemberUpdate role MEMBER) or revoke the invitation (organizationInvitationRevoke). Team maintainer grants: by hand (no GraphQL lookup of a team membership by uuid).',
+    recommendedContainment:
+      'Through approval: demote the member (organizationMemberUpdate role MEMBER) or revoke the invitation (organizationInvitationRevoke). Team maintainer grants: by hand (no GraphQL lookup of a team membership by uuid).',
     runbook: {
       check: [
         'Who is the grantee (finding title, `unmapped.kitewatch.grantee`): a known colleague, or an unknown address or account?',
@@ -237,7 +237,7 @@ export const privilegeGrant: Detector<PrivilegeGrantConfig> = {
       ],
       act: [
         'Unexpected: approve the proposed demotion or invitation revoke; then review what the grantee did since (audit log filtered on their uuid).',
-        'If the grantor denies it: treat the grantor\'s session as stolen (sign them out, reset password and 2FA, revoke their API tokens).',
+        "If the grantor denies it: treat the grantor's session as stolen (sign them out, reset password and 2FA, revoke their API tokens).",
         'Expected and permanent: make the grant in IaC, and add the IaC identity to detectors.privilege-grant.iacActors.',
       ],
     },

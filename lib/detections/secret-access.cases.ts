@@ -24,7 +24,20 @@ function routine(firstDay = 0): Envelope[] {
 }
 const ROUTINE = 18;
 const slowKeys = Array.from({ length: 20 }, (_, i) => `SERVICE_${String(i + 1).padStart(2, '0')}_KEY`);
-const rotation = ['PROD_DB_PASSWORD', 'STRIPE_KEY', 'GITHUB_APP_KEY', 'SLACK_TOKEN', 'DATADOG_KEY', 'SENTRY_DSN', 'PYPI_TOKEN', 'DOCKER_PASSWORD', 'SIGNING_KEY', 'SSH_DEPLOY_KEY', 'TWILIO_TOKEN', 'AWS_SECRET'].map((k) => `ROTATED_${k}`);
+const rotation = [
+  'PROD_DB_PASSWORD',
+  'STRIPE_KEY',
+  'GITHUB_APP_KEY',
+  'SLACK_TOKEN',
+  'DATADOG_KEY',
+  'SENTRY_DSN',
+  'PYPI_TOKEN',
+  'DOCKER_PASSWORD',
+  'SIGNING_KEY',
+  'SSH_DEPLOY_KEY',
+  'TWILIO_TOKEN',
+  'AWS_SECRET',
+].map((k) => `ROTATED_${k}`);
 
 /** Night `day` (0-based, from 2026-03-01) of a rotation job: the given secrets, 10 to 30 s apart, around `time`. */
 function nightlyAt(day: number, keys: readonly string[], time = '02:00'): Envelope[] {
@@ -38,11 +51,31 @@ function nightlyAt(day: number, keys: readonly string[], time = '02:00'): Envelo
 const nightly = (nights: number): Envelope[] => Array.from({ length: nights }, (_, d) => nightlyAt(d, rotation)).flat();
 /** The first night of an undeclared rotation job: a sweep, updated with secrets 11 and 12. */
 const nightlyFirst = () => [
-  { at: 9, severity: 4 as const, title: 'read 10 different secrets', target: { type: 'Actor' as const, uid: rotator.uuid } , implicated: rotation.slice(0, 10).map((x) => uid('secret', x)) },
-  { at: 10, severity: 4 as const, title: 'read 11 different secrets', target: { type: 'Actor' as const, uid: rotator.uuid }, implicated: rotation.slice(0, 11).map((x) => uid('secret', x)), update: true },
+  { at: 9, severity: 4 as const, title: 'read 10 different secrets', target: { type: 'Actor' as const, uid: rotator.uuid }, implicated: rotation.slice(0, 10).map((x) => uid('secret', x)) },
+  {
+    at: 10,
+    severity: 4 as const,
+    title: 'read 11 different secrets',
+    target: { type: 'Actor' as const, uid: rotator.uuid },
+    implicated: rotation.slice(0, 11).map((x) => uid('secret', x)),
+    update: true,
+  },
   { at: 11, severity: 4 as const, title: 'read 12 different secrets', target: { type: 'Actor' as const, uid: rotator.uuid }, implicated: rotation.map((x) => uid('secret', x)), update: true },
 ];
-const sweepKeys = ['PROD_DB_PASSWORD', 'STRIPE_KEY', 'GITHUB_APP_KEY', 'SLACK_TOKEN', 'DATADOG_KEY', 'SENTRY_DSN', 'PYPI_TOKEN', 'DOCKER_PASSWORD', 'SIGNING_KEY', 'SSH_DEPLOY_KEY', 'TWILIO_TOKEN', 'AWS_SECRET'];
+const sweepKeys = [
+  'PROD_DB_PASSWORD',
+  'STRIPE_KEY',
+  'GITHUB_APP_KEY',
+  'SLACK_TOKEN',
+  'DATADOG_KEY',
+  'SENTRY_DSN',
+  'PYPI_TOKEN',
+  'DOCKER_PASSWORD',
+  'SIGNING_KEY',
+  'SSH_DEPLOY_KEY',
+  'TWILIO_TOKEN',
+  'AWS_SECRET',
+];
 
 export const secretAccessCases: readonly DetectorCase[] = [
   {
@@ -55,7 +88,15 @@ export const secretAccessCases: readonly DetectorCase[] = [
     name: 'a pipeline reading a secret it has never read',
     kind: 'positive',
     events: [...routine(), secretRead({ at: '2026-03-03T10:00:00Z', secret: secret('PROD_DB_PASSWORD'), pipeline: web, ip: '3.80.1.2' })],
-    expect: [{ at: ROUTINE, severity: 3, title: 'Pipeline "web" read secret "PROD_DB_PASSWORD", which it has never read before', target: { type: 'Secret', uid: uid('secret', 'PROD_DB_PASSWORD') }, related: [web.uuid] }],
+    expect: [
+      {
+        at: ROUTINE,
+        severity: 3,
+        title: 'Pipeline "web" read secret "PROD_DB_PASSWORD", which it has never read before',
+        target: { type: 'Secret', uid: uid('secret', 'PROD_DB_PASSWORD') },
+        related: [web.uuid],
+      },
+    ],
   },
   {
     name: 'new secrets during the learning period are learned',
@@ -87,13 +128,13 @@ export const secretAccessCases: readonly DetectorCase[] = [
         };
         if (i + 1 < 10) return [newSecret];
         const sweep = {
-            at: i + 1,
-            severity: 4 as const,
-            title: `Actor "Jane Doe" read ${i + 1} different secrets in 10 minutes`,
-            target: { type: 'Actor' as const, uid: jane.uuid },
-            implicated: sweepKeys.slice(0, i + 1).map((x) => uid('secret', x)),
-            evidence: [1, 2, 9],
-            update: i + 1 > 10,
+          at: i + 1,
+          severity: 4 as const,
+          title: `Actor "Jane Doe" read ${i + 1} different secrets in 10 minutes`,
+          target: { type: 'Actor' as const, uid: jane.uuid },
+          implicated: sweepKeys.slice(0, i + 1).map((x) => uid('secret', x)),
+          evidence: [1, 2, 9],
+          update: i + 1 > 10,
         };
         // New findings of an event come first; the Updates of open incidents after (one per incident, at the end of the batch).
         return i + 1 === 10 ? [sweep, newSecret] : [newSecret, sweep];
@@ -118,11 +159,17 @@ export const secretAccessCases: readonly DetectorCase[] = [
     })),
   },
   {
-    name: 'a nightly job reading the same 12 secrets is a sweep the first night only: then it is the reader\'s rhythm',
+    name: "a nightly job reading the same 12 secrets is a sweep the first night only: then it is the reader's rhythm",
     kind: 'positive',
     events: nightly(10),
     expect: [
-      { at: 9, severity: 4, title: 'Actor "secret-rotator" read 10 different secrets in 10 minutes', target: { type: 'Actor', uid: rotator.uuid }, implicated: rotation.slice(0, 10).map((x) => uid('secret', x)) },
+      {
+        at: 9,
+        severity: 4,
+        title: 'Actor "secret-rotator" read 10 different secrets in 10 minutes',
+        target: { type: 'Actor', uid: rotator.uuid },
+        implicated: rotation.slice(0, 10).map((x) => uid('secret', x)),
+      },
       { at: 10, severity: 4, title: 'read 11 different secrets', target: { type: 'Actor', uid: rotator.uuid }, implicated: rotation.slice(0, 11).map((x) => uid('secret', x)), update: true },
       { at: 11, severity: 4, title: 'read 12 different secrets', target: { type: 'Actor', uid: rotator.uuid }, implicated: rotation.map((x) => uid('secret', x)), update: true },
     ],
@@ -141,8 +188,20 @@ export const secretAccessCases: readonly DetectorCase[] = [
     events: [...nightly(5), ...nightlyAt(5, [...rotation.slice(0, 11), 'PROD_DB_PASSWORD'])],
     expect: [
       ...nightlyFirst(),
-      { at: 60 + 11, severity: 3, title: 'Actor "secret-rotator" read secret "PROD_DB_PASSWORD", which it has never read before', target: { type: 'Secret', uid: uid('secret', 'PROD_DB_PASSWORD') }, related: [rotator.uuid] },
-      { at: 60 + 11, severity: 4, title: 'read 12 different secrets', target: { type: 'Actor', uid: rotator.uuid }, implicated: [...rotation.slice(0, 11), 'PROD_DB_PASSWORD'].map((x) => uid('secret', x)) },
+      {
+        at: 60 + 11,
+        severity: 3,
+        title: 'Actor "secret-rotator" read secret "PROD_DB_PASSWORD", which it has never read before',
+        target: { type: 'Secret', uid: uid('secret', 'PROD_DB_PASSWORD') },
+        related: [rotator.uuid],
+      },
+      {
+        at: 60 + 11,
+        severity: 4,
+        title: 'read 12 different secrets',
+        target: { type: 'Actor', uid: rotator.uuid },
+        implicated: [...rotation.slice(0, 11), 'PROD_DB_PASSWORD'].map((x) => uid('secret', x)),
+      },
     ],
   },
   {
@@ -192,7 +251,12 @@ export const secretAccessCases: readonly DetectorCase[] = [
     kind: 'positive',
     config: { secretWriters: [{ uuid: rotator.uuid, note: 'Secret-Rotator' }] },
     events: [
-      audit({ at: '2026-03-03T11:00:00Z', type: 'SECRET_VALUE_UPDATED', actor: { uuid: jane.uuid, name: rotator.name }, subject: { type: 'Secret', uuid: uid('secret', 'DEPLOY_KEY'), name: 'DEPLOY_KEY' } }),
+      audit({
+        at: '2026-03-03T11:00:00Z',
+        type: 'SECRET_VALUE_UPDATED',
+        actor: { uuid: jane.uuid, name: rotator.name },
+        subject: { type: 'Secret', uuid: uid('secret', 'DEPLOY_KEY'), name: 'DEPLOY_KEY' },
+      }),
     ],
     expect: [{ at: 0, severity: 4, title: 'value replaced', target: { type: 'Secret', uid: uid('secret', 'DEPLOY_KEY') }, related: [jane.uuid] }],
   },
@@ -231,7 +295,13 @@ export const secretAccessIacCases: readonly DetectorCase[] = [
       audit({ at: '2026-03-03T10:05:00Z', type: 'SECRET_CREATED', actor: jane, subject: { type: 'Secret', uuid: uid('secret', 'NEW_KEY'), name: 'NEW_KEY' } }),
     ],
     expect: [
-      { at: 0, severity: 4, title: 'Secret "DEPLOY_KEY" granted to team "platform" by Jane Doe, who is not an expected secret writer (TEAM_SECRET_CREATED)', target: { type: 'Secret', uid: uid('secret', 'DEPLOY_KEY') }, related: [jane.uuid] },
+      {
+        at: 0,
+        severity: 4,
+        title: 'Secret "DEPLOY_KEY" granted to team "platform" by Jane Doe, who is not an expected secret writer (TEAM_SECRET_CREATED)',
+        target: { type: 'Secret', uid: uid('secret', 'DEPLOY_KEY') },
+        related: [jane.uuid],
+      },
       { at: 1, severity: 3, title: 'Secret "NEW_KEY" created by Jane Doe, who is not an expected secret writer', target: { type: 'Secret', uid: uid('secret', 'NEW_KEY') } },
     ],
   },

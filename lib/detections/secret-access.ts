@@ -294,8 +294,7 @@ async function onQuery(event: OcsfEvent, ctx: DetectContext<SecretAccessConfig>,
   ];
 }
 
-const obj = (v: unknown): Record<string, unknown> | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+const obj = (v: unknown): Record<string, unknown> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
 
 function onTeamGrant(event: OcsfEvent, ctx: DetectContext<SecretAccessConfig>, audit: AuditInfo): FindingDraft[] {
   const grant = TEAM_GRANTS.get(audit.type);
@@ -338,7 +337,7 @@ export const secretAccess: Detector<SecretAccessConfig> = {
     id: 'secret-access',
     title: 'Unusual secret access',
     description:
-      'Secret reads that break the reader\'s pattern (a secret never read before, many distinct secrets in a short window), bursts of secret queries (enumeration), and secrets created, changed or granted to a team by unexpected actors.',
+      "Secret reads that break the reader's pattern (a secret never read before, many distinct secrets in a short window), bursts of secret queries (enumeration), and secrets created, changed or granted to a team by unexpected actors.",
     severity: 4,
     severityNotes: 'High for sweeps, enumeration, value changes, deletions and team grants; Medium for a single new secret, a secret created, or a settings change.',
     analyticType: 2,
@@ -351,7 +350,7 @@ export const secretAccess: Detector<SecretAccessConfig> = {
     ],
     types: ['Credential Access'],
     defaultThresholds: 'learning 24 h per reader; secrets remembered 90 days; sweep = 10 distinct secrets in 10 min; enumeration = 25 SECRET_QUERIED in 10 min; dedup 60 min',
-    recommendedContainment: 'Rotate the secret(s): the target of a new-secret or change finding, the implicated secrets of a sweep. Sweep by an actor: review the actor\'s sessions and tokens.',
+    recommendedContainment: "Rotate the secret(s): the target of a new-secret or change finding, the implicated secrets of a sweep. Sweep by an actor: review the actor's sessions and tokens.",
     runbook: {
       check: [
         'Which job, build and agent made the read (evidence time and IP; Buildkite job logs around that time)?',

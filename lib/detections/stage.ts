@@ -189,8 +189,7 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
     const tokenAgents = (tokenUid: string) => connectedAgents(port, tokenUid, event.time);
     // Judged once, before this event is learned, whichever detector asks first.
     let novelty: Promise<NetworkNovelty | undefined> | undefined;
-    const actorNetwork = (): Promise<NetworkNovelty | undefined> =>
-      networks ? (novelty ??= judgeActorNetwork(event, port, enrich, networkSettings, now)) : Promise.resolve(undefined);
+    const actorNetwork = (): Promise<NetworkNovelty | undefined> => (networks ? (novelty ??= judgeActorNetwork(event, port, enrich, networkSettings, now)) : Promise.resolve(undefined));
     let org: ReturnType<typeof orgOf> | null = null;
     const orgOnce = () => (org ??= orgOf(event));
     let out: OcsfEvent[] | undefined;

@@ -15,7 +15,15 @@ export const thirdPartyAccessCases: readonly DetectorCase[] = [
     name: 'an OAuth application authorized from the usual network is Medium',
     kind: 'positive',
     events: [...history, audit({ at: day(2, '10:00:00'), type: 'OAUTH_APPLICATION_AUTHORIZED', actor: jane, subject: app('Deploy Dashboard'), ip: '86.1.2.3' })],
-    expect: [{ at: 3, severity: 3, title: 'Jane Doe authorized an OAuth application "Deploy Dashboard" (OAUTH_APPLICATION_AUTHORIZED)', target: { type: 'Authorization', uid: uid('app', 'Deploy Dashboard') }, related: [jane.uuid] }],
+    expect: [
+      {
+        at: 3,
+        severity: 3,
+        title: 'Jane Doe authorized an OAuth application "Deploy Dashboard" (OAUTH_APPLICATION_AUTHORIZED)',
+        target: { type: 'Authorization', uid: uid('app', 'Deploy Dashboard') },
+        related: [jane.uuid],
+      },
+    ],
   },
   {
     name: 'a portal token created from a new network is High',
@@ -40,7 +48,9 @@ export const thirdPartyAccessCases: readonly DetectorCase[] = [
   {
     name: 'a user impersonated targets the user',
     kind: 'positive',
-    events: [audit({ at: day(2, '10:00:00'), type: 'USER_IMPERSONATED', actor: { uuid: uid('user', 'support'), name: 'Buildkite Support' }, subject: { type: 'User', uuid: jane.uuid, name: jane.name } })],
+    events: [
+      audit({ at: day(2, '10:00:00'), type: 'USER_IMPERSONATED', actor: { uuid: uid('user', 'support'), name: 'Buildkite Support' }, subject: { type: 'User', uuid: jane.uuid, name: jane.name } }),
+    ],
     expect: [{ at: 0, severity: 3, title: 'Buildkite Support impersonated a user "Jane Doe"', target: { type: 'Actor', uid: jane.uuid }, related: [uid('user', 'support')] }],
   },
   {

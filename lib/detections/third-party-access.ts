@@ -30,8 +30,7 @@ export const THIRD_PARTY_TYPES: ReadonlyMap<string, string> = new Map([
 const settings = perConfig((c: ThirdPartyAccessConfig) => ({ iac: new IdentitySet(c.iacActors), ignored: new Set(c.ignoredTypes) }));
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const obj = (v: unknown): Record<string, unknown> | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+const obj = (v: unknown): Record<string, unknown> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
 
 export const thirdPartyAccess: Detector<ThirdPartyAccessConfig> = {
   meta: {
@@ -53,7 +52,7 @@ export const thirdPartyAccess: Detector<ThirdPartyAccessConfig> = {
     types: ['Third-Party Access'],
     defaultThresholds: 'every grant; dedup 60 min per actor and subject',
     recommendedContainment:
-      'Notify only: Buildkite\'s GraphQL API has no mutation that revokes an OAuth authorization, an API application or a portal token. Revoke it in the Buildkite UI (Personal Settings > Connected Apps, Organization Settings > API Applications / Portals).',
+      "Notify only: Buildkite's GraphQL API has no mutation that revokes an OAuth authorization, an API application or a portal token. Revoke it in the Buildkite UI (Personal Settings > Connected Apps, Organization Settings > API Applications / Portals).",
     runbook: {
       check: [
         'Which application or token (target), who granted it (actor), from which network (evidence)?',
@@ -98,9 +97,10 @@ export const thirdPartyAccess: Detector<ThirdPartyAccessConfig> = {
     if (actor?.uid !== undefined && !resources.some((r) => r.uid === actor.uid)) resources.push(res('Actor', actor.uid, resources.length === 0 ? 'target' : 'related', actor.name));
     const subject = audit.subjectName ?? appName;
     const what = `${verb}${subject !== undefined ? ` "${subject}"` : ''}`;
-    const why = [network?.isNew === true ? `from ${networkText(network)}, a network new to ${actorLabel(actor)}` : undefined, outsideIac ? 'by an actor outside detectors.third-party-access.iacActors' : undefined].filter(
-      (x): x is string => x !== undefined,
-    );
+    const why = [
+      network?.isNew === true ? `from ${networkText(network)}, a network new to ${actorLabel(actor)}` : undefined,
+      outsideIac ? 'by an actor outside detectors.third-party-access.iacActors' : undefined,
+    ].filter((x): x is string => x !== undefined);
     return [
       {
         dedupKey: `${actor?.uid ?? actor?.name ?? 'unknown'}:${audit.subjectUuid ?? audit.type}`,

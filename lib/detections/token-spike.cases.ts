@@ -55,7 +55,8 @@ function autoscaling(days: number, extra?: { size: number; time: string }): Enve
 }
 
 /** The first three mornings of autoscaling(): new bursts, before the routine is learned. */
-const morningsOneToThree = () => [81, 277, 473].map((i) => ({ at: i, severity: 4 as const, title: 'Agent token "ci-linux": 50 agent registrations in 10 minutes', target: { type: 'AgentToken' as const, uid: token.uuid } }));
+const morningsOneToThree = () =>
+  [81, 277, 473].map((i) => ({ at: i, severity: 4 as const, title: 'Agent token "ci-linux": 50 agent registrations in 10 minutes', target: { type: 'AgentToken' as const, uid: token.uuid } }));
 
 export const tokenSpikeCases: readonly DetectorCase[] = [
   {
@@ -99,15 +100,35 @@ export const tokenSpikeCases: readonly DetectorCase[] = [
     events: Array.from({ length: 40 }, (_, i) => agentConnected({ at: at('2026-03-04T10:08:00Z', i * 6), agent: agent(`edge-${i}`, `3.83.0.${i + 1}`), token })),
     // 20 land in 10:00-10:10 and 20 after. No fixed window reaches 30; the sliding estimate
     // does at 10:11:12, the 33rd registration: 13 + 20 x (1 - 72/600) = 30.6.
-    expect: [{ at: 32, severity: 4, title: 'with no baseline', target: { type: 'AgentToken', uid: token.uuid }, implicated: Array.from({ length: 33 }, (_, i) => uid('agent', `edge-${i}`)), evidence: [31, 30] }],
+    expect: [
+      {
+        at: 32,
+        severity: 4,
+        title: 'with no baseline',
+        target: { type: 'AgentToken', uid: token.uuid },
+        implicated: Array.from({ length: 33 }, (_, i) => uid('agent', `edge-${i}`)),
+        evidence: [31, 30],
+      },
+    ],
   },
   {
     name: 'an actor making audit changes far above their baseline',
     kind: 'positive',
     config: { minAuditEvents: 30 },
     events: [
-      ...Array.from({ length: 6 }, (_, i) => audit({ at: at(`2026-03-0${1 + (i % 3)}T1${i % 2}:00:00Z`), type: 'PIPELINE_UPDATED', actor: terraform, subject: { type: 'Pipeline', uuid: uid('pipeline', `p${i}`), name: `p${i}` }, ip: '3.90.1.1', seq: i })),
-      ...Array.from({ length: 30 }, (_, i) => audit({ at: at('2026-03-05T12:00:00Z', i * 5), type: 'TEAM_MEMBER_DELETED', actor: terraform, subject: { type: 'TeamMember', uuid: uid('member', String(i)) }, ip: '3.90.1.1', seq: i })),
+      ...Array.from({ length: 6 }, (_, i) =>
+        audit({
+          at: at(`2026-03-0${1 + (i % 3)}T1${i % 2}:00:00Z`),
+          type: 'PIPELINE_UPDATED',
+          actor: terraform,
+          subject: { type: 'Pipeline', uuid: uid('pipeline', `p${i}`), name: `p${i}` },
+          ip: '3.90.1.1',
+          seq: i,
+        }),
+      ),
+      ...Array.from({ length: 30 }, (_, i) =>
+        audit({ at: at('2026-03-05T12:00:00Z', i * 5), type: 'TEAM_MEMBER_DELETED', actor: terraform, subject: { type: 'TeamMember', uuid: uid('member', String(i)) }, ip: '3.90.1.1', seq: i }),
+      ),
     ],
     expect: [{ at: 35, severity: 4, title: 'Actor "terraform-cloud": 30 audit events in 10 minutes', target: { type: 'Actor', uid: terraform.uuid }, evidence: [34, 33] }],
   },

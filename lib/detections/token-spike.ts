@@ -92,7 +92,7 @@ function pushHit(hits: string, event: OcsfEvent, keepFrom: number): string {
   // Scanned in place, not split: this runs on every event of an elevated actor or token.
   let out = record;
   let kept = 1;
-  for (let pos = 0; pos < hits.length && kept < EVIDENCE_CAP; ) {
+  for (let pos = 0; pos < hits.length && kept < EVIDENCE_CAP;) {
     let nl = hits.indexOf('\n', pos);
     if (nl < 0) nl = hits.length;
     const t1 = hits.indexOf('\t', pos);
@@ -132,7 +132,10 @@ interface Subject {
 
 /** An agent name with its numbers and hex ids blanked: `ci-linux-12` and `ci-linux-7` share `ci-linux-#`. */
 export function nameShape(name: string | undefined): string {
-  return (name ?? '').toLowerCase().replace(/[0-9a-f]{6,}/g, '#').replace(/\d+/g, '#');
+  return (name ?? '')
+    .toLowerCase()
+    .replace(/[0-9a-f]{6,}/g, '#')
+    .replace(/\d+/g, '#');
 }
 
 /**
@@ -180,7 +183,14 @@ async function burstAgents(
       judge(a.uid, a.name, a.ip, a.seen);
       first = Math.min(first, a.seen);
       if (a.event !== undefined && evidences.length < EVIDENCE_CAP) {
-        evidences.push({ uid: a.event, time: a.seen, typeUid: 300201, code: 'Agent Connected', ...(a.ip ? { ip: a.ip } : {}), user: { uid: a.uid, ...(a.name ? { name: a.name } : {}), credential_uid: tokenUid } });
+        evidences.push({
+          uid: a.event,
+          time: a.seen,
+          typeUid: 300201,
+          code: 'Agent Connected',
+          ...(a.ip ? { ip: a.ip } : {}),
+          user: { uid: a.uid, ...(a.name ? { name: a.name } : {}), credential_uid: tokenUid },
+        });
       }
     } else {
       // Connected before the burst: counted, not listed (a token may have dozens of such agents).
@@ -307,8 +317,10 @@ export const tokenSpike: Detector<TokenSpikeConfig> = {
       { tactic: { uid: 'TA0040', name: 'Impact' }, technique: { uid: 'T1496', name: 'Resource Hijacking' } },
     ],
     types: ['Anomalous Credential Use'],
-    defaultThresholds: '10-min windows; spike when count >= max(50 registrations or 100 audit events, 4x EWMA baseline, alpha 0.3), except a recurring burst (same time of day within 1 h, at most 2x its size, seen on 3 of the last 14 days); incident window 60 min',
-    recommendedContainment: 'Agent token: revoke the token (target) and stop the agents registered in the burst (implicated); the finding counts the token\'s other agents (agents_connected_before_burst) for review. API token: remove its organization access.',
+    defaultThresholds:
+      '10-min windows; spike when count >= max(50 registrations or 100 audit events, 4x EWMA baseline, alpha 0.3), except a recurring burst (same time of day within 1 h, at most 2x its size, seen on 3 of the last 14 days); incident window 60 min',
+    recommendedContainment:
+      "Agent token: revoke the token (target) and stop the agents registered in the burst (implicated); the finding counts the token's other agents (agents_connected_before_burst) for review. API token: remove its organization access.",
     runbook: {
       check: [
         'Was a scale-out planned (autoscaling change, new queue, load test)? Ask the team that owns the token.',

@@ -45,7 +45,7 @@ export const unusualIpCases: readonly DetectorCase[] = [
     ],
   },
   {
-    name: 'an eu-west-1 fleet\'s agent token used from AWS Singapore: same ASN, new country and cloud region',
+    name: "an eu-west-1 fleet's agent token used from AWS Singapore: same ASN, new country and cloud region",
     kind: 'positive',
     events: [
       agentConnected({ at: day(0), agent: agent('eu-1', '34.240.1.1'), token }),
@@ -53,7 +53,13 @@ export const unusualIpCases: readonly DetectorCase[] = [
       agentConnected({ at: day(2, '11:00:00'), agent: agent('sg-1', '52.220.1.1'), token }),
     ],
     expect: [
-      { at: 2, severity: 4, title: 'Agent token "ci-linux" used from a new country: AS16509 Amazon.com, Inc. (SG, AWS ap-southeast-1), 52.220.1.1', target: { type: 'AgentToken', uid: token.uuid }, implicated: [uid('agent', 'sg-1')] },
+      {
+        at: 2,
+        severity: 4,
+        title: 'Agent token "ci-linux" used from a new country: AS16509 Amazon.com, Inc. (SG, AWS ap-southeast-1), 52.220.1.1',
+        target: { type: 'AgentToken', uid: token.uuid },
+        implicated: [uid('agent', 'sg-1')],
+      },
     ],
   },
   {
@@ -64,7 +70,15 @@ export const unusualIpCases: readonly DetectorCase[] = [
       agentConnected({ at: day(2), agent: agent('usw-2', '54.200.1.1'), token }),
       agentConnected({ at: day(2, '11:00:00'), agent: agent('use-1', '3.128.1.1'), token }),
     ],
-    expect: [{ at: 2, severity: 4, title: 'used from a new cloud region: AS16509 Amazon.com, Inc. (US, AWS us-east-2), 3.128.1.1', target: { type: 'AgentToken', uid: token.uuid }, implicated: [uid('agent', 'use-1')] }],
+    expect: [
+      {
+        at: 2,
+        severity: 4,
+        title: 'used from a new cloud region: AS16509 Amazon.com, Inc. (US, AWS us-east-2), 3.128.1.1',
+        target: { type: 'AgentToken', uid: token.uuid },
+        implicated: [uid('agent', 'use-1')],
+      },
+    ],
   },
   {
     name: 'a fleet that moved region without acknowledgement: one finding for the incident, updated as new agents connect, not one a day',
@@ -112,10 +126,7 @@ export const unusualIpCases: readonly DetectorCase[] = [
     name: 'a new network inside allowedCidrs is not unusual',
     kind: 'negative',
     config: { allowedCidrs: ['185.220.101.0/24'] },
-    events: [
-      agentConnected({ at: day(0), agent: agent('ci-1', '3.80.10.1'), token }),
-      agentConnected({ at: day(2), agent: agent('office-1', '185.220.101.34'), token }),
-    ],
+    events: [agentConnected({ at: day(0), agent: agent('ci-1', '3.80.10.1'), token }), agentConnected({ at: day(2), agent: agent('office-1', '185.220.101.34'), token })],
     expect: [],
   },
   {
@@ -142,9 +153,7 @@ export const unusualIpCases: readonly DetectorCase[] = [
   {
     name: 'Cluster Token Registration Blocked is a finding at once',
     kind: 'positive',
-    events: [
-      registrationBlocked({ at: day(0), blockedIp: '204.124.80.36', clusterToken: { uuid: uid('cluster-token', 'prod'), description: 'prod cluster', allowedIps: '202.144.160.0/24' } }),
-    ],
+    events: [registrationBlocked({ at: day(0), blockedIp: '204.124.80.36', clusterToken: { uuid: uid('cluster-token', 'prod'), description: 'prod cluster', allowedIps: '202.144.160.0/24' } })],
     expect: [{ at: 0, severity: 4, title: 'outside its allowed IP addresses (202.144.160.0/24)', target: { type: 'ClusterToken', uid: uid('cluster-token', 'prod') } }],
   },
   {
@@ -187,7 +196,7 @@ export const unusualIpCases: readonly DetectorCase[] = [
     ],
   },
   {
-    name: 'an API token named as GraphQL\'s AuditAPIContext names it (request_api_access_token_uuid) used from a new country',
+    name: "an API token named as GraphQL's AuditAPIContext names it (request_api_access_token_uuid) used from a new country",
     kind: 'positive',
     config: { entities: ['apiToken'] },
     events: [

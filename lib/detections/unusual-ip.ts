@@ -131,13 +131,19 @@ async function checkEntity(
     }
     return undefined;
   }
-  const knownNets = Object.keys(seen.n).filter((n) => fresh(seen.n, n, now, memory)).sort();
-  const knownCcs = Object.keys(seen.c).filter((c) => fresh(seen.c, c, now, memory)).sort();
+  const knownNets = Object.keys(seen.n)
+    .filter((n) => fresh(seen.n, n, now, memory))
+    .sort();
+  const knownCcs = Object.keys(seen.c)
+    .filter((c) => fresh(seen.c, c, now, memory))
+    .sort();
   const newCountry = !knownCc;
   const severity: SeverityId = subject.kind === 'actor' && !newCountry ? 3 : 4;
   const what = subject.name !== undefined && subject.name !== subject.uid ? `${LABEL[subject.kind]} "${subject.name}"` : `${LABEL[subject.kind]} ${subject.uid}`;
   const novelty = !knownAsn && newCountry ? 'a new network and country' : !knownAsn ? 'a new network' : newCountry ? 'a new country' : 'a new cloud region';
-  const knownRegions = Object.keys(seen.r).filter((r) => fresh(seen.r ?? {}, r, now, memory)).sort();
+  const knownRegions = Object.keys(seen.r)
+    .filter((r) => fresh(seen.r ?? {}, r, now, memory))
+    .sort();
   const resources: FindingResource[] = [res(TYPE[subject.kind], subject.uid, 'target', subject.name), ...(await related())];
   return {
     // One finding per entity and network per incident.
@@ -147,7 +153,7 @@ async function checkEntity(
       `${what} acted from ${networkText(ip, info)}, a network it has not used in the last ${config.networkMemoryDays} days. ` +
       `Known networks: ${knownNets.join(', ') || 'none'}; known countries: ${knownCcs.join(', ') || 'none'}. ` +
       (subject.kind === 'agentToken' && knownRegions.length > 0 ? `Known cloud regions: ${knownRegions.join(', ')}. ` : '') +
-      'A leaked credential used from the attacker\'s infrastructure looks like this; so does a new office, VPN or cloud region: once confirmed, acknowledge it (kitewatch detections ack, or detectors.unusual-ip.acknowledged) and it is learned.',
+      "A leaked credential used from the attacker's infrastructure looks like this; so does a new office, VPN or cloud region: once confirmed, acknowledge it (kitewatch detections ack, or detectors.unusual-ip.acknowledged) and it is learned.",
     severity,
     confidence: subject.kind === 'agentToken' ? 3 : 2,
     resources,
@@ -222,8 +228,10 @@ export const unusualIp: Detector<UnusualIpConfig> = {
       },
     ],
     types: ['Anomalous Credential Use'],
-    defaultThresholds: 'learning 24 h per entity; networks (ASN, country, cloud region for agent tokens) remembered 90 days; one finding per entity and network per incident, closed after 7 days unused or when acknowledged; blocked registrations at once',
-    recommendedContainment: 'Agent token: revoke the token (target) and stop the agents that connected from the new network (implicated). API token: remove its organization access. Actor: none automatic; confirm with the person.',
+    defaultThresholds:
+      'learning 24 h per entity; networks (ASN, country, cloud region for agent tokens) remembered 90 days; one finding per entity and network per incident, closed after 7 days unused or when acknowledged; blocked registrations at once',
+    recommendedContainment:
+      'Agent token: revoke the token (target) and stop the agents that connected from the new network (implicated). API token: remove its organization access. Actor: none automatic; confirm with the person.',
     runbook: {
       check: [
         'Is the network expected: a new office, VPN egress, CI runner pool or cloud region? Look up the ASN and country in the finding.',

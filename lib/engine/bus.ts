@@ -43,10 +43,7 @@ export function toBusEnvelope<T extends { class_uid: number; time: number }>(eve
 }
 
 /** A PutEvents entry (max 256 KB; OCSF events are far below that). */
-export function toPutEventsEntry(
-  event: { class_uid: number; time: number },
-  eventBusName: string,
-): { Source: string; DetailType: string; Detail: string; Time: Date; EventBusName: string } {
+export function toPutEventsEntry(event: { class_uid: number; time: number }, eventBusName: string): { Source: string; DetailType: string; Detail: string; Time: Date; EventBusName: string } {
   return {
     Source: KITEWATCH_SOURCE,
     DetailType: detailTypeFor(event.class_uid),

@@ -38,7 +38,7 @@ export function expandPaths(paths: readonly string[]): string[] {
       throw new UsageError(`no such file or directory: ${p}`);
     }
     if (st.isDirectory()) {
-      const found = (readdirSync(p, { recursive: true, encoding: 'utf8' }))
+      const found = readdirSync(p, { recursive: true, encoding: 'utf8' })
         .filter((f) => INPUT_EXTENSIONS.has(extname(f).toLowerCase()))
         .map((f) => join(p, f))
         .filter((f) => statSync(f).isFile())

@@ -30,16 +30,7 @@ type Json = Readonly<Record<string, unknown>>;
 type ObjectMatcher = (obj: Json | undefined) => boolean;
 
 const OR = '$or';
-const OPERATORS = new Set([
-  'prefix',
-  'suffix',
-  'equals-ignore-case',
-  'anything-but',
-  'exists',
-  'numeric',
-  'cidr',
-  'wildcard',
-]);
+const OPERATORS = new Set(['prefix', 'suffix', 'equals-ignore-case', 'anything-but', 'exists', 'numeric', 'cidr', 'wildcard']);
 // event-ruler refuses these as field names inside $or branches (Constants.RESERVED_FIELD_NAMES_IN_OR_RELATIONSHIP).
 const RESERVED_IN_OR = new Set([
   ...OPERATORS,

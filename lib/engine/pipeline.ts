@@ -78,7 +78,9 @@ export class LocalPipeline {
         await this.#reject(quarantineRecord(`${item.origin}: ${result.reason}`, { input: item.value, raw: item.text, bytes: item.sizeBytes }, item.origin));
       } else if (!this.#ingest.some((r) => r.matches(item.value))) {
         const names = this.#ingest.map((r) => `rules/${r.name}.json`).join(', ');
-        await this.#reject(quarantineRecord(`${item.origin}: no ingest rule matches this event (${names})${describeSource(item.value)}`, { input: item.value, raw: item.text, bytes: item.sizeBytes }, item.origin));
+        await this.#reject(
+          quarantineRecord(`${item.origin}: no ingest rule matches this event (${names})${describeSource(item.value)}`, { input: item.value, raw: item.text, bytes: item.sizeBytes }, item.origin),
+        );
       } else {
         const invalid = this.#invalid(result.event);
         if (invalid !== undefined) {

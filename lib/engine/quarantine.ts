@@ -43,7 +43,10 @@ function headBytes(text: string, max: number): string {
   if (text.length <= max / 3) return text;
   const buf = Buffer.from(text, 'utf8');
   if (buf.length <= max) return text;
-  return buf.subarray(0, max).toString('utf8').replace(/\uFFFD$/, '');
+  return buf
+    .subarray(0, max)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
 }
 
 function rawPart(raw: string, bytes: number | undefined, sha256: string | undefined): Pick<QuarantineRecord, 'raw' | 'truncated'> {

@@ -23,7 +23,9 @@ export const RULES_DIR = new URL('../../rules/', import.meta.url);
 
 /** Loads and validates every rules/*.json; a malformed rule is an error naming the file. */
 export function loadRules(dir: URL | string = RULES_DIR): CompiledRule[] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   return files.map((file) => {
     const url = new URL(file, dir instanceof URL ? dir : `file://${dir.endsWith('/') ? dir : `${dir}/`}`);
     let raw: unknown;

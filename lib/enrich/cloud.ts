@@ -52,7 +52,7 @@ export class CloudRegions {
       for (let len = 32; len >= 0; len--) {
         const t = tables[len];
         if (t === undefined) continue;
-        const net = len === 0 ? 0 : (v4 - (v4 % 2 ** (32 - len)));
+        const net = len === 0 ? 0 : v4 - (v4 % 2 ** (32 - len));
         const hit = t.get(net);
         if (hit !== undefined) return this.#regions[hit];
       }

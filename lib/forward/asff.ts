@@ -214,7 +214,7 @@ const CREATE_ACTIVITY = 1;
 export function toAsff(finding: OcsfEvent, ctx: AsffContext): AwsSecurityFinding {
   const info = findingInfoOf(finding);
   const { resources, omitted } = resourcesOf(finding);
-  const types = typesOf(info, (finding.resources ?? []));
+  const types = typesOf(info, finding.resources ?? []);
   const label = severityLabel(finding.severity_id);
   const createdMs = num(info.created_time) ?? num(info.first_seen_time) ?? finding.time;
   const updatedMs = Math.max(num(info.modified_time) ?? finding.time, finding.time, createdMs);

@@ -36,20 +36,8 @@ function buffering(limits: { interval: [number, number, number]; size: [number, 
   const [sMin, sMax, sDef] = limits.size;
   return z
     .object({
-      intervalSeconds: z
-        .number()
-        .int()
-        .min(iMin)
-        .max(iMax)
-        .default(iDef)
-        .describe(`Longest time Firehose buffers before delivering to ${what} (${iMin}-${iMax} s).`),
-      sizeMiB: z
-        .number()
-        .int()
-        .min(sMin)
-        .max(sMax)
-        .default(sDef)
-        .describe(`Buffer size that triggers a delivery to ${what} (${sMin}-${sMax} MiB).`),
+      intervalSeconds: z.number().int().min(iMin).max(iMax).default(iDef).describe(`Longest time Firehose buffers before delivering to ${what} (${iMin}-${iMax} s).`),
+      sizeMiB: z.number().int().min(sMin).max(sMax).default(sDef).describe(`Buffer size that triggers a delivery to ${what} (${sMin}-${sMax} MiB).`),
     })
     .strict()
     .prefault({})
@@ -57,19 +45,11 @@ function buffering(limits: { interval: [number, number, number]; size: [number, 
 }
 
 const retryDurationSeconds = (what: string) =>
-  z
-    .number()
-    .int()
-    .min(0)
-    .max(7200)
-    .default(3600)
-    .describe(`How long Firehose keeps retrying ${what} before the records go to the encrypted backup bucket (0-7200 s).`);
+  z.number().int().min(0).max(7200).default(3600).describe(`How long Firehose keeps retrying ${what} before the records go to the encrypted backup bucket (0-7200 s).`);
 
 export const SplunkHecDestination = z
   .object({
-    endpoint: httpsUrl(false).describe(
-      'HEC base URL, e.g. https://http-inputs-firehose-acme.splunkcloud.com:443. Events are posted to /services/collector/event under it.',
-    ),
+    endpoint: httpsUrl(false).describe('HEC base URL, e.g. https://http-inputs-firehose-acme.splunkcloud.com:443. Events are posted to /services/collector/event under it.'),
     tokenSecretArn: z
       .string()
       .regex(SECRET_ARN, 'must be a Secrets Manager secret ARN')
@@ -84,13 +64,7 @@ export const SplunkHecDestination = z
       .regex(/^[A-Za-z0-9_.:-]{1,40}$/, 'letters, digits, _ . : -')
       .default('ocsf:')
       .describe('Prefix of the per-class sourcetype: ocsf:api_activity, ocsf:detection_finding, ...'),
-    ackTimeoutSeconds: z
-      .number()
-      .int()
-      .min(180)
-      .max(600)
-      .default(180)
-      .describe('How long Firehose waits for the HEC indexer acknowledgment (180-600 s).'),
+    ackTimeoutSeconds: z.number().int().min(180).max(600).default(180).describe('How long Firehose waits for the HEC indexer acknowledgment (180-600 s).'),
     retryDurationSeconds: retryDurationSeconds('Splunk'),
     buffering: buffering({ interval: [0, 60, 60], size: [1, 5, 5] }, 'Splunk'),
   })
@@ -102,19 +76,12 @@ export const HttpDestination = z
       .string()
       .regex(/^[a-z][a-z0-9-]{0,31}$/, 'lowercase letters, digits and dashes, starting with a letter')
       .describe('Short name of the destination (datadog, elastic, ...): names the delivery stream, its metrics and its alarm.'),
-    endpoint: httpsUrl(true).describe(
-      "The destination's Firehose HTTP endpoint URL (Datadog, Elastic, Sumo Logic, ... document theirs). HTTPS only.",
-    ),
+    endpoint: httpsUrl(true).describe("The destination's Firehose HTTP endpoint URL (Datadog, Elastic, Sumo Logic, ... document theirs). HTTPS only."),
     accessKeySecretArn: z
       .string()
       .regex(SECRET_ARN, 'must be a Secrets Manager secret ARN')
-      .describe(
-        'Secrets Manager secret holding the access key as JSON {"api_key": "..."}; Firehose sends it in X-Amz-Firehose-Access-Key.',
-      ),
-    contentEncoding: z
-      .enum(['NONE', 'GZIP'])
-      .default('GZIP')
-      .describe('Compression of the request body (the destination must support it).'),
+      .describe('Secrets Manager secret holding the access key as JSON {"api_key": "..."}; Firehose sends it in X-Amz-Firehose-Access-Key.'),
+    contentEncoding: z.enum(['NONE', 'GZIP']).default('GZIP').describe('Compression of the request body (the destination must support it).'),
     commonAttributes: z
       .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), z.string().max(256))
       .default({})
@@ -134,9 +101,7 @@ export const SecurityLakeOptions = z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, _ and -')
       .default('kitewatch')
-      .describe(
-        'Base name of the custom sources. Security Lake wants one OCSF class per source, so each class gets <sourceName>-<class>, e.g. kitewatch-api-activity.',
-      ),
+      .describe('Base name of the custom sources. Security Lake wants one OCSF class per source, so each class gets <sourceName>-<class>, e.g. kitewatch-api-activity.'),
     sourceNames: z
       .record(z.string().regex(/^\d{4}$/, 'an OCSF class_uid'), z.string().regex(/^[A-Za-z0-9_-]{1,64}$/))
       .default({})
@@ -146,11 +111,7 @@ export const SecurityLakeOptions = z
       .regex(/^[A-Za-z0-9._-]{1,32}$/)
       .optional()
       .describe('Custom source version, when the source location Security Lake shows has a version segment (ext/<source>/<version>/).'),
-    accountId: z
-      .string()
-      .regex(ACCOUNT, 'must be a 12-digit AWS account id')
-      .optional()
-      .describe('accountId= partition value. Unset: aws.account.'),
+    accountId: z.string().regex(ACCOUNT, 'must be a 12-digit AWS account id').optional().describe('accountId= partition value. Unset: aws.account.'),
     region: z.string().regex(REGION, 'must be an AWS region').optional().describe('region= partition value. Unset: aws.region.'),
     classes: z
       .array(z.literal([...FORWARDED_CLASSES]))
@@ -165,9 +126,7 @@ export const S3Destination = z
     layout: z
       .enum(['ocsf', 'security-lake'])
       .default('ocsf')
-      .describe(
-        'ocsf: NDJSON under <prefix>class=<class>/eventDay=YYYYMMDD/; security-lake: Parquet under ext/<source>/region=/accountId=/eventDay=/ in the Security Lake bucket.',
-      ),
+      .describe('ocsf: NDJSON under <prefix>class=<class>/eventDay=YYYYMMDD/; security-lake: Parquet under ext/<source>/region=/accountId=/eventDay=/ in the Security Lake bucket.'),
     prefix: z
       .string()
       .regex(/^([A-Za-z0-9_.=-]+\/)*$/, 'path segments ending with "/", e.g. ocsf/')
@@ -178,10 +137,7 @@ export const S3Destination = z
       .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name')
       .optional()
       .describe("Existing bucket for the ocsf layout. Unset: Kitewatch's own encrypted forwarding bucket."),
-    compression: z
-      .enum(['UNCOMPRESSED', 'GZIP'])
-      .default('GZIP')
-      .describe('Compression of the ocsf-layout objects (security-lake writes Parquet, compressed by Firehose).'),
+    compression: z.enum(['UNCOMPRESSED', 'GZIP']).default('GZIP').describe('Compression of the ocsf-layout objects (security-lake writes Parquet, compressed by Firehose).'),
     buffering: buffering({ interval: [60, 900, 300], size: [64, 128, 128] }, 'S3'),
     securityLake: SecurityLakeOptions.optional().describe('Required with layout security-lake.'),
   })
@@ -198,25 +154,9 @@ export const S3Destination = z
 export const SecurityHubDestination = z
   .object({
     enabled: z.boolean().default(false).describe('Import Detection Findings into AWS Security Hub (ASFF, BatchImportFindings).'),
-    region: z
-      .string()
-      .regex(REGION, 'must be an AWS region')
-      .optional()
-      .describe('Region of the Security Hub to import into. Unset: the deployment region.'),
-    batchSize: z
-      .number()
-      .int()
-      .min(1)
-      .max(100)
-      .default(100)
-      .describe('Findings per invocation of the forwarder (one BatchImportFindings call holds at most 100).'),
-    maxBatchingWindowSeconds: z
-      .number()
-      .int()
-      .min(0)
-      .max(300)
-      .default(5)
-      .describe('How long the SQS poller waits to fill a batch.'),
+    region: z.string().regex(REGION, 'must be an AWS region').optional().describe('Region of the Security Hub to import into. Unset: the deployment region.'),
+    batchSize: z.number().int().min(1).max(100).default(100).describe('Findings per invocation of the forwarder (one BatchImportFindings call holds at most 100).'),
+    maxBatchingWindowSeconds: z.number().int().min(0).max(300).default(5).describe('How long the SQS poller waits to fill a batch.'),
   })
   .strict()
   .refine((h) => h.batchSize <= 10 || h.maxBatchingWindowSeconds >= 1, {
@@ -230,11 +170,7 @@ export const ForwardingConfig = z
     destinations: z
       .object({
         splunkHec: SplunkHecDestination.optional().describe('Splunk HTTP Event Collector (Firehose Splunk destination).'),
-        http: z
-          .array(HttpDestination)
-          .max(5)
-          .default([])
-          .describe('Generic HTTPS endpoints (Datadog, Elastic, ...): one Firehose HTTP endpoint stream each.'),
+        http: z.array(HttpDestination).max(5).default([]).describe('Generic HTTPS endpoints (Datadog, Elastic, ...): one Firehose HTTP endpoint stream each.'),
         s3: S3Destination.optional().describe('S3, partitioned by OCSF class and day, or in the Security Lake custom source layout.'),
         securityHub: SecurityHubDestination.describe('AWS Security Hub, for Detection Findings only.'),
       })
@@ -248,19 +184,8 @@ export const ForwardingConfig = z
       })
       .prefault({})
       .describe('Where Kitewatch events go. None configured: events stay on the Kitewatch bus and its archive.'),
-    backupRetentionDays: z
-      .number()
-      .int()
-      .min(1)
-      .default(365)
-      .describe('Days the encrypted backup bucket keeps records that no destination accepted.'),
-    alarmFreshnessSeconds: z
-      .number()
-      .int()
-      .min(60)
-      .max(86400)
-      .default(900)
-      .describe('Alarm when the oldest undelivered record of a stream is older than this (DataFreshness).'),
+    backupRetentionDays: z.number().int().min(1).default(365).describe('Days the encrypted backup bucket keeps records that no destination accepted.'),
+    alarmFreshnessSeconds: z.number().int().min(60).max(86400).default(900).describe('Alarm when the oldest undelivered record of a stream is older than this (DataFreshness).'),
   })
   .strict()
   .prefault({});

@@ -1,9 +1,4 @@
-import type {
-  CreateDeliveryStreamCommandInput,
-  EncryptionConfiguration,
-  ProcessingConfiguration,
-  S3DestinationConfiguration,
-} from '@aws-sdk/client-firehose';
+import type { CreateDeliveryStreamCommandInput, EncryptionConfiguration, ProcessingConfiguration, S3DestinationConfiguration } from '@aws-sdk/client-firehose';
 import type { ForwardingConfig, SecurityLakeOptions } from './config.ts';
 import type { StreamRoute } from './firehose.ts';
 import { classSlug, firehoseErrorPrefix, firehoseOcsfPrefix, firehoseSecurityLakePrefix, securityLakeSourceName } from './s3-layout.ts';
@@ -174,9 +169,7 @@ export function securityLakeSources(
   const region = lake.region ?? fallback.region;
   const accountId = lake.accountId ?? fallback.accountId;
   if (region === undefined || accountId === undefined) {
-    throw new StreamConfigError(
-      'forwarding.destinations.s3.securityLake needs the region= and accountId= partition values: set securityLake.region/accountId or aws.region/account',
-    );
+    throw new StreamConfigError('forwarding.destinations.s3.securityLake needs the region= and accountId= partition values: set securityLake.region/accountId or aws.region/account');
   }
   return lake.classes.map((classUid) => ({ classUid, sourceName: securityLakeSourceName(classUid, lake), sourceVersion: lake.sourceVersion, region, accountId }));
 }

@@ -1,9 +1,5 @@
 import { stringifyFreeFormByDepth } from './glue-schema.ts';
-import type {
-  FirehoseTransformationEvent,
-  FirehoseTransformationResult,
-  FirehoseTransformationResultRecord,
-} from 'aws-lambda';
+import type { FirehoseTransformationEvent, FirehoseTransformationResult, FirehoseTransformationResultRecord } from 'aws-lambda';
 import * as z from 'zod/mini';
 import '../config/zod-en.ts';
 import type { OcsfEvent } from '../ocsf/types.ts';
@@ -33,19 +29,21 @@ export const FirehoseFormat = z.enum(['splunk-hec', 'ndjson', 's3-ocsf', 'securi
 export type FirehoseFormat = z.infer<typeof FirehoseFormat>;
 
 /** How one delivery stream's records are transformed. */
-export const StreamRoute = z.strictObject({
-  format: FirehoseFormat,
-  /** security-lake: the one OCSF class its custom source takes. */
-  classUid: z.optional(z.int().check(z.positive())),
-  /** splunk-hec: index and sourcetype prefix. */
-  index: z.optional(z.string().check(z.minLength(1))),
-  sourcetypePrefix: z.optional(z.string().check(z.minLength(1))),
-}).check(
-  z.refine((r) => r.format !== 'security-lake' || r.classUid !== undefined, {
-    message: 'a security-lake route needs classUid',
-    path: ['classUid'],
-  }),
-);
+export const StreamRoute = z
+  .strictObject({
+    format: FirehoseFormat,
+    /** security-lake: the one OCSF class its custom source takes. */
+    classUid: z.optional(z.int().check(z.positive())),
+    /** splunk-hec: index and sourcetype prefix. */
+    index: z.optional(z.string().check(z.minLength(1))),
+    sourcetypePrefix: z.optional(z.string().check(z.minLength(1))),
+  })
+  .check(
+    z.refine((r) => r.format !== 'security-lake' || r.classUid !== undefined, {
+      message: 'a security-lake route needs classUid',
+      path: ['classUid'],
+    }),
+  );
 export type StreamRoute = z.infer<typeof StreamRoute>;
 
 /** Firehose's limit on one record after transformation (1,000 KiB). */

@@ -121,9 +121,7 @@ function checkName(name: string, path: string): string {
 }
 
 type HiveType =
-  | { readonly kind: 'primitive'; readonly name: string }
-  | { readonly kind: 'array'; readonly element: HiveType }
-  | { readonly kind: 'struct'; readonly fields: ReadonlyMap<string, HiveType> };
+  { readonly kind: 'primitive'; readonly name: string } | { readonly kind: 'array'; readonly element: HiveType } | { readonly kind: 'struct'; readonly fields: ReadonlyMap<string, HiveType> };
 
 /** Parses the Hive type strings glueColumns renders (primitives, array<>, struct<>). */
 export function parseHiveType(text: string): HiveType {

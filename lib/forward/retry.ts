@@ -47,7 +47,6 @@ const EnvSchema = z.object({
   [RetryEnv.timeoutMs]: positiveInt(1, 600_000).optional(),
 });
 
-
 export function resolveRetry(opts: RetryOptions = {}, env: NodeJS.ProcessEnv = {}): ResolvedRetry {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {

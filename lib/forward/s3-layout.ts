@@ -56,10 +56,7 @@ export interface SecurityLakeSource {
 }
 
 /** One custom source per OCSF class: `<base>-api-activity` unless configured otherwise. */
-export function securityLakeSourceName(
-  classUid: number,
-  opts: { readonly sourceName: string; readonly sourceNames?: Readonly<Record<string, string>> | undefined },
-): string {
+export function securityLakeSourceName(classUid: number, opts: { readonly sourceName: string; readonly sourceNames?: Readonly<Record<string, string>> | undefined }): string {
   return opts.sourceNames?.[String(classUid)] ?? `${opts.sourceName}-${classSlug(classUid).replaceAll('_', '-')}`;
 }
 

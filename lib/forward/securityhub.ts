@@ -17,11 +17,7 @@ export interface ImportResult<K> {
   readonly calls: number;
 }
 
-export async function importFindings<K>(
-  client: Pick<SecurityHubClient, 'send'>,
-  items: readonly ImportItem<K>[],
-  perCall: number = ASFF_LIMITS.findingsPerCall,
-): Promise<ImportResult<K>> {
+export async function importFindings<K>(client: Pick<SecurityHubClient, 'send'>, items: readonly ImportItem<K>[], perCall: number = ASFF_LIMITS.findingsPerCall): Promise<ImportResult<K>> {
   const imported: K[] = [];
   const failed: { key: K; reason: string }[] = [];
   // One finding per Id in a call: the newest state wins, and the older ones share its fate.

@@ -100,9 +100,7 @@ function secretFrom(env: NodeJS.ProcessEnv, name: string): string | undefined {
 
 function refusePlaintext(spec: RemoteSinkSpec, what: string): void {
   if (spec.url.protocol === 'http:' && !isLoopback(spec.url)) {
-    throw new SinkSetupError(
-      `--sink "${displayName(spec)}": ${what} would travel unencrypted to ${spec.url.host}; use https:// (plain http:// is only for 127.0.0.1/localhost)`,
-    );
+    throw new SinkSetupError(`--sink "${displayName(spec)}": ${what} would travel unencrypted to ${spec.url.host}; use https:// (plain http:// is only for 127.0.0.1/localhost)`);
   }
 }
 

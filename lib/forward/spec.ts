@@ -19,9 +19,7 @@ export { SinkSpecError };
  * Plain `http://` to anything but a loopback host is refused when a secret would travel with it.
  */
 export type RemoteSinkSpec =
-  | { readonly kind: 'splunk-hec'; readonly spec: string; readonly url: URL; readonly endpoint: string }
-  | { readonly kind: 'http'; readonly spec: string; readonly url: URL; readonly endpoint: string };
-
+  { readonly kind: 'splunk-hec'; readonly spec: string; readonly url: URL; readonly endpoint: string } | { readonly kind: 'http'; readonly spec: string; readonly url: URL; readonly endpoint: string };
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -41,17 +39,13 @@ function parseUrl(rawSpec: string, raw: string, kind: RemoteSinkSpec['kind']): U
   if (raw === '') throw new SinkSpecError(`--sink "${spec}": a URL is required after "${kind}:", e.g. ${example}`);
   if (!/^https?:\/\//i.test(raw)) {
     const guess = shownRaw.replace(/^\/\//, '');
-    throw new SinkSpecError(
-      `--sink "${spec}": "${shownRaw}" has no http:// or https:// scheme; write ${kind}:https://${guess} (or ${kind}:http://${guess} for a local test server)`,
-    );
+    throw new SinkSpecError(`--sink "${spec}": "${shownRaw}" has no http:// or https:// scheme; write ${kind}:https://${guess} (or ${kind}:http://${guess} for a local test server)`);
   }
   if (!URL.canParse(raw)) throw new SinkSpecError(`--sink "${spec}": "${shownRaw}" is not a valid URL`);
   const url = new URL(raw);
   if (url.hostname === '') throw new SinkSpecError(`--sink "${spec}": the URL has no host`);
   if (url.username !== '' || url.password !== '') {
-    throw new SinkSpecError(
-      `--sink "${spec}": credentials in the URL are not accepted; ${kind === 'splunk-hec' ? 'set SPLUNK_HEC_TOKEN' : 'set KITEWATCH_HTTP_AUTHORIZATION'} instead`,
-    );
+    throw new SinkSpecError(`--sink "${spec}": credentials in the URL are not accepted; ${kind === 'splunk-hec' ? 'set SPLUNK_HEC_TOKEN' : 'set KITEWATCH_HTTP_AUTHORIZATION'} instead`);
   }
   if (url.hash !== '') throw new SinkSpecError(`--sink "${spec}": the URL must not have a #fragment`);
   return url;

@@ -18,7 +18,6 @@ export { SpillError };
  */
 export const DEFAULT_SPILL_DIR = '.kitewatch/spill';
 
-
 /** Explicit spill paths held by open sinks in this process: two sinks must not share one file. */
 const claimed = new Set<string>();
 
@@ -56,9 +55,7 @@ export class SpillFile {
       if (opts.path.trim() === '') throw new SpillError('--spill needs a file path');
       const abs = resolve(opts.path);
       if (existsSync(abs)) {
-        throw new SpillError(
-          `spill file ${opts.path} already exists; resend or move it first, or choose another --spill path (spill files are never overwritten)`,
-        );
+        throw new SpillError(`spill file ${opts.path} already exists; resend or move it first, or choose another --spill path (spill files are never overwritten)`);
       }
       if (claimed.has(abs)) {
         throw new SpillError(`--spill ${opts.path} is already used by another sink; with several remote sinks, leave --spill unset (one file per sink)`);

@@ -126,7 +126,7 @@ export function defineKitewatch(app: App, config: KitewatchConfig): KitewatchSta
 }
 
 function kitewatchAccountFor(account: string | undefined): string {
-  if (account === undefined) throw new Error('containment.accounts is set but aws.account is not: the target-account role trusts Kitewatch\'s account by id, so set aws.account');
+  if (account === undefined) throw new Error("containment.accounts is set but aws.account is not: the target-account role trusts Kitewatch's account by id, so set aws.account");
   return account;
 }
 

@@ -94,8 +94,7 @@ export class ApprovalStateMachine extends Construct {
     });
     suppress(this.role, {
       nag: ['AwsSolutions-IAM5[Resource::*]'],
-      reason:
-        'CloudWatch Logs delivery (logs:CreateLogDelivery and friends) and X-Ray have no resource-level permissions; CDK adds them for logging and tracing.',
+      reason: 'CloudWatch Logs delivery (logs:CreateLogDelivery and friends) and X-Ray have no resource-level permissions; CDK adds them for logging and tracing.',
     });
     if (!props.config.tracing) {
       suppress(this.stateMachine, {

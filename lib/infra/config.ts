@@ -1,9 +1,7 @@
 import * as z from 'zod';
 
 /** Retention values CloudWatch Logs accepts; anything else fails at deploy, so reject it at synth. */
-export const LOG_RETENTION_DAYS = [
-  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-] as const;
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
 const PARTNER_BUS_PATTERN = /^aws\.partner\/buildkite\.com\/[a-z0-9][a-z0-9-]*\/[A-Za-z0-9._-]+$/;
 
@@ -24,13 +22,7 @@ interface QueueStageNotes {
 function queueStageConfig(stage: string, defaults: QueueStageDefaults, notes: QueueStageNotes = {}) {
   return z
     .object({
-      memoryMiB: z
-        .number()
-        .int()
-        .min(128)
-        .max(10240)
-        .default(defaults.memoryMiB)
-        .describe(`Memory of the ${stage} Lambda in MiB (CPU scales with it).`),
+      memoryMiB: z.number().int().min(128).max(10240).default(defaults.memoryMiB).describe(`Memory of the ${stage} Lambda in MiB (CPU scales with it).`),
       timeoutSeconds: z
         .number()
         .int()
@@ -85,19 +77,8 @@ export const BlindnessConfig = z
       .describe(
         'Minutes without any Buildkite event before the silence alarm fires (missing data counts as silence). An org with CI running sends agent and job events every few minutes; raise it for orgs idle for hours.',
       ),
-    quarantineRatePercent: z
-      .number()
-      .min(0)
-      .max(100)
-      .default(5)
-      .describe('Alarm when more than this percentage of the Buildkite events in 15 minutes is quarantined.'),
-    backfillSeedDays: z
-      .number()
-      .int()
-      .min(0)
-      .max(365)
-      .default(7)
-      .describe('Days of audit events the backfill Lambda reads at first deploy to seed detector baselines (0: none).'),
+    quarantineRatePercent: z.number().min(0).max(100).default(5).describe('Alarm when more than this percentage of the Buildkite events in 15 minutes is quarantined.'),
+    backfillSeedDays: z.number().int().min(0).max(365).default(7).describe('Days of audit events the backfill Lambda reads at first deploy to seed detector baselines (0: none).'),
   })
   .strict()
   .prefault({});
@@ -108,10 +89,7 @@ const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d:
 /** Complete Secrets Manager ARN: IAM grants name the secret exactly, suffix included. */
 const SECRET_COMPLETE_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
 const secretArn = (what: string) =>
-  z
-    .string()
-    .regex(SECRET_COMPLETE_ARN, 'must be the complete secret ARN, with the 6-character suffix Secrets Manager adds (Secrets Manager console > secret > Secret ARN)')
-    .describe(what);
+  z.string().regex(SECRET_COMPLETE_ARN, 'must be the complete secret ARN, with the 6-character suffix Secrets Manager adds (Secrets Manager console > secret > Secret ARN)').describe(what);
 
 /** `aws.containment`: what deploying containment needs beyond the `containment` policy block. */
 export const ContainmentDeployConfig = z
@@ -123,13 +101,7 @@ export const ContainmentDeployConfig = z
       .array(secretArn('A secret holding a Buildkite cluster agent token as JSON {"token", "token_id", "cluster_id", "org"}.'))
       .default([])
       .describe('Secrets holding Buildkite agent tokens: each gets the agent-token rotation Lambda and a rotation schedule.'),
-    agentTokenRotationDays: z
-      .number()
-      .int()
-      .min(1)
-      .max(365)
-      .default(30)
-      .describe('Days between scheduled rotations of the agent token secrets.'),
+    agentTokenRotationDays: z.number().int().min(1).max(365).default(30).describe('Days between scheduled rotations of the agent token secrets.'),
     memoryMiB: z.number().int().min(128).max(10240).default(256).describe('Memory of the contain Lambda in MiB.'),
     timeoutSeconds: z
       .number()
@@ -139,20 +111,8 @@ export const ContainmentDeployConfig = z
       .default(60)
       .describe('Timeout of one contain invocation; the queue visibility timeout is six times this.'),
     batchSize: z.number().int().min(1).max(10).default(5).describe('Findings per contain invocation (each may call Buildkite several times).'),
-    maxBatchingWindowSeconds: z
-      .number()
-      .int()
-      .min(0)
-      .max(300)
-      .default(1)
-      .describe('How long the SQS poller waits to fill a batch before invoking the contain Lambda.'),
-    runbookTimeoutSeconds: z
-      .number()
-      .int()
-      .min(30)
-      .max(900)
-      .default(120)
-      .describe('Timeout of the runbook Lambdas (a responder, or the approval state machine, waits for the report).'),
+    maxBatchingWindowSeconds: z.number().int().min(0).max(300).default(1).describe('How long the SQS poller waits to fill a batch before invoking the contain Lambda.'),
+    runbookTimeoutSeconds: z.number().int().min(30).max(900).default(120).describe('Timeout of the runbook Lambdas (a responder, or the approval state machine, waits for the report).'),
     oidcRoleBoundaryPolicy: z
       .string()
       .regex(/^([A-Za-z0-9+=,.@_-]+\/)*[A-Za-z0-9+=,.@_-]{1,128}$/, 'must be a managed policy name, with its path if it has one (e.g. boundaries/buildkite-oidc)')
@@ -175,10 +135,7 @@ export const AwsConfig = z
   .object({
     partnerEventBusName: z
       .string()
-      .regex(
-        PARTNER_BUS_PATTERN,
-        'must look like aws.partner/buildkite.com/<org-slug>/<id> (EventBridge console > Partner event sources)',
-      )
+      .regex(PARTNER_BUS_PATTERN, 'must look like aws.partner/buildkite.com/<org-slug>/<id> (EventBridge console > Partner event sources)')
       .optional()
       .describe(
         "Buildkite's partner event bus, aws.partner/buildkite.com/<org>/<id> (EventBridge console > Partner event sources). Required unless createCustomBus is true. When set, events whose source is not this partner source are quarantined (kitewatch replay too).",
@@ -213,18 +170,8 @@ export const AwsConfig = z
       .regex(/^[A-Za-z0-9._-]{1,256}$/, 'letters, digits, dot, dash and underscore')
       .default('kitewatch')
       .describe("Name of Kitewatch's own event bus, where normalized OCSF events, findings and remediations are published."),
-    archiveRetentionDays: z
-      .number()
-      .int()
-      .min(0)
-      .default(90)
-      .describe('Days the EventBridge archive on the Kitewatch bus keeps events for replay (0: indefinitely).'),
-    quarantineRetentionDays: z
-      .number()
-      .int()
-      .min(1)
-      .default(365)
-      .describe('Days rejected events stay in the quarantine bucket for inspection and replay.'),
+    archiveRetentionDays: z.number().int().min(0).default(90).describe('Days the EventBridge archive on the Kitewatch bus keeps events for replay (0: indefinitely).'),
+    quarantineRetentionDays: z.number().int().min(1).default(365).describe('Days rejected events stay in the quarantine bucket for inspection and replay.'),
     logRetentionDays: z
       .number()
       .int()
@@ -233,10 +180,7 @@ export const AwsConfig = z
       })
       .default(365)
       .describe('Retention of the Lambda log groups in days (a CloudWatch Logs retention value).'),
-    logLevel: z
-      .enum(['DEBUG', 'INFO', 'WARN', 'ERROR'])
-      .default('INFO')
-      .describe('Powertools log level of the Lambdas. DEBUG may log event payloads; do not leave it on.'),
+    logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO').describe('Powertools log level of the Lambdas. DEBUG may log event payloads; do not leave it on.'),
     tracing: z.boolean().default(true).describe('Turn on AWS X-Ray active tracing for the Lambdas.'),
     reservedConcurrency: z
       .number()
@@ -244,26 +188,11 @@ export const AwsConfig = z
       .min(2, 'must be at least 2 (the SQS event source maximum concurrency is capped to it, and its minimum is 2)')
       .nullable()
       .default(5)
-      .describe(
-        'Reserved concurrency of each Lambda: caps parallel writes downstream and guarantees capacity. null: none (needed on new accounts whose concurrency quota is 10).',
-      ),
-    maxReceiveCount: z
-      .number()
-      .int()
-      .min(1)
-      .max(1000)
-      .default(5)
-      .describe('Deliveries of an SQS message before it moves to the dead-letter queue (and raises the alarm).'),
-    alarmEmail: z
-      .email()
-      .optional()
-      .describe('Email subscribed to the alarm topic (every alarm, and approval requests); confirm the subscription mail after deploy.'),
+      .describe('Reserved concurrency of each Lambda: caps parallel writes downstream and guarantees capacity. null: none (needed on new accounts whose concurrency quota is 10).'),
+    maxReceiveCount: z.number().int().min(1).max(1000).default(5).describe('Deliveries of an SQS message before it moves to the dead-letter queue (and raises the alarm).'),
+    alarmEmail: z.email().optional().describe('Email subscribed to the alarm topic (every alarm, and approval requests); confirm the subscription mail after deploy.'),
     alarmTopicArns: z
-      .array(
-        z
-          .string()
-          .regex(SNS_TOPIC_ARN, 'must be an SNS topic ARN, arn:aws:sns:<region>:<account>:<topic-name> (SNS console > Topics > ARN)'),
-      )
+      .array(z.string().regex(SNS_TOPIC_ARN, 'must be an SNS topic ARN, arn:aws:sns:<region>:<account>:<topic-name> (SNS console > Topics > ARN)'))
       .default([])
       .describe(
         'Existing SNS topics every alarm and approval request is also sent to: a pager integration, or a topic Amazon Q Developer in chat applications (AWS Chatbot) posts to Slack or Teams. Same region as the deployment.',
@@ -274,18 +203,11 @@ export const AwsConfig = z
       .describe(
         'notify: synth refuses a deployment without alarmEmail or alarmTopicArns, so alarms and approval requests reach someone. none: deploy with alarms that notify no one (synth warns); for test accounts.',
       ),
-    retainStatefulResources: z
-      .boolean()
-      .default(true)
-      .describe(
-        'Keep the key, table, buckets and archive when the stack is deleted. Set false only for throwaway test stacks.',
-      ),
+    retainStatefulResources: z.boolean().default(true).describe('Keep the key, table, buckets and archive when the stack is deleted. Set false only for throwaway test stacks.'),
     normalizer: NormalizerConfig.describe('Sizing of the normalizer Lambda and its SQS event source.'),
     blindness: BlindnessConfig.describe('Alarms on silence, quarantine rate and format drift, and the backfill after a gap.'),
     detector: DetectorConfig.describe('Sizing of the detector Lambda and its SQS event source.'),
-    containment: ContainmentDeployConfig.describe(
-      'Deploying containment: secrets the Lambdas read and the contain Lambda sizing. The policy itself is the top-level `containment` block.',
-    ),
+    containment: ContainmentDeployConfig.describe('Deploying containment: secrets the Lambdas read and the contain Lambda sizing. The policy itself is the top-level `containment` block.'),
   })
   .strict()
   .superRefine((aws, ctx) => {

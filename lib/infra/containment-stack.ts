@@ -89,9 +89,7 @@ export class ContainmentStack extends Stack {
         timeout: Duration.seconds(config.containment.runbookTimeoutSeconds),
         environment: {
           [RunbookEnv.eventBusName]: bus.eventBusName,
-          ...((runbook === 'rotate-secret' || runbook === 'revoke-role-sessions') && containment.accounts.length > 0
-            ? { [RunbookEnv.accounts]: JSON.stringify(containment.accounts) }
-            : {}),
+          ...((runbook === 'rotate-secret' || runbook === 'revoke-role-sessions') && containment.accounts.length > 0 ? { [RunbookEnv.accounts]: JSON.stringify(containment.accounts) } : {}),
           ...(callsBuildkite ? { [RunbookEnv.apiTokenSecretArn]: apiTokenArn } : {}),
         },
         ...common,
@@ -193,9 +191,7 @@ export class ContainmentStack extends Stack {
       ].join('\n'),
     );
     for (const topic of approvalTopics) {
-      this.approvalNotifications.addTarget(
-        new targets.SnsTopic(topic, { role: notifyRole, deadLetterQueue: this.ruleDeadLetters.queue, ...RULE_TARGET_RETRY, message: request }),
-      );
+      this.approvalNotifications.addTarget(new targets.SnsTopic(topic, { role: notifyRole, deadLetterQueue: this.ruleDeadLetters.queue, ...RULE_TARGET_RETRY, message: request }));
     }
 
     this.approvalAlarms = this.approvalFailureAlarms(stateful.alarmTopic);
@@ -203,17 +199,16 @@ export class ContainmentStack extends Stack {
 
     // Responders answer approvals and may dry-run any action; acting directly would bypass the
     // approval state machine, so it is an explicit opt-in. A qualified ARN grants that alias only.
-    this.dryRunAliases = Object.fromEntries(
-      ACTION_IDS.map((a) => [a, new lambda.Alias(this, `Runbook-${a}-DryRun`, { aliasName: DRY_RUN_ALIAS, version: runbooks[a].fn.currentVersion })]),
-    ) as Record<ActionId, lambda.Alias>;
+    this.dryRunAliases = Object.fromEntries(ACTION_IDS.map((a) => [a, new lambda.Alias(this, `Runbook-${a}-DryRun`, { aliasName: DRY_RUN_ALIAS, version: runbooks[a].fn.currentVersion })])) as Record<
+      ActionId,
+      lambda.Alias
+    >;
     const responderStatements = [
       new iam.PolicyStatement({ sid: 'AnswerApprovals', actions: ['lambda:InvokeFunction'], resources: [runbooks['approve-action'].fn.functionArn] }),
       new iam.PolicyStatement({ sid: 'DryRunActions', actions: ['lambda:InvokeFunction'], resources: ACTION_IDS.map((a) => this.dryRunAliases[a].functionArn) }),
     ];
     if (config.containment.respondersMayActDirectly) {
-      responderStatements.push(
-        new iam.PolicyStatement({ sid: 'ActDirectly', actions: ['lambda:InvokeFunction'], resources: ACTION_IDS.map((a) => runbooks[a].fn.functionArn) }),
-      );
+      responderStatements.push(new iam.PolicyStatement({ sid: 'ActDirectly', actions: ['lambda:InvokeFunction'], resources: ACTION_IDS.map((a) => runbooks[a].fn.functionArn) }));
     }
     this.responderPolicy = new iam.ManagedPolicy(this, 'ResponderPolicy', {
       description: config.containment.respondersMayActDirectly
@@ -273,9 +268,7 @@ export class ContainmentStack extends Stack {
       },
     });
     const secret = events.EventField.fromPath('$.detail.additionalEventData.SecretId');
-    const message = events.RuleTargetInput.fromText(
-      `Kitewatch: Secrets Manager could not rotate ${secret}; agents keep the current token. See the rotation Lambda's log group and docs/runbooks.md.`,
-    );
+    const message = events.RuleTargetInput.fromText(`Kitewatch: Secrets Manager could not rotate ${secret}; agents keep the current token. See the rotation Lambda's log group and docs/runbooks.md.`);
     for (const target of [topic, ...config.alarmTopicArns.map((arn, i) => sns.Topic.fromTopicArn(this, `RotationAlarmTopicArn${i}`, arn))]) {
       rule.addTarget(new targets.SnsTopic(target, { role, deadLetterQueue: this.ruleDeadLetters.queue, ...RULE_TARGET_RETRY, message }));
     }
@@ -301,9 +294,7 @@ export class ContainmentStack extends Stack {
   /** RotateSecret on a secret with a rotation Lambda needs lambda:InvokeFunction on it (unqualified ARN only). */
   private grantRotationInvoke(role: iam.Role): void {
     if (this.agentTokenRotation === undefined) return;
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'RotateWithAgentTokenRotation', actions: ['lambda:InvokeFunction'], resources: [this.agentTokenRotation.fn.functionArn] }),
-    );
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'RotateWithAgentTokenRotation', actions: ['lambda:InvokeFunction'], resources: [this.agentTokenRotation.fn.functionArn] }));
   }
 
   /**

@@ -187,11 +187,8 @@ export class ForwardingStack extends Stack {
             removalPolicy: config.retainStatefulResources ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
           });
         }
-        this.eventsRole.addToPrincipalPolicy(
-          new iam.PolicyStatement({ actions: ['firehose:PutRecord', 'firehose:PutRecordBatch'], resources: [stream.deliveryStreamArn] }),
-        );
-        const pattern =
-          spec.classUids === undefined ? rule.eventPattern : { ...rule.eventPattern, detail: { class_uid: [...spec.classUids] } };
+        this.eventsRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['firehose:PutRecord', 'firehose:PutRecordBatch'], resources: [stream.deliveryStreamArn] }));
+        const pattern = spec.classUids === undefined ? rule.eventPattern : { ...rule.eventPattern, detail: { class_uid: [...spec.classUids] } };
         const streamRule = new events.Rule(this, `Rule-${suffix}`, {
           eventBus: stateful.kitewatchBus,
           description: `${rule.name} -> ${spec.name}: ${rule.description}`.slice(0, 512),
@@ -253,7 +250,7 @@ export class ForwardingStack extends Stack {
         key: stateful.key,
         alarmTopic: stateful.alarmTopic,
         maxReceiveCount: config.maxReceiveCount,
-      retainDeadLetters: config.retainStatefulResources,
+        retainDeadLetters: config.retainStatefulResources,
         batchSize: hub.batchSize,
         maxBatchingWindow: Duration.seconds(hub.maxBatchingWindowSeconds),
       });
@@ -281,9 +278,7 @@ export class ForwardingStack extends Stack {
         }),
       );
     }
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ sid: 'LogDeliveryErrors', actions: ['logs:PutLogEvents'], resources: [errors.logGroupArn] }),
-    );
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'LogDeliveryErrors', actions: ['logs:PutLogEvents'], resources: [errors.logGroupArn] }));
     const lake = d.s3?.layout === 'security-lake' ? d.s3.securityLake : undefined;
     const external = d.s3?.layout === 'ocsf' ? d.s3.bucketName : lake?.bucketName;
     if (external !== undefined) {
@@ -295,9 +290,7 @@ export class ForwardingStack extends Stack {
           ? [`${prefix}*`, `errors/${prefix}*`]
           : securityLakeSources(lake, { accountId: this.account, region: this.region }).flatMap((s) => [`ext/${s.sourceName}/*`, `${securityLakeErrorPrefix(s.sourceName)}*`]);
       const objects = keyPrefixes.map((p) => `${bucketArn}/${p}`);
-      role.addToPrincipalPolicy(
-        new iam.PolicyStatement({ sid: 'ExternalBucket', actions: ['s3:GetBucketLocation', 's3:ListBucketMultipartUploads'], resources: [bucketArn] }),
-      );
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ExternalBucket', actions: ['s3:GetBucketLocation', 's3:ListBucketMultipartUploads'], resources: [bucketArn] }));
       // Someone else's bucket (Security Lake's holds every source's data): list only the prefixes Kitewatch writes.
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
@@ -307,9 +300,7 @@ export class ForwardingStack extends Stack {
           conditions: { StringLike: { 's3:prefix': keyPrefixes } },
         }),
       );
-      role.addToPrincipalPolicy(
-        new iam.PolicyStatement({ sid: 'ExternalBucketObjects', actions: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], resources: objects }),
-      );
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ExternalBucketObjects', actions: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], resources: objects }));
       suppress(role, {
         nag: objects.map((o) => `AwsSolutions-IAM5[${nagResource(role, o)}]`),
         reason:

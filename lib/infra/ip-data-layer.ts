@@ -36,7 +36,9 @@ export function ipDataLayerFiles(): IpDataLayerFile[] {
     packageDirs.set(dirname(installed[key]), dirname(target));
   }
   for (const [dir, targetDir] of packageDirs) {
-    for (const name of readdirSync(dir).filter((f) => NOTICE_FILE.test(f)).sort()) {
+    for (const name of readdirSync(dir)
+      .filter((f) => NOTICE_FILE.test(f))
+      .sort()) {
       files.push({ source: join(dir, name), target: join(targetDir, name) });
     }
   }
@@ -54,7 +56,13 @@ function dataVersions(files: readonly IpDataLayerFile[]): string[] {
     if (!existsSync(pkgFile)) {
       const ranges = files.find((f) => dirname(f.source) === dir && f.source.endsWith('.json'));
       const data = ranges === undefined ? undefined : (JSON.parse(readFileSync(ranges.source, 'utf8')) as CloudRangesFile);
-      return `cloud-ranges@${data === undefined ? 'none' : Object.entries(data.sources).map(([p, v]) => `${p}:${v.as_of}`).join(',')}`;
+      return `cloud-ranges@${
+        data === undefined
+          ? 'none'
+          : Object.entries(data.sources)
+              .map(([p, v]) => `${p}:${v.as_of}`)
+              .join(',')
+      }`;
     }
     const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { name: string; version: string };
     return `${pkg.name}@${pkg.version}`;
@@ -104,7 +112,10 @@ export class IpDataLayer extends Construct {
       compatibleRuntimes: [RUNTIME],
       // ASN data CC BY 4.0; the geo country data CC0; the cloud ranges are the providers' public lists.
       license: 'CC-BY-4.0',
-      description: `Kitewatch IP enrichment data (${versions.join(', ')}): ${files.filter((f) => f.target.endsWith('.csv')).map((f) => basename(f.target)).join(', ')}`.slice(0, 256),
+      description: `Kitewatch IP enrichment data (${versions.join(', ')}): ${files
+        .filter((f) => f.target.endsWith('.csv'))
+        .map((f) => basename(f.target))
+        .join(', ')}`.slice(0, 256),
     });
   }
 }

@@ -16,9 +16,7 @@ interface Statement {
 
 /** Condition keys that tie a service's use of the key to this account's resources. */
 export function hasSourceCondition(statement: Statement): boolean {
-  return Object.values(statement.Condition ?? {}).some((block) =>
-    Object.keys(block).some((k) => k === 'aws:SourceAccount' || k === 'aws:SourceArn' || k.startsWith('kms:EncryptionContext:')),
-  );
+  return Object.values(statement.Condition ?? {}).some((block) => Object.keys(block).some((k) => k === 'aws:SourceAccount' || k === 'aws:SourceArn' || k.startsWith('kms:EncryptionContext:')));
 }
 
 function isServiceAllow(statement: Statement): boolean {

@@ -25,8 +25,7 @@ const TOKEN_BYTES_ESTIMATE = 160;
 export const INVOCATION = {
   sqs: 'Invoked only by an SQS event source mapping (synchronously); a function DLQ covers async invokes. Failures go to the queue DLQ.',
   firehose: 'Invoked only by Firehose record transformation (synchronously); records it fails land in the stream error prefix of the backup bucket.',
-  responder:
-    'Invoked synchronously by a responder (kitewatch runbook --deployed) or by the approval state machine, which both receive the report or the error.',
+  responder: 'Invoked synchronously by a responder (kitewatch runbook --deployed) or by the approval state machine, which both receive the report or the error.',
   backfill:
     'Invoked asynchronously by an EventBridge rule and an SNS subscription, each with retries and a dead-letter queue that alarms, or synchronously by a responder running it as a runbook, who gets the error.',
   'secrets-manager':

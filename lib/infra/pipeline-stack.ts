@@ -153,7 +153,10 @@ export class PipelineStack extends Stack {
       description: 'Kitewatch responders: acknowledge an unusual-ip finding (the detections-ack runbook)',
       statements: [new iam.PolicyStatement({ sid: 'AcknowledgeFindings', actions: ['lambda:InvokeFunction'], resources: [this.ack.fn.functionArn] })],
     });
-    new CfnOutput(this, 'DetectionsAckFunction', { value: this.ack.fn.functionName, description: 'aws lambda invoke --function-name <this> with {"finding": ...} or {"entityType","entity","networks"}' });
+    new CfnOutput(this, 'DetectionsAckFunction', {
+      value: this.ack.fn.functionName,
+      description: 'aws lambda invoke --function-name <this> with {"finding": ...} or {"entityType","entity","networks"}',
+    });
     new CfnOutput(this, 'DetectionsAckResponderPolicyArn', { value: this.ackResponderPolicy.managedPolicyArn, description: 'Attach to the people or roles who acknowledge findings' });
   }
 }

@@ -51,9 +51,7 @@ export class QueueRoute extends Construct {
     super(scope, id);
     const { rule, consumer } = props;
     if (rule.target !== props.consumerTarget) {
-      throw new Error(
-        `rules/${rule.name}.json targets "${rule.target}" but is wired to the "${props.consumerTarget}" function; fix the rule's target or pick another rule`,
-      );
+      throw new Error(`rules/${rule.name}.json targets "${rule.target}" but is wired to the "${props.consumerTarget}" function; fix the rule's target or pick another rule`);
     }
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
@@ -87,29 +85,25 @@ export class QueueRoute extends Construct {
       targets: [new RuleOnlyQueueTarget(this.queue, this.deadLetterQueue)],
     });
 
-    this.dlqAlarm = this.deadLetterQueue
-      .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' })
-      .createAlarm(this, 'DeadLetterAlarm', {
-        alarmDescription: `Kitewatch ${rule.target}: messages in the dead-letter queue (processing failed ${props.maxReceiveCount} times, or EventBridge could not deliver)`,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
+    this.dlqAlarm = this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }).createAlarm(this, 'DeadLetterAlarm', {
+      alarmDescription: `Kitewatch ${rule.target}: messages in the dead-letter queue (processing failed ${props.maxReceiveCount} times, or EventBridge could not deliver)`,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     this.dlqAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
     this.dlqAlarm.addOkAction(new cloudwatchActions.SnsAction(props.alarmTopic));
 
     const visibility = consumer.visibilityTimeout.plus(props.maxBatchingWindow).toSeconds();
     const retriesSeconds = Math.max(QUEUE_AGE_FLOOR_SECONDS, visibility) * props.maxReceiveCount;
-    this.ageAlarm = this.queue
-      .metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' })
-      .createAlarm(this, 'AgeAlarm', {
-        alarmDescription: `Kitewatch ${rule.target}: the oldest message in the queue waits longer than ${retriesSeconds} s (${props.maxReceiveCount} deliveries of one visibility timeout): the ${rule.target} Lambda is not keeping up or not running`,
-        threshold: retriesSeconds,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
+    this.ageAlarm = this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' }).createAlarm(this, 'AgeAlarm', {
+      alarmDescription: `Kitewatch ${rule.target}: the oldest message in the queue waits longer than ${retriesSeconds} s (${props.maxReceiveCount} deliveries of one visibility timeout): the ${rule.target} Lambda is not keeping up or not running`,
+      threshold: retriesSeconds,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     this.ageAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
 
     consumer.fn.addEventSource(
@@ -146,9 +140,7 @@ class RuleOnlyQueueTarget implements events.IRuleTarget {
   bind(rule: events.IRule & IConstruct): events.RuleTargetConfig {
     const fromRule = { ArnEquals: { 'aws:SourceArn': rule.ruleArn } };
     const events = new iam.ServicePrincipal('events.amazonaws.com');
-    this.#queue.addToResourcePolicy(
-      new iam.PolicyStatement({ sid: 'FromItsRuleOnly', principals: [events], actions: ['sqs:SendMessage'], resources: [this.#queue.queueArn], conditions: fromRule }),
-    );
+    this.#queue.addToResourcePolicy(new iam.PolicyStatement({ sid: 'FromItsRuleOnly', principals: [events], actions: ['sqs:SendMessage'], resources: [this.#queue.queueArn], conditions: fromRule }));
     this.#deadLetterQueue.addToResourcePolicy(
       new iam.PolicyStatement({ sid: 'UndeliveredFromItsRule', principals: [events], actions: ['sqs:SendMessage'], resources: [this.#deadLetterQueue.queueArn], conditions: fromRule }),
     );

@@ -45,15 +45,13 @@ export class RuleDeadLetterQueue extends Construct {
     });
     // EventBridge encrypts with the key when it sends here: the stateful stack's key policy allows
     // it for rules on Kitewatch's buses (EventBridgeRulesToEncryptedQueues).
-    this.alarm = this.queue
-      .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' })
-      .createAlarm(this, 'Alarm', {
-        alarmDescription: `Kitewatch: EventBridge could not deliver ${props.holds}; the events are in this dead-letter queue`,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
+    this.alarm = this.queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }).createAlarm(this, 'Alarm', {
+      alarmDescription: `Kitewatch: EventBridge could not deliver ${props.holds}; the events are in this dead-letter queue`,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     this.alarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
   }
 

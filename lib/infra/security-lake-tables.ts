@@ -108,11 +108,7 @@ export class SecurityLakeTables extends Construct {
     const stack = Stack.of(this);
     const arn = (resource: string, resourceName?: string): string =>
       stack.formatArn({ service: 'glue', resource, ...(resourceName === undefined ? {} : { resourceName }), arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
-    const resourceArns = [
-      arn('catalog'),
-      arn('database', this.databaseName),
-      ...[...this.tables.keys()].map((classUid) => arn('table', `${this.databaseName}/${this.tableName(classUid)}`)),
-    ];
+    const resourceArns = [arn('catalog'), arn('database', this.databaseName), ...[...this.tables.keys()].map((classUid) => arn('table', `${this.databaseName}/${this.tableName(classUid)}`))];
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['glue:GetTable', 'glue:GetTableVersion', 'glue:GetTableVersions'],

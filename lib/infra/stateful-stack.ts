@@ -142,9 +142,7 @@ export class StatefulStack extends Stack implements StatefulResources {
       enforceSSL: true,
       minimumTLSVersion: 1.2,
       versioned: true,
-      lifecycleRules: [
-        { id: 'expire-access-logs', expiration: Duration.days(config.quarantineRetentionDays), noncurrentVersionExpiration: Duration.days(30) },
-      ],
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(config.quarantineRetentionDays), noncurrentVersionExpiration: Duration.days(30) }],
       removalPolicy,
     });
     suppress(this.accessLogBucket, {
@@ -234,15 +232,13 @@ export class StatefulStack extends Stack implements StatefulResources {
       this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail, { deadLetterQueue: undelivered }));
       // The mail itself failed, so this alarm reaches the mailbox only once it works again; the
       // extra topics (aws.alarmTopicArns) get it at once.
-      this.alarmEmailDlqAlarm = undelivered
-        .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' })
-        .createAlarm(this, 'AlarmEmailDlqAlarm', {
-          alarmDescription: `Kitewatch: SNS could not deliver alarm mail to ${config.alarmEmail} (unconfirmed or bouncing address); the notifications are in the alarm email dead-letter queue`,
-          threshold: 1,
-          evaluationPeriods: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        });
+      this.alarmEmailDlqAlarm = undelivered.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }).createAlarm(this, 'AlarmEmailDlqAlarm', {
+        alarmDescription: `Kitewatch: SNS could not deliver alarm mail to ${config.alarmEmail} (unconfirmed or bouncing address); the notifications are in the alarm email dead-letter queue`,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
       this.alarmEmailDlqAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
     }
 
@@ -274,11 +270,7 @@ export class StatefulStack extends Stack implements StatefulResources {
     // new Archive rather than bus.archive() (which drops kmsKey), and the bus by its formatted
     // ARN: the key policy statement Archive adds would otherwise GetAtt the bus, which already
     // references the key, and CloudFormation rejects the cycle.
-    const busByArn = events.EventBus.fromEventBusArn(
-      this,
-      'KitewatchBusByArn',
-      this.formatArn({ service: 'events', resource: 'event-bus', resourceName: config.eventBusName }),
-    );
+    const busByArn = events.EventBus.fromEventBusArn(this, 'KitewatchBusByArn', this.formatArn({ service: 'events', resource: 'event-bus', resourceName: config.eventBusName }));
     this.archive = new events.Archive(this, 'Archive', {
       sourceEventBus: busByArn,
       description: 'Everything Kitewatch publishes, for replay after a fix or for a new detector',
@@ -405,13 +397,8 @@ export class StatefulStack extends Stack implements StatefulResources {
    * the ocsf layout without bucketName, the forwarding bucket; with the policy Firehose writes
    * them with, scoped to the prefixes its streams use (ListBucket needs the bucket itself).
    */
-  private forwardingBuckets(
-    forwarding: ForwardingConfig | undefined,
-    plan: ForwardingPlan,
-    removalPolicy: RemovalPolicy,
-  ): { backup: s3.Bucket; own: s3.Bucket; policy: iam.ManagedPolicy } {
-    const bucket = (id: string, logPrefix: string, lifecycleRules: s3.LifecycleRule[]): s3.Bucket =>
-      this.secureBucket(id, logPrefix, removalPolicy, lifecycleRules);
+  private forwardingBuckets(forwarding: ForwardingConfig | undefined, plan: ForwardingPlan, removalPolicy: RemovalPolicy): { backup: s3.Bucket; own: s3.Bucket; policy: iam.ManagedPolicy } {
+    const bucket = (id: string, logPrefix: string, lifecycleRules: s3.LifecycleRule[]): s3.Bucket => this.secureBucket(id, logPrefix, removalPolicy, lifecycleRules);
     const backup = bucket('ForwardingBackupBucket', 'forwarding-backup-bucket/', [
       {
         id: 'expire-forwarding-backups',
@@ -529,9 +516,7 @@ export class StatefulStack extends Stack implements StatefulResources {
   private encryptedBus(id: string, eventBusName: string): events.EventBus {
     const dlq = this.deadLetterQueue(`${id}Dlq`, `events on ${eventBusName} that failed encryption or decryption`);
     const bus = new events.EventBus(this, id, { eventBusName, kmsKey: this.key, deadLetterQueue: dlq });
-    dlq.grantSendMessages(
-      new iam.ServicePrincipal('events.amazonaws.com', { conditions: { ArnEquals: { 'aws:SourceArn': bus.eventBusArn } } }),
-    );
+    dlq.grantSendMessages(new iam.ServicePrincipal('events.amazonaws.com', { conditions: { ArnEquals: { 'aws:SourceArn': bus.eventBusArn } } }));
     dlq
       .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' })
       .createAlarm(this, `${id}DlqAlarm`, {

@@ -29,8 +29,7 @@ import { mapGeneric } from './map/generic.ts';
 
 export type NormalizeResult =
   /** drift: how the input differed from the EventBridge shape and was repaired (absent when it did not). */
-  | { readonly ok: true; readonly event: OcsfEvent; readonly drift?: readonly DriftKind[] }
-  | { readonly ok: false; readonly reason: string };
+  { readonly ok: true; readonly event: OcsfEvent; readonly drift?: readonly DriftKind[] } | { readonly ok: false; readonly reason: string };
 
 export interface NormalizeOptions {
   /** Size of the raw input in bytes when the caller knows it (saves re-serializing). */

@@ -16,8 +16,24 @@ import type { OcsfEvent } from './types.ts';
 
 /** Keys whose string values are secrets. Ids (`*_uuid`, `*_uid`, `*_id`) are not. */
 const SECRET_KEYS = new Set([
-  'token', 'tokens', 'secret', 'password', 'passwd', 'passphrase', 'session_key', 'session_token', 'session_cookie',
-  'api_key', 'apikey', 'access_key', 'secret_key', 'private_key', 'signing_key', 'client_secret', 'authorization', 'cookie',
+  'token',
+  'tokens',
+  'secret',
+  'password',
+  'passwd',
+  'passphrase',
+  'session_key',
+  'session_token',
+  'session_cookie',
+  'api_key',
+  'apikey',
+  'access_key',
+  'secret_key',
+  'private_key',
+  'signing_key',
+  'client_secret',
+  'authorization',
+  'cookie',
 ]);
 const SECRET_SUFFIXES = ['_token', '-token', '_secret', '-secret', '_password', '-password'];
 const secretKeyCache = new Map<string, boolean>();

@@ -130,22 +130,61 @@ export type ClassUid = keyof typeof CLASSES;
 export const ACTIVITIES: Record<ClassUid, Record<number, string>> = {
   2004: { 0: 'Unknown', 1: 'Create', 2: 'Update', 3: 'Close', 99: 'Other' },
   3001: {
-    0: 'Unknown', 1: 'Create', 2: 'Enable', 3: 'Password Change', 4: 'Password Reset', 5: 'Disable', 6: 'Delete',
-    7: 'Attach Policy', 8: 'Detach Policy', 9: 'Lock', 10: 'MFA Factor Enable', 11: 'MFA Factor Disable', 12: 'Unlock',
+    0: 'Unknown',
+    1: 'Create',
+    2: 'Enable',
+    3: 'Password Change',
+    4: 'Password Reset',
+    5: 'Disable',
+    6: 'Delete',
+    7: 'Attach Policy',
+    8: 'Detach Policy',
+    9: 'Lock',
+    10: 'MFA Factor Enable',
+    11: 'MFA Factor Disable',
+    12: 'Unlock',
     99: 'Other',
   },
   3002: {
-    0: 'Unknown', 1: 'Logon', 2: 'Logoff', 3: 'Authentication Ticket', 4: 'Service Ticket Request',
-    5: 'Service Ticket Renew', 6: 'Preauth', 7: 'Account Switch', 99: 'Other',
+    0: 'Unknown',
+    1: 'Logon',
+    2: 'Logoff',
+    3: 'Authentication Ticket',
+    4: 'Service Ticket Request',
+    5: 'Service Ticket Renew',
+    6: 'Preauth',
+    7: 'Account Switch',
+    99: 'Other',
   },
   3004: {
-    0: 'Unknown', 1: 'Create', 2: 'Read', 3: 'Update', 4: 'Delete', 5: 'Move', 6: 'Enroll', 7: 'Unenroll',
-    8: 'Enable', 9: 'Disable', 10: 'Activate', 11: 'Deactivate', 12: 'Suspend', 13: 'Resume', 99: 'Other',
+    0: 'Unknown',
+    1: 'Create',
+    2: 'Read',
+    3: 'Update',
+    4: 'Delete',
+    5: 'Move',
+    6: 'Enroll',
+    7: 'Unenroll',
+    8: 'Enable',
+    9: 'Disable',
+    10: 'Activate',
+    11: 'Deactivate',
+    12: 'Suspend',
+    13: 'Resume',
+    99: 'Other',
   },
   3005: { 0: 'Unknown', 1: 'Assign Privileges', 2: 'Revoke Privileges', 99: 'Other' },
   3006: {
-    0: 'Unknown', 1: 'Assign Privileges', 2: 'Revoke Privileges', 3: 'Add User', 4: 'Remove User', 5: 'Delete',
-    6: 'Create', 7: 'Add Subgroup', 8: 'Remove Subgroup', 99: 'Other',
+    0: 'Unknown',
+    1: 'Assign Privileges',
+    2: 'Revoke Privileges',
+    3: 'Add User',
+    4: 'Remove User',
+    5: 'Delete',
+    6: 'Create',
+    7: 'Add Subgroup',
+    8: 'Remove Subgroup',
+    99: 'Other',
   },
   6003: { 0: 'Unknown', 1: 'Create', 2: 'Read', 3: 'Update', 4: 'Delete', 99: 'Other' },
   7001: { 0: 'Unknown', 1: 'Isolate', 2: 'Evict', 3: 'Restore', 4: 'Harden', 5: 'Detect', 99: 'Other' },
@@ -157,19 +196,7 @@ export function classify(
   activityId: number,
   severityId: SeverityId,
   activityNameOverride?: string,
-): Pick<
-  OcsfEvent,
-  | 'activity_id'
-  | 'activity_name'
-  | 'category_uid'
-  | 'category_name'
-  | 'class_uid'
-  | 'class_name'
-  | 'type_uid'
-  | 'type_name'
-  | 'severity_id'
-  | 'severity'
-> {
+): Pick<OcsfEvent, 'activity_id' | 'activity_name' | 'category_uid' | 'category_name' | 'class_uid' | 'class_name' | 'type_uid' | 'type_name' | 'severity_id' | 'severity'> {
   const cls = CLASSES[classUid];
   const activityName = activityNameOverride ?? ACTIVITIES[classUid][activityId] ?? 'Other';
   return {
@@ -187,9 +214,7 @@ export function classify(
 }
 
 export function status(statusId: StatusId, detail?: string): Pick<OcsfEvent, 'status_id' | 'status' | 'status_detail'> {
-  return detail === undefined || detail === ''
-    ? { status_id: statusId, status: STATUS[statusId] }
-    : { status_id: statusId, status: STATUS[statusId], status_detail: detail };
+  return detail === undefined || detail === '' ? { status_id: statusId, status: STATUS[statusId] } : { status_id: statusId, status: STATUS[statusId], status_detail: detail };
 }
 
 /** Classification names per (class, activity), so the hot path does not rebuild `type_name`. */

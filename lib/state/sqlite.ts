@@ -78,9 +78,7 @@ export class SqliteState implements StatePort {
     `);
     if (options.fresh === true) this.db.exec('DELETE FROM kw_state');
     this.savedItems = Number((this.db.prepare('SELECT count(*) AS n FROM kw_state').get() as { n: number | bigint }).n);
-    this.selectOne = this.db.prepare(
-      'SELECT value, version, expires_at FROM kw_state WHERE key = ? AND expires_at >= ?',
-    );
+    this.selectOne = this.db.prepare('SELECT value, version, expires_at FROM kw_state WHERE key = ? AND expires_at >= ?');
     this.selectRaw = this.db.prepare('SELECT value, version, expires_at FROM kw_state WHERE key = ?');
     this.upsert = this.db.prepare(
       `INSERT INTO kw_state (key, value, version, expires_at) VALUES (?, ?, 1, ?)

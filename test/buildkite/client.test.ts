@@ -176,7 +176,9 @@ describe('BuildkiteClient GraphQL', () => {
   });
 
   it('turns GraphQL errors into BuildkiteGraphqlError naming the call', async () => {
-    const error = await client().graphql('broken', 'query Broken { nope }', {}).catch((e: unknown) => e);
+    const error = await client()
+      .graphql('broken', 'query Broken { nope }', {})
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BuildkiteGraphqlError);
     expect(error).toMatchObject({ call: 'broken' });
     expect((error as Error).message).toContain('Cannot query field "nope"');

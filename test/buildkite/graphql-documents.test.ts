@@ -15,7 +15,7 @@ function tsFiles(dir: string): string[] {
 }
 
 describe('GraphQL documents', () => {
-  it.each(Object.entries(GRAPHQL_DOCUMENTS))('%s is valid against Buildkite\'s schema', (_name, document) => {
+  it.each(Object.entries(GRAPHQL_DOCUMENTS))("%s is valid against Buildkite's schema", (_name, document) => {
     const errors = validate(schema, parse(document));
     expect(errors.map((e) => e.message)).toEqual([]);
   });

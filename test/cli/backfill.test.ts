@@ -23,7 +23,12 @@ const uuidN = (n: number): string => `01931fa7-b1c0-7abc-8abc-${n.toString(16).p
 function items(count: number): Record<string, unknown>[] {
   return Array.from({ length: count }, (_, i) =>
     i === 3
-      ? restAuditItem({ uuid: uuidN(i), occurredAt: iso(T0 - i * 60_000), type: 'NotificationServiceDisabledEvent', subject: { type: 'NotificationService', uuid: uuidN(9999), name: 'Amazon EventBridge' } })
+      ? restAuditItem({
+          uuid: uuidN(i),
+          occurredAt: iso(T0 - i * 60_000),
+          type: 'NotificationServiceDisabledEvent',
+          subject: { type: 'NotificationService', uuid: uuidN(9999), name: 'Amazon EventBridge' },
+        })
       : restAuditItem({ uuid: uuidN(i), occurredAt: iso(T0 - i * 60_000), type: i % 2 === 0 ? 'OrganizationUpdatedEvent' : 'PipelineUpdatedEvent' }),
   );
 }
@@ -42,10 +47,16 @@ function backfill(dir: string, args: string[], env: Record<string, string> = { B
 }
 
 describe('kitewatch backfill', () => {
-  it('reads two pages (waiting out a 429), runs every item through the pipeline and prints fetched=N with replay\'s summary', async () => {
+  it("reads two pages (waiting out a 429), runs every item through the pipeline and prints fetched=N with replay's summary", async () => {
     api = await new FakeAuditApi({ token: TOKEN, org: ORG, items: items(150) }).start();
     const page2 = Buffer.from('100').toString('base64url');
-    api.fail({ path: /audit_events$/, after: page2, status: 429, headers: { 'RateLimit-Remaining': '0', 'RateLimit-Reset': '1' }, body: { message: 'Too many requests', scope: 'rest', limit: 200, current: 200, reset: 1 } });
+    api.fail({
+      path: /audit_events$/,
+      after: page2,
+      status: 429,
+      headers: { 'RateLimit-Remaining': '0', 'RateLimit-Reset': '1' },
+      body: { message: 'Too many requests', scope: 'rest', limit: 200, current: 200, reset: 1 },
+    });
     const dir = tempDir();
     const r = await backfill(dir, ['--org', 'acme-inc', '--since', '2026-03-01T00:00:00Z', '--until', '2026-03-04T00:00:00Z', '--buildkite-api-url', api.url, '--validate']);
     expect(r.code, r.stderr).toBe(0);

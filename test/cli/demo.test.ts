@@ -77,7 +77,7 @@ describe('kitewatch demo', () => {
       expect(readdirSync(cwd).sort()).toEqual(['package.json', 'src']);
     });
 
-    it('refuses files with the demo\'s names in a folder it did not mark as its own', async () => {
+    it("refuses files with the demo's names in a folder it did not mark as its own", async () => {
       const dir = tempDir();
       writeFileSync(join(dir, 'report.html'), '<p>mine</p>');
       const r = await runCli(['demo', '--dir', dir]);

@@ -40,7 +40,7 @@ async function run(path: string, events: readonly OcsfEvent[]): Promise<OcsfEven
 }
 
 describe('kitewatch detections ack', () => {
-  it('acknowledges a finding\'s network: the region move is learned and raises nothing more', async () => {
+  it("acknowledges a finding's network: the region move is learned and raises nothing more", async () => {
     const dir = tempDir('kitewatch-ack-');
     const db = join(dir, 'state.db');
     const [first] = await run(db, [connect(0, 'eu-1', '34.240.1.1'), connect(2, 'eu-2', '34.250.3.4'), connect(3, 'fra-1', '35.156.1.1')]);

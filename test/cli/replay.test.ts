@@ -26,7 +26,9 @@ describe('kitewatch replay', () => {
     const findings = events.filter((e) => e.class_uid === 2004);
     expect(findings.map((f) => (f['finding_info'] as { analytic: { uid: string } }).analytic.uid)).toEqual(['unusual-ip', 'break-glass-edit']);
     // Sorted by path: agent-blocked.json comes first, then agent-connected.json ...
-    const expectedOrder = sampleSlugs().filter((x) => x !== 'build-blocked').map((x) => sample(x)['detail-type']);
+    const expectedOrder = sampleSlugs()
+      .filter((x) => x !== 'build-blocked')
+      .map((x) => sample(x)['detail-type']);
     expect(events.filter((e) => e.class_uid !== 2004).map((e) => e.metadata.product.feature?.name)).toEqual(expectedOrder);
     const q = ndjson(readFileSync(join(dir, 'q.ndjson'), 'utf8'));
     expect(q).toHaveLength(1);

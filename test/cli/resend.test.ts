@@ -151,7 +151,10 @@ describe('kitewatch resend', () => {
     [['resend', '{spill}', '--sink', 'stdout', '--bogus'], /Unknown option '--bogus'/],
   ])('usage error %j -> exit 2', async (argv, message) => {
     const path = writeSpill(manyEvents(2));
-    const r = await runCli(argv.map((a) => a.replace('{spill}', path)), { env, cwd: dir });
+    const r = await runCli(
+      argv.map((a) => a.replace('{spill}', path)),
+      { env, cwd: dir },
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).toContain('(see kitewatch resend --help)');

@@ -105,7 +105,11 @@ describe('kitewatch runbook --deployed', () => {
 
   it('reports a function error and exits 1; a bad input never reaches the Lambda', async () => {
     const failing = recording({
-      send: async () => ({ StatusCode: 200, FunctionError: 'Unhandled', Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'RunbookInputError', errorMessage: 'stop-agent input is invalid: agentId: must be a UUID' })) }),
+      send: async () => ({
+        StatusCode: 200,
+        FunctionError: 'Unhandled',
+        Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'RunbookInputError', errorMessage: 'stop-agent input is invalid: agentId: must be a UUID' })),
+      }),
     } as unknown as LambdaClient);
     const cmd = createRunbookCommand({ lambda: () => failing.client });
     const good = input({ org: 'acme', agentId: '0198e45b-c0d5-4a0b-8e37-e140af750d2d' });
@@ -122,8 +126,16 @@ describe('kitewatch runbook: AWS setup errors say what is missing', () => {
   const bare = (): NodeJS.ProcessEnv => {
     const home = tempDir('kitewatch-home-');
     return {
-      AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined, AWS_PROFILE: undefined, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined,
-      AWS_SESSION_TOKEN: undefined, AWS_ENDPOINT_URL: undefined, AWS_CONFIG_FILE: join(home, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials'), HOME: home,
+      AWS_REGION: undefined,
+      AWS_DEFAULT_REGION: undefined,
+      AWS_PROFILE: undefined,
+      AWS_ACCESS_KEY_ID: undefined,
+      AWS_SECRET_ACCESS_KEY: undefined,
+      AWS_SESSION_TOKEN: undefined,
+      AWS_ENDPOINT_URL: undefined,
+      AWS_CONFIG_FILE: join(home, 'config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials'),
+      HOME: home,
       AWS_EC2_METADATA_DISABLED: 'true',
     };
   };

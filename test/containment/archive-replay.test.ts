@@ -23,8 +23,7 @@ import { awsClientConfig, uniqueName } from '../support/moto.ts';
 const eb = new EventBridgeClient(awsClientConfig());
 const sqs = new SQSClient(awsClientConfig());
 const rules = loadRules();
-const ruleFile = (name: string): { eventPattern: unknown } =>
-  JSON.parse(readFileSync(new URL(`../../rules/${name}.json`, import.meta.url), 'utf8')) as { eventPattern: unknown };
+const ruleFile = (name: string): { eventPattern: unknown } => JSON.parse(readFileSync(new URL(`../../rules/${name}.json`, import.meta.url), 'utf8')) as { eventPattern: unknown };
 
 let busArn: string;
 let busName: string;

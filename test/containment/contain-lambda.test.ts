@@ -69,7 +69,11 @@ function coldStart(config: ContainmentConfigInput, pub: Published, extra: { appr
     contain: (f) => engine.contain(f),
     eventBridge: eventBridge(pub),
     eventBusName: 'kitewatch',
-    logger: { info: (...a: unknown[]) => void logs.push(JSON.stringify(a)), warn: (...a: unknown[]) => void logs.push(JSON.stringify(a)), error: (...a: unknown[]) => void logs.push(JSON.stringify(a)) },
+    logger: {
+      info: (...a: unknown[]) => void logs.push(JSON.stringify(a)),
+      warn: (...a: unknown[]) => void logs.push(JSON.stringify(a)),
+      error: (...a: unknown[]) => void logs.push(JSON.stringify(a)),
+    },
   });
 }
 
@@ -91,10 +95,7 @@ function tokenFinding(uid = `unusual-ip:${randomUUID()}`): { f: OcsfEvent; token
   const cluster = bk.addCluster();
   const token = bk.addClusterToken(cluster);
   const agents = [bk.addAgent(), bk.addAgent()];
-  const resources: ResourceSpec[] = [
-    { uid: token.id, type: 'ClusterToken', role: 'target' },
-    ...agents.map((a) => ({ uid: a.id, name: a.name, type: 'Agent' as const, role: 'implicated' as const })),
-  ];
+  const resources: ResourceSpec[] = [{ uid: token.id, type: 'ClusterToken', role: 'target' }, ...agents.map((a) => ({ uid: a.id, name: a.name, type: 'Agent' as const, role: 'implicated' as const }))];
   return { f: finding({ detector: 'unusual-ip', uid, resources }), tokenId: token.id, agents: agents.map((a) => a.id) };
 }
 

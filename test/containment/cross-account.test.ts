@@ -53,7 +53,11 @@ beforeAll(async () => {
       return out.Credentials;
     },
     clientsWith: (c, region) => {
-      const config = { ...awsClientConfig(), ...(region !== undefined ? { region } : {}), credentials: { accessKeyId: c.AccessKeyId ?? '', secretAccessKey: c.SecretAccessKey ?? '', sessionToken: c.SessionToken ?? '' } };
+      const config = {
+        ...awsClientConfig(),
+        ...(region !== undefined ? { region } : {}),
+        credentials: { accessKeyId: c.AccessKeyId ?? '', secretAccessKey: c.SecretAccessKey ?? '', sessionToken: c.SessionToken ?? '' },
+      };
       return { secretsManager: new SecretsManagerClient(config), iam: new IAMClient(config) };
     },
   });

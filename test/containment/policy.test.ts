@@ -59,7 +59,13 @@ describe('policy (pure)', () => {
   it('protection matches type, uid, name patterns (admin-named types) and agent placement; a token protection covers both token kinds', () => {
     const cluster = '0190e6b6-3c3d-4a5b-9d1e-2f4a6b8c0d1e';
     const list = parseConfig({
-      containment: { protected: [{ type: 'AgentToken', uid: 'tok' }, { type: 'Queue', name: 'prod-*-deploy' }, { type: 'Agent', cluster, queue: 'deploy' }] },
+      containment: {
+        protected: [
+          { type: 'AgentToken', uid: 'tok' },
+          { type: 'Queue', name: 'prod-*-deploy' },
+          { type: 'Agent', cluster, queue: 'deploy' },
+        ],
+      },
     }).containment.protected;
     expect(protectionFor({ type: 'ClusterToken', uid: 'tok' }, list)).toBeDefined();
     expect(protectionFor({ type: 'Agent', uid: 'tok' }, list)).toBeUndefined();
@@ -81,8 +87,18 @@ describe('policy (pure)', () => {
 
 describe('Remediation Activity', () => {
   const outcomes: [OutcomeCode, StatusId][] = [
-    ['done', 1], ['already-gone', 1], ['already-done', 1], ['dry-run', 99], ['protected', 99], ['pending-approval', 99],
-    ['in-progress', 99], ['not-applicable', 99], ['failed', 2], ['approved', 99], ['denied', 99], ['expired', 99],
+    ['done', 1],
+    ['already-gone', 1],
+    ['already-done', 1],
+    ['dry-run', 99],
+    ['protected', 99],
+    ['pending-approval', 99],
+    ['in-progress', 99],
+    ['not-applicable', 99],
+    ['failed', 2],
+    ['approved', 99],
+    ['denied', 99],
+    ['expired', 99],
   ];
 
   it('is valid OCSF 1.8 for every action, outcome, target and severity, with a deterministic uid', () => {

@@ -1,11 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  CreateSecretCommand,
-  DescribeSecretCommand,
-  type DescribeSecretCommandOutput,
-  GetSecretValueCommand,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, DescribeSecretCommand, type DescribeSecretCommandOutput, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BuildkiteClient } from '../../lib/buildkite/client.ts';
@@ -138,7 +132,9 @@ describe('rotate-secret from a secret-access finding', () => {
     // moto cannot run a rotation Lambda (it needs Docker): report rotation as configured and answer RotateSecret.
     const { client, sent } = recording(sm, (c: SentCommand) => {
       if (c.name === 'DescribeSecret') {
-        return sm.send(new DescribeSecretCommand({ SecretId: String(c.input['SecretId']) })).then((d): DescribeSecretCommandOutput => ({ ...d, RotationEnabled: true, RotationLambdaARN: 'arn:aws:lambda:us-east-1:123456789012:function:rotate' }));
+        return sm
+          .send(new DescribeSecretCommand({ SecretId: String(c.input['SecretId']) }))
+          .then((d): DescribeSecretCommandOutput => ({ ...d, RotationEnabled: true, RotationLambdaARN: 'arn:aws:lambda:us-east-1:123456789012:function:rotate' }));
       }
       if (c.name === 'RotateSecret') return Promise.resolve({ ARN: arn, Name: name, VersionId: c.input['ClientRequestToken'] });
       return undefined;
@@ -169,7 +165,14 @@ describe('rotate-secret from a secret-access finding', () => {
   it('skips protected secrets (by Secrets Manager name or by Buildkite secret) and reports unmapped ones', async () => {
     const name = uniqueName('prot');
     await createSecret(name, 'protected-value-xyz', { 'kitewatch:buildkite-name': 'PROT_KEY' });
-    const config: KitewatchConfigInput = { containment: { protected: [{ type: 'SecretsManagerSecret', name: 'prot-*' }, { type: 'Secret', name: 'ROOT_*' }] } };
+    const config: KitewatchConfigInput = {
+      containment: {
+        protected: [
+          { type: 'SecretsManagerSecret', name: 'prot-*' },
+          { type: 'Secret', name: 'ROOT_*' },
+        ],
+      },
+    };
     const events = [
       ...(await contain(config).contain(secretFinding('PROT_KEY'))),
       ...(await contain(config).contain(secretFinding('ROOT_CA'))),
@@ -234,9 +237,7 @@ describe('agent token secrets', () => {
   it('the rotation Lambda runs the four steps as Secrets Manager calls them, idempotently', async () => {
     const s = await agentTokenSecret();
     const { client } = recording(sm, (c) =>
-      c.name === 'DescribeSecret'
-        ? sm.send(new DescribeSecretCommand({ SecretId: String(c.input['SecretId']) })).then((d) => ({ ...d, RotationEnabled: true }))
-        : undefined,
+      c.name === 'DescribeSecret' ? sm.send(new DescribeSecretCommand({ SecretId: String(c.input['SecretId']) })).then((d) => ({ ...d, RotationEnabled: true })) : undefined,
     );
     const lambdaLogs: string[] = [];
     const logger = { info: (...args: unknown[]) => void lambdaLogs.push(JSON.stringify(args)), warn: (...args: unknown[]) => void lambdaLogs.push(JSON.stringify(args)) };
@@ -276,7 +277,10 @@ describe('agent token secrets', () => {
     await expect(rotate({ SecretId: s.arn, ClientRequestToken: token, Step: 'createSecret' })).rejects.toThrow('throttled');
     expect(bk.clusters.get(s.clusterId)?.tokens.size).toBe(2);
     await rotate({ SecretId: s.arn, ClientRequestToken: token, Step: 'createSecret' });
-    const pending = JSON.parse((await sm.send(new GetSecretValueCommand({ SecretId: s.arn, VersionId: token, VersionStage: 'AWSPENDING' }))).SecretString ?? '{}') as { token: string; token_id: string };
+    const pending = JSON.parse((await sm.send(new GetSecretValueCommand({ SecretId: s.arn, VersionId: token, VersionStage: 'AWSPENDING' }))).SecretString ?? '{}') as {
+      token: string;
+      token_id: string;
+    };
     planted.push(pending.token);
     expect([...(bk.clusters.get(s.clusterId)?.tokens.keys() ?? [])].sort()).toEqual([s.oldId, pending.token_id].sort());
   });

@@ -214,7 +214,9 @@ describe('runbooks act on AWS', () => {
     expect(r).toMatchObject({ outcome: 'done', ok: true, target: { type: 'IamRole', uid: role.Role?.Arn, name: roleName } });
     expect(sent.map((c: SentCommand) => [c.name, c.input['RoleName'], c.input['PolicyName']])).toEqual([['PutRolePolicy', roleName, REVOKE_SESSIONS_POLICY]]);
     const policy = await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: REVOKE_SESSIONS_POLICY }));
-    const doc = JSON.parse(decodeURIComponent(policy.PolicyDocument ?? '')) as { Statement: { Effect: string; Action: string[]; Resource: string[]; Condition: { DateLessThan: Record<string, string> } }[] };
+    const doc = JSON.parse(decodeURIComponent(policy.PolicyDocument ?? '')) as {
+      Statement: { Effect: string; Action: string[]; Resource: string[]; Condition: { DateLessThan: Record<string, string> } }[];
+    };
     const stmt = doc.Statement[0];
     expect(stmt).toMatchObject({ Effect: 'Deny', Action: ['*'], Resource: ['*'] });
     const cutoff = Date.parse(stmt?.Condition.DateLessThan['aws:TokenIssueTime'] ?? '');
@@ -235,7 +237,13 @@ describe('runbooks act on AWS', () => {
 
 describe('approve-action', () => {
   const taskToken = `AAAAKgAAAAIAAAAAAAAAA${randomUUID().replace(/-/g, '')}secret-task-token`;
-  const request = { approvalId: 'appr-1', action: 'revoke-agent-token', target: { type: 'ClusterToken', uid: randomUUID(), name: 'Linux agents', org: 'acme' }, correlationUid: 'finding-9', severityId: 4 };
+  const request = {
+    approvalId: 'appr-1',
+    action: 'revoke-agent-token',
+    target: { type: 'ClusterToken', uid: randomUUID(), name: 'Linux agents', org: 'acme' },
+    correlationUid: 'finding-9',
+    severityId: 4,
+  };
 
   it('approve sends SendTaskSuccess with who approved; deny sends SendTaskFailure; both emit an activity', async () => {
     const { client: sfn, sent } = recording({ send: async () => ({}) } as unknown as SFNClient);
@@ -283,13 +291,24 @@ describe('approve-action', () => {
   it('the state machine waits for a task token with the deadline, and runs the runbook of the approved action', () => {
     const arns = Object.fromEntries(ACTION_IDS.map((a) => [a, `arn:aws:lambda:us-east-1:123456789012:function:kw-runbook-${a}`])) as Record<(typeof ACTION_IDS)[number], string>;
     const def = approvalStateMachineDefinition({ eventBusName: 'kitewatch', runbookFunctionArns: arns, deadlineSeconds: 3600 }) as { StartAt: string; States: Record<string, Record<string, unknown>> };
-    const wait = def.States[def.StartAt] as { Resource: string; TimeoutSeconds: number; Catch: { ErrorEquals: string[]; Next: string }[]; Parameters: { Entries: { Detail: Record<string, string> }[] } };
+    const wait = def.States[def.StartAt] as {
+      Resource: string;
+      TimeoutSeconds: number;
+      Catch: { ErrorEquals: string[]; Next: string }[];
+      Parameters: { Entries: { Detail: Record<string, string> }[] };
+    };
     expect(wait.Resource).toBe('arn:aws:states:::events:putEvents.waitForTaskToken');
     expect(wait.TimeoutSeconds).toBe(3600);
     expect(wait.Parameters.Entries[0]?.Detail['taskToken.$']).toBe('$$.Task.Token');
-    expect(wait.Catch.map((c) => [c.ErrorEquals[0], c.Next])).toEqual([[DENIED_ERROR, 'Denied'], ['States.Timeout', 'Expired']]);
+    expect(wait.Catch.map((c) => [c.ErrorEquals[0], c.Next])).toEqual([
+      [DENIED_ERROR, 'Denied'],
+      ['States.Timeout', 'Expired'],
+    ]);
     for (const a of ACTION_IDS) {
-      expect(def.States[`Run ${a}`]).toMatchObject({ Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: arns[a], 'Payload.$': 'States.JsonMerge($.runbookInput, $.decision, false)' } });
+      expect(def.States[`Run ${a}`]).toMatchObject({
+        Resource: 'arn:aws:states:::lambda:invoke',
+        Parameters: { FunctionName: arns[a], 'Payload.$': 'States.JsonMerge($.runbookInput, $.decision, false)' },
+      });
     }
     expect(def.States['Expired']).toMatchObject({ Parameters: { Entries: [{ 'Detail.$': '$.expiredActivity', DetailType: 'OCSF Remediation Activity' }] } });
   });
@@ -310,15 +329,22 @@ describe('runbook Lambdas', () => {
     expect(invokedThroughDryRunAlias(context.invokedFunctionArn)).toBe(false);
   });
 
-  const context = { functionName: 'kw-runbook', awsRequestId: 'req-1', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:kw-runbook', memoryLimitInMB: '256', functionVersion: '$LATEST', getRemainingTimeInMillis: () => 30_000 } as unknown as Context;
+  const context = {
+    functionName: 'kw-runbook',
+    awsRequestId: 'req-1',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:kw-runbook',
+    memoryLimitInMB: '256',
+    functionVersion: '$LATEST',
+    getRemainingTimeInMillis: () => 30_000,
+  } as unknown as Context;
 
   it('return the report; an invalid input fails naming the field; the task token never reaches the log', async () => {
     const out: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string | Uint8Array) => {
+    process.stdout.write = (chunk: string | Uint8Array) => {
       out.push(String(chunk));
       return true;
-    });
+    };
     try {
       const logger = createLogger({ serviceName: 'runbook-test' });
       const stop = createRunbookLambda('stop-agent', deps(), logger);

@@ -192,7 +192,14 @@ describe('createContainStage: default policy on an agent-token finding', () => {
 
   it('notify-only detectors and findings below the threshold do nothing', async () => {
     const s = tokenScenario();
-    const st = stage('enforce', { containment: { policy: [{ detector: 'unusual-ip', minSeverity: 'critical', actions: ['revoke-agent-token'] }, { detector: 'break-glass-edit', actions: [] }] } });
+    const st = stage('enforce', {
+      containment: {
+        policy: [
+          { detector: 'unusual-ip', minSeverity: 'critical', actions: ['revoke-agent-token'] },
+          { detector: 'break-glass-edit', actions: [] },
+        ],
+      },
+    });
     expect(await st.contain(finding({ detector: 'break-glass-edit', resources: [{ uid: randomUUID(), type: 'Pipeline', role: 'target' }] }))).toEqual([]);
     expect(await st.contain(finding({ detector: 'unusual-ip', severityId: 4, resources: s.resources }))).toEqual([]);
     expect(await st.contain(finding({ detector: 'monitoring-disabled', resources: [] }))).toEqual([]);
@@ -214,10 +221,7 @@ describe('protected entities', () => {
     const s = tokenScenario();
     const config: KitewatchConfigInput = {
       containment: {
-        protected: [
-          { type: 'AgentToken', uid: s.tokenId, reason: 'production deploy token' },
-          ...s.implicated.map((uid) => ({ type: 'Agent' as const, uid })),
-        ],
+        protected: [{ type: 'AgentToken', uid: s.tokenId, reason: 'production deploy token' }, ...s.implicated.map((uid) => ({ type: 'Agent' as const, uid }))],
       },
     };
     const events = await stage('enforce', config).contain(finding({ detector: 'unusual-ip', resources: s.resources }));
@@ -250,7 +254,9 @@ describe('blast-radius limit', () => {
     // A redelivery does not run them either, and the next finding in the same hour still waits.
     bk.clearCalls();
     const third = bk.addAgent({ name: 'evil-5' });
-    const next = await stage('enforce', config).contain(finding({ detector: 'token-spike', uid: 'f-next', resources: [{ uid: third.id, name: 'evil-5', type: 'Agent', role: 'implicated' }, s.resources[0] as ResourceSpec] }));
+    const next = await stage('enforce', config).contain(
+      finding({ detector: 'token-spike', uid: 'f-next', resources: [{ uid: third.id, name: 'evil-5', type: 'Agent', role: 'implicated' }, s.resources[0] as ResourceSpec] }),
+    );
     expect(next.map(detailOf)).toEqual(['already done', 'pending approval: blast-radius limit']);
     expect(bk.calls).toEqual([]);
 
@@ -359,7 +365,12 @@ describe('other actions through policy', () => {
   it('no secret value reaches events or logs when rotation fails on a JSON secret without a key', async () => {
     const { client: smRec } = recording(sm);
     const st = createContainStage(
-      replayOptions({ mode: 'enforce', apiUrl: bk.url, graphqlUrl: bk.graphqlUrl, config: { containment: { secretMappings: [{ buildkite: { name: 'NOPE' }, secretsManager: ['does-not-exist-' + randomUUID()] }] } } }),
+      replayOptions({
+        mode: 'enforce',
+        apiUrl: bk.url,
+        graphqlUrl: bk.graphqlUrl,
+        config: { containment: { secretMappings: [{ buildkite: { name: 'NOPE' }, secretsManager: ['does-not-exist-' + randomUUID()] }] } },
+      }),
       state,
       { env: { BUILDKITE_API_TOKEN: bk.token }, secretsManager: smRec, iam, log: (l) => void logs.push(l), now: () => now },
     );
@@ -377,7 +388,7 @@ describe('revoke-role-sessions through policy', () => {
     return { name, arn: out.Role?.Arn as string };
   }
 
-  it('an AWS SDK that does not load is the function\'s failure, not the action\'s: no Failure activity, the claim released for the retry', async () => {
+  it("an AWS SDK that does not load is the function's failure, not the action's: no Failure activity, the claim released for the retry", async () => {
     const r = await role();
     const config: KitewatchConfigInput = {
       containment: { policy: [{ detector: 'secret-access', actions: ['revoke-role-sessions'] }], approval: { required: [] }, oidcRoles: [{ role: r.arn, pipelines: ['deploy-prod'] }] },

@@ -16,8 +16,7 @@ import { expectValidOcsf } from '../support/ocsf-assertions.ts';
 import { writeFileSync } from 'node:fs';
 
 type AuditEnvelope = { detail: { event: Record<string, unknown>; actor?: unknown } };
-const restItem = (): Record<string, unknown> =>
-  JSON.parse(readFileSync(join(FIXTURES, 'buildkite', 'audit', 'rest_get_audit_event__buildkite-docs.json'), 'utf8')) as Record<string, unknown>;
+const restItem = (): Record<string, unknown> => JSON.parse(readFileSync(join(FIXTURES, 'buildkite', 'audit', 'rest_get_audit_event__buildkite-docs.json'), 'utf8')) as Record<string, unknown>;
 
 function withEvent(patch: Record<string, unknown>): AuditEnvelope {
   const env = sample('audit-event-logged') as AuditEnvelope;
@@ -70,7 +69,13 @@ describe('audit format drift', () => {
   });
 
   it('reads the fields of the three GraphQL context types, camelCase or snake_case, in a string or an object', () => {
-    const web = ok(normalizeEnvelope(withEvent({ context: JSON.stringify({ requestIpAddress: '198.51.100.7', requestUserAgent: 'curl/8', sessionUserUuid: 'u-1', sessionCreatedAt: '2023-03-25T22:00:00Z', __typename: 'AuditWebContext' }) })));
+    const web = ok(
+      normalizeEnvelope(
+        withEvent({
+          context: JSON.stringify({ requestIpAddress: '198.51.100.7', requestUserAgent: 'curl/8', sessionUserUuid: 'u-1', sessionCreatedAt: '2023-03-25T22:00:00Z', __typename: 'AuditWebContext' }),
+        }),
+      ),
+    );
     expect(web.drift).toEqual(['context:graphql-fields']);
     expect(web.src_endpoint).toEqual({ ip: '198.51.100.7' });
     expect(buildkite(web)['session_user_uuid']).toBe('u-1');
@@ -84,7 +89,13 @@ describe('audit format drift', () => {
     expect(buildkite(api)['context_extra']).toBeUndefined();
     expect(buildkite(api)['context_as_sent']).toEqual({ requestIpAddress: '198.51.100.8', requestApiAccessTokenUuid: 'tok-1', requestUserAgent: 'terraform' });
 
-    const agent = ok(normalizeEnvelope(withEvent({ context: { request_ip_address: '198.51.100.9', agentUuid: 'a-1', sessionIpAddress: '10.0.0.1', connectionState: 'connected', authenticationType: 'token', organizationUuid: 'o-1' } })));
+    const agent = ok(
+      normalizeEnvelope(
+        withEvent({
+          context: { request_ip_address: '198.51.100.9', agentUuid: 'a-1', sessionIpAddress: '10.0.0.1', connectionState: 'connected', authenticationType: 'token', organizationUuid: 'o-1' },
+        }),
+      ),
+    );
     expect(agent.src_endpoint).toEqual({ ip: '198.51.100.9', agent_list: [{ uid: 'a-1', type_id: 99, type: 'Buildkite Agent', vendor_name: 'Buildkite' }] });
     expect(buildkite(agent)['context_extra']).toMatchObject({ session_ip_address: '10.0.0.1' });
 
@@ -95,7 +106,10 @@ describe('audit format drift', () => {
   it('maps every one of the 184 AuditEventType values from its class-style and enum-variant spellings', () => {
     expect(AUDIT_EVENT_TYPES).toHaveLength(184);
     for (const t of AUDIT_EVENT_TYPES) {
-      const pascal = t.split('_').map((w) => w.charAt(0) + w.slice(1).toLowerCase()).join('');
+      const pascal = t
+        .split('_')
+        .map((w) => w.charAt(0) + w.slice(1).toLowerCase())
+        .join('');
       expect(canonicalAuditType(`${pascal}Event`), t).toEqual({ type: t, drift: 'type:class-style' });
       expect(canonicalAuditType(t.toLowerCase().replaceAll('_', '.')), t).toEqual({ type: t, drift: 'type:enum-variant' });
       expect(canonicalAuditType(t), t).toEqual({ type: t });
@@ -117,7 +131,11 @@ describe('audit format drift', () => {
     writeFileSync(join(dir, 'in.ndjson'), [JSON.stringify(drifted), JSON.stringify(sample('audit-event-logged'))].join('\n'));
     const r = await runCli(['replay', 'in.ndjson', '--out', 'out.ndjson', '--containment', 'off', '--state', 'state.db', '--quarantine', 'q.ndjson'], { cwd: dir });
     expect(summary(r.stderr)).toMatchObject({ events: 2, normalized: 2, quarantined: 0 });
-    expect(r.stderr).toContain('kitewatch: 1 input(s) differ from Buildkite\'s EventBridge payload shape and were normalized anyway (format drift: occurred_at:iso8601 x1, type:class-style x1)');
-    expect(ndjson(readFileSync(join(dir, 'out.ndjson'), 'utf8')).filter((e) => e['class_uid'] !== 2004).map((e) => (e['metadata'] as { event_code: string }).event_code)).toEqual(['ORGANIZATION_UPDATED', 'ORGANIZATION_UPDATED']);
+    expect(r.stderr).toContain("kitewatch: 1 input(s) differ from Buildkite's EventBridge payload shape and were normalized anyway (format drift: occurred_at:iso8601 x1, type:class-style x1)");
+    expect(
+      ndjson(readFileSync(join(dir, 'out.ndjson'), 'utf8'))
+        .filter((e) => e['class_uid'] !== 2004)
+        .map((e) => (e['metadata'] as { event_code: string }).event_code),
+    ).toEqual(['ORGANIZATION_UPDATED', 'ORGANIZATION_UPDATED']);
   });
 });

@@ -7,7 +7,9 @@ const data = (p: string) => readFileSync(new URL(`../../data/buildkite/${p}`, im
 
 describe('audit event types', () => {
   it('the code knows exactly the 184 types listed in data/buildkite/audit_event_types.txt', () => {
-    const listed = data('audit_event_types.txt').split('\n').filter((l) => l.trim() !== '');
+    const listed = data('audit_event_types.txt')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     expect(listed).toHaveLength(184);
     expect([...AUDIT_EVENT_TYPES]).toEqual(listed);
   });
@@ -16,6 +18,11 @@ describe('audit event types', () => {
     const schema = buildSchema(data('schema.graphql'), { assumeValidSDL: true });
     const type = schema.getType('AuditEventType');
     if (!isEnumType(type)) throw new Error('AuditEventType is not an enum in the schema');
-    expect(type.getValues().map((v) => v.name).sort()).toEqual([...AUDIT_EVENT_TYPES].sort());
+    expect(
+      type
+        .getValues()
+        .map((v) => v.name)
+        .sort(),
+    ).toEqual([...AUDIT_EVENT_TYPES].sort());
   });
 });

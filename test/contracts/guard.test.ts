@@ -51,7 +51,25 @@ describe('compiled guards agree with their zod schemas', () => {
   });
 
   it('on type confusions a JSON producer can make: null, numbers for strings, floats for ints, timestamps off by a char', () => {
-    const confusions = fc.constantFrom<unknown>(null, '', 'x', 0, 1.5, -1, 2 ** 60, true, [], {}, ['a'], [1], '2019-08-11 06:01:16 UTC', '2019-02-30 06:01:16 UTC', '2019-08-11T06:01:16Z', '2024-08-19T05:18:17.123+02:00', '2024-13-19T05:18:17Z');
+    const confusions = fc.constantFrom<unknown>(
+      null,
+      '',
+      'x',
+      0,
+      1.5,
+      -1,
+      2 ** 60,
+      true,
+      [],
+      {},
+      ['a'],
+      [1],
+      '2019-08-11 06:01:16 UTC',
+      '2019-02-30 06:01:16 UTC',
+      '2019-08-11T06:01:16Z',
+      '2024-08-19T05:18:17.123+02:00',
+      '2024-13-19T05:18:17Z',
+    );
     const arb = fc.nat({ max: samples.length - 1 }).chain((i) => {
       const base = samples[i] as Record<string, unknown>;
       return fc.tuple(fc.constant(base), fc.array(fc.tuple(fc.constantFrom(...pathsOf(base)), confusions), { minLength: 1, maxLength: 3 }));
@@ -68,7 +86,10 @@ describe('compiled guards agree with their zod schemas', () => {
   });
 
   it('on arbitrary JSON', () => {
-    fc.assert(fc.property(fc.jsonValue(), (v) => agrees(v)), { numRuns: 1000 });
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => agrees(v)),
+      { numRuns: 1000 },
+    );
   });
 });
 
@@ -102,8 +123,22 @@ describe('compileGuard', () => {
     ['a union with unknown', z.object({ a: z.union([z.string(), z.unknown()]) }), [{}, { a: 3 }]],
     ['an optional field', z.object({ a: z.string().optional() }), [{}, { a: undefined }, { a: 1 }, { a: 'x' }]],
     ['a refinement on unknown', z.unknown().refine(() => false), [1, undefined]],
-    ['a refinement on optional', z.string().optional().refine((v) => v !== 'x'), ['x', 'y', undefined]],
-    ['a refinement on nullable', z.string().nullable().refine((v) => v !== 'x'), ['x', null]],
+    [
+      'a refinement on optional',
+      z
+        .string()
+        .optional()
+        .refine((v) => v !== 'x'),
+      ['x', 'y', undefined],
+    ],
+    [
+      'a refinement on nullable',
+      z
+        .string()
+        .nullable()
+        .refine((v) => v !== 'x'),
+      ['x', null],
+    ],
     ['a refinement on a union', z.union([z.string(), z.number()]).refine((v) => v !== 'x'), ['x', 1]],
     ['z.int()', z.int(), [1.5, 2, 2 ** 60]],
     ['z.int32()', z.int32(), [2 ** 40, 5]],
@@ -184,7 +219,14 @@ function countZodCalls(schemas: readonly unknown[], fn: () => void): number {
       calls++;
       return orig.call(s, v);
     };
-    restore.push(Object.assign(() => { s.safeParse = orig; }, { node: s }));
+    restore.push(
+      Object.assign(
+        () => {
+          s.safeParse = orig;
+        },
+        { node: s },
+      ),
+    );
     const d = s._zod.def;
     for (const v of Object.values((d['shape'] as Record<string, unknown> | undefined) ?? {})) walk(v);
     for (const k of ['innerType', 'element', 'valueType']) if (d[k] !== undefined) walk(d[k]);

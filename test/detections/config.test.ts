@@ -32,13 +32,15 @@ describe('detectors config', () => {
   it('rejects bad values with the key and the fix', () => {
     expect(() => parseConfig({ detectors: { 'unusual-ip': { allowedCidrs: ['10.0.0.0/40'] } } })).toThrow(/detectors\.unusual-ip\.allowedCidrs\.0: .*invalid prefix length/);
     expect(() => parseConfig({ detectors: { 'token-spike': { alpha: 0 } } })).toThrow(/detectors\.token-spike\.alpha/);
-    expect(() =>
-      parseConfig({ detectors: { 'break-glass-edit': { breakGlassWindows: [{ actors: ['a'], start: '2026-03-02T00:00:00Z', end: '2026-03-01T00:00:00Z', reason: 'x' }] } } }),
-    ).toThrow(/breakGlassWindows\.0\.end: end must be after start/);
+    expect(() => parseConfig({ detectors: { 'break-glass-edit': { breakGlassWindows: [{ actors: ['a'], start: '2026-03-02T00:00:00Z', end: '2026-03-01T00:00:00Z', reason: 'x' }] } } })).toThrow(
+      /breakGlassWindows\.0\.end: end must be after start/,
+    );
   });
 
   it('describes every key (docs/configuration.md is generated from the descriptions)', () => {
-    const schema = z.toJSONSchema(DetectorsConfig, { io: 'input', unrepresentable: 'any' }) as { properties: Record<string, { description?: string; properties: Record<string, { description?: string }> }> };
+    const schema = z.toJSONSchema(DetectorsConfig, { io: 'input', unrepresentable: 'any' }) as {
+      properties: Record<string, { description?: string; properties: Record<string, { description?: string }> }>;
+    };
     for (const id of DETECTOR_IDS) {
       const block = schema.properties[id];
       expect(block?.description, id).toBeTruthy();

@@ -41,7 +41,10 @@ interface Logged {
 function fakes() {
   const lines: Logged[] = [];
   const metrics: Array<[string, number]> = [];
-  const log = (level: string) => (message: string, ...extra: Record<string, unknown>[]): void => void lines.push({ level, message, extra });
+  const log =
+    (level: string) =>
+    (message: string, ...extra: Record<string, unknown>[]): void =>
+      void lines.push({ level, message, extra });
   return {
     lines,
     metrics,
@@ -209,8 +212,17 @@ describe('detector Lambda (process.ts) against moto', () => {
 
   it('fails the whole batch when the state table is unavailable, publishing nothing', async () => {
     const f = fakes();
-    const detector = createDetector({ eventBridge: eb, eventBusName: busName, state: new DynamoDbState({ client: db, tableName: uniqueName('missing-table') }), config, logger: f.logger, metrics: f.metricsSink });
-    const records = attackEvents().slice(0, 3).map((e) => sqsRecord(body(e)));
+    const detector = createDetector({
+      eventBridge: eb,
+      eventBusName: busName,
+      state: new DynamoDbState({ client: db, tableName: uniqueName('missing-table') }),
+      config,
+      logger: f.logger,
+      metrics: f.metricsSink,
+    });
+    const records = attackEvents()
+      .slice(0, 3)
+      .map((e) => sqsRecord(body(e)));
     const res = await detector.processBatch({ Records: records });
     expect(res.batchItemFailures).toHaveLength(3);
     expect(f.metrics).toContainEqual(['StateFailures', 1]);

@@ -58,7 +58,9 @@ describe('incidents: one finding per incident, updated', () => {
     expect(info(last).first_seen_time).toBe(events[1]?.time);
     expect(info(last).last_seen_time).toBe(events[20]?.time);
     expect((last['finding_info'] as { related_events_count: number }).related_events_count).toBe(20);
-    const secrets = resourcesOf(last).filter((r) => r.type === 'Secret' && r.data.role !== 'related').map((r) => r.name);
+    const secrets = resourcesOf(last)
+      .filter((r) => r.type === 'Secret' && r.data.role !== 'related')
+      .map((r) => r.name);
     expect(new Set(secrets)).toEqual(new Set(keys));
     expect(last.unmapped).toMatchObject({ kitewatch: { incident: { update: 19, events: 20 } } });
   });
@@ -69,7 +71,11 @@ describe('incidents: one finding per incident, updated', () => {
     for (const f of findings) {
       const parsed = parseFinding(f);
       if (!parsed.ok) throw new Error(parsed.reason);
-      rotated.push(...entitiesFor('rotate-secret', parsed.finding).targets.filter((t) => t.type === 'Secret').map((t) => t.name ?? t.uid));
+      rotated.push(
+        ...entitiesFor('rotate-secret', parsed.finding)
+          .targets.filter((t) => t.type === 'Secret')
+          .map((t) => t.name ?? t.uid),
+      );
     }
     expect(rotated.sort()).toEqual([...keys].sort());
   });
@@ -87,12 +93,16 @@ describe('incidents: one finding per incident, updated', () => {
     expect(rotated.sort()).toEqual([...keys].sort());
   });
 
-  it('closes after the detector\'s window without new evidence: the next read opens a new finding', async () => {
+  it("closes after the detector's window without new evidence: the next read opens a new finding", async () => {
     const late = norm(secretRead({ at: ms('2026-03-03T10:00:00Z') + 19 * 360_000 + 61 * 60_000, secret: secret('LATE_KEY'), actor: jane, ip: '86.1.2.3' }));
     const findings = await detect([...events, late]);
     const f = findings.at(-1) as OcsfEvent;
     expect(f.activity_id).toBe(1);
     expect(info(f).uid).not.toBe(info(findings[0] as OcsfEvent).uid);
-    expect(resourcesOf(f).filter((r) => r.type === 'Secret').map((r) => r.name)).toEqual(['LATE_KEY']);
+    expect(
+      resourcesOf(f)
+        .filter((r) => r.type === 'Secret')
+        .map((r) => r.name),
+    ).toEqual(['LATE_KEY']);
   });
 });

@@ -17,6 +17,10 @@ describe('a month of a larger organization (lib/detections/month.ts)', () => {
     expect(r.attacks.length).toBe(6);
     // Nothing else than the attacks (an attack may raise a second, related finding).
     const attackTimes = r.attacks.map((a) => a.attack.start);
-    for (const f of r.findings) expect(attackTimes.some((t) => f.time >= t && f.time - t < 3_600_000), info(f).title).toBe(true);
+    for (const f of r.findings)
+      expect(
+        attackTimes.some((t) => f.time >= t && f.time - t < 3_600_000),
+        info(f).title,
+      ).toBe(true);
   });
 });

@@ -30,11 +30,16 @@ async function replayScenario(name: string, state?: string): Promise<Replayed> {
   const io: Io = { out: () => {}, err: (l) => void err.push(l) };
   const opts = parseReplayArgs([
     join(DIR, name),
-    '--config', join(DIR, 'kitewatch.config.json'),
-    '--containment', 'off',
-    '--state', state ?? join(dir, 'state.db'),
-    '--quarantine', join(dir, 'q.ndjson'),
-    '--out', out,
+    '--config',
+    join(DIR, 'kitewatch.config.json'),
+    '--containment',
+    'off',
+    '--state',
+    state ?? join(dir, 'state.db'),
+    '--quarantine',
+    join(dir, 'q.ndjson'),
+    '--out',
+    out,
     '--validate',
   ]);
   if (opts === 'help') throw new Error('unreachable');
@@ -84,11 +89,23 @@ describe('scenario fixtures', () => {
     const tokenUpdates = updates.filter((u) => info(u).uid === info(r.findings[0] as OcsfEvent).uid);
     const rogue = new Set(replayed.events.filter((e) => e.metadata.event_code === 'Agent Connected' && (e.src_endpoint?.ip ?? '').startsWith('185.220.101.')).map((e) => e.user?.uid));
     expect(rogue.size).toBeGreaterThan(100);
-    expect(new Set(resourcesOf(tokenUpdates.at(-1) as OcsfEvent).filter((x) => x.data.role === 'implicated').map((x) => x.uid))).toEqual(rogue);
+    expect(
+      new Set(
+        resourcesOf(tokenUpdates.at(-1) as OcsfEvent)
+          .filter((x) => x.data.role === 'implicated')
+          .map((x) => x.uid),
+      ),
+    ).toEqual(rogue);
     // The sweep finding's last update names all 12 swept secrets.
     const sweepFinding = r.findings.find((f) => info(f).title.includes('different secrets')) as OcsfEvent;
     const sweep = updates.filter((u) => info(u).uid === info(sweepFinding).uid).at(-1) as OcsfEvent;
-    expect(new Set(resourcesOf(sweep).filter((x) => x.data.role === 'implicated').map((x) => x.name))).toEqual(new Set(SWEEP));
+    expect(
+      new Set(
+        resourcesOf(sweep)
+          .filter((x) => x.data.role === 'implicated')
+          .map((x) => x.name),
+      ),
+    ).toEqual(new Set(SWEEP));
     expect(r.findings).toHaveLength(10);
     expect(r.findings.map(short)).toEqual([
       {
@@ -164,7 +181,10 @@ describe('scenario fixtures', () => {
     ]);
 
     // Who is implicated, by name: the attacker's agents and the swept secrets, nothing else.
-    const names = (f: OcsfEvent | undefined) => resourcesOf(f as OcsfEvent).filter((r) => r.data.role === 'implicated').map((r) => r.name ?? '');
+    const names = (f: OcsfEvent | undefined) =>
+      resourcesOf(f as OcsfEvent)
+        .filter((r) => r.data.role === 'implicated')
+        .map((r) => r.name ?? '');
     expect(names(r.findings[0])).toEqual(['rogue-0']);
     expect(names(r.findings[2]).every((n) => n.startsWith('rogue-'))).toBe(true);
     expect(new Set(names(r.findings[6]))).toEqual(new Set(SWEEP.slice(0, 10)));

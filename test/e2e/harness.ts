@@ -161,7 +161,15 @@ export function synthesizeRoutes(): SynthesizedRoutes {
         for (const f of files) {
           const m = new RegExp(`^${f.name}(?: -> ([A-Za-z0-9_.-]+))?: `).exec(description);
           if (m === null) continue;
-          rules.push({ name: f.name, bus: f.bus, target: f.target, eventPattern: pattern as Record<string, unknown>, from: 'template', stack: stack.stackName, ...(m[1] !== undefined ? { stream: m[1] } : {}) });
+          rules.push({
+            name: f.name,
+            bus: f.bus,
+            target: f.target,
+            eventPattern: pattern as Record<string, unknown>,
+            from: 'template',
+            stack: stack.stackName,
+            ...(m[1] !== undefined ? { stream: m[1] } : {}),
+          });
         }
       }
     }
@@ -698,9 +706,7 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
     metrics: logs.detect.metricsPort,
   });
 
-  const containment = ContainmentConfig.parse(
-    JSON.parse(JSON.stringify(opts.containment ?? {}).replaceAll('$MAPPED_SECRET', mappedSecret.ARN ?? names.mappedSecret)) as unknown,
-  );
+  const containment = ContainmentConfig.parse(JSON.parse(JSON.stringify(opts.containment ?? {}).replaceAll('$MAPPED_SECRET', mappedSecret.ARN ?? names.mappedSecret)) as unknown);
   const containSecrets = faulty('contain', client(new SecretsManagerClient(cfg)));
   const engine =
     containment.mode === 'off'
@@ -831,9 +837,7 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
       }
       if (retry.length > 0) {
         // The visibility timeout, elapsed at once.
-        await sqs.send(
-          new ChangeMessageVisibilityBatchCommand({ QueueUrl: q.url, Entries: retry.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })) }),
-        );
+        await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: q.url, Entries: retry.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })) }));
       }
     }
     throw new Error(`${stage}: more than ${MAX_BATCHES_PER_PUMP} batches in one pump`);

@@ -26,18 +26,7 @@ import { FakeBuildkite } from '../support/fake-buildkite.ts';
 import { FakeSiem } from '../support/fake-siem.ts';
 import { expectValidOcsf } from '../support/ocsf-assertions.ts';
 import { ciToken, prodClusterToken } from '../fixtures/scenarios/generate.ts';
-import {
-  account,
-  createPipeline,
-  readScenario,
-  repeatedUids,
-  STAGES,
-  synthesizeRoutes,
-  type IngestInput,
-  type Pipeline,
-  type PipelineOptions,
-  type SynthesizedRoutes,
-} from './harness.ts';
+import { account, createPipeline, readScenario, repeatedUids, STAGES, synthesizeRoutes, type IngestInput, type Pipeline, type PipelineOptions, type SynthesizedRoutes } from './harness.ts';
 import { docsPayloads, incident, malformedPayloads, NOT_JSON, rogue0 } from './inputs.ts';
 
 const SCENARIO_DETECTORS = (JSON.parse(readFileSync(new URL('../fixtures/scenarios/kitewatch.config.json', import.meta.url), 'utf8')) as { detectors: unknown }).detectors;
@@ -168,7 +157,10 @@ async function expectConserved(p: Pipeline, fed: Fed): Promise<OcsfEvent[]> {
     expect(record.input !== undefined || record.raw !== undefined, `${key} keeps the original`).toBe(true);
   }
   const total = fed.inputs.length + fed.raw.length;
-  for (const [where, events] of [['S3', down.s3], ['HTTP endpoint + its backup', [...down.http, ...down.httpBackup]]] as const) {
+  for (const [where, events] of [
+    ['S3', down.s3],
+    ['HTTP endpoint + its backup', [...down.http, ...down.httpBackup]],
+  ] as const) {
     const ledger = account(fed.inputs, fed.raw, events, quarantine);
     expect(ledger.missing, `${where}: inputs neither delivered nor quarantined`).toEqual([]);
     expect(ledger.doubleCounted, `${where}: inputs counted twice`).toEqual([]);
@@ -378,7 +370,10 @@ describe('failure modes', () => {
     expect(activities.some((a) => a.status_detail === 'skipped: in progress')).toBe(false);
     // Each target ends done (a retry after the call went through finds it already gone: also done).
     for (const target of [prodClusterToken.uuid, ciToken.uuid, rogue0.uuid]) {
-      expect(activities.filter((a) => targetOf(a) === target).map((a) => a.status_id), target).toContain(1);
+      expect(
+        activities.filter((a) => targetOf(a) === target).map((a) => a.status_id),
+        target,
+      ).toContain(1);
     }
     expect(bk.clusters.get(clusterId)?.tokens.has(prodClusterToken.uuid)).toBe(false);
     expect(bk.legacyTokens.get(ciToken.uuid)?.revokedAt).not.toBeNull();
@@ -462,7 +457,10 @@ describe('failure modes', () => {
     const finding = findingsOf(delivered)[0] as OcsfEvent;
     const before = await p.downstream();
     const calls = p.transformCalls.length;
-    await p.sendToQueue('forward', JSON.stringify({ version: '0', id: 'redelivered', account: '123456789012', region: 'us-east-1', resources: [], ...toBusEnvelope(finding), time: new Date(finding.time).toISOString() }));
+    await p.sendToQueue(
+      'forward',
+      JSON.stringify({ version: '0', id: 'redelivered', account: '123456789012', region: 'us-east-1', resources: [], ...toBusEnvelope(finding), time: new Date(finding.time).toISOString() }),
+    );
     await p.drain();
     const down = await p.downstream();
     expect(repeatedUids(down.s3)).toEqual([]);

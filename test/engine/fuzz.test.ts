@@ -48,7 +48,15 @@ function bases(): Json[] {
   const out: Json[] = sampleSlugs().map((s) => sample(s) as Json);
   const actor = { uuid: '0d6f4c2e-8c1b-4a7e-9f00-0000000000aa', name: 'Jane Doe' };
   for (const [i, type] of ['NOTIFICATION_SERVICE_DISABLED', 'SECRET_READ', 'ORGANIZATION_MEMBER_UPDATED', 'AGENT_TOKEN_CREATED', 'TEAM_MEMBER_CREATED', 'USER_IMPERSONATED'].entries()) {
-    out.push(audit({ at: 1_772_535_600_000 + i * 60_000, type, actor, subject: { type: 'NotificationService', uuid: `0d6f4c2e-8c1b-4a7e-9f00-00000000010${i}`, name: 'Amazon EventBridge' }, ip: '86.1.2.3' }) as unknown as Json);
+    out.push(
+      audit({
+        at: 1_772_535_600_000 + i * 60_000,
+        type,
+        actor,
+        subject: { type: 'NotificationService', uuid: `0d6f4c2e-8c1b-4a7e-9f00-00000000010${i}`, name: 'Amazon EventBridge' },
+        ip: '86.1.2.3',
+      }) as unknown as Json,
+    );
   }
   return out;
 }
@@ -73,28 +81,50 @@ class Mutator {
 
   value(): Json {
     switch (this.int(22)) {
-      case 0: return null;
-      case 1: return true;
-      case 2: return -1;
-      case 3: return 1e308;
-      case 4: return '';
-      case 5: return 'x'.repeat(this.int(3000));
-      case 6: return { $gt: '' };
-      case 7: return [];
-      case 8: return {};
-      case 9: return nested(50 + this.int(100));
-      case 10: return 'a\u2028b\u2029c\rd\n';
-      case 11: return this.pick(['constructor', 'toString', '__proto__', 'hasOwnProperty']);
-      case 12: return this.pick(['2026-03-03T11:00:00Z', '2026-03-03 11:00:00 UTC', '2026-02-30 11:00:00 UTC', '2026-03-03T11:00:00+01:00', 'yesterday']);
-      case 13: return this.pick(AUDIT_EVENT_TYPES);
-      case 14: return this.pick(['OrganizationUpdatedEvent', 'SecretReadEvent', 'organization.updated', 'QuantumTeleportedEvent']);
-      case 15: return this.pick(['192.0.2.1', '::1', '999.1.1.1', '10.0.0.1/8', 'not-an-ip']);
-      case 16: return JSON.stringify({ requestIpAddress: '198.51.100.7', sessionUser: { uuid: 'u' }, __typename: 'AuditWebContext' });
-      case 17: return { type: 'WebContext', request_ip: '192.0.2.9', request_user_agent: 'curl' };
-      case 18: return this.pick(['Build Started', 'Agent Blocked', 'Audit Event Logged', 'Cluster Token Registration Blocked', 'Something New']);
-      case 19: return 12345678901234567890;
-      case 20: return '\uFEFF\u0000\u202e';
-      default: return [this.value(), this.value()];
+      case 0:
+        return null;
+      case 1:
+        return true;
+      case 2:
+        return -1;
+      case 3:
+        return 1e308;
+      case 4:
+        return '';
+      case 5:
+        return 'x'.repeat(this.int(3000));
+      case 6:
+        return { $gt: '' };
+      case 7:
+        return [];
+      case 8:
+        return {};
+      case 9:
+        return nested(50 + this.int(100));
+      case 10:
+        return 'a\u2028b\u2029c\rd\n';
+      case 11:
+        return this.pick(['constructor', 'toString', '__proto__', 'hasOwnProperty']);
+      case 12:
+        return this.pick(['2026-03-03T11:00:00Z', '2026-03-03 11:00:00 UTC', '2026-02-30 11:00:00 UTC', '2026-03-03T11:00:00+01:00', 'yesterday']);
+      case 13:
+        return this.pick(AUDIT_EVENT_TYPES);
+      case 14:
+        return this.pick(['OrganizationUpdatedEvent', 'SecretReadEvent', 'organization.updated', 'QuantumTeleportedEvent']);
+      case 15:
+        return this.pick(['192.0.2.1', '::1', '999.1.1.1', '10.0.0.1/8', 'not-an-ip']);
+      case 16:
+        return JSON.stringify({ requestIpAddress: '198.51.100.7', sessionUser: { uuid: 'u' }, __typename: 'AuditWebContext' });
+      case 17:
+        return { type: 'WebContext', request_ip: '192.0.2.9', request_user_agent: 'curl' };
+      case 18:
+        return this.pick(['Build Started', 'Agent Blocked', 'Audit Event Logged', 'Cluster Token Registration Blocked', 'Something New']);
+      case 19:
+        return 12345678901234567890;
+      case 20:
+        return '\uFEFF\u0000\u202e';
+      default:
+        return [this.value(), this.value()];
     }
   }
 
@@ -134,11 +164,20 @@ class Mutator {
   line(v: Json): string {
     let text = JSON.stringify(v);
     switch (this.int(12)) {
-      case 0: text = text.slice(0, this.int(text.length)); break;
-      case 1: text = `${text}\r`; break;
-      case 2: text = text.replace(/"([^"]*)"/, '"$1\u2028"'); break;
-      case 3: text = `{"a":${text}`; break;
-      default: break;
+      case 0:
+        text = text.slice(0, this.int(text.length));
+        break;
+      case 1:
+        text = `${text}\r`;
+        break;
+      case 2:
+        text = text.replace(/"([^"]*)"/, '"$1\u2028"');
+        break;
+      case 3:
+        text = `{"a":${text}`;
+        break;
+      default:
+        break;
     }
     return text.includes('\n') ? text.replaceAll('\n', '\\n') : text;
   }

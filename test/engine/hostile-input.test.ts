@@ -163,7 +163,12 @@ describe('NDJSON splitting', () => {
 
   it('never holds more than the cap of an over-long line, and numbers lines as an editor does', async () => {
     const lines = await split(['ok\n', 'y'.repeat(10_000), 'y'.repeat(10_000), '\n\nend\n'], 1000);
-    expect(lines.map((l) => [l.n, l.kind])).toEqual([[1, 'line'], [2, 'overlong'], [3, 'line'], [4, 'line']]);
+    expect(lines.map((l) => [l.n, l.kind])).toEqual([
+      [1, 'line'],
+      [2, 'overlong'],
+      [3, 'line'],
+      [4, 'line'],
+    ]);
     const over = lines[1];
     if (over?.kind !== 'overlong') throw new Error('expected an overlong line');
     expect(over.bytes).toBe(20_000);

@@ -1,12 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  compilePattern,
-  matchesPattern,
-  PatternError,
-  validatePattern,
-  type EventPattern,
-} from '../../lib/engine/pattern.ts';
+import { compilePattern, matchesPattern, PatternError, validatePattern, type EventPattern } from '../../lib/engine/pattern.ts';
 
 // Behaviours cited below come from the Amazon EventBridge user guide ("Event pattern syntax",
 // "Arrays in event patterns", "Matching null values and empty strings", "Comparison operators /
@@ -141,11 +135,7 @@ describe('exact values: strings, numbers, booleans, null', () => {
 describe('arrays in events', () => {
   it('docs: matches if the intersection of the pattern array and the event array is non-empty', () => {
     const p = {
-      resources: [
-        'arn:aws:ec2:us-east-1:123456789012:instance/i-b188560f',
-        'arn:aws:ec2:us-east-1:111122223333:instance/i-b188560f',
-        'arn:aws:ec2:us-east-1:444455556666:instance/i-b188560f',
-      ],
+      resources: ['arn:aws:ec2:us-east-1:123456789012:instance/i-b188560f', 'arn:aws:ec2:us-east-1:111122223333:instance/i-b188560f', 'arn:aws:ec2:us-east-1:444455556666:instance/i-b188560f'],
     };
     const event = {
       resources: [
@@ -671,8 +661,22 @@ describe('$or', () => {
 
   it('$or under an array of objects is evaluated per object', () => {
     const p = { items: { $or: [{ kind: ['a'] }, { size: [{ numeric: ['>', 5] }] }], owner: ['me'] } };
-    expect(m(p, { items: [{ kind: 'a', owner: 'you' }, { size: 9, owner: 'me' }] })).toBe(true);
-    expect(m(p, { items: [{ kind: 'a', owner: 'you' }, { size: 1, owner: 'me' }] })).toBe(false);
+    expect(
+      m(p, {
+        items: [
+          { kind: 'a', owner: 'you' },
+          { size: 9, owner: 'me' },
+        ],
+      }),
+    ).toBe(true);
+    expect(
+      m(p, {
+        items: [
+          { kind: 'a', owner: 'you' },
+          { size: 1, owner: 'me' },
+        ],
+      }),
+    ).toBe(false);
   });
 
   it('event-ruler: $or must be an array of at least two objects without reserved field names', () => {
@@ -766,8 +770,12 @@ function readJson(dir: URL, file: string): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL(file, dir), 'utf8')) as Record<string, unknown>;
 }
 
-const ruleFiles = readdirSync(rulesDir).filter((f) => f.endsWith('.json')).sort();
-const sampleFiles = readdirSync(fixturesDir).filter((f) => f.endsWith('.json')).sort();
+const ruleFiles = readdirSync(rulesDir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
+const sampleFiles = readdirSync(fixturesDir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 describe('rules/*.json', () => {
   it('there are rule files to check', () => {
@@ -866,12 +874,7 @@ describe('patterns EventBridge rejects', () => {
   });
 
   it('still accepts the edges: ±5e9 and six decimals', () => {
-    for (const p of [
-      { v: [{ numeric: ['>=', -5e9, '<=', 5e9] }] },
-      { v: [{ numeric: ['=', 0.000001] }] },
-      { v: [{ numeric: ['<', 123.456789] }] },
-      { v: [{ 'anything-but': [5e9, -5e9, 1.5] }] },
-    ]) {
+    for (const p of [{ v: [{ numeric: ['>=', -5e9, '<=', 5e9] }] }, { v: [{ numeric: ['=', 0.000001] }] }, { v: [{ numeric: ['<', 123.456789] }] }, { v: [{ 'anything-but': [5e9, -5e9, 1.5] }] }]) {
       expect(() => validatePattern(p)).not.toThrow();
     }
     expect(m({ v: [{ numeric: ['=', 0.000001] }] }, { v: 0.000001 })).toBe(true);

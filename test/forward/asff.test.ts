@@ -63,9 +63,7 @@ describe('OCSF Detection Finding -> ASFF', () => {
   });
 
   it('severity_id -> Label', () => {
-    expect([0, 1, 2, 3, 4, 5, 6, 99, 7].map(severityLabel)).toEqual([
-      'INFORMATIONAL', 'INFORMATIONAL', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL', 'CRITICAL', 'INFORMATIONAL', 'INFORMATIONAL',
-    ]);
+    expect([0, 1, 2, 3, 4, 5, 6, 99, 7].map(severityLabel)).toEqual(['INFORMATIONAL', 'INFORMATIONAL', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL', 'CRITICAL', 'INFORMATIONAL', 'INFORMATIONAL']);
   });
 
   it('without ATT&CK tactics ASFF knows, the type is Unusual Behaviors by the target entity', () => {
@@ -83,10 +81,7 @@ describe('OCSF Detection Finding -> ASFF', () => {
     const info = f['finding_info'] as Record<string, unknown>;
     info['title'] = 'T'.repeat(1000);
     info['desc'] = 'd'.repeat(5000);
-    f.resources = [
-      ...Array.from({ length: 45 }, (_, i) => ({ uid: `related-${i}`, type: 'Agent', data: { role: 'related' } })),
-      { uid: 'the-target', type: 'ApiToken', data: { role: 'target' } },
-    ];
+    f.resources = [...Array.from({ length: 45 }, (_, i) => ({ uid: `related-${i}`, type: 'Agent', data: { role: 'related' } })), { uid: 'the-target', type: 'ApiToken', data: { role: 'target' } }];
     const asff = toAsff(f, CTX);
     expect(asffProblems(asff)).toEqual([]);
     expect(Array.from(asff.Title ?? '')).toHaveLength(256);
@@ -104,9 +99,7 @@ describe('OCSF Detection Finding -> ASFF', () => {
     const f = finding();
     f.resources = [];
     const asff = toAsff(f, CTX);
-    expect(asff.Resources).toEqual([
-      expect.objectContaining({ Type: 'Other', Id: 'a98961b7-adc1-41aa-8726-cfb2c46e42e0', Details: { Other: { type: 'Organization' } } }),
-    ]);
+    expect(asff.Resources).toEqual([expect.objectContaining({ Type: 'Other', Id: 'a98961b7-adc1-41aa-8726-cfb2c46e42e0', Details: { Other: { type: 'Organization' } } })]);
   });
 
   it('refuses what is not a Detection Finding, or one without a finding_info.uid', () => {
@@ -124,7 +117,10 @@ describe('OCSF Detection Finding -> ASFF', () => {
       fc.property(
         fc.string({ maxLength: 2000 }),
         fc.string({ maxLength: 3000 }),
-        fc.array(fc.record({ uid: fc.string({ minLength: 1, maxLength: 80 }), type: fc.constantFrom('Agent', 'ApiToken', 'Pipeline', 'Secret'), role: fc.constantFrom('target', 'implicated', 'related') }), { maxLength: 60 }),
+        fc.array(
+          fc.record({ uid: fc.string({ minLength: 1, maxLength: 80 }), type: fc.constantFrom('Agent', 'ApiToken', 'Pipeline', 'Secret'), role: fc.constantFrom('target', 'implicated', 'related') }),
+          { maxLength: 60 },
+        ),
         fc.integer({ min: 0, max: 6 }),
         fc.string({ minLength: 1, maxLength: 700 }).filter((u) => u.trim() !== ''),
         (title, desc, resources, severityId, uid) => {

@@ -57,7 +57,15 @@ describe('forwarding config', () => {
     [{ splunkHec: { endpoint: 'https://splunk.example', tokenSecretArn: ARN, index: 'Main' } }, /index: a Splunk index name/],
     [{ splunkHec: { endpoint: 'https://splunk.example', tokenSecretArn: ARN, buffering: { intervalSeconds: 300 } } }, /buffering.intervalSeconds/],
     [{ http: [{ name: 'Datadog', endpoint: 'https://x.example', accessKeySecretArn: ARN }] }, /http.0.name/],
-    [{ http: [{ name: 'a', endpoint: 'https://x.example', accessKeySecretArn: ARN }, { name: 'a', endpoint: 'https://y.example', accessKeySecretArn: ARN }] }, /http.1.name: "a" is used twice/],
+    [
+      {
+        http: [
+          { name: 'a', endpoint: 'https://x.example', accessKeySecretArn: ARN },
+          { name: 'a', endpoint: 'https://y.example', accessKeySecretArn: ARN },
+        ],
+      },
+      /http.1.name: "a" is used twice/,
+    ],
     [{ s3: { layout: 'security-lake' } }, /s3.securityLake: is required with layout "security-lake"/],
     [{ s3: { securityLake: { bucketName: 'aws-security-data-lake-x' } } }, /only applies with layout "security-lake"/],
     [{ s3: { layout: 'security-lake', securityLake: { bucketName: 'b-1', classes: [1001] } } }, /securityLake.classes.0/],

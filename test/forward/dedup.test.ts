@@ -48,12 +48,25 @@ function transformer(dedup: Partial<ForwardDedup> = {}) {
 describe('cross-buffer idempotency (state table)', () => {
   it('drops a uid an earlier invocation delivered (new recordId), and counts it without payloads', async () => {
     const [a, b, c] = manyEvents(3) as [OcsfEvent, OcsfEvent, OcsfEvent];
-    const first = await transformer().t.handle(invocation('kw-fwd-splunk', [{ id: 'r1', event: a }, { id: 'r2', event: b }]));
+    const first = await transformer().t.handle(
+      invocation('kw-fwd-splunk', [
+        { id: 'r1', event: a },
+        { id: 'r2', event: b },
+      ]),
+    );
     expect(first.records.map((r) => r.result)).toEqual(['Ok', 'Ok']);
 
     const { t, metrics, lines } = transformer();
-    const second = await t.handle(invocation('kw-fwd-splunk', [{ id: 'r9', event: structuredClone(a) }, { id: 'r10', event: c }]));
-    expect(second.records.map((r) => [r.recordId, r.result])).toEqual([['r9', 'Dropped'], ['r10', 'Ok']]);
+    const second = await t.handle(
+      invocation('kw-fwd-splunk', [
+        { id: 'r9', event: structuredClone(a) },
+        { id: 'r10', event: c },
+      ]),
+    );
+    expect(second.records.map((r) => [r.recordId, r.result])).toEqual([
+      ['r9', 'Dropped'],
+      ['r10', 'Ok'],
+    ]);
     expect(metrics.get('ForwardRecordsDuplicateEarlierBuffer')).toBe(1);
     expect(metrics.get('ForwardRecordsDuplicate')).toBe(1);
     expect(metrics.get('ForwardRecordsTransformed')).toBe(1);
@@ -88,7 +101,10 @@ describe('cross-buffer idempotency (state table)', () => {
 
   it('does not claim records the transform failed or dropped within the invocation', async () => {
     const a = { ...manyEvents(1)[0], metadata: { ...manyEvents(1)[0]?.metadata, uid: randomUUID() } } as OcsfEvent;
-    const event = invocation('kw-fwd-splunk', [{ id: 'd1', event: a }, { id: 'd2', event: a }]);
+    const event = invocation('kw-fwd-splunk', [
+      { id: 'd1', event: a },
+      { id: 'd2', event: a },
+    ]);
     event.records.push({ recordId: 'bad', approximateArrivalTimestamp: NOW * 1000, data: Buffer.from('garbage').toString('base64') });
     const out = await transformer().t.handle(event);
     expect(out.records.map((r) => r.result)).toEqual(['Ok', 'Dropped', 'ProcessingFailed']);
@@ -99,7 +115,14 @@ describe('cross-buffer idempotency (state table)', () => {
       send: () => Promise.reject(Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' })),
     };
     const { t } = transformer({ client: failing });
-    await expect(t.handle(invocation('kw-fwd-splunk', manyEvents(3).map((event, i) => ({ id: `f${i}`, event }))))).rejects.toThrow(/throttled/);
+    await expect(
+      t.handle(
+        invocation(
+          'kw-fwd-splunk',
+          manyEvents(3).map((event, i) => ({ id: `f${i}`, event })),
+        ),
+      ),
+    ).rejects.toThrow(/throttled/);
   });
 
   it('keeps bounded concurrency and correct results over many records', async () => {
@@ -117,7 +140,12 @@ describe('cross-buffer idempotency (state table)', () => {
         }
       },
     };
-    const out = await transformer({ client: counting, concurrency: 4 }).t.handle(invocation('kw-fwd-http-a', events.map((event, i) => ({ id: `c${i}`, event }))));
+    const out = await transformer({ client: counting, concurrency: 4 }).t.handle(
+      invocation(
+        'kw-fwd-http-a',
+        events.map((event, i) => ({ id: `c${i}`, event })),
+      ),
+    );
     expect(out.records.every((r) => r.result === 'Ok')).toBe(true);
     expect(peak).toBeLessThanOrEqual(4);
     expect(peak).toBeGreaterThan(1);

@@ -131,7 +131,14 @@ describe('delivery streams from the forwarding config', () => {
   const config = ForwardingConfig.parse({
     destinations: {
       splunkHec: { endpoint: 'https://http-inputs-firehose-acme.splunkcloud.com:443', tokenSecretArn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:kitewatch/hec-AbCdEf`, index: 'buildkite' },
-      http: [{ name: 'datadog', endpoint: 'https://aws-kinesis-http-intake.logs.datadoghq.eu/v1/input', accessKeySecretArn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:kitewatch/dd-AbCdEf`, commonAttributes: { env: 'prod' } }],
+      http: [
+        {
+          name: 'datadog',
+          endpoint: 'https://aws-kinesis-http-intake.logs.datadoghq.eu/v1/input',
+          accessKeySecretArn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:kitewatch/dd-AbCdEf`,
+          commonAttributes: { env: 'prod' },
+        },
+      ],
       s3: { layout: 'ocsf', prefix: 'ocsf/' },
     },
   });
@@ -184,9 +191,7 @@ describe('delivery streams from the forwarding config', () => {
     ]);
     const dest = specs[1]?.input.ExtendedS3DestinationConfiguration;
     expect(dest?.Prefix).toBe('ext/bk-api/region=us-east-1/accountId=123456789012/eventDay=!{partitionKeyFromLambda:eventDay}/');
-    expect(expandFirehosePrefix(dest?.Prefix ?? '', { eventDay: '20240819' })).toBe(
-      securityLakePrefix({ sourceName: 'bk-api', region: REGION, accountId: ACCOUNT }, '20240819'),
-    );
+    expect(expandFirehosePrefix(dest?.Prefix ?? '', { eventDay: '20240819' })).toBe(securityLakePrefix({ sourceName: 'bk-api', region: REGION, accountId: ACCOUNT }, '20240819'));
     expect(specs[0]?.input.ExtendedS3DestinationConfiguration?.Prefix).toMatch(/^ext\/kitewatch-detection-finding\//);
     expect(dest?.DataFormatConversionConfiguration).toMatchObject({
       Enabled: true,
@@ -224,9 +229,7 @@ describe('Firehose end to end against moto (server mode, real SDK)', () => {
     const ok = out.records.filter((r) => r.result === 'Ok');
     // moto runs no processors: put what the transform produced; at most 500 records per PutRecordBatch.
     for (let i = 0; i < ok.length; i += 500) {
-      const res = await firehose.send(
-        new PutRecordBatchCommand({ DeliveryStreamName: spec.name, Records: ok.slice(i, i + 500).map((r) => ({ Data: Buffer.from(r.data ?? '', 'base64') })) }),
-      );
+      const res = await firehose.send(new PutRecordBatchCommand({ DeliveryStreamName: spec.name, Records: ok.slice(i, i + 500).map((r) => ({ Data: Buffer.from(r.data ?? '', 'base64') })) }));
       expect(res.FailedPutCount).toBe(0);
     }
     return ok;
@@ -254,9 +257,7 @@ describe('Firehose end to end against moto (server mode, real SDK)', () => {
     expect(lines.map((l) => JSON.parse(l) as OcsfEvent)).toEqual(events);
     // moto keeps the Prefix literally (no dynamic partitioning); real Firehose expands it per record:
     for (const [i, r] of delivered.entries()) {
-      expect(expandFirehosePrefix(spec.input.ExtendedS3DestinationConfiguration?.Prefix ?? '', r.metadata?.partitionKeys ?? {})).toBe(
-        ocsfPrefix(`${prefix}/`, ocsfPartition(events[i] as OcsfEvent)),
-      );
+      expect(expandFirehosePrefix(spec.input.ExtendedS3DestinationConfiguration?.Prefix ?? '', r.metadata?.partitionKeys ?? {})).toBe(ocsfPrefix(`${prefix}/`, ocsfPartition(events[i] as OcsfEvent)));
     }
   });
 

@@ -1,15 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_STRUCT_DEPTH,
-  GLUE_MAX_TYPE_LENGTH,
-  glueColumns,
-  GlueSchemaError,
-  parseHiveType,
-  stringifyFreeForm,
-  type GlueColumn,
-} from '../../lib/forward/glue-schema.ts';
+import { DEFAULT_STRUCT_DEPTH, GLUE_MAX_TYPE_LENGTH, glueColumns, GlueSchemaError, parseHiveType, stringifyFreeForm, type GlueColumn } from '../../lib/forward/glue-schema.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const SCHEMAS = join(ROOT, 'data/ocsf/schemas');
@@ -55,12 +47,17 @@ function mismatches(value: unknown, type: HiveType, path: string): string[] {
   switch (type.kind) {
     case 'primitive': {
       const ok =
-        type.name === 'string' ? typeof value === 'string'
-        : type.name === 'boolean' ? typeof value === 'boolean'
-        : type.name === 'double' ? typeof value === 'number'
-        : type.name === 'int' ? Number.isInteger(value) && Math.abs(value as number) < 2 ** 31
-        : type.name === 'bigint' ? Number.isSafeInteger(value)
-        : false;
+        type.name === 'string'
+          ? typeof value === 'string'
+          : type.name === 'boolean'
+            ? typeof value === 'boolean'
+            : type.name === 'double'
+              ? typeof value === 'number'
+              : type.name === 'int'
+                ? Number.isInteger(value) && Math.abs(value as number) < 2 ** 31
+                : type.name === 'bigint'
+                  ? Number.isSafeInteger(value)
+                  : false;
       return ok ? [] : [`${path}: ${JSON.stringify(value).slice(0, 60)} is not ${type.name}`];
     }
     case 'array':
@@ -184,7 +181,10 @@ describe('stringifyFreeForm', () => {
       time: 1742944483000,
       unmapped: { buildkite: { subject_type: 'Pipeline' } },
       metadata: { uid: 'u-1', product: { name: 'Buildkite', feature: { name: 'Audit Log' } } },
-      resources: [{ uid: 'r-1', data: { steps: [1, 2] } }, { uid: 'r-2', data: 'already text' }],
+      resources: [
+        { uid: 'r-1', data: { steps: [1, 2] } },
+        { uid: 'r-2', data: 'already text' },
+      ],
       labels: ['a', ['b']],
       extra: { kept: true },
     };
@@ -193,7 +193,10 @@ describe('stringifyFreeForm', () => {
       time: 1742944483000,
       unmapped: '{"buildkite":{"subject_type":"Pipeline"}}',
       metadata: { uid: 'u-1', product: { name: 'Buildkite', feature: '{"name":"Audit Log"}' } },
-      resources: [{ uid: 'r-1', data: '{"steps":[1,2]}' }, { uid: 'r-2', data: 'already text' }],
+      resources: [
+        { uid: 'r-1', data: '{"steps":[1,2]}' },
+        { uid: 'r-2', data: 'already text' },
+      ],
       labels: ['a', '["b"]'],
       extra: { kept: true },
     });
@@ -242,7 +245,9 @@ describe('stringifyFreeFormByDepth (the transform Lambda has no schemas)', () =>
           return;
         }
         if (node.type === 'array') return visit(node.items, name);
-        const free = (node.type === 'object' && node.properties === undefined) || (node.type === undefined && node.properties === undefined && node.enum === undefined && node.const === undefined && node.anyOf === undefined && node.oneOf === undefined);
+        const free =
+          (node.type === 'object' && node.properties === undefined) ||
+          (node.type === undefined && node.properties === undefined && node.enum === undefined && node.const === undefined && node.anyOf === undefined && node.oneOf === undefined);
         if (free && name !== '') found.add(name);
         for (const [k, v] of Object.entries(node.properties ?? {})) visit(v, k);
       };

@@ -70,7 +70,10 @@ describe('BatchImportFindings against moto', () => {
     const base = uniqueName('bulk');
     const findings = Array.from({ length: 250 }, (_, i) => toAsff(findingWith(`${base}-${i}`), CTX));
     const c = counting();
-    const result = await importFindings(c.client, findings.map((finding, i) => ({ key: i, finding })));
+    const result = await importFindings(
+      c.client,
+      findings.map((finding, i) => ({ key: i, finding })),
+    );
     expect(c.sizes).toEqual([100, 100, 50]);
     expect(result.failed).toEqual([]);
     expect(result.imported).toHaveLength(250);
@@ -79,7 +82,11 @@ describe('BatchImportFindings against moto', () => {
 
   it('create, update and close land on one finding, archived at the end', async () => {
     const uid = uniqueName('lifecycle');
-    for (const [activity, time] of [[1, 1724044697000], [2, 1724048297000], [3, 1724051897000]] as const) {
+    for (const [activity, time] of [
+      [1, 1724044697000],
+      [2, 1724048297000],
+      [3, 1724051897000],
+    ] as const) {
       const result = await importFindings(client, [{ key: activity, finding: toAsff(findingWith(uid, activity, time), CTX) }]);
       expect(result.failed).toEqual([]);
     }
@@ -104,7 +111,17 @@ describe('BatchImportFindings against moto', () => {
 describe('Security Hub forwarder (SQS batch -> BatchImportFindings)', () => {
   it('imports findings, skips other events, and fails exactly the messages it cannot import', async () => {
     const uid = uniqueName('sqs');
-    const envelope = { version: '0', id: 'e1', 'detail-type': 'OCSF Detection Finding', source: 'kitewatch', account: '123456789012', time: '2024-08-19T05:18:17Z', region: 'us-east-1', resources: [], detail: findingWith(uid) };
+    const envelope = {
+      version: '0',
+      id: 'e1',
+      'detail-type': 'OCSF Detection Finding',
+      source: 'kitewatch',
+      account: '123456789012',
+      time: '2024-08-19T05:18:17Z',
+      region: 'us-east-1',
+      resources: [],
+      detail: findingWith(uid),
+    };
     const noUid = finding();
     delete (noUid['finding_info'] as { uid?: string }).uid;
     const forwarder = createSecurityHubForwarder({ client, context: CTX, logger: quiet, metrics: noMetrics });

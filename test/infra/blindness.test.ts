@@ -17,9 +17,7 @@ afterAll(() => s.cleanup());
 
 type Alarm = { Properties: Record<string, unknown> };
 function alarm(descriptionStart: string): Alarm {
-  const found = Object.values(pipeline.findResources('AWS::CloudWatch::Alarm')).filter((a) =>
-    String((a as Alarm).Properties['AlarmDescription']).startsWith(descriptionStart),
-  ) as Alarm[];
+  const found = Object.values(pipeline.findResources('AWS::CloudWatch::Alarm')).filter((a) => String((a as Alarm).Properties['AlarmDescription']).startsWith(descriptionStart)) as Alarm[];
   expect(found, descriptionStart).toHaveLength(1);
   return found[0] as Alarm;
 }
@@ -120,7 +118,12 @@ describe('backfill Lambda in the template', () => {
     });
     pipeline.hasResourceProperties('AWS::Events::Rule', {
       Name: 'Kitewatch-backfill-seed',
-      EventPattern: { source: ['aws.cloudformation'], 'detail-type': ['CloudFormation Stack Status Change'], resources: [{ Ref: 'AWS::StackId' }], detail: { 'status-details': { status: ['CREATE_COMPLETE'] } } },
+      EventPattern: {
+        source: ['aws.cloudformation'],
+        'detail-type': ['CloudFormation Stack Status Change'],
+        resources: [{ Ref: 'AWS::StackId' }],
+        detail: { 'status-details': { status: ['CREATE_COMPLETE'] } },
+      },
     });
     pipeline.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'lambda',

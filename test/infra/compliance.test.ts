@@ -15,29 +15,27 @@ import { synthKitewatch, TEST_ARNS, TEST_CONFIG, type Synthesized } from './supp
 
 /** The shapes that change which resources and suppressions exist. */
 const VARIANTS: Record<string, KitewatchConfigInput> = {
-  'partner bus, tracing, reserved concurrency, alarm email; containment enforce with rotation; Splunk, HTTP, own S3 bucket, Security Hub':
-    TEST_CONFIG,
-  'custom bus, no tracing, no reserved concurrency, throwaway, no account; containment dry-run with rotation; HTTP, existing bucket, Security Hub elsewhere':
-    {
-      aws: {
-        createCustomBus: true,
-        customBusAllowedAccounts: ['210987654321'],
-        tracing: false,
-        reservedConcurrency: null,
-        retainStatefulResources: false,
-        logLevel: 'WARN',
-        alarmTopicArns: ['arn:aws:sns:eu-west-1:123456789012:secops-chat'],
-        containment: { buildkiteApiTokenSecretArn: TEST_ARNS.apiToken, agentTokenSecretArns: [TEST_ARNS.agentToken] },
-      },
-      containment: { mode: 'dry-run', secretMappings: [{ buildkite: { uid: 'a' }, secretsManager: [TEST_ARNS.mappedByName] }] },
-      forwarding: {
-        destinations: {
-          http: [{ name: 'elastic', endpoint: 'https://elastic.example.com/_bulk', accessKeySecretArn: TEST_ARNS.datadogKey, contentEncoding: 'NONE' }],
-          s3: { bucketName: 'acme-siem-archive' },
-          securityHub: { enabled: true, region: 'eu-central-1' },
-        },
+  'partner bus, tracing, reserved concurrency, alarm email; containment enforce with rotation; Splunk, HTTP, own S3 bucket, Security Hub': TEST_CONFIG,
+  'custom bus, no tracing, no reserved concurrency, throwaway, no account; containment dry-run with rotation; HTTP, existing bucket, Security Hub elsewhere': {
+    aws: {
+      createCustomBus: true,
+      customBusAllowedAccounts: ['210987654321'],
+      tracing: false,
+      reservedConcurrency: null,
+      retainStatefulResources: false,
+      logLevel: 'WARN',
+      alarmTopicArns: ['arn:aws:sns:eu-west-1:123456789012:secops-chat'],
+      containment: { buildkiteApiTokenSecretArn: TEST_ARNS.apiToken, agentTokenSecretArns: [TEST_ARNS.agentToken] },
+    },
+    containment: { mode: 'dry-run', secretMappings: [{ buildkite: { uid: 'a' }, secretsManager: [TEST_ARNS.mappedByName] }] },
+    forwarding: {
+      destinations: {
+        http: [{ name: 'elastic', endpoint: 'https://elastic.example.com/_bulk', accessKeySecretArn: TEST_ARNS.datadogKey, contentEncoding: 'NONE' }],
+        s3: { bucketName: 'acme-siem-archive' },
+        securityHub: { enabled: true, region: 'eu-central-1' },
       },
     },
+  },
   'security-lake layout (Glue tables, one Parquet stream per OCSF class), no Security Hub': {
     ...TEST_CONFIG,
     forwarding: {
@@ -82,9 +80,7 @@ afterAll(() => {
 });
 
 function describeViolations(violations: readonly PolicyViolation[]): string {
-  return violations
-    .map((v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')} (${v.description})`)
-    .join('\n');
+  return violations.map((v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')} (${v.description})`).join('\n');
 }
 
 describe.each(Object.keys(VARIANTS))('%s', (name) => {
@@ -188,23 +184,17 @@ describe('synth-time validation plugins (what `cdk synth` runs)', () => {
 describe('acknowledgments are not stale', () => {
   it.each(Object.keys(VARIANTS))('%s: each one silences a finding that exists without it', (name) => {
     const recorded: { path: string; id: string }[] = [];
-    const spy = vi
-      .spyOn(Validations.prototype, 'acknowledge')
-      .mockImplementation(function (this: Validations, ...rules: { id: string }[]) {
-        const scope = (this as unknown as { scope: IConstruct }).scope;
-        for (const rule of rules) recorded.push({ path: scope.node.path, id: rule.id });
-      });
+    const spy = vi.spyOn(Validations.prototype, 'acknowledge').mockImplementation(function (this: Validations, ...rules: { id: string }[]) {
+      const scope = (this as unknown as { scope: IConstruct }).scope;
+      for (const rule of rules) recorded.push({ path: scope.node.path, id: rule.id });
+    });
     let s: Synthesized | undefined;
     try {
       s = synthKitewatch(VARIANTS[name] as KitewatchConfigInput, { bundle: false });
       const findings = compliancePacks().flatMap((pack) =>
-        pack.validateScope((s as Synthesized).app).violations.flatMap((v) =>
-          v.violatingResources.map((r) => ({ id: v.ruleName, path: r.constructPath ?? '' })),
-        ),
+        pack.validateScope((s as Synthesized).app).violations.flatMap((v) => v.violatingResources.map((r) => ({ id: v.ruleName, path: r.constructPath ?? '' }))),
       );
-      const stale = recorded.filter(
-        (ack) => !findings.some((f) => f.id === ack.id && (f.path === ack.path || f.path.startsWith(`${ack.path}/`))),
-      );
+      const stale = recorded.filter((ack) => !findings.some((f) => f.id === ack.id && (f.path === ack.path || f.path.startsWith(`${ack.path}/`))));
       expect(recorded.length).toBeGreaterThan(0);
       expect(stale).toEqual([]);
     } finally {

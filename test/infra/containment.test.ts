@@ -30,18 +30,25 @@ const secretArn = (name: string): string => `arn:aws:secretsmanager:${REGION}:${
 const ANY_TAGGED_SECRET = secretArn('*');
 const MAPPED_SECRETS = [secretArn(`${TEST_ARNS.mappedByName}-??????`), TEST_ARNS.mappedByArn].sort();
 const OIDC_ROLES = [`arn:aws:iam::${ACCOUNT}:role/${TEST_ARNS.oidcRoleName}`, TEST_ARNS.oidcRoleArn].sort();
-const ROTATE_ACTIONS = [
-  'secretsmanager:DescribeSecret',
-  'secretsmanager:GetSecretValue',
-  'secretsmanager:PutSecretValue',
-  'secretsmanager:RotateSecret',
-  'secretsmanager:UpdateSecretVersionStage',
-];
+const ROTATE_ACTIONS = ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:RotateSecret', 'secretsmanager:UpdateSecretVersionStage'];
 
 let s: Synthesized;
 let stack: ContainmentStack;
 let t: Template;
-let ids: { sm: string; smRole: string; smLogGroup: string; key: string; bus: string; table: string; alarmTopic: string; rotator: string; contain: string; containRole: string; queue: string; dlq: string };
+let ids: {
+  sm: string;
+  smRole: string;
+  smLogGroup: string;
+  key: string;
+  bus: string;
+  table: string;
+  alarmTopic: string;
+  rotator: string;
+  contain: string;
+  containRole: string;
+  queue: string;
+  dlq: string;
+};
 
 beforeAll(() => {
   s = synthKitewatch(TEST_CONFIG, { bundle: false });
@@ -151,15 +158,14 @@ describe('contain permissions in enforce mode (least privilege)', () => {
 
   it('acts on unmapped secrets only when they carry a kitewatch lookup tag', () => {
     const tagged = statements.filter((st) => JSON.stringify(st.Resource) === JSON.stringify(ANY_TAGGED_SECRET));
-    expect(tagged.map((st) => st.Condition)).toEqual([
-      { Null: { 'aws:ResourceTag/kitewatch:buildkite-uid': 'false' } },
-      { Null: { 'aws:ResourceTag/kitewatch:buildkite-name': 'false' } },
-    ]);
+    expect(tagged.map((st) => st.Condition)).toEqual([{ Null: { 'aws:ResourceTag/kitewatch:buildkite-uid': 'false' } }, { Null: { 'aws:ResourceTag/kitewatch:buildkite-name': 'false' } }]);
     for (const st of tagged) expect([...(st.Action as string[])].sort()).toEqual(ROTATE_ACTIONS);
   });
 
   it('uses "*" only for APIs without resources', () => {
-    const star = Object.entries(grants(statements)).filter(([, r]) => r.includes('*')).map(([a]) => a);
+    const star = Object.entries(grants(statements))
+      .filter(([, r]) => r.includes('*'))
+      .map(([a]) => a);
     expect(star).toEqual(['secretsmanager:GetRandomPassword', 'secretsmanager:ListSecrets', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
   });
 
@@ -249,10 +255,7 @@ describe('runbook Lambdas', () => {
     const policy = resource(t, logicalId(stack.responderPolicy));
     const statements = (policy.Properties?.['PolicyDocument'] as { Statement: Statement[] }).Statement;
     expect(grants(statements)).toEqual({
-      'lambda:InvokeFunction': [
-        ref({ 'Fn::GetAtt': [logicalId(stack.runbooks['approve-action'].fn), 'Arn'] }),
-        ...ACTION_IDS.map((a) => ref({ Ref: logicalId(stack.dryRunAliases[a]) })),
-      ].sort(),
+      'lambda:InvokeFunction': [ref({ 'Fn::GetAtt': [logicalId(stack.runbooks['approve-action'].fn), 'Arn'] }), ...ACTION_IDS.map((a) => ref({ Ref: logicalId(stack.dryRunAliases[a]) }))].sort(),
     });
     for (const a of ACTION_IDS) {
       expect(resource(t, logicalId(stack.dryRunAliases[a])).Properties).toMatchObject({ Name: DRY_RUN_ALIAS, FunctionName: { Ref: logicalId(stack.runbooks[a].fn) } });
@@ -265,10 +268,7 @@ describe('runbook Lambdas', () => {
       const c = direct.stacks.containment as ContainmentStack;
       const statements = (resource(direct.containment!, logicalId(c.responderPolicy)).Properties?.['PolicyDocument'] as { Statement: Statement[] }).Statement;
       expect(grants(statements)['lambda:InvokeFunction']).toEqual(
-        [
-          ...RUNBOOK_IDS.map((r) => ref({ 'Fn::GetAtt': [logicalId(c.runbooks[r].fn), 'Arn'] })),
-          ...ACTION_IDS.map((a) => ref({ Ref: logicalId(c.dryRunAliases[a]) })),
-        ].sort(),
+        [...RUNBOOK_IDS.map((r) => ref({ 'Fn::GetAtt': [logicalId(c.runbooks[r].fn), 'Arn'] })), ...ACTION_IDS.map((a) => ref({ Ref: logicalId(c.dryRunAliases[a]) }))].sort(),
       );
     } finally {
       direct.cleanup();

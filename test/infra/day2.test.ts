@@ -257,7 +257,9 @@ describe('alarms on what fails quietly', () => {
       const alarms = alarmsOf(t);
       for (const fnId of Object.keys(t.findResources('AWS::Lambda::Function'))) {
         const on = (metric: string) =>
-          alarms.filter(([, a]) => a['MetricName'] === metric && a['Namespace'] === 'AWS/Lambda' && JSON.stringify(a['Dimensions']) === JSON.stringify([{ Name: 'FunctionName', Value: { Ref: fnId } }]));
+          alarms.filter(
+            ([, a]) => a['MetricName'] === metric && a['Namespace'] === 'AWS/Lambda' && JSON.stringify(a['Dimensions']) === JSON.stringify([{ Name: 'FunctionName', Value: { Ref: fnId } }]),
+          );
         expect(on('Errors'), `${fnId} Errors`).toHaveLength(1);
         expect(on('Errors')[0]?.[1]).toMatchObject({ Threshold: 1, EvaluationPeriods: 1, Statistic: 'Sum', TreatMissingData: 'notBreaching' });
         expect(on('Throttles'), `${fnId} Throttles`).toHaveLength(1);

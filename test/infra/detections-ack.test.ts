@@ -55,8 +55,6 @@ describe('detections-ack runbook', () => {
     const policies = resourcesOfType(s.pipeline, 'AWS::IAM::ManagedPolicy');
     expect(policies.map(([id]) => id)).toEqual([ids.policy]);
     const doc = resource(s.pipeline, ids.policy).Properties?.['PolicyDocument'] as { Statement: Statement[] };
-    expect(doc.Statement).toEqual([
-      { Sid: 'AcknowledgeFindings', Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [ids.fn, 'Arn'] } },
-    ]);
+    expect(doc.Statement).toEqual([{ Sid: 'AcknowledgeFindings', Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [ids.fn, 'Arn'] } }]);
   });
 });

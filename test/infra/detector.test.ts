@@ -91,11 +91,11 @@ describe('IP enrichment layer', () => {
     const shipped = ipDataLayerFiles().map((f) => `/opt/${f.target}`);
     for (const path of read) expect(shipped, path).toContain(path);
     const data = shipped.filter((p) => p.endsWith('.csv') || p.endsWith('.json')).sort();
-    expect(data, 'only the *-num.csv tables (not the packages\' other CSVs) and the cloud ranges').toEqual(read);
+    expect(data, "only the *-num.csv tables (not the packages' other CSVs) and the cloud ranges").toEqual(read);
     expect(shipped).toContain(`${IP_DATA_MOUNT}/asn/DBIP-LICENSE`);
   });
 
-  it('ships the installed package files themselves, and the repository\'s cloud ranges', () => {
+  it("ships the installed package files themselves, and the repository's cloud ranges", () => {
     for (const file of ipDataLayerFiles()) {
       const fromPackage = file.source.startsWith(join(REPO_ROOT, 'node_modules/@ip-location-db/'));
       expect(fromPackage || file.source.startsWith(join(REPO_ROOT, 'data/cloud-ranges/')), file.source).toBe(true);

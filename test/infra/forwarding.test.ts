@@ -160,7 +160,9 @@ describe('delivery streams', () => {
 
   it('log delivery errors to an encrypted log group, in log streams that exist', () => {
     expect(resource(t, ids.errors).Properties).toMatchObject({ KmsKeyId: keyArn(), RetentionInDays: aws.logRetentionDays });
-    const created = resourcesOfType(t, 'AWS::Logs::LogStream').map(([, r]) => r.Properties?.['LogStreamName']).sort();
+    const created = resourcesOfType(t, 'AWS::Logs::LogStream')
+      .map(([, r]) => r.Properties?.['LogStreamName'])
+      .sort();
     expect(created).toEqual(stack.streams.flatMap((x) => logStreamNames(x.stream.spec.input)).sort());
     expect(created).toContain('kitewatch-fwd-splunk-backup');
   });
@@ -270,7 +272,9 @@ describe('forwarding buckets (stateful stack)', () => {
   it('encrypt with the key, version, log access, block public access and expire backups after backupRetentionDays', () => {
     for (const id of [ids.backup, ids.own]) {
       expect(resource(s.stateful, id).Properties).toMatchObject({
-        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [ids.key, 'Arn'] } }, BucketKeyEnabled: true }] },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [ids.key, 'Arn'] } }, BucketKeyEnabled: true }],
+        },
         VersioningConfiguration: { Status: 'Enabled' },
         PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
         LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(s.stacks.stateful.accessLogBucket) } },
@@ -314,10 +318,7 @@ describe('other forwarding configurations', () => {
   const variant = (forwarding: KitewatchConfigInput['forwarding']): KitewatchConfigInput => ({ ...TEST_CONFIG, forwarding });
 
   it('an existing bucket: no forwarding bucket of our own; the role writes its ocsf prefix only', () => {
-    const ext = synthKitewatch(
-      variant({ destinations: { s3: { bucketName: 'acme-siem-archive', prefix: 'kitewatch/' }, securityHub: { enabled: true, region: 'eu-central-1' } } }),
-      { bundle: false },
-    );
+    const ext = synthKitewatch(variant({ destinations: { s3: { bucketName: 'acme-siem-archive', prefix: 'kitewatch/' }, securityHub: { enabled: true, region: 'eu-central-1' } } }), { bundle: false });
     try {
       const fs = ext.stacks.forwarding as ForwardingStack;
       expect(JSON.stringify(resource(ext.stateful, logicalId(ext.stacks.stateful.forwardingWriterPolicy)).Properties)).not.toContain(logicalId(ext.stacks.stateful.forwardingBucket));
@@ -358,7 +359,6 @@ describe('other forwarding configurations', () => {
       none.cleanup();
     }
   });
-
 });
 
 describe('security-lake layout (Glue tables for the Parquet conversion)', () => {
@@ -396,11 +396,12 @@ describe('security-lake layout (Glue tables for the Parquet conversion)', () => 
 
   it('creates one database and one Parquet table per class, with the columns of its OCSF schema, at its custom source prefix', () => {
     expect(resourcesOfType(lt, 'AWS::Glue::Database').map(([, r]) => r.Properties?.['DatabaseInput'])).toEqual([expect.objectContaining({ Name: DB })]);
-    const byName = Object.fromEntries(
-      resourcesOfType(lt, 'AWS::Glue::Table').map(([, r]) => [(r.Properties?.['TableInput'] as { Name: string }).Name, r.Properties ?? {}]),
-    );
+    const byName = Object.fromEntries(resourcesOfType(lt, 'AWS::Glue::Table').map(([, r]) => [(r.Properties?.['TableInput'] as { Name: string }).Name, r.Properties ?? {}]));
     expect(Object.keys(byName).sort()).toEqual(['api_activity', 'detection_finding']);
-    for (const [name, classUid, source] of [['api_activity', 6003, 'kitewatch-api-activity'], ['detection_finding', 2004, 'bk-findings']] as const) {
+    for (const [name, classUid, source] of [
+      ['api_activity', 6003, 'kitewatch-api-activity'],
+      ['detection_finding', 2004, 'bk-findings'],
+    ] as const) {
       const props = byName[name] ?? {};
       expect(props['CatalogId']).toBe(aws.account);
       expect(props['DatabaseName']).toEqual({ Ref: logicalId(tables.database) });

@@ -32,7 +32,11 @@ function captureOutput(): { lines: () => string[]; restore: () => void } {
   };
   const spies = [vi.spyOn(process.stdout, 'write').mockImplementation(write), vi.spyOn(process.stderr, 'write').mockImplementation(write)];
   return {
-    lines: () => chunks.join('').split('\n').filter((l) => l.trim() !== ''),
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter((l) => l.trim() !== ''),
     restore: () => {
       for (const spy of spies) spy.mockRestore();
     },
@@ -120,9 +124,7 @@ describe('publishing normalized events', () => {
     const { client } = tamperedEventBridge((output) => ({
       ...output,
       FailedEntryCount: 1,
-      Entries: (output.Entries ?? []).map((e, i) =>
-        i === 1 ? { ErrorCode: 'InternalFailure', ErrorMessage: 'injected by the test' } : e,
-      ),
+      Entries: (output.Entries ?? []).map((e, i) => (i === 1 ? { ErrorCode: 'InternalFailure', ErrorMessage: 'injected by the test' } : e)),
     }));
     const records = ['agent-connected', 'agent-lost', 'job-started'].map((slug) => sqsRecord(JSON.stringify(sample(slug))));
     const response = await createNormalizer(deps({ eventBridge: client })).processBatch(sqsEvent(records));
@@ -158,7 +160,9 @@ describe('partner source on AWS', () => {
     const synth = synthKitewatch(TEST_CONFIG, { bundle: false });
     let variables: Record<string, unknown>;
     try {
-      const fn = (synth.pipeline.toJSON()['Resources'] as Record<string, unknown>)[logicalId(synth.stacks.pipeline.normalizer.fn)] as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+      const fn = (synth.pipeline.toJSON()['Resources'] as Record<string, unknown>)[logicalId(synth.stacks.pipeline.normalizer.fn)] as {
+        Properties: { Environment: { Variables: Record<string, unknown> } };
+      };
       variables = fn.Properties.Environment.Variables;
     } finally {
       synth.cleanup();
@@ -230,9 +234,7 @@ describe('quarantine', () => {
 
   it('fails the record (for redelivery) when the quarantine write fails', async () => {
     const record = sqsRecord('not json at all');
-    const response = await createNormalizer(deps({ quarantineBucket: 'kitewatch-no-such-bucket' })).processBatch(
-      sqsEvent([record, sqsRecord(JSON.stringify(sample('agent-stopped')))]),
-    );
+    const response = await createNormalizer(deps({ quarantineBucket: 'kitewatch-no-such-bucket' })).processBatch(sqsEvent([record, sqsRecord(JSON.stringify(sample('agent-stopped')))]));
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
     await h.drainPublished(1);
   });
@@ -255,11 +257,7 @@ describe('logs and metrics', () => {
     (withToken['detail'] as { agent: { meta_data: string[] } }).agent.meta_data.push(`secret=${TOKEN}`);
     const badSource = clone(sample('agent-lost'));
     badSource['source'] = TOKEN;
-    const records = [
-      sqsRecord(JSON.stringify(withToken)),
-      sqsRecord(JSON.stringify(badSource)),
-      sqsRecord(`token=${TOKEN} and not JSON`),
-    ];
+    const records = [sqsRecord(JSON.stringify(withToken)), sqsRecord(JSON.stringify(badSource)), sqsRecord(`token=${TOKEN} and not JSON`)];
     const out = captureOutput();
     try {
       const response = await createNormalizer(deps({ logger: debugLogger() })).processBatch(sqsEvent(records));
@@ -292,16 +290,17 @@ describe('logs and metrics', () => {
 
   it('emits EventsPublished and EventsQuarantined as embedded metrics', async () => {
     const metrics = createMetrics({ serviceName: 'normalize-test' });
-    await createNormalizer(deps({ metrics })).processBatch(
-      sqsEvent([sqsRecord(JSON.stringify(sample('build-started'))), sqsRecord('nope')]),
-    );
+    await createNormalizer(deps({ metrics })).processBatch(sqsEvent([sqsRecord(JSON.stringify(sample('build-started'))), sqsRecord('nope')]));
     const out = captureOutput();
     try {
       metrics.publishStoredMetrics();
     } finally {
       out.restore();
     }
-    const emf = out.lines().map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => '_aws' in l);
+    const emf = out
+      .lines()
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => '_aws' in l);
     expect(emf).toMatchObject({ EventsPublished: 1, EventsQuarantined: 1, service: 'normalize-test' });
     await h.drainPublished(1);
   });
@@ -311,9 +310,7 @@ describe('logs and metrics', () => {
     const drifted = sample('audit-event-logged') as { detail: { event: Record<string, unknown> } };
     drifted.detail.event['occurred_at'] = '2023-03-25T23:14:43.000Z';
     drifted.detail.event['type'] = 'OrganizationUpdatedEvent';
-    const response = await createNormalizer(deps({ metrics })).processBatch(
-      sqsEvent([sqsRecord(JSON.stringify(drifted)), sqsRecord(JSON.stringify(sample('audit-event-logged')))]),
-    );
+    const response = await createNormalizer(deps({ metrics })).processBatch(sqsEvent([sqsRecord(JSON.stringify(drifted)), sqsRecord(JSON.stringify(sample('audit-event-logged')))]));
     expect(response.batchItemFailures).toEqual([]);
     const out = captureOutput();
     try {
@@ -321,7 +318,10 @@ describe('logs and metrics', () => {
     } finally {
       out.restore();
     }
-    const emf = out.lines().map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => '_aws' in l);
+    const emf = out
+      .lines()
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => '_aws' in l);
     expect(emf).toMatchObject({ EventsPublished: [1, 1], FormatDrift: 1, service: 'normalize-test' });
     await h.drainPublished(2);
   });

@@ -34,7 +34,7 @@ interface PolicyStatement extends Statement {
 }
 
 function docStatements(properties: Record<string, unknown> | undefined, key: string): PolicyStatement[] {
-  return ((properties?.[key] as { Statement?: PolicyStatement[] } | undefined)?.Statement ?? []);
+  return (properties?.[key] as { Statement?: PolicyStatement[] } | undefined)?.Statement ?? [];
 }
 
 function servicesOf(st: PolicyStatement): string[] {
@@ -109,7 +109,10 @@ describe('the Kitewatch bus: who may put, and what', () => {
       expect(puts, role).toHaveLength(1);
       expect(puts[0]?.Condition, role).toEqual({ StringEquals: { 'events:source': 'kitewatch', 'events:detail-type': [...detailTypes] } });
       const tags = resourcesOfType(t, 'AWS::IAM::Role').find(([id]) => id === role)?.[1].Properties?.['Tags'] as { Key: string }[];
-      expect(tags.map((tag) => tag.Key), role).toContain(PUBLISHER_TAG);
+      expect(
+        tags.map((tag) => tag.Key),
+        role,
+      ).toContain(PUBLISHER_TAG);
     }
     // Only the detector may publish findings: containment acts on them.
     expect(publishers.filter(([, , dts]) => dts.includes('OCSF Detection Finding')).map(([, r]) => r)).toEqual([logicalId(s.stacks.pipeline.detector.role)]);
@@ -178,7 +181,10 @@ describe('the state table: each writer in its own partition', () => {
       for (const st of dynamo) {
         expect(st.Condition, role).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${prefix}*`] }, Null: { 'dynamodb:LeadingKeys': 'false' } });
         // No Scan or Query: they could read across partitions.
-        expect(actions(st).filter((a) => a === 'dynamodb:Scan' || a === 'dynamodb:Query' || a === 'dynamodb:*'), role).toEqual([]);
+        expect(
+          actions(st).filter((a) => a === 'dynamodb:Scan' || a === 'dynamodb:Query' || a === 'dynamodb:*'),
+          role,
+        ).toEqual([]);
       }
       const kms = statements.filter((st) => actions(st).some((a) => a.startsWith('kms:')) && JSON.stringify(st.Resource).includes('Key'));
       const viaDynamo = kms.filter((st) => (st.Condition as Record<string, Record<string, string>> | undefined)?.['StringEquals']?.['kms:ViaService'] === 'dynamodb.eu-west-1.amazonaws.com');

@@ -96,9 +96,7 @@ describe('KMS key', () => {
 
   it('lets EventBridge use it only from this account (queue targets) or for the Kitewatch bus', () => {
     const [, key] = onlyResource(s.stateful, 'AWS::KMS::Key');
-    const statements = (
-      key.Properties?.['KeyPolicy'] as { Statement: { Principal?: { Service?: string }; Action: string | string[]; Condition?: unknown }[] }
-    ).Statement;
+    const statements = (key.Properties?.['KeyPolicy'] as { Statement: { Principal?: { Service?: string }; Action: string | string[]; Condition?: unknown }[] }).Statement;
     const forEvents = statements.filter((st) => st.Principal?.Service === 'events.amazonaws.com');
     expect(forEvents.length).toBeGreaterThan(0);
     for (const st of forEvents) {
@@ -361,9 +359,7 @@ describe('quarantine and access-log buckets', () => {
       s.stateful.hasResourceProperties('AWS::S3::BucketPolicy', {
         Bucket: { Ref: id },
         PolicyDocument: {
-          Statement: Match.arrayWith([
-            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          ]),
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
         },
       });
     }

@@ -72,10 +72,7 @@ describe('target-account containment role', () => {
       StringEquals: { 'iam:PermissionsBoundary': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':policy/boundaries/buildkite-oidc']] } },
     });
     const rotate = statements.filter((st) => actions(st).includes('secretsmanager:PutSecretValue'));
-    expect(rotate.map((st) => st.Condition)).toEqual([
-      { Null: { 'aws:ResourceTag/kitewatch:buildkite-uid': 'false' } },
-      { Null: { 'aws:ResourceTag/kitewatch:buildkite-name': 'false' } },
-    ]);
+    expect(rotate.map((st) => st.Condition)).toEqual([{ Null: { 'aws:ResourceTag/kitewatch:buildkite-uid': 'false' } }, { Null: { 'aws:ResourceTag/kitewatch:buildkite-name': 'false' } }]);
   });
 
   it('is assumed by the contain Lambda and the two runbooks that act in AWS, which carry the tag and the accounts', () => {

@@ -38,7 +38,9 @@ describe('every class, from real fixtures', () => {
   });
 
   it('no Buildkite payload, nor any audit type, yields a field that repeats another', () => {
-    const events: OcsfEvent[] = sampleSlugs().filter((s) => s !== 'build-blocked').map((s) => normalized(sample(s)));
+    const events: OcsfEvent[] = sampleSlugs()
+      .filter((s) => s !== 'build-blocked')
+      .map((s) => normalized(sample(s)));
     for (const type of AUDIT_EVENT_TYPES) events.push(normalized(auditFixture(type, { type: 'Thing', uuid: 'be880ac7-d75a-420c-8e15-d572ac398c50', name: 'x' })));
     for (const e of events) expect(duplicatePairs(e), `${e.metadata.event_code}`).toEqual([]);
   });
@@ -66,7 +68,19 @@ describe('correlation', () => {
     const dir = tempDir();
     const out = join(dir, 'out.ndjson');
     const scenarios = join(ROOT, 'test', 'fixtures', 'scenarios');
-    const r = await runCli(['replay', join(scenarios, 'attack.ndjson'), '--config', join(scenarios, 'kitewatch.config.json'), '--state', join(dir, 's.db'), '--quarantine', join(dir, 'q.ndjson'), '--out', out, '--fresh']);
+    const r = await runCli([
+      'replay',
+      join(scenarios, 'attack.ndjson'),
+      '--config',
+      join(scenarios, 'kitewatch.config.json'),
+      '--state',
+      join(dir, 's.db'),
+      '--quarantine',
+      join(dir, 'q.ndjson'),
+      '--out',
+      out,
+      '--fresh',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const events = ndjson((await import('node:fs')).readFileSync(out, 'utf8')) as unknown as OcsfEvent[];
     const findings = events.filter((e) => e.class_uid === 2004);

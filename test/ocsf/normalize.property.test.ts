@@ -34,21 +34,26 @@ describe('normalizer properties (fast-check)', () => {
 
   it('on real samples with one field replaced by an arbitrary JSON value or removed', () => {
     const samples = sampleSlugs().map((s) => sample(s));
-    const arb = fc
-      .nat({ max: samples.length - 1 })
-      .chain((i) => {
-        const base = samples[i] as Record<string, unknown>;
-        const paths = pathsOf(base);
-        return fc.tuple(fc.constant(base), fc.constantFrom(...paths), fc.option(fc.jsonValue(), { nil: undefined }));
-      });
-    fc.assert(fc.property(arb, ([base, path, value]) => holds(mutate(base, path, value))), { numRuns: 1500 });
+    const arb = fc.nat({ max: samples.length - 1 }).chain((i) => {
+      const base = samples[i] as Record<string, unknown>;
+      const paths = pathsOf(base);
+      return fc.tuple(fc.constant(base), fc.constantFrom(...paths), fc.option(fc.jsonValue(), { nil: undefined }));
+    });
+    fc.assert(
+      fc.property(arb, ([base, path, value]) => holds(mutate(base, path, value))),
+      { numRuns: 1500 },
+    );
   });
 
   it('on audit events with arbitrary context strings, IPs and types', () => {
     const base = sample('audit-event-logged');
     const arb = fc.record({
       type: fc.oneof(fc.string(), fc.constantFrom('SECRET_READ', 'USER_IMPERSONATED', 'TEAM_MEMBER_CREATED', 'AGENT_TOKEN_REVOKED')),
-      context: fc.oneof(fc.string(), fc.json(), fc.record({ request_ip: fc.oneof(fc.ipV4(), fc.ipV6(), fc.string()), request_user_agent: fc.string() }).map((o) => JSON.stringify(o))),
+      context: fc.oneof(
+        fc.string(),
+        fc.json(),
+        fc.record({ request_ip: fc.oneof(fc.ipV4(), fc.ipV6(), fc.string()), request_user_agent: fc.string() }).map((o) => JSON.stringify(o)),
+      ),
       subject_uuid: fc.option(fc.string(), { nil: null }),
     });
     fc.assert(

@@ -145,7 +145,14 @@ describe('Audit Event Logged', () => {
     expect(api.observables).toContainEqual({ name: 'actor.user.credential_uid', type_id: 19, type: 'User Credential ID', value: token });
     expect((api['http_request'] as { user_agent: string }).user_agent).toBe('terraform-provider-buildkite/1.17.2');
     const agentUuid = '0189f7a2-0000-4b7a-9d3e-2f6a1b2c3d4e';
-    const agent = withContext({ agent_uuid: agentUuid, authentication_type: 'access_token', connection_state: 'connected', organization_uuid: 'x', request_ip_address: '34.240.1.1', session_ip_address: '34.240.1.2' });
+    const agent = withContext({
+      agent_uuid: agentUuid,
+      authentication_type: 'access_token',
+      connection_state: 'connected',
+      organization_uuid: 'x',
+      request_ip_address: '34.240.1.1',
+      session_ip_address: '34.240.1.2',
+    });
     expect(agent.src_endpoint).toEqual({ ip: '34.240.1.1', agent_list: [{ uid: agentUuid, type_id: 99, type: 'Buildkite Agent', vendor_name: 'Buildkite' }] });
     expect((agent.unmapped as { buildkite: { context_extra: Record<string, unknown> } }).buildkite.context_extra).toEqual({
       authentication_type: 'access_token',
@@ -153,7 +160,13 @@ describe('Audit Event Logged', () => {
       organization_uuid: 'x',
       session_ip_address: '34.240.1.2',
     });
-    const web = withContext({ request_ip_address: '86.1.2.3', request_user_agent: 'Mozilla/5.0', session_created_at: '2023-03-25T23:30:54.559Z', session_escalated_at: '2023-03-25T23:40:00Z', session_user_uuid: 'u-1' });
+    const web = withContext({
+      request_ip_address: '86.1.2.3',
+      request_user_agent: 'Mozilla/5.0',
+      session_created_at: '2023-03-25T23:30:54.559Z',
+      session_escalated_at: '2023-03-25T23:40:00Z',
+      session_user_uuid: 'u-1',
+    });
     expect(web.src_endpoint).toEqual({ ip: '86.1.2.3' });
     expect(web.actor?.session).toEqual({ created_time: Date.UTC(2023, 2, 25, 23, 30, 54, 559) });
     expect((web.unmapped as { buildkite: Record<string, unknown> }).buildkite).toMatchObject({ session_user_uuid: 'u-1', context_extra: { session_escalated_at: '2023-03-25T23:40:00Z' } });
@@ -241,7 +254,11 @@ describe('Audit Event Logged', () => {
 
   it('NOTIFICATION_SERVICE_DISABLED is Entity Management: Disable', () => {
     const input = sample('audit-event-logged');
-    Object.assign((input['detail'] as { event: Record<string, unknown> }).event, { type: 'NOTIFICATION_SERVICE_DISABLED', subject_type: 'NotificationServiceAmazonEventBridge', subject_name: 'EventBridge' });
+    Object.assign((input['detail'] as { event: Record<string, unknown> }).event, {
+      type: 'NOTIFICATION_SERVICE_DISABLED',
+      subject_type: 'NotificationServiceAmazonEventBridge',
+      subject_name: 'EventBridge',
+    });
     expect(ok(input)).toMatchObject({ class_uid: 3004, activity_id: 9, activity_name: 'Disable', severity_id: 4, entity: { name: 'EventBridge' } });
   });
 
@@ -328,7 +345,7 @@ describe('agents and tokens land in their OCSF places', () => {
   it('keeps unknown fields in unmapped rather than dropping them', () => {
     const input = sample('agent-connected');
     (input['detail'] as Record<string, unknown>)['new_field'] = { x: 1 };
-    ((input['detail'] as { agent: Record<string, unknown> }).agent)['cluster'] = 'c-1';
+    (input['detail'] as { agent: Record<string, unknown> }).agent['cluster'] = 'c-1';
     const bk = (ok(input).unmapped as { buildkite: Record<string, unknown> }).buildkite;
     expect(bk['new_field']).toEqual({ x: 1 });
     expect((bk['agent'] as Record<string, unknown>)['cluster']).toBe('c-1');
@@ -395,10 +412,7 @@ describe('parseBuildkiteTime', () => {
     expect(parseBuildkiteTime('2019-08-11 06:01:16 UTC')).toBe(Date.UTC(2019, 7, 11, 6, 1, 16));
     expect(parseBuildkiteTime('2019-08-11 06:01:16.250 UTC')).toBe(Date.UTC(2019, 7, 11, 6, 1, 16, 250));
   });
-  it.each(['2019-08-11T06:01:16Z', '2019-08-11 06:01:16', '2019-02-30 00:00:00 UTC', '2019-08-11 25:01:16 UTC', '', 'yesterday'])(
-    'rejects %j',
-    (v) => expect(parseBuildkiteTime(v)).toBeUndefined(),
-  );
+  it.each(['2019-08-11T06:01:16Z', '2019-08-11 06:01:16', '2019-02-30 00:00:00 UTC', '2019-08-11 25:01:16 UTC', '', 'yesterday'])('rejects %j', (v) => expect(parseBuildkiteTime(v)).toBeUndefined());
 });
 
 describe('unknown fields survive', () => {

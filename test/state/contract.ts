@@ -62,19 +62,7 @@ export function describeStateContract(name: string, factory: ContractFactory, op
     });
 
     it('round-trips JSON values', async () => {
-      const values: unknown[] = [
-        { nested: { list: [1, 'two', null, true], empty: {}, s: '' } },
-        ['a', { b: [] }],
-        'plain string',
-        '',
-        'üñíçødé ✓ 🪁',
-        0,
-        -3,
-        12.5,
-        true,
-        false,
-        null,
-      ];
+      const values: unknown[] = [{ nested: { list: [1, 'two', null, true], empty: {}, s: '' } }, ['a', { b: [] }], 'plain string', '', 'üñíçødé ✓ 🪁', 0, -3, 12.5, true, false, null];
       for (const [i, value] of values.entries()) {
         await state.put(k(`v${i}`), value, { expiresAt: T0 + 60 });
       }

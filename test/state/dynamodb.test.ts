@@ -1,10 +1,4 @@
-import {
-  type BatchGetItemCommandOutput,
-  DeleteTableCommand,
-  DescribeTimeToLiveCommand,
-  DynamoDBClient,
-  GetItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { type BatchGetItemCommandOutput, DeleteTableCommand, DescribeTimeToLiveCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchStateCache } from '../../lib/state/batch-cache.ts';
 import { DynamoDbState } from '../../lib/state/dynamodb.ts';
@@ -14,7 +8,6 @@ import { FlushEachWrite } from './flush-each.ts';
 
 let client: DynamoDBClient;
 let tableName: string;
-
 
 beforeAll(async () => {
   client = new DynamoDBClient(awsClientConfig());
@@ -90,8 +83,7 @@ describe('DynamoDbState', () => {
     const key = uniqueName('layout');
     await state.put(`${key}:obj`, { a: [1, 'x'] }, { expiresAt: 2_000 });
     await state.increment(`${key}:n`, 3, 2_500);
-    const raw = async (pk: string) =>
-      (await client.send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: pk } } }))).Item;
+    const raw = async (pk: string) => (await client.send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: pk } } }))).Item;
     expect(await raw(`${key}:obj`)).toEqual({
       pk: { S: `${key}:obj` },
       v: { S: '{"a":[1,"x"]}' },

@@ -13,10 +13,7 @@ export interface CliResult {
 }
 
 /** Runs the real CLI in a child process (same Node binary as the tests), optionally feeding stdin. */
-export function runCli(
-  args: readonly string[],
-  opts: { stdin?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<CliResult> {
+export function runCli(args: readonly string[], opts: { stdin?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [KITEWATCH, ...args], {
       cwd: opts.cwd ?? ROOT,
@@ -48,8 +45,10 @@ export function ndjson(text: string): Record<string, unknown>[] {
 export function summary(stderr: string): Record<string, number> {
   const line = stderr.split('\n').find((l) => l.startsWith('events='));
   if (line === undefined) throw new Error(`no summary line in stderr:\n${stderr}`);
-  return Object.fromEntries(line.split(' ').map((kv) => {
-    const [k, v] = kv.split('=');
-    return [k as string, Number(v)];
-  }));
+  return Object.fromEntries(
+    line.split(' ').map((kv) => {
+      const [k, v] = kv.split('=');
+      return [k as string, Number(v)];
+    }),
+  );
 }

@@ -110,7 +110,14 @@ export class FakeAuditApi {
 }
 
 /** A REST audit item shaped as the docs' example, with the given fields. */
-export function restAuditItem(p: { uuid: string; occurredAt: string; type: string; subject?: { type: string; uuid: string; name: string }; actor?: { uuid: string; name: string }; ip?: string }): Record<string, unknown> {
+export function restAuditItem(p: {
+  uuid: string;
+  occurredAt: string;
+  type: string;
+  subject?: { type: string; uuid: string; name: string };
+  actor?: { uuid: string; name: string };
+  ip?: string;
+}): Record<string, unknown> {
   return {
     uuid: p.uuid,
     graphql_id: Buffer.from(`AuditEvent---${p.uuid}`).toString('base64'),

@@ -301,17 +301,19 @@ export class FakeBuildkite {
     };
     const send = (status: number, payload?: unknown, headers: Record<string, string> = {}, defaults = true): void => {
       record(status);
-      const h: Record<string, string> = !defaults ? { ...headers } : {
-        'RateLimit-Scope': 'rest',
-        'RateLimit-Remaining': '150',
-        'RateLimit-Limit': '200',
-        'RateLimit-Reset': '42',
-        'RateLimit-User-Scope': 'rest_user',
-        'RateLimit-User-Remaining': '45',
-        'RateLimit-User-Limit': '50',
-        'RateLimit-User-Reset': '42',
-        ...headers,
-      };
+      const h: Record<string, string> = !defaults
+        ? { ...headers }
+        : {
+            'RateLimit-Scope': 'rest',
+            'RateLimit-Remaining': '150',
+            'RateLimit-Limit': '200',
+            'RateLimit-Reset': '42',
+            'RateLimit-User-Scope': 'rest_user',
+            'RateLimit-User-Remaining': '45',
+            'RateLimit-User-Limit': '50',
+            'RateLimit-User-Reset': '42',
+            ...headers,
+          };
       if (payload === undefined) {
         res.writeHead(status, h).end();
       } else {
@@ -430,7 +432,10 @@ export class FakeBuildkite {
   }
 
   #rest(method: string, url: URL, body: unknown, send: (status: number, payload?: unknown, headers?: Record<string, string>) => void): void {
-    const parts = url.pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+    const parts = url.pathname
+      .split('/')
+      .filter((p) => p !== '')
+      .map(decodeURIComponent);
     const notFound = (): void => send(404, { message: 'Not Found' });
     if (parts[0] !== 'v2' || parts[1] !== 'organizations') return notFound();
     if (parts[2] !== this.org) return send(404, { message: 'No organization found' });

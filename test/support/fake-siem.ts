@@ -256,7 +256,10 @@ export class FakeSiem {
     if (this.#opts.httpAuthorization !== undefined && req.headers.authorization !== this.#opts.httpAuthorization) {
       return this.#reply(log, 401, { error: 'unauthorized' });
     }
-    const lines = body.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+    const lines = body
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     const events: Record<string, unknown>[] = [];
     for (const line of lines) {
       try {

@@ -95,10 +95,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     return async () => {};
   }
   if (!existsSync(MOTO_SERVER)) {
-    throw new Error(
-      `${MOTO_SERVER} not found: the Python test tools are not installed. ` +
-        'Run `npm test` (it runs scripts/setup-python.sh first), or `npm run setup:python` once.',
-    );
+    throw new Error(`${MOTO_SERVER} not found: the Python test tools are not installed. ` + 'Run `npm test` (it runs scripts/setup-python.sh first), or `npm run setup:python` once.');
   }
 
   // Retry only for the small race between picking a free port and moto binding it.

@@ -6,7 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { OCSF_CLASS_FILES } from '../../lib/ocsf/validate.ts';
 
-interface Entry { type?: string; observable?: number }
+interface Entry {
+  type?: string;
+  observable?: number;
+}
 interface Table {
   types: Record<string, number>;
   attributes: Record<string, Entry>;
@@ -15,7 +18,6 @@ interface Table {
 }
 
 const TABLE = JSON.parse(readFileSync(new URL('../../data/ocsf/observables.json', import.meta.url), 'utf8')) as Table;
-
 
 export type SchemaObservable = { readonly known: false } | { readonly known: true; readonly typeId: number | undefined };
 

@@ -24,7 +24,20 @@ function setup(detectors: Record<string, unknown>): { dir: string; config: strin
   return { dir, config, input };
 }
 
-const replayArgs = (s: { dir: string; config: string; input: string }) => ['replay', s.input, '--config', s.config, '--containment', 'off', '--state', join(s.dir, 'state.db'), '--quarantine', join(s.dir, 'q.ndjson'), '--out', join(s.dir, 'out.ndjson')];
+const replayArgs = (s: { dir: string; config: string; input: string }) => [
+  'replay',
+  s.input,
+  '--config',
+  s.config,
+  '--containment',
+  'off',
+  '--state',
+  join(s.dir, 'state.db'),
+  '--quarantine',
+  join(s.dir, 'q.ndjson'),
+  '--out',
+  join(s.dir, 'out.ndjson'),
+];
 
 describe('identity lists (uuids only)', () => {
   it('a user renamed after the IaC identity is still reported; the IaC identity itself is not', async () => {

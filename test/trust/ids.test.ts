@@ -64,6 +64,11 @@ describe('terminal output', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).not.toMatch(/[\u007f-\u009f\u202a-\u202e]/);
     expect(r.stdout).toContain('build\\u202egnp.exe\\u009b');
-    expect(r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown)).toHaveLength(2);
+    expect(
+      r.stdout
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as unknown),
+    ).toHaveLength(2);
   });
 });

@@ -15,7 +15,11 @@ const PASTED = planted('bkaj', '9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d');
 const jane = { uuid: uid('user', 'jane'), name: 'Jane Doe' };
 
 function events() {
-  const connected = agentConnected({ at: '2026-03-10T10:00:00Z', agent: { uuid: uid('agent', 'ci-1'), name: 'ci-1', ip: '3.80.1.1' }, token: { uuid: uid('token', 'ci'), description: 'ci' } }) as unknown as { detail: { token: Record<string, unknown> } };
+  const connected = agentConnected({
+    at: '2026-03-10T10:00:00Z',
+    agent: { uuid: uid('agent', 'ci-1'), name: 'ci-1', ip: '3.80.1.1' },
+    token: { uuid: uid('token', 'ci'), description: 'ci' },
+  }) as unknown as { detail: { token: Record<string, unknown> } };
   connected.detail.token['token'] = AGENT_TOKEN_VALUE;
   const created = audit({
     at: '2026-03-10T10:05:00Z',

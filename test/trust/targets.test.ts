@@ -25,7 +25,9 @@ describe('archive-pipeline', () => {
       },
     };
     // Mallory renamed her scratch pipeline "deploy-prod" and edits it.
-    const envelopes = [audit({ at: '2026-03-10T10:20:00Z', type: 'PIPELINE_UPDATED', actor: mallory, subject: { type: 'Pipeline', uuid: scratch, name: 'deploy-prod' }, data: { name: 'deploy-prod' } })];
+    const envelopes = [
+      audit({ at: '2026-03-10T10:20:00Z', type: 'PIPELINE_UPDATED', actor: mallory, subject: { type: 'Pipeline', uuid: scratch, name: 'deploy-prod' }, data: { name: 'deploy-prod' } }),
+    ];
     const r = await replayCli({ envelopes, config, bk, args: ['--containment', 'enforce'] });
     expect(r.code).toBe(0);
     expect(r.activities.map(statusOf)).toEqual([['archive-pipeline', 'Success', 'done']]);
@@ -39,7 +41,9 @@ describe('secret mappings', () => {
   const deployBot = { uuid: uid('user', 'deploy-bot'), name: 'deploy-bot' };
   const renamed = { uuid: uid('user', 'mallory'), name: 'deploy-bot' };
   const burst = (actor: { uuid: string; name: string }) =>
-    [0, 1, 2, 3].map((i) => audit({ at: Date.parse('2026-03-10T10:00:00Z') + i * 1000, type: 'PIPELINE_UPDATED', actor, subject: { type: 'Pipeline', uuid: uid('pipeline', 'web'), name: 'web' }, seq: i }));
+    [0, 1, 2, 3].map((i) =>
+      audit({ at: Date.parse('2026-03-10T10:00:00Z') + i * 1000, type: 'PIPELINE_UPDATED', actor, subject: { type: 'Pipeline', uuid: uid('pipeline', 'web'), name: 'web' }, seq: i }),
+    );
   const policy = [{ detector: 'token-spike', actions: ['rotate-secret'] }];
   const detectors = { 'token-spike': { minAuditEvents: 4 }, 'break-glass-edit': { enabled: false } };
   const smArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ci/deploy-bot-AbCdEf';

@@ -23,7 +23,7 @@ function instanceId(agent: Agent): string | undefined {
 function agentUser(agent: Agent | undefined, org: Org, credential: string | undefined): OcsfUser {
   return compact({
     uid: agent?.uuid,
-    name: agent ? nonEmpty(agent.name) ?? agent.uuid : 'unregistered agent',
+    name: agent ? (nonEmpty(agent.name) ?? agent.uuid) : 'unregistered agent',
     // An agent is a machine identity acting on the org's behalf: a service account.
     type_id: 4,
     type: 'Service',

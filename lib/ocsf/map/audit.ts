@@ -34,8 +34,7 @@ function epochMs(iso: string | null | undefined): number | undefined {
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const obj = (v: unknown): Record<string, unknown> | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+const obj = (v: unknown): Record<string, unknown> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
 
 /** The audit subject, as Buildkite names it. */
 export interface AuditSubject {
@@ -82,10 +81,7 @@ export function mapAudit(ctx: MapContext, d: AuditEventLoggedDetail): OcsfEvent 
     actorUuid !== undefined || actorName !== undefined || apiToken !== undefined
       ? compact({ uid: actorUuid, name: actorName, ...userType(actorType), credential_uid: apiToken, org: orgRef })
       : undefined;
-  const session =
-    context?.session_key || context?.session_created_at
-      ? compact({ uid: nonEmpty(context.session_key), created_time: epochMs(context.session_created_at) })
-      : undefined;
+  const session = context?.session_key || context?.session_created_at ? compact({ uid: nonEmpty(context.session_key), created_time: epochMs(context.session_created_at) }) : undefined;
 
   const subjectUid = nonEmpty(ev.subject_uuid);
   const subjectName = nonEmpty(ev.subject_name);
@@ -139,7 +135,11 @@ export function mapAudit(ctx: MapContext, d: AuditEventLoggedDetail): OcsfEvent 
   // Who the session belongs to, when that is not the actor (impersonation, API tokens).
   const sessionUser = nonEmpty(context?.session_user_uuid);
   setOrDrop(buildkite, 'session_user_uuid', sessionUser !== undefined && sessionUser !== actorUuid ? sessionUser : undefined);
-  setOrDrop(buildkite, 'context_extra', context ? leftover(context, ['request_id', 'request_ip', 'request_user_agent', 'session_user_uuid', 'session_key', 'session_created_at', 'api_access_token_uuid', 'agent_uuid']) : undefined);
+  setOrDrop(
+    buildkite,
+    'context_extra',
+    context ? leftover(context, ['request_id', 'request_ip', 'request_user_agent', 'session_user_uuid', 'session_key', 'session_created_at', 'api_access_token_uuid', 'agent_uuid']) : undefined,
+  );
   setOrDrop(buildkite, 'invalid_request_ip', ip && ipOut === undefined ? ip : undefined);
   setOrDrop(buildkite, 'request_ip_as_sent', ipOut !== undefined && ipOut !== ip ? ip : undefined);
   setOrDrop(buildkite, 'actor', d.actor ? leftover(d.actor, ['uuid', 'name', 'type']) : undefined);
@@ -180,7 +180,7 @@ export function mapAudit(ctx: MapContext, d: AuditEventLoggedDetail): OcsfEvent 
     }
     case 3005: {
       e.user = personOf(subject, dataObj, orgRef) ?? { uid: subjectUid ?? 'unknown' };
-      const priv = role === undefined ? 'organization role' : activity === 2 ? role.before ?? 'admin' : role.after;
+      const priv = role === undefined ? 'organization role' : activity === 2 ? (role.before ?? 'admin') : role.after;
       e['privileges'] = [priv];
       if (e.user.uid !== subjectUid) setOrDrop(buildkite, 'subject', subject);
       else setOrDrop(buildkite, 'subject_type', subjectType);
@@ -190,7 +190,10 @@ export function mapAudit(ctx: MapContext, d: AuditEventLoggedDetail): OcsfEvent 
     }
     case 3006: {
       // The team is the group; a membership's person is the user; an access level is a privilege.
-      const team = subjectType === 'Team' ? { uid: subjectUid, name: subjectName } : { uid: str(dataObj?.['team_uuid']) ?? str(obj(dataObj?.['team'])?.['uuid']), name: str(dataObj?.['team_name']) ?? str(obj(dataObj?.['team'])?.['name']) ?? str(dataObj?.['team_slug']) };
+      const team =
+        subjectType === 'Team'
+          ? { uid: subjectUid, name: subjectName }
+          : { uid: str(dataObj?.['team_uuid']) ?? str(obj(dataObj?.['team'])?.['uuid']), name: str(dataObj?.['team_name']) ?? str(obj(dataObj?.['team'])?.['name']) ?? str(dataObj?.['team_slug']) };
       e['group'] = team.uid !== undefined || team.name !== undefined ? compact({ ...team, type: 'Team' }) : { name: 'unknown team', type: 'Team' };
       if (subjectType !== 'Team') setOrDrop(buildkite, 'subject', subject);
       if (/^TEAM_MEMBER_/.test(ev.type)) {

@@ -55,9 +55,10 @@ export function mapJob(ctx: MapContext, d: JobDetail): OcsfEvent {
   const job = d.job;
   const agentUuid = d.agent?.uuid;
   const unblocker = job.unblocked_by;
-  const statusDetail = ctx.detailType === 'Job Promised Exit Status'
-    ? `${job.state}; promised exit status ${job.promised_exit_status ?? 'unknown'}${d.promised_exit_status_reason ? ` (${d.promised_exit_status_reason})` : ''}`
-    : job.state;
+  const statusDetail =
+    ctx.detailType === 'Job Promised Exit Status'
+      ? `${job.state}; promised exit status ${job.promised_exit_status ?? 'unknown'}${d.promised_exit_status_reason ? ` (${d.promised_exit_status_reason})` : ''}`
+      : job.state;
   const resources: OcsfResource[] = [
     orgResource(d.organization),
     pipelineResource(d.pipeline),

@@ -24,10 +24,7 @@ export interface MapContext {
 /** The OCSF profiles a Buildkite event declares: `cloud` (the EventBridge account and region). */
 export const BUILDKITE_PROFILES: readonly string[] = ['cloud'];
 
-export function metadata(
-  ctx: MapContext,
-  opts: { eventCode: string; originalUid: string; logName: string; org?: Org | undefined; originalTime?: string },
-): OcsfMetadata {
+export function metadata(ctx: MapContext, opts: { eventCode: string; originalUid: string; logName: string; org?: Org | undefined; originalTime?: string }): OcsfMetadata {
   // Built directly, in the emitted order; only tenant_uid and logged_time can be missing.
   const m: OcsfMetadata = {
     version: OCSF_VERSION,

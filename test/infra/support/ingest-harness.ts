@@ -2,20 +2,9 @@
  * The normalizer's AWS surroundings on moto: a quarantine bucket, a Kitewatch bus, and a queue
  * subscribed to the bus (as later stages will be) to read back what was published.
  */
-import {
-  CreateEventBusCommand,
-  EventBridgeClient,
-  PutRuleCommand,
-  PutTargetsCommand,
-} from '@aws-sdk/client-eventbridge';
+import { CreateEventBusCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import {
-  CreateQueueCommand,
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { KITEWATCH_SOURCE } from '../../../lib/engine/bus.ts';
 import type { QuarantineRecord } from '../../../lib/engine/quarantine.ts';
 import { awsClientConfig, uniqueName } from '../../support/moto.ts';
@@ -45,12 +34,8 @@ export async function createIngestHarness(): Promise<IngestHarness> {
   const queueUrl = QueueUrl as string;
   const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
   const ruleName = uniqueName('everything');
-  await eventBridge.send(
-    new PutRuleCommand({ Name: ruleName, EventBusName: eventBusName, EventPattern: JSON.stringify({ source: [KITEWATCH_SOURCE] }) }),
-  );
-  await eventBridge.send(
-    new PutTargetsCommand({ Rule: ruleName, EventBusName: eventBusName, Targets: [{ Id: 'q', Arn: attrs.Attributes?.['QueueArn'] }] }),
-  );
+  await eventBridge.send(new PutRuleCommand({ Name: ruleName, EventBusName: eventBusName, EventPattern: JSON.stringify({ source: [KITEWATCH_SOURCE] }) }));
+  await eventBridge.send(new PutTargetsCommand({ Rule: ruleName, EventBusName: eventBusName, Targets: [{ Id: 'q', Arn: attrs.Attributes?.['QueueArn'] }] }));
 
   return {
     eventBusName,

@@ -14,8 +14,7 @@ import type { KitewatchConfig, KitewatchConfigInput } from '../../../lib/config/
 import { defineKitewatch, type KitewatchStacks } from '../../../lib/infra/app.ts';
 import { REPO_ROOT } from '../../../lib/infra/kitewatch-function.ts';
 
-export const CDK_CONTEXT = (JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> })
-  .context;
+export const CDK_CONTEXT = (JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
 
 export const PARTNER_BUS = 'aws.partner/buildkite.com/acme/0106-187c-12cd4fe';
 
@@ -131,8 +130,7 @@ export function synthKitewatch(input: KitewatchConfigInput, options: SynthOption
     throw error;
   }
   const synthMs = performance.now() - started;
-  const template = (stack: Stack): Template =>
-    Template.fromJSON(assembly.getStackByName(stack.stackName).template as Record<string, unknown>);
+  const template = (stack: Stack): Template => Template.fromJSON(assembly.getStackByName(stack.stackName).template as Record<string, unknown>);
   return {
     app,
     config,

@@ -68,7 +68,11 @@ export function grants(statements: readonly Statement[], { conditional = false }
       for (const r of resources(st)) set.add(typeof r === 'string' ? r : JSON.stringify(r));
     }
   }
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, [...v].sort()]));
+  return Object.fromEntries(
+    Object.entries(out)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => [k, [...v].sort()]),
+  );
 }
 
 /** A JSON string of `value` as grants() renders non-string resources. */
