@@ -20,8 +20,6 @@ export interface KitewatchStacks {
   readonly containment: ContainmentStack | FeatureOffStack;
   /** A FeatureOffStack when `forwarding` configures no destination. */
   readonly forwarding: ForwardingStack | FeatureOffStack;
-  /** The containment role for each account of containment.accounts (one template, for StackSets); absent without accounts. */
-  readonly targetAccount: TargetAccountStack | undefined;
 }
 
 /**
@@ -110,30 +108,46 @@ export function defineKitewatch(app: App, config: KitewatchConfig): KitewatchSta
       'aws.alarms is "none": no alarm and no approval request reaches anyone. Set aws.alarmEmail or aws.alarmTopicArns before relying on this deployment.',
     );
   }
-  // Environment-agnostic: the same template in every target account (StackSets, the external id a parameter).
-  const targetAccount =
-    config.containment.mode === 'off' || config.containment.accounts.length === 0
-      ? undefined
-      : new TargetAccountStack(app, `${aws.stackPrefix}-TargetAccount`, {
-          kitewatchAccount: kitewatchAccountFor(aws.account),
-          stackPrefix: aws.stackPrefix,
-          roleName: sharedRoleName(config.containment.accounts),
-          oidcRoleBoundaryPolicy: aws.containment.oidcRoleBoundaryPolicy,
-          description: 'Kitewatch containment role for a target account: deploy in each account of containment.accounts (StackSets-ready)',
-        });
+  if (config.containment.mode !== 'off' && config.containment.accounts.length > 0) {
+    // What the target-account template (bin/target-account.ts) needs, checked here too: a deploy
+    // that grants roles no template can create fails now, not later in each account.
+    kitewatchAccountFor(aws.account);
+    sharedRoleName(config.containment.accounts);
+  }
   Tags.of(app).add('project', 'kitewatch');
-  return { stateful, pipeline, containment, forwarding, targetAccount };
+  return { stateful, pipeline, containment, forwarding };
+}
+
+/**
+ * The containment role for the accounts of containment.accounts: one environment-agnostic
+ * template (StackSets, the external id a parameter). A separate app (bin/target-account.ts), so
+ * that `cdk deploy --all` of Kitewatch does not also create it in Kitewatch's own account, where
+ * nothing assumes it.
+ */
+export function defineTargetAccount(app: App, config: KitewatchConfig): TargetAccountStack {
+  const { aws } = config;
+  if (config.containment.mode === 'off') throw new DeployConfigError('containment.mode is off: no target-account role to synthesize');
+  if (config.containment.accounts.length === 0) throw new DeployConfigError('containment.accounts names no account: no target-account role to synthesize');
+  const stack = new TargetAccountStack(app, `${aws.stackPrefix}-TargetAccount`, {
+    kitewatchAccount: kitewatchAccountFor(aws.account),
+    stackPrefix: aws.stackPrefix,
+    roleName: sharedRoleName(config.containment.accounts),
+    oidcRoleBoundaryPolicy: aws.containment.oidcRoleBoundaryPolicy,
+    description: 'Kitewatch containment role for a target account: deploy in each account of containment.accounts (StackSets-ready)',
+  });
+  Tags.of(app).add('project', 'kitewatch');
+  return stack;
 }
 
 function kitewatchAccountFor(account: string | undefined): string {
-  if (account === undefined) throw new Error("containment.accounts is set but aws.account is not: the target-account role trusts Kitewatch's account by id, so set aws.account");
+  if (account === undefined) throw new DeployConfigError("containment.accounts is set but aws.account is not: the target-account role trusts Kitewatch's account by id, so set aws.account");
   return account;
 }
 
 /** One template serves every account, so every account must name the same role. */
 function sharedRoleName(accounts: KitewatchConfig['containment']['accounts']): string {
   const names = [...new Set(accounts.map((a) => a.roleName))];
-  if (names.length > 1) throw new Error(`containment.accounts name different roleNames (${names.join(', ')}); the target-account stack creates one role name for every account`);
+  if (names.length > 1) throw new DeployConfigError(`containment.accounts name different roleNames (${names.join(', ')}); the target-account stack creates one role name for every account`);
   return names[0] as string;
 }
 

@@ -73,7 +73,7 @@ const GENERIC_REASON = /^(n\/?a|none|ok|todo|fine|not needed|not required|false 
 
 const synths: Record<string, Synthesized> = {};
 beforeAll(() => {
-  for (const [name, config] of Object.entries(VARIANTS)) synths[name] = synthKitewatch(config, { bundle: false });
+  for (const [name, config] of Object.entries(VARIANTS)) synths[name] = synthKitewatch(config, { bundle: false, targetAccount: true });
 });
 afterAll(() => {
   for (const s of Object.values(synths)) s.cleanup();

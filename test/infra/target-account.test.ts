@@ -4,21 +4,26 @@
  * only from Kitewatch's tagged containment roles with session tags naming the finding; and the
  * Kitewatch side: who may assume it, and what the runbooks are told.
  */
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunbookEnv } from '../../lambdas/runbooks/env.ts';
 import { SESSION_TAG } from '../../lib/containment/cross-account.ts';
 import type { ContainmentStack } from '../../lib/infra/containment-stack.ts';
+import { REPO_ROOT } from '../../lib/infra/kitewatch-function.ts';
 import { CONTAINMENT_PRINCIPAL_TAG } from '../../lib/infra/target-account-stack.ts';
-import { logicalId, synthKitewatch, TEST_CONFIG, type Synthesized } from './support/synth.ts';
+import { tempDir } from '../support/cli.ts';
+import { CDK_CONTEXT, logicalId, synthKitewatch, TEST_CONFIG, type Synthesized } from './support/synth.ts';
 import { actions, inlineStatements, resource, resourcesOfType, type Statement } from './support/template.ts';
 
 let s: Synthesized;
 let t: Template;
 
 beforeAll(() => {
-  s = synthKitewatch(TEST_CONFIG, { bundle: false });
-  const stack = s.stacks.targetAccount;
+  s = synthKitewatch(TEST_CONFIG, { bundle: false, targetAccount: true });
+  const stack = s.targetAccount;
   if (stack === undefined) throw new Error('no target-account stack');
   t = Template.fromJSON(s.app.synth().getStackByName(stack.stackName).template as Record<string, unknown>);
 }, 120_000);
@@ -27,7 +32,7 @@ afterAll(() => s.cleanup());
 
 describe('target-account containment role', () => {
   it('is one environment-agnostic template with no assets, the external id a NoEcho parameter', () => {
-    const stack = s.stacks.targetAccount!;
+    const stack = s.targetAccount!;
     expect(stack.environment).toBe('aws://unknown-account/unknown-region');
     expect(t.toJSON()['Parameters']).toMatchObject({ ExternalId: { Type: 'String', NoEcho: true } });
     expect(resourcesOfType(t, 'AWS::Lambda::Function')).toEqual([]);
@@ -35,7 +40,7 @@ describe('target-account containment role', () => {
   });
 
   it('trusts only Kitewatch’s account, with the external id, from roles tagged for containment, with session tags naming the finding', () => {
-    const role = resource(t, logicalId(s.stacks.targetAccount!.role));
+    const role = resource(t, logicalId(s.targetAccount!.role));
     expect(role.Properties?.['RoleName']).toBe('kitewatch-containment');
     const trust = (role.Properties?.['AssumeRolePolicyDocument'] as { Statement: Statement[] }).Statement;
     const principal = { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:root']] } };
@@ -89,5 +94,35 @@ describe('target-account containment role', () => {
     for (const role of others) expect(inlineStatements(ct, logicalId(role)).some((x) => actions(x).includes('sts:AssumeRole'))).toBe(false);
     const env = (resource(ct, logicalId(c.runbooks['rotate-secret'].fn)).Properties?.['Environment'] as { Variables: Record<string, string> }).Variables;
     expect(JSON.parse(env[RunbookEnv.accounts] ?? '[]')).toEqual([{ id: '210987654321', externalId: 'kw-ext-test', roleName: 'kitewatch-containment' }]);
+  });
+});
+
+describe('bin/target-account.ts, its own CDK app', () => {
+  // The CLI's default, as the test synth has it.
+  const PATH_METADATA = { 'aws:cdk:enable-path-metadata': true };
+  // What `cdk synth --app "node bin/target-account.ts"` does: the CLI passes the context and the output folder in these variables.
+  const synthApp = (config: unknown) => {
+    const outdir = tempDir('kitewatch-target-');
+    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/target-account.ts')], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ ...CDK_CONTEXT, ...PATH_METADATA, config: JSON.stringify(config) }) },
+    });
+    return { ...r, outdir };
+  };
+
+  it('synthesizes only the target-account stack, from the same config as the Kitewatch app', () => {
+    const r = synthApp(TEST_CONFIG);
+    expect(r.status, r.stderr).toBe(0);
+    const templates = readdirSync(r.outdir).filter((f) => f.endsWith('.template.json'));
+    expect(templates).toEqual(['Kitewatch-TargetAccount.template.json']);
+    const template = JSON.parse(readFileSync(join(r.outdir, templates[0] as string), 'utf8')) as Record<string, unknown>;
+    expect(template).toEqual(t.toJSON());
+  });
+
+  it('says why when the config names no account, in one line', () => {
+    const r = synthApp({ ...TEST_CONFIG, containment: { ...TEST_CONFIG.containment, accounts: [] } });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe('kitewatch: containment.accounts names no account: no target-account role to synthesize');
   });
 });

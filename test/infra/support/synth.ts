@@ -11,7 +11,8 @@ import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import type { IConstruct } from 'constructs';
 import { parseConfig } from '../../../lib/config/load.ts';
 import type { KitewatchConfig, KitewatchConfigInput } from '../../../lib/config/schema.ts';
-import { defineKitewatch, type KitewatchStacks } from '../../../lib/infra/app.ts';
+import { defineKitewatch, defineTargetAccount, type KitewatchStacks } from '../../../lib/infra/app.ts';
+import type { TargetAccountStack } from '../../../lib/infra/target-account-stack.ts';
 import { REPO_ROOT } from '../../../lib/infra/kitewatch-function.ts';
 
 export const CDK_CONTEXT = (JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
@@ -85,6 +86,8 @@ export interface Synthesized {
   readonly app: App;
   readonly config: KitewatchConfig;
   readonly stacks: KitewatchStacks;
+  /** bin/target-account.ts's stack, when asked for (`targetAccount: true`) and containment.accounts names one. */
+  readonly targetAccount: TargetAccountStack | undefined;
   readonly outdir: string;
   readonly stateful: Template;
   readonly pipeline: Template;
@@ -102,6 +105,11 @@ export interface SynthOptions {
   readonly bundle?: boolean;
   /** Called between defining the stacks and synthesizing (e.g. to register nag plugins). */
   readonly beforeSynth?: (app: App) => void;
+  /**
+   * Also define the target-account stack (bin/target-account.ts, a separate app in use) in the same
+   * assembly, so that the compliance gates read its template too. Only when containment.accounts names one.
+   */
+  readonly targetAccount?: boolean;
 }
 
 export function synthKitewatch(input: KitewatchConfigInput, options: SynthOptions = {}): Synthesized {
@@ -119,10 +127,12 @@ export function synthKitewatch(input: KitewatchConfigInput, options: SynthOption
   const app = new App({ outdir, context });
   let config: KitewatchConfig;
   let stacks: KitewatchStacks;
+  let targetAccount: TargetAccountStack | undefined;
   let assembly: CloudAssembly;
   try {
     config = parseConfig(input, 'test config');
     stacks = defineKitewatch(app, config);
+    if (options.targetAccount === true && config.containment.mode !== 'off' && config.containment.accounts.length > 0) targetAccount = defineTargetAccount(app, config);
     options.beforeSynth?.(app);
     assembly = app.synth();
   } catch (error) {
@@ -135,6 +145,7 @@ export function synthKitewatch(input: KitewatchConfigInput, options: SynthOption
     app,
     config,
     stacks,
+    targetAccount,
     outdir,
     stateful: template(stacks.stateful),
     pipeline: template(stacks.pipeline),
