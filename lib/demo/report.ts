@@ -16,6 +16,8 @@ interface FindingView {
   severity: string;
   title: string;
   uid: string;
+  /** An Update (activity 2) of a finding already listed: same uid, more evidence. */
+  update: boolean;
 }
 
 interface ActionView {
@@ -45,6 +47,7 @@ function findings(run: DemoRun): FindingView[] {
         // Titles quote names from event data: one line each, whatever they hold.
         title: escapeControls(info.title ?? e.message ?? ''),
         uid: info.uid ?? e.metadata.uid,
+        update: e.activity_id === 2,
       };
     })
     .sort((a, b) => a.time - b.time);
@@ -56,19 +59,32 @@ function targetOf(e: OcsfEvent): string {
   return e.message ?? '';
 }
 
+/**
+ * Remediation activities carry the wall-clock time they were decided; the story wants the event time of
+ * the finding (or Update) that asked for them, which is the latest one with their correlation uid before them.
+ */
 function actions(run: DemoRun): ActionView[] {
-  return run.events
-    .filter((e) => e.class_uid === 7001)
-    .map((e) => ({
-      time: e.time,
+  const findingTime = new Map<string, number>();
+  const out: ActionView[] = [];
+  for (const e of run.events) {
+    if (e.class_uid === 2004) {
+      const uid = (e['finding_info'] as { uid?: string } | undefined)?.uid ?? e.metadata.uid;
+      findingTime.set(uid, e.time);
+      continue;
+    }
+    if (e.class_uid !== 7001) continue;
+    const finding = e.metadata.correlation_uid ?? '';
+    out.push({
+      time: findingTime.get(finding) ?? e.time,
       action: typeof e['command_uid'] === 'string' ? e['command_uid'] : '',
       status: e.status ?? '',
       detail: escapeControls(e.status_detail ?? ''),
       target: escapeControls(targetOf(e)),
-      finding: e.metadata.correlation_uid ?? '',
+      finding,
       approval: /would wait for approval/.test(e.message ?? ''),
-    }))
-    .sort((a, b) => a.time - b.time);
+    });
+  }
+  return out.sort((a, b) => a.time - b.time);
 }
 
 /** The short report the demo prints: a timeline of findings, what enforce mode would do, the counts. */
@@ -79,19 +95,20 @@ export function textReport(run: DemoRun): string {
   const lines: string[] = [];
   lines.push(`Kitewatch demo: the Buildkite organization "${run.orgSlug}" ${span(run)}`);
   lines.push('');
-  lines.push(`${c.events} Buildkite events in, ${c.normalized} normalized to OCSF 1.8, ${c.quarantined} quarantined, ${c.findings} findings, ${c.actions} remediation activities.`);
+  const updates = f.filter((x) => x.update).length;
+  // An Update carries the same finding uid with new evidence: counted apart, so "13 findings" never means 10 incidents.
+  const findingCount = updates === 0 ? `${f.length} findings` : `${f.length - updates} findings (${updates} updated with new evidence)`;
+  lines.push(`${c.events} Buildkite events in, ${c.normalized} normalized to OCSF 1.8, ${c.quarantined} quarantined, ${findingCount}, ${c.actions} remediation activities.`);
   lines.push('');
   lines.push('Findings (UTC):');
   if (f.length === 0) lines.push('  none');
-  for (const x of f) lines.push(`  ${hhmm(x.time)}  ${x.severity.padEnd(13)} ${x.detector.padEnd(20)} ${x.title}`);
+  for (const x of f) lines.push(`  ${hhmm(x.time)}  ${x.severity.padEnd(13)} ${x.detector.padEnd(20)} ${x.update ? 'update: ' : ''}${x.title}`);
   lines.push('');
   lines.push('What enforce mode would do (this run was dry-run; nothing was changed):');
-  const byFinding = new Map(f.map((x) => [x.uid, x]));
   const groups = groupActions(a.filter((x) => x.detail.includes('dry-run')));
   if (groups.length === 0) lines.push('  nothing');
   for (const g of groups) {
-    const at = byFinding.get(g.finding);
-    lines.push(`  ${at ? hhmm(at.time) : '--:--'}  ${g.action.padEnd(20)} ${summarizeTargets(g.targets)}${g.approval ? ' (once a responder approves)' : ''}`);
+    lines.push(`  ${hhmm(g.time)}  ${g.action.padEnd(20)} ${summarizeTargets(g.targets)}${g.approval ? ' (once a responder approves)' : ''}`);
   }
   const held = groupActions(a.filter((x) => !x.detail.includes('dry-run')));
   if (held.length > 0) {
@@ -103,6 +120,8 @@ export function textReport(run: DemoRun): string {
 }
 
 interface ActionGroup {
+  /** When the first action of the group was decided. */
+  time: number;
   action: string;
   finding: string;
   detail: string;
@@ -110,16 +129,16 @@ interface ActionGroup {
   targets: string[];
 }
 
-/** One line per (finding, action, outcome): fifty stopped agents read as one line, not fifty. */
+/** One line per (finding, action, outcome), in time order: fifty stopped agents read as one line, not fifty. */
 function groupActions(list: readonly ActionView[]): ActionGroup[] {
   const groups = new Map<string, ActionGroup>();
   for (const x of list) {
     const key = `${x.finding}\u0000${x.action}\u0000${x.detail}\u0000${x.approval}`;
-    const g = groups.get(key) ?? { action: x.action, finding: x.finding, detail: x.detail, approval: x.approval, targets: [] };
+    const g = groups.get(key) ?? { time: x.time, action: x.action, finding: x.finding, detail: x.detail, approval: x.approval, targets: [] };
     if (!g.targets.includes(x.target)) g.targets.push(x.target);
     groups.set(key, g);
   }
-  return [...groups.values()];
+  return [...groups.values()].sort((a, b) => a.time - b.time);
 }
 
 function summarizeTargets(targets: readonly string[]): string {
@@ -186,16 +205,14 @@ export function htmlReport(run: DemoRun): string {
   const findingRows = f
     .map(
       (m) =>
-        `<tr><td>${hhmm(m.time)}</td><td><span class="sev" style="background:${SEVERITY_COLOUR[m.severity] ?? '#000'}">${esc(m.severity)}</span></td><td><code>${esc(m.detector)}</code></td><td>${esc(m.title)}</td></tr>`,
+        `<tr><td>${hhmm(m.time)}</td><td><span class="sev" style="background:${SEVERITY_COLOUR[m.severity] ?? '#000'}">${esc(m.severity)}</span></td><td><code>${esc(m.detector)}</code></td><td>${m.update ? 'update: ' : ''}${esc(m.title)}</td></tr>`,
     )
     .join('');
-  // One row per finding and action, at the finding's (event) time: fifty stopped agents are one row.
-  const findingTime = new Map(f.map((x) => [x.uid, x.time]));
+  // One row per finding and action, at the event time of the finding that asked: fifty stopped agents are one row.
   const actionRows = groupActions(a)
     .map((g) => {
-      const at = findingTime.get(g.finding);
       const targets = g.targets.length <= 6 ? g.targets.join(', ') : `${g.targets.length}: ${g.targets.slice(0, 6).join(', ')}, ...`;
-      return `<tr><td>${at === undefined ? '' : hhmm(at)}</td><td><code>${esc(g.action)}</code></td><td>${esc(targets)}</td><td>${esc(g.detail)}</td></tr>`;
+      return `<tr><td>${hhmm(g.time)}</td><td><code>${esc(g.action)}</code></td><td>${esc(targets)}</td><td>${esc(g.detail)}</td></tr>`;
     })
     .join('');
   const c = run.counts;
@@ -209,7 +226,7 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #e5e7eb;
 .counts b{font-size:1.3rem;display:block}code{font-size:12px}
 </style></head><body>
 <h1>Kitewatch demo: <code>${esc(run.orgSlug)}</code> ${esc(span(run))}</h1>
-<p class="counts"><span><b>${c.events}</b>Buildkite events</span><span><b>${c.normalized}</b>normalized (OCSF 1.8)</span><span><b>${c.quarantined}</b>quarantined</span><span><b>${c.findings}</b>findings</span><span><b>${c.actions}</b>remediation activities</span></p>
+<p class="counts"><span><b>${c.events}</b>Buildkite events</span><span><b>${c.normalized}</b>normalized (OCSF 1.8)</span><span><b>${c.quarantined}</b>quarantined</span><span><b>${f.filter((x) => !x.update).length}</b>findings</span><span><b>${f.filter((x) => x.update).length}</b>updates</span><span><b>${c.actions}</b>remediation activities</span></p>
 <h2>Timeline: events per 15 minutes, findings as markers (UTC)</h2>
 <svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" aria-label="events and findings over the day">
 <line x1="40" x2="${W - 20}" y1="${20 + plotH}" y2="${20 + plotH}" stroke="#9ca3af"/>${markLines}${bars}${marks}${ticks}

@@ -18,6 +18,20 @@ describe('kitewatch demo', () => {
     }
     expect(r.stdout).toContain('What enforce mode would do');
     expect(r.stdout).toMatch(/revoke-agent-token\s+AgentToken ci-linux/);
+    // Updates share their finding's uid: listed as updates and counted apart, never as new incidents.
+    const listed = r.stdout.slice(r.stdout.indexOf('Findings (UTC):'), r.stdout.indexOf('What enforce mode'));
+    const updateLines = listed.split('\n').filter((l) => / update: /.test(l));
+    const findingEvents = ndjson(readFileSync(join(dir, 'events.ndjson'), 'utf8')).filter((e) => (e as OcsfEvent).class_uid === 2004) as OcsfEvent[];
+    const updates = findingEvents.filter((e) => e.activity_id === 2).length;
+    expect(updates).toBeGreaterThan(0);
+    expect(updateLines).toHaveLength(updates);
+    expect(r.stdout).toContain(`${findingEvents.length - updates} findings (${updates} updated with new evidence)`);
+    // What enforce mode would do is told at the event time of the finding that asked for it, in order.
+    const enforce = r.stdout.slice(r.stdout.indexOf('What enforce mode'), r.stdout.indexOf('Wrote '));
+    const times = [...enforce.matchAll(/^ {2}(\d\d:\d\d) /gm)].map((m) => m[1] ?? '');
+    expect(times.length).toBeGreaterThan(3);
+    expect(times).toEqual([...times].sort());
+    expect(new Set(times).size).toBeGreaterThan(3);
 
     const events = ndjson(readFileSync(join(dir, 'events.ndjson'), 'utf8')) as OcsfEvent[];
     expect(events).toHaveLength((s['normalized'] ?? 0) + (s['findings'] ?? 0) + (s['actions'] ?? 0));
