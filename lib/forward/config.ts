@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { DEFAULT_SOURCE_BASE, SOURCE_NAME_MAX_LENGTH, SOURCE_NAME_PATTERN, SOURCE_SLUGS, sourceNameIssues } from './security-lake.ts';
 
 /**
  * `forwarding` in kitewatch.config.json: which SIEMs receive Kitewatch's OCSF events, findings and
@@ -99,13 +100,19 @@ export const SecurityLakeOptions = z
       .describe('The Security Lake bucket of the region (aws-security-data-lake-<region>-<id>).'),
     sourceName: z
       .string()
-      .regex(/^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, _ and -')
-      .default('kitewatch')
-      .describe('Base name of the custom sources. Security Lake wants one OCSF class per source, so each class gets <sourceName>-<class>, e.g. kitewatch-api-activity.'),
+      .regex(/^[A-Za-z0-9_.-]{1,18}$/, 'letters, digits, _ . and -')
+      .default(DEFAULT_SOURCE_BASE)
+      .describe(
+        `Base of the custom source names. Security Lake wants one OCSF class per source and names of at most ${SOURCE_NAME_MAX_LENGTH} characters, so each class gets <sourceName>-<short class>: ${Object.values(
+          SOURCE_SLUGS,
+        )
+          .map((slug) => `${DEFAULT_SOURCE_BASE}-${slug}`)
+          .join(', ')}. Keep it stable: it names the S3 prefix, the Glue table and the provider role.`,
+      ),
     sourceNames: z
-      .record(z.string().regex(/^\d{4}$/, 'an OCSF class_uid'), z.string().regex(/^[A-Za-z0-9_-]{1,64}$/))
+      .record(z.string().regex(/^\d{4}$/, 'an OCSF class_uid'), z.string().regex(SOURCE_NAME_PATTERN, 'letters, digits, _ . and -').max(SOURCE_NAME_MAX_LENGTH))
       .default({})
-      .describe('Custom source name per class_uid, where it differs from <sourceName>-<class> (e.g. {"6003": "bk-api"}).'),
+      .describe(`Custom source name per class_uid, where it differs from <sourceName>-<short class> (e.g. {"6003": "bk-api"}; at most ${SOURCE_NAME_MAX_LENGTH} characters).`),
     sourceVersion: z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,32}$/)
@@ -119,7 +126,10 @@ export const SecurityLakeOptions = z
       .default([...FORWARDED_CLASSES])
       .describe('OCSF classes delivered to Security Lake (one custom source and delivery stream each).'),
   })
-  .strict();
+  .strict()
+  .superRefine((lake, ctx) => {
+    for (const issue of sourceNameIssues(lake.classes, lake)) ctx.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });
+  });
 
 export const S3Destination = z
   .object({

@@ -1,6 +1,7 @@
 import type { CreateDeliveryStreamCommandInput, EncryptionConfiguration, ProcessingConfiguration, S3DestinationConfiguration } from '@aws-sdk/client-firehose';
 import type { ForwardingConfig, SecurityLakeOptions } from './config.ts';
 import type { StreamRoute } from './firehose.ts';
+import { sourceNameIssues } from './security-lake.ts';
 import { classSlug, firehoseErrorPrefix, firehoseOcsfPrefix, firehoseSecurityLakePrefix, securityLakeSourceName } from './s3-layout.ts';
 
 /**
@@ -156,7 +157,6 @@ function streamName(refs: StreamRefs, suffix: string): string {
   return name;
 }
 
-/** Security Lake custom sources take one class each; where the partition values come from. */
 /** Where a Security Lake stream's failed records go: in the lake bucket, outside the crawled ext/ tree. */
 export function securityLakeErrorPrefix(sourceName: string): string {
   return `kitewatch-errors/${sourceName}/`;
@@ -171,6 +171,9 @@ export function securityLakeSources(
   if (region === undefined || accountId === undefined) {
     throw new StreamConfigError('forwarding.destinations.s3.securityLake needs the region= and accountId= partition values: set securityLake.region/accountId or aws.region/account');
   }
+  // The schema checks this too; callers that build options by hand get the same refusal.
+  const problems = sourceNameIssues(lake.classes, lake);
+  if (problems.length > 0) throw new StreamConfigError(`forwarding.destinations.s3.securityLake: ${problems.map((p) => p.message).join('; ')}`);
   return lake.classes.map((classUid) => ({ classUid, sourceName: securityLakeSourceName(classUid, lake), sourceVersion: lake.sourceVersion, region, accountId }));
 }
 

@@ -1,4 +1,5 @@
 import { SOURCETYPE_CLASS_NAMES } from './hec.ts';
+import { sourceNameFor, type SourceNameOptions } from './security-lake.ts';
 
 /**
  * S3 key layouts. Each layout is one function of its partition values; the Firehose prefix is the
@@ -55,9 +56,9 @@ export interface SecurityLakeSource {
   readonly accountId: string;
 }
 
-/** One custom source per OCSF class: `<base>-api-activity` unless configured otherwise. */
-export function securityLakeSourceName(classUid: number, opts: { readonly sourceName: string; readonly sourceNames?: Readonly<Record<string, string>> | undefined }): string {
-  return opts.sourceNames?.[String(classUid)] ?? `${opts.sourceName}-${classSlug(classUid).replaceAll('_', '-')}`;
+/** One custom source per OCSF class: `kw-api` unless configured otherwise (lib/forward/security-lake.ts). */
+export function securityLakeSourceName(classUid: number, opts: SourceNameOptions): string {
+  return sourceNameFor(classUid, opts);
 }
 
 export function securityLakePrefix(source: SecurityLakeSource, day: string): string {

@@ -192,7 +192,7 @@ describe('delivery streams from the forwarding config', () => {
     const dest = specs[1]?.input.ExtendedS3DestinationConfiguration;
     expect(dest?.Prefix).toBe('ext/bk-api/region=us-east-1/accountId=123456789012/eventDay=!{partitionKeyFromLambda:eventDay}/');
     expect(expandFirehosePrefix(dest?.Prefix ?? '', { eventDay: '20240819' })).toBe(securityLakePrefix({ sourceName: 'bk-api', region: REGION, accountId: ACCOUNT }, '20240819'));
-    expect(specs[0]?.input.ExtendedS3DestinationConfiguration?.Prefix).toMatch(/^ext\/kitewatch-detection-finding\//);
+    expect(specs[0]?.input.ExtendedS3DestinationConfiguration?.Prefix).toMatch(/^ext\/kw-finding\//);
     expect(dest?.DataFormatConversionConfiguration).toMatchObject({
       Enabled: true,
       OutputFormatConfiguration: { Serializer: { ParquetSerDe: { Compression: 'SNAPPY' } } },

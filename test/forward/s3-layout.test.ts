@@ -22,13 +22,11 @@ describe('S3 layouts', () => {
   });
 
   it('Security Lake custom source: ext/<source>/region=/accountId=/eventDay=YYYYMMDD/', () => {
-    const source = { sourceName: securityLakeSourceName(6003, { sourceName: 'kitewatch' }), region: 'eu-west-1', accountId: '123456789012' };
-    expect(source.sourceName).toBe('kitewatch-api-activity');
-    expect(securityLakeObjectKey(source, '20240819', 'a.parquet')).toBe('ext/kitewatch-api-activity/region=eu-west-1/accountId=123456789012/eventDay=20240819/a.parquet');
-    expect(securityLakeObjectKey({ ...source, sourceVersion: '1.0' }, '20240819', 'a.parquet')).toBe(
-      'ext/kitewatch-api-activity/1.0/region=eu-west-1/accountId=123456789012/eventDay=20240819/a.parquet',
-    );
-    expect(securityLakeSourceName(6003, { sourceName: 'kitewatch', sourceNames: { '6003': 'bk-api' } })).toBe('bk-api');
+    const source = { sourceName: securityLakeSourceName(6003, { sourceName: 'kw' }), region: 'eu-west-1', accountId: '123456789012' };
+    expect(source.sourceName).toBe('kw-api');
+    expect(securityLakeObjectKey(source, '20240819', 'a.parquet')).toBe('ext/kw-api/region=eu-west-1/accountId=123456789012/eventDay=20240819/a.parquet');
+    expect(securityLakeObjectKey({ ...source, sourceVersion: '1.0' }, '20240819', 'a.parquet')).toBe('ext/kw-api/1.0/region=eu-west-1/accountId=123456789012/eventDay=20240819/a.parquet');
+    expect(securityLakeSourceName(6003, { sourceName: 'kw', sourceNames: { '6003': 'bk-api' } })).toBe('bk-api');
   });
 
   it('the Firehose prefixes are the same layouts with partition-key placeholders', () => {

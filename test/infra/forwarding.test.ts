@@ -399,7 +399,7 @@ describe('security-lake layout (Glue tables for the Parquet conversion)', () => 
     const byName = Object.fromEntries(resourcesOfType(lt, 'AWS::Glue::Table').map(([, r]) => [(r.Properties?.['TableInput'] as { Name: string }).Name, r.Properties ?? {}]));
     expect(Object.keys(byName).sort()).toEqual(['api_activity', 'detection_finding']);
     for (const [name, classUid, source] of [
-      ['api_activity', 6003, 'kitewatch-api-activity'],
+      ['api_activity', 6003, 'kw-api'],
       ['detection_finding', 2004, 'bk-findings'],
     ] as const) {
       const props = byName[name] ?? {};
@@ -458,9 +458,9 @@ describe('security-lake layout (Glue tables for the Parquet conversion)', () => 
     expect(g['s3:PutObject']).toEqual(
       [
         `arn:aws:s3:::${LAKE_BUCKET}/ext/bk-findings/*`,
-        `arn:aws:s3:::${LAKE_BUCKET}/ext/kitewatch-api-activity/*`,
+        `arn:aws:s3:::${LAKE_BUCKET}/ext/kw-api/*`,
         `arn:aws:s3:::${LAKE_BUCKET}/kitewatch-errors/bk-findings/*`,
-        `arn:aws:s3:::${LAKE_BUCKET}/kitewatch-errors/kitewatch-api-activity/*`,
+        `arn:aws:s3:::${LAKE_BUCKET}/kitewatch-errors/kw-api/*`,
       ].sort(),
     );
     // The lake bucket holds every source's data: Kitewatch lists its own source prefixes only.
@@ -470,7 +470,7 @@ describe('security-lake layout (Glue tables for the Parquet conversion)', () => 
       expect.objectContaining({
         Action: 's3:ListBucket',
         Resource: `arn:aws:s3:::${LAKE_BUCKET}`,
-        Condition: { StringLike: { 's3:prefix': expect.arrayContaining(['ext/bk-findings/*', 'ext/kitewatch-api-activity/*']) as unknown } },
+        Condition: { StringLike: { 's3:prefix': expect.arrayContaining(['ext/bk-findings/*', 'ext/kw-api/*']) as unknown } },
       }),
     ]);
   });
