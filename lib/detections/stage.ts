@@ -13,7 +13,7 @@ import type { DetectStage } from '../engine/stages.ts';
 import { defaultIpEnricher, type IpEnricher } from '../enrich/ip.ts';
 import type { OcsfEvent } from '../ocsf/types.ts';
 import { BatchStateCache, type FlushResult } from '../state/batch-cache.ts';
-import { STATE_PARTITIONS, type PutOptions, type StateItem, type StatePort } from '../state/port.ts';
+import { deepFreeze, STATE_PARTITIONS, type PutOptions, type StateItem, type StatePort } from '../state/port.ts';
 import type { DetectorId } from './config.ts';
 import { orgOf } from './entities.ts';
 import { buildFinding, errorFinding, findingUid } from './finding.ts';
@@ -144,11 +144,13 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
     const expiresAt = base + windowSeconds + 60;
     if (!isOpen(prior, now, windowSeconds)) {
       const uid = findingUid(d.meta.id, draft.dedupKey, event.metadata.uid);
-      await port.put<Incident>(k, openIncident(uid, draft, event.time, now), { expiresAt });
+      await port.put<Incident>(k, deepFreeze(openIncident(uid, draft, event.time, now)), { expiresAt, frozen: true });
       return buildFinding({ meta: d.meta, draft, trigger: event, org: org() });
     }
     const { incident, update } = mergeIncident(prior, draft, now);
-    await port.put<Incident>(k, incident, { expiresAt });
+    // Frozen: an incident (up to MAX_EVIDENCES evidences) is read and rewritten on every draft,
+    // and the cache then keeps it without a JSON copy each way. mergeIncident never mutates.
+    await port.put<Incident>(k, deepFreeze(incident), { expiresAt, frozen: true });
     if (update === undefined) suppressed++;
     else pending.set(incident.u, { k, d, draft: update, trigger: event, org: org(), created: incident.c, version: incident.v + 1 });
     return undefined;
@@ -160,7 +162,7 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
       const item = await port.get<Incident>(p.k);
       // The incident may have closed and another opened under the same key in this batch.
       if (item !== undefined && item.value.u === uid && item.value.v < p.version) {
-        await port.put<Incident>(p.k, { ...item.value, v: p.version }, { expiresAt: item.expiresAt });
+        await port.put<Incident>(p.k, deepFreeze({ ...item.value, v: p.version }), { expiresAt: item.expiresAt, frozen: true });
       }
       out.push(buildFinding({ meta: p.d.meta, draft: p.draft, trigger: p.trigger, org: p.org, update: { uid, created: p.created } }));
       updates++;

@@ -18,6 +18,7 @@
  * Versions seen inside a batch are view versions (+1 per operation); after a flush the
  * inner store has +1 per key, so don't carry a version across a flush. Cached values are
  * JSON copies, as from the real adapters: mutating a returned value doesn't touch the cache.
+ * A value put with `frozen` (deep-frozen by the caller) is kept and returned as it is instead.
  */
 import type { PutOptions, StateItem, StatePort } from './port.ts';
 
@@ -54,11 +55,19 @@ export class StateFlushConflictError extends Error {
 }
 
 interface ViewItem {
+  /** The value; undefined for an object put here, which lives in `json` alone until needed. */
   value: unknown;
   version: number;
   expiresAt: number;
-  /** JSON text of an object `value`, kept so each read parses once instead of a full round trip. */
+  /** JSON text of an object value, kept so each read parses once instead of a full round trip. */
   json?: string;
+  /** Deep-frozen by the caller (PutOptions.frozen): handed out as it is. */
+  frozen?: boolean;
+}
+
+/** The item's value: an object put in this batch is parsed from its JSON text only when needed (flush). */
+function valueOf(item: ViewItem): unknown {
+  return item.json !== undefined && item.value === undefined ? JSON.parse(item.json) : item.value;
 }
 
 interface Entry {
@@ -152,9 +161,11 @@ export class BatchStateCache implements StatePort {
       entry.conditional = true;
     }
     const version = (entry.view?.version ?? 0) + 1;
-    if (value !== null && typeof value === 'object') {
-      const json = JSON.stringify(value);
-      entry.view = { value: JSON.parse(json), version, expiresAt: options.expiresAt, json };
+    if (options.frozen === true && value !== null && typeof value === 'object') {
+      entry.view = { value, version, expiresAt: options.expiresAt, frozen: true };
+    } else if (value !== null && typeof value === 'object') {
+      // The copy is the JSON text: reads parse it, and most objects put are read again at most once.
+      entry.view = { value: undefined, version, expiresAt: options.expiresAt, json: JSON.stringify(value) };
     } else {
       entry.view = { value: jsonCopy(value), version, expiresAt: options.expiresAt };
     }
@@ -168,7 +179,7 @@ export class BatchStateCache implements StatePort {
     const entry = this.entries.get(key) ?? (await this.load(key));
     this.logicalWrites++;
     const current = this.alive(entry.view, this.now());
-    if (current !== undefined && typeof current.value !== 'number') {
+    if (current !== undefined && typeof valueOf(current) !== 'number') {
       throw new TypeError(`state key ${JSON.stringify(key)} does not hold a number; cannot increment`);
     }
     const total = (current === undefined ? 0 : (current.value as number)) + delta;
@@ -257,7 +268,7 @@ export class BatchStateCache implements StatePort {
       return undefined;
     }
     if (!entry.conditional) {
-      if (view) await this.inner.put(key, view.value, { expiresAt: view.expiresAt });
+      if (view) await this.inner.put(key, valueOf(view), { expiresAt: view.expiresAt });
       else await this.inner.delete(key);
       return undefined;
     }
@@ -265,7 +276,7 @@ export class BatchStateCache implements StatePort {
     const expectedVersion = base?.version ?? 0;
     // A conditional batch that ended deleted: the port has no conditional delete, so
     // make the item dead through a conditional put that expires it instead.
-    const value = view ? view.value : null;
+    const value = view ? valueOf(view) : null;
     const expiresAt = view ? view.expiresAt : now - 1;
     const ok = await this.inner.put(key, value, { expiresAt, expectedVersion });
     return ok ? undefined : { key, expectedVersion };
@@ -316,7 +327,9 @@ export class BatchStateCache implements StatePort {
     if (!item) return undefined;
     const v = item.value;
     let value: unknown;
-    if (v !== null && typeof v === 'object') value = JSON.parse((item.json ??= JSON.stringify(v)));
+    if (item.frozen === true) value = v;
+    else if (item.json !== undefined) value = JSON.parse(item.json);
+    else if (v !== null && typeof v === 'object') value = JSON.parse((item.json = JSON.stringify(v)));
     else value = v === undefined ? null : v;
     return { value: value as T, version: item.version, expiresAt: item.expiresAt };
   }

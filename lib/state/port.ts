@@ -34,6 +34,20 @@ export interface PutOptions {
    * (or has expired). `n > 0`: only if the stored version is exactly n.
    */
   readonly expectedVersion?: number;
+  /**
+   * The caller deep-froze `value` (deepFreeze): a cache may keep it and hand it back as it is,
+   * without copies. Adapters that serialize ignore it.
+   */
+  readonly frozen?: boolean;
+}
+
+/** Freezes `value` all the way down (subtrees already frozen are skipped) and returns it. */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const k in value) deepFreeze((value as Record<string, unknown>)[k]);
+  }
+  return value;
 }
 
 export interface StatePort {

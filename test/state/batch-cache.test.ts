@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BatchStateCache, StateFlushConflictError } from '../../lib/state/batch-cache.ts';
-import type { StatePort } from '../../lib/state/port.ts';
+import { deepFreeze, type StatePort } from '../../lib/state/port.ts';
 import { SqliteState } from '../../lib/state/sqlite.ts';
 import { describeStateContract } from './contract.ts';
 import { FlushEachWrite } from './flush-each.ts';
@@ -214,6 +214,37 @@ describe('BatchStateCache expiry (injected clock)', () => {
     expect((await cache.get('window'))?.value).toBe(6);
     await cache.flush();
     expect(await inner.get('window')).toMatchObject({ value: 6, expiresAt: T0 + 100 });
+  });
+});
+
+describe('BatchStateCache copies', () => {
+  it('copies an object on put: mutating it afterwards changes neither reads nor the flushed write', async () => {
+    const { inner, cache } = rig();
+    const value = { n: 1, list: [{ a: 'x' }] };
+    await cache.put('k', value, { expiresAt: T0 + 60 });
+    value.n = 2;
+    (value.list[0] as { a: string }).a = 'changed';
+    const read = (await cache.get<typeof value>('k'))?.value;
+    expect(read).toEqual({ n: 1, list: [{ a: 'x' }] });
+    read!.n = 3;
+    expect((await cache.get('k'))?.value).toEqual({ n: 1, list: [{ a: 'x' }] });
+    await cache.flush();
+    expect((await inner.get('k'))?.value).toEqual({ n: 1, list: [{ a: 'x' }] });
+  });
+
+  it('keeps a deep-frozen value put with `frozen` and hands it back as it is; the flush writes it', async () => {
+    const { inner, cache } = rig();
+    const value = deepFreeze({ n: 1, list: [{ a: 'x' }] });
+    expect(Object.isFrozen(value.list[0])).toBe(true);
+    await cache.put('k', value, { expiresAt: T0 + 60, frozen: true });
+    expect((await cache.get('k'))?.value).toBe(value);
+    await expect(cache.increment('k', 1, T0 + 60)).rejects.toThrow(/does not hold a number/);
+    await cache.flush();
+    expect(await inner.get('k')).toMatchObject({ value: { n: 1, list: [{ a: 'x' }] }, expiresAt: T0 + 60 });
+    // Read back from the store after the flush: a copy again.
+    const reread = (await cache.get('k'))?.value;
+    expect(reread).toEqual(value);
+    expect(reread).not.toBe(value);
   });
 });
 
