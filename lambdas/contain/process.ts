@@ -1,8 +1,8 @@
-import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { chunkForPutEvents, putEventsEntrySize, toPutEventsEntry } from '../../lib/engine/bus.ts';
+import { describePublishFailures, publishToBus, toPutEventsEntry } from '../../lib/engine/bus.ts';
 import type { OcsfEvent } from '../../lib/ocsf/types.ts';
 
 /**
@@ -30,17 +30,18 @@ export function createContainProcessor(deps: ContainProcessorDeps): {
   const processor = new BatchProcessor(EventType.SQS);
 
   async function publish(events: readonly OcsfEvent[]): Promise<void> {
-    const entries = events.map((e) => {
-      const entry = toPutEventsEntry(e, deps.eventBusName);
-      return { entry, size: putEventsEntrySize(entry) };
-    });
-    for (const chunk of chunkForPutEvents(entries)) {
-      const out = await deps.eventBridge.send(new PutEventsCommand({ Entries: chunk.map((c) => c.entry) }));
-      if ((out.FailedEntryCount ?? 0) > 0) {
-        const codes = (out.Entries ?? []).map((e) => e.ErrorCode).filter((c): c is string => c !== undefined);
-        throw new ContainRecordError(`PutEvents rejected ${out.FailedEntryCount} Remediation Activities (${[...new Set(codes)].join(', ')})`);
-      }
-    }
+    const failures = await publishToBus(
+      deps.eventBridge,
+      events.map((e) => ({ entry: toPutEventsEntry(e, deps.eventBusName), uid: e.metadata.uid })),
+    );
+    if (failures.length === 0) return;
+    for (const f of failures)
+      deps.logger.warn('PutEvents did not take a Remediation Activity', { uid: f.item.uid, errorCode: f.errorCode, ...(f.cause === undefined ? { errorMessage: f.errorMessage } : {}) });
+    const thrown = failures.find((f) => f.cause !== undefined);
+    throw new ContainRecordError(
+      `PutEvents did not take ${failures.length} of ${events.length} Remediation Activities (${describePublishFailures(failures)})`,
+      thrown === undefined ? {} : { cause: thrown.cause },
+    );
   }
 
   async function handleRecord(record: SQSRecord): Promise<number> {

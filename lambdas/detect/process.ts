@@ -12,11 +12,10 @@
  * - the flush failing after publishing: every record is reported failed too; the findings are
  *   republished with the same uids.
  */
-import type { EventBridgeClient, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { eventBridgeSdk } from '../../lib/aws/lazy.ts';
-import { chunkForPutEvents, DetailType, KITEWATCH_SOURCE, PUT_EVENTS_MAX_BYTES, putEventsEntrySize, toPutEventsEntry } from '../../lib/engine/bus.ts';
+import { DetailType, describePublishFailures, KITEWATCH_SOURCE, publishToBus, toPutEventsEntry } from '../../lib/engine/bus.ts';
 import type { IpEnricher } from '../../lib/enrich/ip.ts';
 import type { OcsfEvent } from '../../lib/ocsf/types.ts';
 import type { StatePort } from '../../lib/state/port.ts';
@@ -91,26 +90,22 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
   const { logger, metrics } = deps;
 
   async function publish(findings: readonly OcsfEvent[]): Promise<void> {
-    const items = findings.map((f) => {
-      const entry: PutEventsRequestEntry = toPutEventsEntry(f, deps.eventBusName);
-      const size = putEventsEntrySize(entry);
-      if (size > PUT_EVENTS_MAX_BYTES) throw new PublishFindingsError(`finding ${f.metadata.uid} is ${size} bytes, over the PutEvents limit`);
-      return { entry, size, uid: f.metadata.uid };
-    });
-    for (const chunk of chunkForPutEvents(items)) {
-      let out;
-      try {
-        const { PutEventsCommand } = await eventBridgeSdk();
-        out = await deps.eventBridge.send(new PutEventsCommand({ Entries: chunk.map((c) => c.entry) }));
-      } catch (cause) {
-        throw new PublishFindingsError(`PutEvents failed: ${(cause as Error).name}`, { cause });
-      }
-      const failed = (out.Entries ?? []).map((e, i) => ({ e, uid: chunk[i]?.uid })).filter(({ e }) => e.ErrorCode !== undefined);
-      if ((out.FailedEntryCount ?? 0) > 0 || failed.length > 0 || (out.Entries ?? []).length !== chunk.length) {
-        for (const { e, uid } of failed) logger.warn('PutEvents rejected a finding', { uid, errorCode: e.ErrorCode, errorMessage: e.ErrorMessage });
-        throw new PublishFindingsError(`PutEvents rejected ${Math.max(out.FailedEntryCount ?? 0, failed.length)} of ${chunk.length} findings`);
-      }
+    let failures;
+    try {
+      failures = await publishToBus(
+        deps.eventBridge,
+        findings.map((f) => ({ entry: toPutEventsEntry(f, deps.eventBusName), uid: f.metadata.uid })),
+      );
+    } catch (cause) {
+      throw new PublishFindingsError(`PutEvents not sent: ${(cause as Error).name}`, { cause });
     }
+    if (failures.length === 0) return;
+    for (const f of failures) logger.warn('PutEvents did not take a finding', { uid: f.item.uid, errorCode: f.errorCode, ...(f.cause === undefined ? { errorMessage: f.errorMessage } : {}) });
+    const thrown = failures.find((f) => f.cause !== undefined);
+    throw new PublishFindingsError(
+      `PutEvents did not take ${failures.length} of ${findings.length} findings (${describePublishFailures(failures)})`,
+      thrown === undefined ? {} : { cause: thrown.cause },
+    );
   }
 
   async function processBatch(event: SQSEvent): Promise<SQSBatchResponse> {

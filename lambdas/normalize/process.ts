@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { PutEventsCommand, type EventBridgeClient, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import type { EventBridgeClient, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
@@ -7,7 +7,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { s3Sdk } from '../../lib/aws/lazy.ts';
 import { normalizeEnvelope } from '../../lib/ocsf/normalize.ts';
-import { chunkForPutEvents, PUT_EVENTS_MAX_BYTES, putEventsEntrySize, toPutEventsEntry } from '../../lib/engine/bus.ts';
+import { PUT_EVENTS_MAX_BYTES, publishToBus, putEventsEntrySize, toPutEventsEntry } from '../../lib/engine/bus.ts';
 
 export { PUT_EVENTS_MAX_BYTES };
 import { quarantineRecord, type QuarantineRecord } from '../../lib/engine/quarantine.ts';
@@ -35,7 +35,6 @@ export class PublishError extends Error {
 
 interface Pending {
   readonly entry: PutEventsRequestEntry;
-  readonly size: number;
   readonly uid: string;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
@@ -43,8 +42,8 @@ interface Pending {
 
 /**
  * Collects the entries that the batch's records publish in the same turn of the event loop and
- * sends them in PutEvents chunks. Each record awaits its own entry, so a failed entry (or a
- * failed call) fails exactly the records it belongs to and SQS redelivers only those.
+ * publishes them together (lib/engine/bus.ts publishToBus). Each record awaits its own entry, so a
+ * failed entry (or a failed call) fails exactly the records it belongs to and SQS redelivers only those.
  */
 export class BatchingPublisher {
   readonly #client: Pick<EventBridgeClient, 'send'>;
@@ -59,7 +58,7 @@ export class BatchingPublisher {
 
   publish(entry: PutEventsRequestEntry, uid: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#pending.push({ entry, size: putEventsEntrySize(entry), uid, resolve, reject });
+      this.#pending.push({ entry, uid, resolve, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
         // setImmediate runs after every record handler has reached its publish() call.
@@ -72,34 +71,28 @@ export class BatchingPublisher {
     const batch = this.#pending;
     this.#pending = [];
     this.#scheduled = false;
-    await Promise.all(chunkForPutEvents(batch).map((chunk) => this.#send(chunk)));
-  }
-
-  async #send(chunk: readonly Pending[]): Promise<void> {
+    let failures;
     try {
-      const out = await this.#client.send(new PutEventsCommand({ Entries: chunk.map((p) => p.entry) }));
-      const results = out.Entries ?? [];
-      chunk.forEach((pending, i) => {
-        const result = results[i];
-        if (result === undefined) {
-          pending.reject(new PublishError(`PutEvents returned no result for entry ${i}`));
-        } else if (result.ErrorCode !== undefined) {
-          this.#logger.warn('PutEvents rejected an entry', {
-            uid: pending.uid,
-            errorCode: result.ErrorCode,
-            errorMessage: result.ErrorMessage,
-          });
-          pending.reject(new PublishError(`PutEvents rejected the entry: ${result.ErrorCode}`));
-        } else {
-          pending.resolve();
-        }
-      });
+      failures = await publishToBus(this.#client, batch);
     } catch (cause) {
-      // The SDK error names the API failure (throttling, network); it carries no event payload.
-      this.#logger.warn('PutEvents call failed', { error: (cause as Error).name, entries: chunk.length });
-      const error = new PublishError(`PutEvents failed: ${(cause as Error).name}`, { cause });
-      for (const pending of chunk) pending.reject(error);
+      // Only loading the SDK can throw here: every record of the batch fails and is redelivered.
+      const error = new PublishError(`PutEvents not sent: ${(cause as Error).name}`, { cause });
+      for (const pending of batch) pending.reject(error);
+      return;
     }
+    const failed = new Set<Pending>();
+    for (const f of failures) {
+      failed.add(f.item);
+      if (f.cause === undefined) {
+        this.#logger.warn('PutEvents rejected an entry', { uid: f.item.uid, errorCode: f.errorCode, errorMessage: f.errorMessage });
+        f.item.reject(new PublishError(`PutEvents rejected the entry: ${f.errorCode}`));
+      } else {
+        // The SDK error's name says what failed (throttling, network); its message is left out of the log.
+        this.#logger.warn('PutEvents call failed', { uid: f.item.uid, error: f.errorCode });
+        f.item.reject(new PublishError(`PutEvents failed: ${f.errorCode}`, { cause: f.cause }));
+      }
+    }
+    for (const pending of batch) if (!failed.has(pending)) pending.resolve();
   }
 }
 

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { Context } from 'aws-lambda';
 import { lazySecretsManagerClient } from '../../lib/aws/lazy.ts';
@@ -12,7 +12,7 @@ import type { SfnPort } from '../../lib/containment/approval.ts';
 import type { CrossAccountAccess } from '../../lib/containment/cross-account.ts';
 import type { SecretsManagerPort } from '../../lib/containment/rotation.ts';
 import { runRunbook, type RunbookDeps, type RunbookReport } from '../../lib/containment/runbooks.ts';
-import { toPutEventsEntry } from '../../lib/engine/bus.ts';
+import { describePublishFailures, publishToBus, toPutEventsEntry } from '../../lib/engine/bus.ts';
 import { createLogger } from '../shared/logger.ts';
 import { DRY_RUN_ALIAS, parseRunbookEnv, type RunbookSettings } from './env.ts';
 
@@ -66,9 +66,17 @@ export function createRunbookDeps(runbook: RunbookId, settings: RunbookSettings,
     ...(eventBridge !== undefined && bus !== undefined
       ? {
           publish: async (events) => {
-            if (events.length === 0) return;
-            const out = await eventBridge.send(new PutEventsCommand({ Entries: events.map((e) => toPutEventsEntry(e, bus)) }));
-            if ((out.FailedEntryCount ?? 0) > 0) throw new Error(`PutEvents rejected ${out.FailedEntryCount} Remediation Activities`);
+            const failures = await publishToBus(
+              eventBridge,
+              events.map((e) => ({ entry: toPutEventsEntry(e, bus) })),
+            );
+            if (failures.length > 0) {
+              const thrown = failures.find((f) => f.cause !== undefined);
+              throw new Error(
+                `PutEvents did not take ${failures.length} of ${events.length} Remediation Activities (${describePublishFailures(failures)})`,
+                thrown === undefined ? {} : { cause: thrown.cause },
+              );
+            }
           },
         }
       : {}),

@@ -180,7 +180,8 @@ describe('contain Lambda (DynamoDB state, API token from Secrets Manager)', () =
 
   it('a failed publish fails the record; the redelivery publishes the same events without acting again', async () => {
     const { f } = tokenFinding();
-    const pub: Published = { entries: [], failNext: 1 };
+    // InternalFailure is retryable: the publisher sends it three times before the record fails.
+    const pub: Published = { entries: [], failNext: 3 };
     const record = sqsRecord(f, 'm-1');
     // A batch whose every record failed is thrown whole (Powertools), so SQS redelivers it.
     await expect(coldStart({}, pub).processBatch({ Records: [record] })).rejects.toThrow(/All records failed/);

@@ -121,10 +121,11 @@ describe('publishing normalized events', () => {
   });
 
   it('fails exactly the records whose entries PutEvents rejected (FailedEntryCount)', async () => {
+    // A final code: a retryable one (InternalFailure, ThrottlingException) is sent again first (test/engine/bus.test.ts).
     const { client } = tamperedEventBridge((output) => ({
       ...output,
       FailedEntryCount: 1,
-      Entries: (output.Entries ?? []).map((e, i) => (i === 1 ? { ErrorCode: 'InternalFailure', ErrorMessage: 'injected by the test' } : e)),
+      Entries: (output.Entries ?? []).map((e, i) => (i === 1 ? { ErrorCode: 'InvalidArgument', ErrorMessage: 'injected by the test' } : e)),
     }));
     const records = ['agent-connected', 'agent-lost', 'job-started'].map((slug) => sqsRecord(JSON.stringify(sample(slug))));
     const response = await createNormalizer(deps({ eventBridge: client })).processBatch(sqsEvent(records));
