@@ -195,13 +195,15 @@ interface Routes {
 }
 
 /**
- * True when the rule looks only at source, detail-type and detail.class_uid: on the kitewatch
- * bus source is constant and detail-type follows from class_uid, so class_uid decides the match.
+ * True when the rule's match follows from class_uid alone: on the kitewatch bus source is constant,
+ * detail-type follows from class_uid, and the local envelope has no other field than time and
+ * detail, so a pattern on any other field (`replay-name` exists false) gives the same answer for
+ * every event. Patterns on time, on other detail fields or with `$or` are matched per event.
  */
-function routeByClass(rule: CompiledRule): boolean {
+export function routeByClass(rule: CompiledRule): boolean {
   for (const key of Object.keys(rule.eventPattern)) {
-    if (key === 'source' || key === 'detail-type') continue;
-    if (key !== 'detail') return false;
+    if (key === 'time' || key === '$or') return false;
+    if (key !== 'detail') continue;
     const detail: unknown = (rule.eventPattern as Record<string, unknown>)['detail'];
     if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) return false;
     if (Object.keys(detail).some((k) => k !== 'class_uid')) return false;
