@@ -6,7 +6,7 @@ import { ACTIONS, type ActionId } from './actions.ts';
 import { OUTCOME, buildActivity, type ActivityContext, type Outcome, type Target } from './activity.ts';
 import { hourlyLimit, type ContainmentConfig } from './config.ts';
 import { execute, preview, type ExecuteRequest, type ExecutionDeps } from './executors.ts';
-import { actionsFor, entitiesFor, matchingRules, needsPlacement, parseFinding, pipelinesToResolve, protectionFor, rolesFor, type FindingFacts } from './policy.ts';
+import { actionsFor, entitiesFor, LIKE_FLEET, LIKE_FLEET_APPROVAL, matchingRules, needsPlacement, parseFinding, pipelinesToResolve, protectionFor, rolesFor, type FindingFacts } from './policy.ts';
 import { BuildkiteApi } from '../buildkite/api.ts';
 import { runbookInputFor } from './runbook-inputs.ts';
 import { secretsFor } from './secrets.ts';
@@ -83,6 +83,8 @@ interface StepOptions {
   /** Also protected when this entity is (the Buildkite secret behind a Secrets Manager secret). */
   readonly source?: Target;
   readonly facts?: Record<string, unknown>;
+  /** Wait for a responder's approval, for this reason, whatever containment.approval.required says. */
+  readonly approval?: string;
 }
 
 const HOUR_MS = 3_600_000;
@@ -132,7 +134,7 @@ export class ContainmentEngine {
         for (const role of roles) out.push(await this.#step(finding, action, role));
         continue;
       }
-      const { targets, notes } = entitiesFor(action, finding);
+      const { targets, notes, approvalFirst = [] } = entitiesFor(action, finding);
       for (const note of notes) this.#log(`containment: ${finding.uid}: ${note}`);
       // No agent to stop is normal (a blocked registration connected nobody); anything else is worth a line.
       if (targets.length === 0 && action !== 'stop-agent') this.#log(`containment: ${finding.uid}: ${action} has no target in the finding`);
@@ -144,6 +146,7 @@ export class ContainmentEngine {
         const facts = action === 'revoke-agent-token' ? this.#relatedAgents(finding) : undefined;
         out.push(await this.#step(finding, action, target, facts === undefined ? {} : { facts }));
       }
+      for (const target of approvalFirst) out.push(await this.#step(finding, action, target, { approval: LIKE_FLEET_APPROVAL, facts: { [LIKE_FLEET]: true } }));
     }
     return out;
   }
@@ -253,7 +256,7 @@ export class ContainmentEngine {
       findingUid: finding.uid,
       ...(opts.rotation !== undefined ? { rotation: { kind: opts.rotation, ...(opts.jsonKey !== undefined ? { jsonKey: opts.jsonKey } : {}) } } : {}),
     };
-    const gate = this.#deps.config.approval.required.includes(action) ? 'approval required' : undefined;
+    const gate = opts.approval ?? (this.#deps.config.approval.required.includes(action) ? 'approval required' : undefined);
 
     if (this.#deps.mode === 'dry-run') {
       const why = gate ?? (this.#countDryRun(action) > hourlyLimit(this.#deps.config, action) ? 'blast-radius limit' : undefined);

@@ -70,6 +70,8 @@ export function parseFinding(event: OcsfEvent): ParsedFinding {
   if (update !== undefined) {
     for (const [i, e] of entities.entries()) {
       if (e.role !== 'related' && e.data['since_update'] !== update) entities[i] = { ...e, role: undefined };
+      // A look-alike agent's approval was asked for with the update that first named it.
+      else if (isLikeFleet(e) && e.data['since_update'] !== update) entities[i] = { ...e, data: { ...e.data, [LIKE_FLEET]: false } };
     }
   }
   return {
@@ -108,6 +110,14 @@ export function actionsFor(rules: readonly PolicyRule[]): ActionId[] {
 
 const ACTING_ROLES: readonly (EntityRole | undefined)[] = ['target', 'implicated'];
 
+/**
+ * `resources[].data.like_fleet`: a burst agent that looks like its token's fleet (token-spike).
+ * Not implicated, so never stopped automatically: stop-agent asks a responder first.
+ */
+export const LIKE_FLEET = 'like_fleet';
+export const LIKE_FLEET_APPROVAL = "the agent looks like its token's fleet (stopped only if a responder approves)";
+const isLikeFleet = (e: Entity): boolean => e.type === 'Agent' && e.role === 'related' && e.data[LIKE_FLEET] === true;
+
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
@@ -139,7 +149,7 @@ export function knownDisconnected(e: Entity): boolean {
  * The Buildkite entities an action applies to. rotate-secret returns the Buildkite secrets (and
  * other entities) to map to Secrets Manager; revoke-role-sessions is resolved from config instead.
  */
-export function entitiesFor(action: ActionId, finding: FindingFacts): { targets: Target[]; notes: string[] } {
+export function entitiesFor(action: ActionId, finding: FindingFacts): { targets: Target[]; notes: string[]; approvalFirst?: Target[] } {
   const acting = finding.entities.filter((e) => ACTING_ROLES.includes(e.role));
   const notes: string[] = [];
   const org = finding.org;
@@ -157,7 +167,9 @@ export function entitiesFor(action: ActionId, finding: FindingFacts): { targets:
         if (knownDisconnected(e)) notes.push(`agent ${e.name ?? e.uid} already disconnected; not stopped`);
         else targets.push(toTarget(e, 'Agent', org));
       }
-      return { targets, notes };
+      // Burst agents that look like the fleet: a responder decides (LIKE_FLEET_APPROVAL).
+      const approvalFirst = finding.entities.filter((e) => isLikeFleet(e) && !knownDisconnected(e)).map((e) => toTarget(e, 'Agent', org));
+      return { targets, notes, ...(approvalFirst.length > 0 ? { approvalFirst } : {}) };
     }
     case 'rotate-secret':
       // Buildkite secrets first; any other acting entity may have a Secrets Manager secret mapped

@@ -71,6 +71,10 @@ export interface AgentRef {
   readonly hostname?: string;
   readonly instanceId?: string;
   readonly queue?: string;
+  /** @default 3.97.1 */
+  readonly version?: string;
+  /** More meta-data tags, after `aws:instance-id=` and `queue=`. */
+  readonly tags?: readonly string[];
 }
 
 export interface TokenRef {
@@ -91,7 +95,7 @@ const STATE: Record<AgentEventType, string> = {
 export function agentEvent(type: AgentEventType, p: { at: string | number; agent: AgentRef; token: TokenRef; org?: OrgRef; connectedAt?: string | number }): Envelope {
   const org = p.org ?? DEFAULT_ORG;
   const connected = type === 'Agent Connected';
-  const metaData = [`queue=${p.agent.queue ?? 'default'}`];
+  const metaData = [`queue=${p.agent.queue ?? 'default'}`, ...(p.agent.tags ?? [])];
   if (p.agent.instanceId !== undefined) metaData.unshift(`aws:instance-id=${p.agent.instanceId}`);
   return envelope(type, p.at, org, p.agent.uuid, {
     agent: {
@@ -99,7 +103,7 @@ export function agentEvent(type: AgentEventType, p: { at: string | number; agent
       graphql_id: Buffer.from(`Agent---${p.agent.uuid}`).toString('base64'),
       connection_state: STATE[type],
       name: p.agent.name,
-      version: '3.97.1',
+      version: p.agent.version ?? '3.97.1',
       ip_address: p.agent.ip,
       hostname: p.agent.hostname ?? p.agent.name,
       pid: String(1000 + (parseInt(p.agent.uuid.slice(0, 4), 16) % 60000)),

@@ -107,9 +107,11 @@ export function mergeIncident(prior: Incident, draft: FindingDraft, now: number)
     if (i === undefined) {
       if (role === 'related' ? related++ >= MAX_RELATED_RESOURCES : acting++ >= MAX_ACTING_RESOURCES) continue;
       index.set(key(r), resources.length);
-      // Marks what this update adds, so containment acts on it and not again on the rest.
-      resources.push({ ...r, data: role === 'related' ? { ...r.data, role } : { ...r.data, role, [SINCE_UPDATE]: version } });
-      if (role !== 'related') newActing = true;
+      // Marks what this update adds, so containment acts on it and not again on the rest. A look-alike
+      // agent (`like_fleet`, related) is acted on too: containment asks approval to stop it.
+      const acts = role !== 'related' || r.data['like_fleet'] === true;
+      resources.push({ ...r, data: acts ? { ...r.data, role, [SINCE_UPDATE]: version } : { ...r.data, role } });
+      if (acts) newActing = true;
     } else {
       const had = resources[i] as FindingResource;
       if (RANK[role] > RANK[had.data.role]) {

@@ -12,6 +12,7 @@ import type { OcsfEvent } from '../ocsf/types.ts';
 import type { StatePort } from '../state/port.ts';
 import { isUuid } from '../contracts/ids.ts';
 import { agentOf } from './entities.ts';
+import { agentShapeOf, decodeShape, encodeShape } from './fleet-shape.ts';
 import type { RosterAgent } from './types.ts';
 
 /** Agents remembered per token (a burst beyond this keeps only the most recent). */
@@ -88,7 +89,8 @@ export async function trackAgent(event: OcsfEvent, state: StatePort, expiresAt: 
       body = remove(body, at);
       count--;
     }
-    const record = `${agent.uid}\t${clean(agent.name)}\t${clean(agent.ip)}\t${event.time}\t${event.metadata.uid}`;
+    // The shape (version, hostname pattern, tags) is what the token-spike response compares with the fleet.
+    const record = `${agent.uid}\t${clean(agent.name)}\t${clean(agent.ip)}\t${event.time}\t${clean(event.metadata.uid)}\t${encodeShape(agentShapeOf(event))}`;
     body = body === '' ? record : `${record}\n${body}`;
     count++;
     while (count > ROSTER_CAP) {
@@ -112,11 +114,12 @@ export async function connectedAgents(state: StatePort, tokenUid: string, nowMs:
   if (count === 0) return [];
   const out: RosterAgent[] = [];
   for (const line of body.split('\n')) {
-    const [uid, name, ip, seenText, eventUid] = line.split('\t');
+    const [uid, name, ip, seenText, eventUid, shapeText] = line.split('\t');
     const seen = Number(seenText);
     if (uid === undefined || uid === '' || !Number.isFinite(seen)) continue;
     if (Math.abs(nowMs - seen) > ROSTER_MAX_AGE_SECONDS * 1000) continue;
-    out.push({ uid, seen, ...(name ? { name } : {}), ...(ip ? { ip } : {}), ...(eventUid ? { event: eventUid } : {}) });
+    const shape = decodeShape(shapeText);
+    out.push({ uid, seen, ...(name ? { name } : {}), ...(ip ? { ip } : {}), ...(eventUid ? { event: eventUid } : {}), ...(shape !== undefined ? { shape } : {}) });
   }
   return out;
 }

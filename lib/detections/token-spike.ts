@@ -18,6 +18,7 @@ import type { TokenSpikeConfig } from './config.ts';
 import { actorOf, agentOf, apiTokenOf, evidenceOf, isAuditEvent, res } from './entities.ts';
 import type { DetectContext, Detector, EvidenceRef, FindingDraft } from './types.ts';
 import { seenKey, type Seen } from './unusual-ip.ts';
+import { agentShapeOf, differences, establishedFleet, learnShape, type AgentShape, type FleetProfile } from './fleet-shape.ts';
 
 type Kind = 'agentToken' | 'apiToken' | 'actor';
 const TYPE: Record<Kind, EntityType> = { agentToken: 'AgentToken', apiToken: 'ApiToken', actor: 'Actor' };
@@ -130,21 +131,40 @@ interface Subject {
   readonly name: string | undefined;
 }
 
-/** An agent name with its numbers and hex ids blanked: `ci-linux-12` and `ci-linux-7` share `ci-linux-#`. */
-export function nameShape(name: string | undefined): string {
-  return (name ?? '')
-    .toLowerCase()
-    .replace(/[0-9a-f]{6,}/g, '#')
-    .replace(/\d+/g, '#');
+/** The shape of each agent token's fleet (lib/detections/fleet-shape.ts), a JSON string: read on every registration, written when it changes. */
+const fleetKey = (tokenUid: string): string => `fleet:${tokenUid}`;
+const FLEET_RETENTION_SECONDS = 30 * 86_400;
+
+async function learnFleet(ctx: DetectContext<TokenSpikeConfig>, tokenUid: string, shape: AgentShape, name: string | undefined): Promise<void> {
+  const k = fleetKey(tokenUid);
+  const profile = readProfile((await ctx.state.get<string>(k))?.value);
+  if (learnShape(profile, shape, name, ctx.now)) await ctx.state.put<string>(k, JSON.stringify(profile), { expiresAt: ctx.expiresAt(FLEET_RETENTION_SECONDS) });
 }
 
+function readProfile(value: unknown): FleetProfile {
+  if (typeof value !== 'string') return {};
+  try {
+    const p: unknown = JSON.parse(value);
+    return typeof p === 'object' && p !== null && !Array.isArray(p) ? (p as FleetProfile) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Lines of evidence kept per implicated agent. */
+const EVIDENCE_LINES = 4;
+
 /**
- * The burst's agents, judged by evidence. An agent registering from a network (ASN) the token never
- * used (unusual-ip's learned networks for it) is implicated, and the default policy stops it. So is
- * one named unlike the token's agents from before the burst. An agent that looks like the fleet
- * (a known network, a familiar name) is a scale-out as often as not: it is counted and listed in
- * the finding's data, not implicated, so nothing stops it unless a responder decides to. Without
- * learned networks for the token there is nothing to compare with, and every burst agent is implicated.
+ * The burst's agents, judged by evidence, each on its own. An agent is implicated (and the
+ * default policy stops it) when it registers from a network (ASN) the token never used
+ * (unusual-ip's learned networks for it), or reports itself unlike the token's fleet before the
+ * burst: another agent version, hostname or name pattern, or meta-data tags (the queue among
+ * them) the fleet never had. Without learned networks for the token there is nothing to vouch
+ * for the network, and every burst agent is implicated.
+ *
+ * An agent that looks like the fleet may be a scale-out as well as an attacker who copied the
+ * fleet (they choose all these fields): it is listed as `related` with `like_fleet: true`, and
+ * containment asks a responder before stopping it, never stops it on its own.
  */
 async function burstAgents(
   event: OcsfEvent,
@@ -156,31 +176,40 @@ async function burstAgents(
   const roster = await ctx.connectedAgents(tokenUid);
   const learned = (await ctx.state.get<Seen>(seenKey('agentToken', tokenUid)))?.value;
   const knownNets = new Set(Object.keys(learned?.n ?? {}));
+  const fleet = establishedFleet(readProfile((await ctx.state.get<string>(fleetKey(tokenUid)))?.value), Math.floor(since / 1000));
   const asnOf = (ip: string | undefined): string | undefined => {
     const asn = ip === undefined ? undefined : ctx.enrich.lookup(ip)?.asn;
     return asn === undefined ? undefined : `AS${asn}`;
   };
-  const fleetShapes = new Set(roster.filter((a) => a.seen < since && a.uid !== current.uid && knownNets.has(asnOf(a.ip) ?? '')).map((a) => nameShape(a.name)));
-  const looksLikeFleet = (name: string | undefined, ip: string | undefined): boolean =>
-    learned !== undefined && knownNets.has(asnOf(ip) ?? '') && (fleetShapes.size === 0 || fleetShapes.has(nameShape(name)));
+  const evidenceAgainst = (name: string | undefined, ip: string | undefined, shape: AgentShape | undefined): string[] => {
+    const why: string[] = [];
+    const asn = asnOf(ip);
+    if (learned === undefined) why.push('no network of this token is known yet');
+    else if (asn === undefined || !knownNets.has(asn)) why.push(asn === undefined ? `address ${ip ?? '(none)'} in no known network` : `network ${asn} never used by this token`);
+    return [...why, ...differences(shape, name, fleet)];
+  };
   const resources: FindingResource[] = [];
   const evidences: EvidenceRef[] = [evidenceOf(event)];
   const likeFleet: string[] = [];
   let first = event.time;
   let implicated = 0;
   let earlier = 0;
-  const judge = (uid: string, name: string | undefined, ip: string | undefined, seen: number): void => {
-    if (looksLikeFleet(name, ip)) likeFleet.push(uid);
-    else if (implicated < ctx.config.maxImplicatedAgents) {
-      resources.push(res('Agent', uid, 'implicated', name, { ip, connected_time: seen }));
+  const judge = (uid: string, name: string | undefined, ip: string | undefined, seen: number, shape: AgentShape | undefined): void => {
+    const why = evidenceAgainst(name, ip, shape);
+    if (why.length === 0) {
+      // Listed up to the same cap: each one is an approval request an attacker could multiply.
+      if (likeFleet.length < ctx.config.maxImplicatedAgents) resources.push(res('Agent', uid, 'related', name, { ip, connected_time: seen, like_fleet: true }));
+      likeFleet.push(uid);
+    } else if (implicated < ctx.config.maxImplicatedAgents) {
+      resources.push(res('Agent', uid, 'implicated', name, { ip, connected_time: seen, evidence: why.slice(0, EVIDENCE_LINES) }));
       implicated++;
     }
   };
-  if (current.uid !== undefined && ctx.config.maxImplicatedAgents > 0) judge(current.uid, current.name, current.ip, event.time);
+  if (current.uid !== undefined && ctx.config.maxImplicatedAgents > 0) judge(current.uid, current.name, current.ip, event.time, agentShapeOf(event));
   for (const a of roster) {
     if (a.uid === current.uid) continue;
     if (a.seen >= since) {
-      judge(a.uid, a.name, a.ip, a.seen);
+      judge(a.uid, a.name, a.ip, a.seen, a.shape);
       first = Math.min(first, a.seen);
       if (a.event !== undefined && evidences.length < EVIDENCE_CAP) {
         evidences.push({
@@ -295,7 +324,7 @@ async function count(event: OcsfEvent, ctx: DetectContext<TokenSpikeConfig>, sub
       baseline_windows: s.n,
       window_minutes: config.windowMinutes,
       ...(earlierAgents !== undefined ? { agents_connected_before_burst: earlierAgents } : {}),
-      // Reported, not implicated: burst agents from the token's known networks with familiar names.
+      // Reported, not implicated: burst agents that look like the token's fleet (containment asks before stopping them).
       ...(likeFleet !== undefined && likeFleet.length > 0 ? { burst_agents_like_fleet: likeFleet.length, burst_agents_like_fleet_uids: likeFleet.slice(0, 20) } : {}),
     },
   };
@@ -320,11 +349,12 @@ export const tokenSpike: Detector<TokenSpikeConfig> = {
     defaultThresholds:
       '10-min windows; spike when count >= max(50 registrations or 100 audit events, 4x EWMA baseline, alpha 0.3), except a recurring burst (same time of day within 1 h, at most 2x its size, seen on 3 of the last 14 days); incident window 60 min',
     recommendedContainment:
-      "Agent token: revoke the token (target) and stop the agents registered in the burst (implicated); the finding counts the token's other agents (agents_connected_before_burst) for review. API token: remove its organization access.",
+      "Agent token: revoke the token (target) and stop the burst's agents that differ from the fleet (implicated, each with its evidence: a network the token never used, another agent version, hostname or name pattern, or tags); burst agents that look like the fleet are listed (related, like_fleet) and stopped only if a responder approves; the finding counts the token's other agents (agents_connected_before_burst) for review. API token: remove its organization access.",
     runbook: {
       check: [
         'Was a scale-out planned (autoscaling change, new queue, load test)? Ask the team that owns the token.',
-        'Where did the burst agents connect from (IPs in the implicated resources)? Inside your cloud network or not?',
+        'Where did the burst agents connect from (IPs in the implicated resources), and how do they differ from the fleet (their `evidence`)? Inside your cloud network or not?',
+        'The look-alikes (related, like_fleet) match the fleet on network, version, hostname and tags, which an attacker holding the token can copy: approve or deny stopping each one.',
         'Which jobs did the burst agents run, and which secrets could those jobs read?',
         'For an actor or API token: which operations dominate the burst (evidence event codes)?',
       ],
@@ -347,6 +377,7 @@ export const tokenSpike: Detector<TokenSpikeConfig> = {
       if (event.status_id !== 1) return [];
       const agent = agentOf(event);
       if (agent.tokenUid === undefined) return [];
+      await learnFleet(ctx, agent.tokenUid, agentShapeOf(event), agent.name);
       const d = await count(event, ctx, { kind: 'agentToken', uid: agent.tokenUid, name: agent.tokenName });
       return d === undefined ? [] : [d];
     }

@@ -4,6 +4,7 @@
  * (state port, event-time clock, IP enrichment). Detectors return finding drafts; the stage
  * applies dedup and builds the OCSF 2004 Detection Finding (lib/detections/finding.ts).
  */
+import type { AgentShape } from './fleet-shape.ts';
 import type { EntityType, FindingResource } from '../findings/contract.ts';
 import type { IpEnricher } from '../enrich/ip.ts';
 import type { OcsfEvent, SeverityId } from '../ocsf/types.ts';
@@ -92,6 +93,8 @@ export interface RosterAgent {
   readonly seen: number;
   /** metadata.uid of that Agent Connected event. */
   readonly event?: string;
+  /** What it reported about itself (lib/detections/fleet-shape.ts); absent in records older than shapes. */
+  readonly shape?: AgentShape;
 }
 
 export interface DetectContext<C> {

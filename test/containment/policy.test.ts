@@ -7,7 +7,7 @@ import { actionKey } from '../../lib/containment/engine.ts';
 import { actionsFor, entitiesFor, matchingRules, parseFinding, protectionFor, rolesFor } from '../../lib/containment/policy.ts';
 import type { SeverityId, StatusId } from '../../lib/ocsf/types.ts';
 import { expectValidOcsf } from '../support/ocsf-assertions.ts';
-import { finding } from './helpers.ts';
+import { finding, type ResourceSpec } from './helpers.ts';
 
 const config = parseConfig({}).containment;
 
@@ -42,6 +42,26 @@ describe('policy (pure)', () => {
     );
     expect(entitiesFor('stop-agent', f).targets.map((t) => t.uid)).toEqual(['a1']);
     expect(entitiesFor('revoke-agent-token', f).targets).toEqual([{ type: 'ClusterToken', uid: 't', org: 'acme', attrs: { cluster_id: 'c1' } }]);
+  });
+
+  it('stop-agent asks approval for burst agents that look like the fleet, once per incident update that names them', () => {
+    const resources: ResourceSpec[] = [
+      { uid: 't', type: 'AgentToken', role: 'target' as const },
+      { uid: 'a1', type: 'Agent', role: 'implicated' as const },
+      { uid: 'look', type: 'Agent', role: 'related' as const, data: { like_fleet: true } },
+      { uid: 'gone', type: 'Agent', role: 'related' as const, data: { like_fleet: true, connected: false } },
+      { uid: 'old', type: 'Agent', role: 'related' as const },
+    ];
+    const first = entitiesFor('stop-agent', facts(finding({ detector: 'token-spike', resources })));
+    expect(first.targets.map((t) => t.uid)).toEqual(['a1']);
+    expect(first.approvalFirst?.map((t) => t.uid)).toEqual(['look']);
+    // An Update acts only on what it names for the first time, look-alikes included.
+    const update = (since: number) => {
+      const f = finding({ detector: 'token-spike', resources: resources.map((r) => (r.uid === 'look' ? { ...r, data: { ...r.data, since_update: since } } : r)) });
+      return facts({ ...f, activity_id: 2, unmapped: { kitewatch: { incident: { update: 3 } } } });
+    };
+    expect(entitiesFor('stop-agent', update(3)).approvalFirst?.map((t) => t.uid)).toEqual(['look']);
+    expect(entitiesFor('stop-agent', update(2)).approvalFirst).toBeUndefined();
   });
 
   it('selects OIDC roles by the uuid of a pipeline the finding names, or by the slug Buildkite reports for it; never by its name', () => {

@@ -50,7 +50,9 @@ describe('agent roster', () => {
     const state = new SqliteState({ path: ':memory:', nowSeconds: () => Math.floor(T0 / 1000) });
     const e = ev('Agent Connected', 1, T0, 'evil\tname\nx');
     await trackAgent(e, state, (s) => Math.floor(T0 / 1000) + s);
-    expect(await connectedAgents(state, token.uuid, T0)).toEqual([{ uid: uid('agent', '1'), name: 'evil name x', ip: '3.80.0.1', seen: T0, event: e.metadata.uid }]);
+    expect(await connectedAgents(state, token.uuid, T0)).toEqual([
+      { uid: uid('agent', '1'), name: 'evil name x', ip: '3.80.0.1', seen: T0, event: e.metadata.uid, shape: { version: '3.97.1', host: 'evil\\tname\\nx', tags: ['queue=default'] } },
+    ]);
     await state.close();
   });
 });

@@ -188,8 +188,12 @@ describe('scenario fixtures', () => {
     expect(names(r.findings[0])).toEqual(['rogue-0']);
     expect(names(r.findings[2]).every((n) => n.startsWith('rogue-'))).toBe(true);
     expect(new Set(names(r.findings[6]))).toEqual(new Set(SWEEP.slice(0, 10)));
-    // The token's legitimate agents are not listed: only the agents that acted are named.
-    for (const f of r.findings) expect(resourcesOf(f).filter((x) => x.type === 'Agent' && x.data.role !== 'implicated')).toEqual([]);
+    // The token's legitimate agents are not listed: only the agents that acted are named, and the
+    // legitimate agent that registered during the burst, which looks like the fleet (like_fleet:
+    // containment asks a responder before stopping it).
+    for (const f of r.findings) expect(resourcesOf(f).filter((x) => x.type === 'Agent' && x.data.role !== 'implicated' && x.data['like_fleet'] !== true)).toEqual([]);
+    const lookAlikes = resourcesOf(r.findings[2] as OcsfEvent).filter((x) => x.data['like_fleet'] === true);
+    expect(lookAlikes.map((x) => [x.name?.startsWith('ci-'), x.data.role])).toEqual([[true, 'related']]);
     // Each finding cites the event that raised it, by metadata.uid.
     const byUid = new Map(r.events.map((e) => [e.metadata.uid, e]));
     for (const f of r.findings) {
