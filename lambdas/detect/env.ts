@@ -11,6 +11,8 @@ export const DetectEnv = {
   stateTableName: 'KITEWATCH_STATE_TABLE',
   /** JSON of the `detectors` block of kitewatch.config.json (validated here and at synth). */
   detectorsConfig: 'KITEWATCH_DETECTORS_CONFIG',
+  /** Days the detectors remember the events they counted (aws.blindness, resolved at synth). */
+  resentMemoryDays: 'KITEWATCH_RESENT_MEMORY_DAYS',
   /** Directory with asn/, geo-whois-asn-country/ and cloud-ranges data (a Lambda layer, e.g. /opt/ip-location-db). */
   ipDataDir: IP_DATA_DIR_ENV,
 } as const;
@@ -20,6 +22,7 @@ const Schema = z.object({
   [DetectEnv.stateTableName]: z.string().check(z.minLength(1)),
   [DetectEnv.detectorsConfig]: z.optional(z.string()),
   [DetectEnv.ipDataDir]: z.string().check(z.minLength(1)),
+  [DetectEnv.resentMemoryDays]: z.optional(z.string().check(z.regex(/^[1-9]\d*$/, 'must be a whole number of days'))),
 });
 
 export interface DetectSettings {
@@ -40,7 +43,7 @@ export function parseDetectEnv(env: Record<string, string | undefined>): DetectS
   return {
     eventBusName: d[DetectEnv.eventBusName],
     stateTableName: d[DetectEnv.stateTableName],
-    config: { detectors },
+    config: { detectors, aws: { blindness: { resentEventMemoryDays: d[DetectEnv.resentMemoryDays] === undefined ? undefined : Number(d[DetectEnv.resentMemoryDays]) } } },
     ipDataDir: d[DetectEnv.ipDataDir],
   };
 }

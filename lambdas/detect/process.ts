@@ -159,6 +159,8 @@ export function createDetector(deps: DetectorDeps): DetectorHandler {
       return allFailed();
     }
     metrics.addMetric('EventsDetected', MetricUnit.Count, parsed.length);
+    // Redeliveries and backfills overlapping live delivery: skipped, not counted twice.
+    if (stage.resent > 0) metrics.addMetric('ResentEvents', MetricUnit.Count, stage.resent);
     metrics.addMetric('FindingsPublished', MetricUnit.Count, findings.length);
     metrics.addMetric('StateWrites', MetricUnit.Count, stage.lastFlush?.writes ?? 0);
     return { batchItemFailures: invalid.map((id) => ({ itemIdentifier: id })) };

@@ -271,7 +271,11 @@ export async function replay(opts: ReplayOptions, io: Io, plugins: ReplayPlugins
   const prefix = Object.entries(source?.summaryPrefix?.() ?? {})
     .map(([k, n]) => `${k}=${n} `)
     .join('');
-  io.err(prefix + summaryLine(pipeline.counts, remote ? { delivered, spilled } : {}));
+  const resent = detect?.resent ?? 0;
+  io.err(prefix + summaryLine(pipeline.counts, { ...(resent > 0 ? { resent } : {}), ...(remote ? { delivered, spilled } : {}) }));
+  if (resent > 0) {
+    io.err(`kitewatch: ${resent} event(s) were already counted by the detectors in ${opts.state} and were not counted again (re-sent); --fresh to start from empty state`);
+  }
   if (pipeline.counts.quarantined > 0) io.err(`kitewatch: ${pipeline.counts.quarantined} input(s) quarantined with reasons in ${opts.quarantine}`);
   if (pipeline.driftedEvents > 0) {
     const kinds = [...pipeline.drift].map(([k, n]) => `${k} x${n}`).join(', ');

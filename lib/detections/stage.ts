@@ -22,6 +22,7 @@ import { DETECTORS } from './index.ts';
 import { connectedAgents, isRosterEvent, trackAgent } from './roster.ts';
 import { isActorNetworkEvent, judgeActorNetwork, trackActorNetwork, type NetworkNovelty } from './actor-networks.ts';
 import type { AnyDetector, DetectContext, FindingDraft } from './types.ts';
+import { resentMemoryDays, SeenSet, type ResentMemorySettings } from './seen.ts';
 
 /** A state call failed: infrastructure, not detection logic. The Lambda retries the batch on it. */
 export class StateUnavailableError extends Error {
@@ -52,6 +53,8 @@ export interface KitewatchDetectStage extends DetectStage {
   readonly suppressed: number;
   /** Updates raised for open incidents so far (findings with activity Update). */
   readonly updates: number;
+  /** Events skipped because the detectors had already counted them (re-sent: backfill re-run, redelivery). */
+  readonly resent: number;
   /** Drops the batch's pending state (the Lambda does this when it cannot publish). */
   discard(): void;
   /**
@@ -100,8 +103,8 @@ function guarded(state: StatePort): StatePort {
   };
 }
 
-/** Only `detectors` is read, so the Lambda can pass just that block (and bundle less). */
-export type DetectConfig = Pick<KitewatchConfig, 'detectors'>;
+/** Only `detectors` (and how long re-sent events are recognised) is read, so the Lambda can pass just that (and bundle less). */
+export type DetectConfig = Pick<KitewatchConfig, 'detectors'> & { readonly aws?: { readonly blindness?: ResentMemorySettings } };
 
 export function createDetectStage(config: DetectConfig, state: StatePort, options: DetectStageOptions = {}): KitewatchDetectStage {
   const storeClock = options.storeClock ?? wallClock;
@@ -119,6 +122,12 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
   let lastFlush: FlushResult | undefined;
   let suppressed = 0;
   let updates = 0;
+  let resent = 0;
+  // Straight on the store, not the batch cache: marks are written after the detectors' state.
+  const seen = new SeenSet(guarded(cache.inner), {
+    retentionSeconds: resentMemoryDays(config.aws?.blindness) * 86_400,
+    storeClock,
+  });
   /** Per incident (its finding uid): the Update to raise at the end of the batch, and its state key. */
   const pending = new Map<string, { k: string; d: AnyDetector; draft: FindingDraft; trigger: OcsfEvent; org: ReturnType<typeof orgOf>; created: number; version: number }>();
 
@@ -178,6 +187,7 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
   function detect(event: OcsfEvent): readonly OcsfEvent[] | Promise<readonly OcsfEvent[]> {
     const now = Math.floor(event.time / 1000);
     if (!Number.isFinite(now)) return NONE;
+    seen.noteTime(event.time);
     let first = 0;
     while (first < active.length && !(active[first] as AnyDetector).accepts(event)) first++;
     const roster = rosterOwner !== undefined && isRosterEvent(event);
@@ -186,7 +196,24 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
     return detectFrom(event, now, first, roster, networks);
   }
 
+  /** False when the event was counted before; marks it otherwise. A store failure counts it (double, never blind). */
+  async function isNew(event: OcsfEvent): Promise<boolean> {
+    const uid = event.metadata?.uid;
+    // Without an id there is nothing to recognise it by: count it.
+    if (typeof uid !== 'string' || uid === '') return true;
+    try {
+      return await seen.markIfNew(uid, event.time);
+    } catch (error) {
+      if (throwStateErrors && error instanceof StateUnavailableError) throw error;
+      return true;
+    }
+  }
+
   async function detectFrom(event: OcsfEvent, now: number, first: number, roster: boolean, networks: boolean): Promise<readonly OcsfEvent[]> {
+    if (!(await isNew(event))) {
+      resent++;
+      return NONE;
+    }
     const base = Math.max(now, storeClock());
     const tokenAgents = (tokenUid: string) => connectedAgents(port, tokenUid, event.time);
     // Judged once, before this event is learned, whichever detector asks first.
@@ -260,13 +287,20 @@ export function createDetectStage(config: DetectConfig, state: StatePort, option
     get updates() {
       return updates;
     },
+    get resent() {
+      return resent;
+    },
     detect,
     async flush() {
-      lastFlush = await cache.flush();
+      const result = await cache.flush();
+      // Only once the detectors' state is written: a failed flush leaves the events unmarked.
+      const marks = await seen.commit();
+      lastFlush = { ...result, writes: result.writes + marks };
     },
     discard() {
       pending.clear();
       cache.discard();
+      seen.discard();
     },
     drain,
   };

@@ -14,6 +14,8 @@ export interface DetectStage {
    * incidents, one per incident per batch). Called before flush; they are routed like any finding.
    */
   drain?(): Promise<readonly OcsfEvent[]>;
+  /** Events not detected again because the state store says they were counted before (re-sent). */
+  readonly resent?: number;
 }
 
 export interface ContainStage {

@@ -79,8 +79,36 @@ export const BlindnessConfig = z
       ),
     quarantineRatePercent: z.number().min(0).max(100).default(5).describe('Alarm when more than this percentage of the Buildkite events in 15 minutes is quarantined.'),
     backfillSeedDays: z.number().int().min(0).max(365).default(7).describe('Days of audit events the backfill Lambda reads at first deploy to seed detector baselines (0: none).'),
+    backfillMaxReachDays: z
+      .number()
+      .int()
+      .min(1)
+      .max(365)
+      .default(7)
+      .describe(
+        'After a silence or a monitoring-disabled finding, the backfill reaches back to the last event seen before the gap, but never more than this many days (nor more than backfillSeedDays when seeding is on).',
+      ),
+    resentEventMemoryDays: z
+      .number()
+      .int()
+      .min(1)
+      .max(400)
+      .optional()
+      .describe(
+        'Days the detectors remember the ids of the events they counted, so a re-sent event (a backfill overlapping live delivery, a redelivered batch) is not counted twice. Default: the larger of backfillSeedDays and backfillMaxReachDays, plus one.',
+      ),
   })
   .strict()
+  .superRefine((b, ctx) => {
+    const reach = Math.max(b.backfillSeedDays, b.backfillMaxReachDays);
+    if (b.resentEventMemoryDays !== undefined && b.resentEventMemoryDays <= reach) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['resentEventMemoryDays'],
+        message: `must be more than the backfill's reach (${reach} days, the larger of backfillSeedDays and backfillMaxReachDays), or a backfill would count events again; set it to ${reach + 1} or more, or leave it out`,
+      });
+    }
+  })
   .prefault({});
 export type BlindnessConfig = z.infer<typeof BlindnessConfig>;
 /** An SNS topic ARN; the region is checked against aws.region at synth. */

@@ -5,6 +5,7 @@ import { DetectEnv } from '../../lambdas/detect/env.ts';
 import { AckEnv } from '../../lambdas/detections-ack/env.ts';
 import { NormalizeEnv } from '../../lambdas/normalize/env.ts';
 import type { DetectorsConfig } from '../detections/config.ts';
+import { resentMemoryDays } from '../detections/seen.ts';
 import { orgSlugFromSource } from '../contracts/buildkite.ts';
 import { Backfill } from './backfill.ts';
 import { BlindnessAlarms } from './blindness.ts';
@@ -113,6 +114,7 @@ export class PipelineStack extends Stack {
         [DetectEnv.stateTableName]: stateful.stateTable.tableName,
         [DetectEnv.detectorsConfig]: JSON.stringify(props.detectors),
         [DetectEnv.ipDataDir]: this.ipData.dataDir,
+        [DetectEnv.resentMemoryDays]: String(resentMemoryDays(config.blindness)),
       },
       layers: [this.ipData.layer],
       key: stateful.key,

@@ -235,3 +235,43 @@ describe('kitewatch replay progress', () => {
     expect(r.stdout).toContain('events=15000 normalized=15000 quarantined=0');
   });
 });
+
+describe('kitewatch replay of a re-sent window', () => {
+  const SCENARIOS = join(ROOT_DIR, 'test/fixtures/scenarios');
+  const findingsOf = (stdout: string) =>
+    (ndjson(stdout) as OcsfEvent[])
+      .filter((e) => e.class_uid === 2004)
+      .map((f) => {
+        const fi = f['finding_info'] as { uid: string; analytic: { uid: string }; related_events_count?: number };
+        return `${fi.analytic.uid} ${fi.uid} activity=${f.activity_id} related=${fi.related_events_count ?? 0}`;
+      });
+
+  it('counts each event once: the same file again, or twice in one run, gives what one run gave', async () => {
+    const dir = tempDir();
+    const attack = join(SCENARIOS, 'attack.ndjson');
+    const flags = (state: string) => ['--state', join(dir, state), '--quarantine', join(dir, 'q.ndjson'), '--containment', 'off', '--config', join(SCENARIOS, 'kitewatch.config.json')];
+    const once = await runCli(['replay', attack, ...flags('a.db')]);
+    expect(once.code).toBe(0);
+    const single = findingsOf(once.stdout);
+    expect(single.filter((f) => f.includes('activity=1'))).toHaveLength(10);
+
+    const again = await runCli(['replay', attack, ...flags('a.db')]);
+    expect(findingsOf(again.stdout)).toEqual([]);
+    const s = summary(again.stderr);
+    expect(s['findings']).toBe(0);
+    expect(s['resent']).toBeGreaterThan(500);
+    expect(again.stderr).toContain(`event(s) were already counted by the detectors in ${join(dir, 'a.db')} and were not counted again (re-sent); --fresh to start from empty state`);
+
+    // A window re-sent inside one run (an overlapping backfill): the same findings, the same counts.
+    const twice = join(dir, 'twice.ndjson');
+    writeFileSync(twice, readFileSync(attack, 'utf8') + readFileSync(attack, 'utf8'));
+    const doubled = await runCli(['replay', twice, ...flags('b.db')]);
+    expect(findingsOf(doubled.stdout)).toEqual(single);
+    expect(summary(doubled.stderr)['resent']).toBe(s['resent']);
+
+    // --fresh forgets what was counted: the attack is found again.
+    const fresh = await runCli(['replay', attack, ...flags('a.db'), '--fresh']);
+    expect(findingsOf(fresh.stdout)).toEqual(single);
+    expect(summary(fresh.stderr)['resent']).toBeUndefined();
+  });
+});

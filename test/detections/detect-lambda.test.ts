@@ -173,6 +173,42 @@ describe('detector Lambda (process.ts) against moto', () => {
     for (const l of f.lines) expect(JSON.stringify(l)).not.toMatch(/185\.220\.101\.34|PROD_DB_PASSWORD/);
   });
 
+  it('counts a redelivered or re-sent batch once: the same findings and the same detector state as one delivery', async () => {
+    const f = fakes();
+    const table = uniqueName('kw-detect-resent');
+    await createStateTable(db, table);
+    const state = new DynamoDbState({ client: db, tableName: table });
+    const detector = createDetector({ eventBridge: eb, eventBusName: busName, state, config, logger: f.logger, metrics: f.metricsSink });
+    const events = attackEvents();
+    const batches: SQSRecord[][] = [];
+    for (let i = 0; i < events.length; i += 50) batches.push(events.slice(i, i + 50).map((e) => sqsRecord(body(e))));
+    for (const b of batches) expect((await detector.processBatch({ Records: b })).batchItemFailures).toEqual([]);
+    const once = await drainFindings();
+    expect(once.filter((x) => x.activity_id === 1)).toHaveLength(10);
+    const detectorItems = async () =>
+      ((await db.send(new ScanCommand({ TableName: table, ConsistentRead: true }))).Items ?? [])
+        .filter((i) => !/^detect:(seen:|last-event$)/.test(i['pk']?.S ?? ''))
+        .map((i) => JSON.stringify([i['pk']?.S, i['v'], i['ver']?.N]))
+        .sort();
+    const before = await detectorItems();
+
+    // Every batch delivered again (SQS redelivery, a backfill re-run), then two batches merged into one.
+    for (const b of batches) expect((await detector.processBatch({ Records: b.map((r) => sqsRecord(r.body)) })).batchItemFailures).toEqual([]);
+    const merged = [...(batches[3] ?? []), ...(batches[4] ?? [])].map((r) => sqsRecord(r.body));
+    expect((await detector.processBatch({ Records: merged })).batchItemFailures).toEqual([]);
+    expect(await drainFindings()).toEqual([]);
+    expect(await detectorItems()).toEqual(before);
+    const resent = f.metrics.filter(([n]) => n === 'ResentEvents').reduce((sum, [, v]) => sum + v, 0);
+    expect(resent).toBeGreaterThan(500);
+
+    // Genuinely new events still count: an agent token seen before, now used from the attacker's network.
+    const token = events.find((e) => e.metadata.event_code === 'Agent Connected') as OcsfEvent;
+    const later = { ...token, time: token.time + 60_000, metadata: { ...token.metadata, uid: '0b7c0a43-5b0e-8f1d-9a3b-7c1e2d3f4a5b' } };
+    expect((await detector.processBatch({ Records: [sqsRecord(body(later))] })).batchItemFailures).toEqual([]);
+    expect(f.metrics.filter(([n]) => n === 'ResentEvents').reduce((sum, [, v]) => sum + v, 0)).toBe(resent);
+    await db.send(new DeleteTableCommand({ TableName: table }));
+  });
+
   it('fails only the record that is not a normalized event (it goes to the DLQ after retries)', async () => {
     const f = fakes();
     const detector = createDetector({ eventBridge: eb, eventBusName: busName, state: new DynamoDbState({ client: db, tableName }), config, logger: f.logger, metrics: f.metricsSink });

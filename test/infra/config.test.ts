@@ -86,6 +86,7 @@ describe('aws config schema', () => {
     [{ containment: { timeoutSeconds: 10 } }, /aws\.containment\.timeoutSeconds: must be at least 30/],
     [{ containment: { batchSize: 20 } }, /aws\.containment\.batchSize/],
     [{ containment: { apiToken: 'x' } }, /unknown key "aws\.containment\.apiToken"/],
+    [{ blindness: { backfillSeedDays: 30, resentEventMemoryDays: 14 } }, /aws\.blindness\.resentEventMemoryDays: must be more than the backfill's reach \(30 days.*set it to 31 or more/],
   ])('rejects %j with a message naming the key', (aws, message) => {
     expect(awsError(aws)).toMatch(message);
   });

@@ -65,14 +65,18 @@ describe('detector Lambda', () => {
       [DetectEnv.stateTableName]: importOf(s.stateful, ids.table),
       [DetectEnv.detectorsConfig]: JSON.stringify(s.config.detectors),
       [DetectEnv.ipDataDir]: IP_DATA_MOUNT,
+      // Default backfill reaches (7 days) plus one.
+      [DetectEnv.resentMemoryDays]: '8',
     });
     const settings = parseDetectEnv({
       [DetectEnv.eventBusName]: 'kitewatch-test',
       [DetectEnv.stateTableName]: 'state',
       [DetectEnv.detectorsConfig]: variables[DetectEnv.detectorsConfig] as string,
       [DetectEnv.ipDataDir]: IP_DATA_MOUNT,
+      [DetectEnv.resentMemoryDays]: variables[DetectEnv.resentMemoryDays] as string,
     });
     expect(settings.config.detectors).toEqual(s.config.detectors);
+    expect(settings.config.aws?.blindness?.resentEventMemoryDays).toBe(8);
     expect(settings.config.detectors['unusual-ip'].allowedCidrs).toEqual(['203.0.113.0/24']);
   });
 });
