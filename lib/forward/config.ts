@@ -118,6 +118,17 @@ export const SecurityLakeOptions = z
       .regex(/^[A-Za-z0-9._-]{1,32}$/)
       .optional()
       .describe('Custom source version, when the source location Security Lake shows has a version segment (ext/<source>/<version>/).'),
+    register: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Register the custom sources in Security Lake from the stack (CreateCustomLogSource on deploy, DeleteCustomLogSource on destroy). Needs the data lake in this account and aws.region; false: register them yourself (docs/deploy.md).',
+      ),
+    externalId: z
+      .string()
+      .regex(/^[\w+=,.@:/-]{2,1224}$/, '2-1224 of letters, digits and +=,.@:/-')
+      .default('kitewatch')
+      .describe('External id in the trust policy of the provider role Security Lake creates for each source (providerIdentity.externalId; the principal is this account). Not a secret.'),
     accountId: z.string().regex(ACCOUNT, 'must be a 12-digit AWS account id').optional().describe('accountId= partition value. Unset: aws.account.'),
     region: z.string().regex(REGION, 'must be an AWS region').optional().describe('region= partition value. Unset: aws.region.'),
     classes: z

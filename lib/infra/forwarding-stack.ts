@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -7,8 +7,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ForwardEnv } from '../../lambdas/forward/env.ts';
 import { SecurityHubEnv } from '../../lambdas/securityhub/env.ts';
-import type { ForwardingConfig } from '../forward/config.ts';
+import type { ForwardingConfig, SecurityLakeOptions } from '../forward/config.ts';
 import { deliveryStreams, securityLakeErrorPrefix, securityLakeSources, transformRoutes, type DeliveryStreamSpec, type MetricRef } from '../forward/firehose-streams.ts';
+import { classSlug } from '../forward/s3-layout.ts';
+import { SECURITY_LAKE_OCSF_VERSION, unlistedEventClasses } from '../forward/security-lake.ts';
+import { OCSF_VERSION } from '../ocsf/types.ts';
 import { STATE_PARTITIONS } from '../state/port.ts';
 import { secretResource } from './arns.ts';
 import type { AwsConfig } from './config.ts';
@@ -18,6 +21,7 @@ import { KitewatchFunction } from './kitewatch-function.ts';
 import { QueueRoute } from './queue-route.ts';
 import { RuleDeadLetterQueue } from './rule-dead-letter-queue.ts';
 import { ruleNamed, toCdkEventPattern } from './rules.ts';
+import { SecurityLakeSources } from './security-lake-sources.ts';
 import { SecurityLakeTables } from './security-lake-tables.ts';
 import type { StatefulResources } from './stateful-stack.ts';
 import { nagResource, suppress } from './suppressions.ts';
@@ -73,6 +77,8 @@ export class ForwardingStack extends Stack {
   readonly streams: readonly ForwardingStream[];
   /** Glue tables of the security-lake layout's Parquet conversion. */
   readonly securityLakeTables: SecurityLakeTables | undefined;
+  /** The custom sources registered in Security Lake (securityLake.register). */
+  readonly securityLakeSources: SecurityLakeSources | undefined;
   readonly securityHub: { readonly fn: KitewatchFunction; readonly route: QueueRoute } | undefined;
 
   constructor(scope: Construct, id: string, props: ForwardingStackProps) {
@@ -137,6 +143,8 @@ export class ForwardingStack extends Stack {
           databaseName: `${this.plan.streamNamePrefix.replaceAll('-', '_')}_security_lake`,
         });
         this.securityLakeTables.grantSchemaRead(this.deliveryRole);
+        this.warnAboutSecurityLake(lake);
+        if (lake.register) this.securityLakeSources = new SecurityLakeSources(this, 'SecurityLakeSources', { lake, key: stateful.key, config });
       }
       const tables = this.securityLakeTables;
 
@@ -180,6 +188,8 @@ export class ForwardingStack extends Stack {
         stream.node.addDependency(this.deliveryRole);
         // Format conversion checks its table when the stream is created.
         if (tables !== undefined) stream.node.addDependency(tables);
+        // Registered before data flows into ext/<source>/, and deregistered only after the stream is gone.
+        if (spec.kind === 'security-lake' && this.securityLakeSources !== undefined) stream.node.addDependency(this.securityLakeSources);
         for (const logStream of logStreamNames(spec.input)) {
           new logs.LogStream(this, `LogStream-${logStream}`, {
             logGroup: this.errorLogGroup,
@@ -256,6 +266,21 @@ export class ForwardingStack extends Stack {
       });
       this.securityHub = { fn, route };
     }
+  }
+
+  /** What Security Lake's documentation says it does not take from Kitewatch, said at every synth. */
+  private warnAboutSecurityLake(lake: SecurityLakeOptions): void {
+    const unlisted = unlistedEventClasses(lake.classes);
+    if (unlisted.length > 0) {
+      Annotations.of(this).addWarningV2(
+        'kitewatch:security-lake-event-classes',
+        `forwarding.destinations.s3.securityLake.classes: ${unlisted.map((c) => `${c} (${classSlug(c)})`).join(', ')} ${unlisted.length === 1 ? 'is' : 'are'} not in Security Lake's documented list of custom source event classes; ${unlisted.length === 1 ? 'its source is' : 'their sources are'} registered without eventClasses. Drop ${unlisted.length === 1 ? 'it' : 'them'} from securityLake.classes to keep only classes Security Lake names (docs/deploy.md, Security Lake).`,
+      );
+    }
+    Annotations.of(this).addWarningV2(
+      'kitewatch:security-lake-ocsf-version',
+      `Security Lake documents OCSF ${SECURITY_LAKE_OCSF_VERSION} and earlier for custom sources; Kitewatch writes OCSF ${OCSF_VERSION}. The crawler takes the columns from the Parquet, but subscribers that expect ${SECURITY_LAKE_OCSF_VERSION} may not know the newer fields (docs/deploy.md, Security Lake).`,
+    );
   }
 
   /** What Firehose does with the role: invoke the transform, read the destination secrets, log errors, write an external bucket. */

@@ -28,6 +28,8 @@ export const INVOCATION = {
   responder: 'Invoked synchronously by a responder (kitewatch runbook --deployed) or by the approval state machine, which both receive the report or the error.',
   backfill:
     'Invoked asynchronously by an EventBridge rule and an SNS subscription, each with retries and a dead-letter queue that alarms, or synchronously by a responder running it as a runbook, who gets the error.',
+  cloudformation:
+    'Invoked only by CloudFormation for its custom resources; the handler always answers CloudFormation itself (FAILED with the reason on the stack event, then rollback), and a queued copy of a request whose response URL expires could not be answered.',
   'secrets-manager':
     'Invoked only by Secrets Manager rotation, which tracks each step on the secret, retries, and reports a failed rotation (RotationFailed event); a DLQ would hold only copies of step requests.',
 } as const;

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Stack } from 'aws-cdk-lib';
-import type { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ForwardEnv, parseForwardEnv } from '../../lambdas/forward/env.ts';
 import { SecurityHubEnv } from '../../lambdas/securityhub/env.ts';
@@ -19,6 +19,7 @@ import { logStreamNames, type ForwardingStack } from '../../lib/infra/forwarding
 import { FeatureOffStack } from '../../lib/infra/feature-off-stack.ts';
 import { ocsfClassSchema, SECURITY_LAKE_PARTITION_KEYS, type SecurityLakeTables } from '../../lib/infra/security-lake-tables.ts';
 import { REPO_ROOT } from '../../lib/infra/kitewatch-function.ts';
+import { LAKE_SOURCE_RESOURCE_TYPE } from '../../lib/infra/security-lake-sources.ts';
 import { importOf, logicalId, synthKitewatch, TEST_ARNS, TEST_CONFIG, type Synthesized } from './support/synth.ts';
 import { grants, inlineStatements, ref, resource, resourcesOfType, type Statement } from './support/template.ts';
 
@@ -480,6 +481,112 @@ describe('security-lake layout (Glue tables for the Parquet conversion)', () => 
       const dest = x.stream.spec.input['ExtendedS3DestinationConfiguration'] as { Prefix: string; ErrorOutputPrefix: string };
       expect(dest.Prefix.startsWith('ext/')).toBe(true);
       expect(dest.ErrorOutputPrefix.startsWith('kitewatch-errors/')).toBe(true);
+    }
+  });
+
+  it('registers one custom source per class through a Lambda-backed custom resource (CloudFormation has no type for it)', () => {
+    const reg = must(fs.securityLakeSources, 'Security Lake sources');
+    const fnId = logicalId(reg.fn.fn);
+    const sources = resourcesOfType(lt, LAKE_SOURCE_RESOURCE_TYPE);
+    expect(sources.map(([, r]) => r.Properties).sort((a, b) => String(a?.['SourceName']).localeCompare(String(b?.['SourceName'])))).toEqual([
+      {
+        ServiceToken: { 'Fn::GetAtt': [fnId, 'Arn'] },
+        SourceName: 'bk-findings',
+        EventClasses: [],
+        CrawlerRoleArn: { 'Fn::GetAtt': [logicalId(reg.crawlerRole), 'Arn'] },
+        ProviderPrincipal: aws.account,
+        ExternalId: 'kitewatch',
+      },
+      {
+        ServiceToken: { 'Fn::GetAtt': [fnId, 'Arn'] },
+        SourceName: 'kw-api',
+        EventClasses: ['API_ACTIVITY'],
+        CrawlerRoleArn: { 'Fn::GetAtt': [logicalId(reg.crawlerRole), 'Arn'] },
+        ProviderPrincipal: aws.account,
+        ExternalId: 'kitewatch',
+      },
+    ]);
+    // The policies exist before Security Lake is called; the streams come after their sources.
+    for (const [, r] of sources) expect([r.DependsOn ?? []].flat()).toEqual(expect.arrayContaining([logicalId(reg.fn.role), logicalId(reg.crawlerRole)]));
+    for (const x of fs.streams) expect([resource(lt, logicalId(x.stream)).DependsOn ?? []].flat()).toEqual(expect.arrayContaining(sources.map(([id]) => id)));
+    expect(resource(lt, fnId).Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler' });
+  });
+
+  it('gives the registration function what the Security Lake guide lists for adding a custom source, scoped to these sources', () => {
+    const reg = must(fs.securityLakeSources, 'Security Lake sources');
+    const statements = inlineStatements(lt, logicalId(reg.fn.role));
+    const glue = (r: string): string => `arn:aws:glue:${aws.region}:${aws.account}:${r}`;
+    const lakeDb = `amazon_security_lake_glue_db_${aws.region.replaceAll('-', '_')}`;
+    const g = grants(statements);
+    expect(Object.fromEntries(Object.entries(g).filter(([a]) => !a.startsWith('logs:') && !a.startsWith('xray:')))).toEqual({
+      'securitylake:CreateCustomLogSource': [`arn:aws:securitylake:${aws.region}:${aws.account}:data-lake/default`],
+      'securitylake:DeleteCustomLogSource': [`arn:aws:securitylake:${aws.region}:${aws.account}:data-lake/default`],
+      'securitylake:ListLogSources': ['*'],
+      'iam:GetRole': [
+        JSON.stringify({ 'Fn::GetAtt': [logicalId(reg.crawlerRole), 'Arn'] }),
+        `arn:aws:iam::${aws.account}:role/AmazonSecurityLake-Provider-bk-findings-${aws.region}`,
+        `arn:aws:iam::${aws.account}:role/AmazonSecurityLake-Provider-kw-api-${aws.region}`,
+      ].sort(),
+      'iam:PutRolePolicy': [
+        `arn:aws:iam::${aws.account}:role/AmazonSecurityLake-Provider-bk-findings-${aws.region}`,
+        `arn:aws:iam::${aws.account}:role/AmazonSecurityLake-Provider-kw-api-${aws.region}`,
+      ],
+      'iam:DeleteRolePolicy': [
+        `arn:aws:iam::${aws.account}:role/AmazonSecurityLake-Provider-bk-findings-${aws.region}`,
+        `arn:aws:iam::${aws.account}:role/AmazonSecurityLake-Provider-kw-api-${aws.region}`,
+      ],
+      'glue:CreateDatabase': [glue('catalog'), glue(`database/${lakeDb}`), glue(`table/${lakeDb}/*`)].sort(),
+      'glue:CreateTable': [glue('catalog'), glue(`database/${lakeDb}`), glue(`table/${lakeDb}/*`)].sort(),
+      'glue:CreateCrawler': [glue('crawler/*')],
+      'glue:StopCrawlerSchedule': [glue('crawler/*')],
+      'lakeformation:RegisterResource': ['*'],
+      'lakeformation:GrantPermissions': ['*'],
+      's3:PutObject': [`arn:aws:s3:::${LAKE_BUCKET}/ext/bk-findings/*`, `arn:aws:s3:::${LAKE_BUCKET}/ext/kw-api/*`],
+    });
+    // Conditional: PassRole of the crawler role to Glue only; ListBucket of the source prefixes only.
+    expect(statements.filter((st) => st.Condition !== undefined)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Action: 'iam:PassRole',
+          Resource: { 'Fn::GetAtt': [logicalId(reg.crawlerRole), 'Arn'] },
+          Condition: { StringEquals: { 'iam:PassedToService': 'glue.amazonaws.com' } },
+        }),
+        expect.objectContaining({ Action: 's3:ListBucket', Resource: `arn:aws:s3:::${LAKE_BUCKET}`, Condition: { StringLike: { 's3:prefix': ['ext/kw-api/*', 'ext/bk-findings/*'] } } }),
+      ]),
+    );
+    const crawler = resource(lt, logicalId(reg.crawlerRole)).Properties ?? {};
+    expect(JSON.stringify(crawler['AssumeRolePolicyDocument'])).toContain('glue.amazonaws.com');
+    expect(JSON.stringify(crawler['ManagedPolicyArns'])).toContain('service-role/AWSGlueServiceRole');
+    expect(grants(inlineStatements(lt, logicalId(reg.crawlerRole)))).toEqual({
+      's3:GetObject': [`arn:aws:s3:::${LAKE_BUCKET}/ext/bk-findings/*`, `arn:aws:s3:::${LAKE_BUCKET}/ext/kw-api/*`],
+      's3:PutObject': [`arn:aws:s3:::${LAKE_BUCKET}/ext/bk-findings/*`, `arn:aws:s3:::${LAKE_BUCKET}/ext/kw-api/*`],
+    });
+  });
+
+  it('warns at synth about classes Security Lake does not list and about the OCSF version', () => {
+    const warnings = Annotations.fromStack(fs)
+      .findWarning('*', Match.anyValue())
+      .map((w) => JSON.stringify(w.entry.data));
+    expect(warnings).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /securityLake\.classes: 2004 \(detection_finding\) is not in Security Lake's documented list of custom source event classes; its source is registered without eventClasses/,
+        ),
+        expect.stringMatching(/Security Lake documents OCSF 1\.3 and earlier for custom sources; Kitewatch writes OCSF 1\.8\.0/),
+      ]),
+    );
+  });
+
+  it('registers nothing with securityLake.register false (the lake lives in another account or Region)', () => {
+    const input = lakeConfig([6003]);
+    const s3 = (input.forwarding as { destinations: { s3: { securityLake: Record<string, unknown> } } }).destinations.s3;
+    s3.securityLake = { ...s3.securityLake, register: false };
+    const off = synthKitewatch(input, { bundle: false });
+    try {
+      expect(resourcesOfType(off.forwarding as Template, LAKE_SOURCE_RESOURCE_TYPE)).toEqual([]);
+      expect((off.stacks.forwarding as ForwardingStack).securityLakeSources).toBeUndefined();
+    } finally {
+      off.cleanup();
     }
   });
 
