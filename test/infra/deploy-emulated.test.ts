@@ -26,8 +26,6 @@ const PREFIX = uniqueName('Kw').replace(/[^A-Za-z0-9-]/g, '');
 const ON = {
   ...TEST_CONFIG,
   aws: { ...TEST_CONFIG.aws, stackPrefix: PREFIX, eventBusName: `${PREFIX.toLowerCase()}-bus` },
-  // IAM names are account-wide: the target-account role gets the prefix too.
-  containment: { ...TEST_CONFIG.containment, accounts: TEST_CONFIG.containment.accounts.map((a) => ({ ...a, roleName: `${PREFIX}-containment` })) },
 } satisfies KitewatchConfigInput;
 const { http: _removed, ...remainingDestinations } = TEST_CONFIG.forwarding.destinations;
 /** The day-2 change: the HTTP destination removed, containment switched off. */
@@ -38,8 +36,6 @@ const OFF = {
 } satisfies KitewatchConfigInput;
 
 const stackName = (suffix: string): string => `${PREFIX}-${suffix}`;
-/** The target-account role is deployed in each target account; here it takes the external id as a parameter. */
-const PARAMETERS = { [stackName('TargetAccount')]: { parameters: { ExternalId: 'kw-ext-test' } } };
 
 let on: Synthesized;
 let off: Synthesized;
@@ -71,7 +67,7 @@ describe('cdk deploy --all, emulated', () => {
     const order = assemblyStacks(on.outdir).map((s) => s.name);
     expect(order.indexOf(stackName('Stateful'))).toBeLessThan(Math.min(...['Pipeline', 'Containment', 'Forwarding'].map((n) => order.indexOf(stackName(n)))));
     const started = performance.now();
-    const results = await cloud.deployAll(on.outdir, PARAMETERS);
+    const results = await cloud.deployAll(on.outdir);
     console.log(`deploy of ${results.size} stacks on moto: ${Math.round(performance.now() - started)} ms`);
     expect([...results]).toEqual(order.map((name) => [name, 'created']));
     for (const name of order) expect(await cloud.cfn.stackStatus(name)).toBe('CREATE_COMPLETE');
@@ -114,8 +110,7 @@ describe('cdk deploy --all, emulated', () => {
   });
 
   it('removing a destination and switching containment off updates every stack in order, without an export deadlock', async () => {
-    const results = await cloud.deployAll(off.outdir, PARAMETERS);
-    // The target-account template is not synthesized with containment off: cdk leaves a deployed one alone.
+    const results = await cloud.deployAll(off.outdir);
     expect([...results.keys()]).toEqual(assemblyStacks(off.outdir).map((s) => s.name));
     expect(results.get(stackName('Containment'))).toBe('updated');
     expect(results.get(stackName('Forwarding'))).toBe('updated');
@@ -166,6 +161,16 @@ describe('cdk deploy --all, emulated', () => {
     await cloud.destroy(name);
     expect(await cloud.deploy(stackOf(off, 'Containment'))).toBe('created');
     expect(await cloud.cfn.stackStatus(name)).toBe('CREATE_COMPLETE');
+  });
+
+  it('cdk destroy --all, then cdk deploy --all: every stack comes back', async () => {
+    const order = assemblyStacks(off.outdir).map((s) => s.name);
+    // Consumers first: the stateful stack's exports are in use until they are gone.
+    await expect(cloud.destroy(stackName('Stateful'))).rejects.toThrow(/Cannot delete export .* as it is in use by/);
+    for (const name of [...order].reverse()) await cloud.destroy(name);
+    expect(await cloud.cfn.liveStacks()).not.toContain(stackName('Stateful'));
+    const results = await cloud.deployAll(off.outdir);
+    expect([...results]).toEqual(order.map((name) => [name, 'created']));
   });
 
   it('substitutes only the resource types listed as not emulated', () => {
