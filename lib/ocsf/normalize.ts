@@ -79,8 +79,10 @@ function primaryUuid(detail: Record<string, unknown>): string {
 export function normalizeEnvelope(input: unknown, options: NormalizeOptions = {}): NormalizeResult {
   try {
     const result = normalizeUnsafe(input, options);
+    if (!result.ok) return result;
     // The one place secrets are taken out of what is emitted (lib/ocsf/redact.ts).
-    return result.ok ? { ...result, event: redactSecrets(result.event) } : result;
+    const event = redactSecrets(result.event);
+    return result.drift === undefined ? { ok: true, event } : { ok: true, event, drift: result.drift };
   } catch (error) {
     return { ok: false, reason: `internal error while normalizing: ${(error as Error).message ?? String(error)}` };
   }
@@ -139,6 +141,7 @@ function normalizeUnsafe(input: unknown, options: NormalizeOptions): NormalizeRe
     detailType,
     uid: deterministicUid('buildkite', detailType, envelope.id, envelope.time, primaryUuid(detail)),
     time,
+    envelopeTime: time,
   };
   switch (detailType) {
     case 'Build Created':

@@ -19,6 +19,8 @@ export interface MapContext {
   readonly uid: string;
   /** Event time, epoch ms. */
   readonly time: number;
+  /** `Date.parse(envelope.time)` when the caller has computed it already. */
+  readonly envelopeTime?: number;
 }
 
 /** The OCSF profiles a Buildkite event declares: `cloud` (the EventBridge account and region). */
@@ -39,7 +41,7 @@ export function metadata(ctx: MapContext, opts: { eventCode: string; originalUid
   m.log_provider = 'Amazon EventBridge';
   m.original_time = opts.originalTime ?? ctx.envelope.time;
   // When EventBridge received it: news only when it is not the event's own time (audit events).
-  const logged = Date.parse(ctx.envelope.time);
+  const logged = ctx.envelopeTime ?? Date.parse(ctx.envelope.time);
   if (Number.isFinite(logged) && logged !== ctx.time) m.logged_time = logged;
   m.profiles = BUILDKITE_PROFILES as string[];
   return m;
