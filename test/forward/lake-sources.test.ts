@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SecurityLakeClient } from '@aws-sdk/client-securitylake';
-import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLakeSources, physicalId, sendResponse, type LakeSources, type SourceProperties } from '../../lambdas/lake-sources/process.ts';
 import { startFakeSecurityLake, type FakeSecurityLake } from '../support/fake-security-lake.ts';
@@ -203,5 +203,52 @@ describe('Security Lake custom source registration (Custom::KitewatchSecurityLak
   it('physical ids carry the version when there is one', () => {
     expect(physicalId({ SourceName: 'kw-api' })).toBe('kw-api');
     expect(physicalId({ SourceName: 'kw-api', SourceVersion: '2' })).toBe('kw-api/2');
+  });
+});
+
+describe('the Lambda handler (lambdas/lake-sources/handler.ts), in process', () => {
+  const saved = { ...process.env };
+  let lake: FakeSecurityLake;
+  const responses: unknown[] = [];
+  let cfn: ReturnType<typeof createServer>;
+  let responseUrl = '';
+
+  beforeAll(async () => {
+    lake = await startFakeSecurityLake({ account: ACCOUNT, region: REGION, bucket: BUCKET });
+    cfn = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', () => {
+        responses.push(JSON.parse(body) as unknown);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => cfn.listen(0, '127.0.0.1', resolve));
+    responseUrl = `http://127.0.0.1:${(cfn.address() as AddressInfo).port}/response`;
+    Object.assign(process.env, {
+      KITEWATCH_LAKE_ACCOUNT_ID: ACCOUNT,
+      AWS_REGION: REGION,
+      AWS_ENDPOINT_URL_SECURITYLAKE: lake.endpoint,
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      POWERTOOLS_SERVICE_NAME: 'lake-sources-test',
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
+    });
+  });
+  afterAll(async () => {
+    process.env = saved;
+    await lake.close();
+    await new Promise<void>((resolve) => cfn.close(() => resolve()));
+  });
+
+  it('registers the source and answers CloudFormation at the ResponseURL, also when Security Lake refuses', async () => {
+    const { handler } = await import('../../lambdas/lake-sources/handler.ts');
+    const context = { awsRequestId: 'req-1', functionName: 'kitewatch-lake-sources', getRemainingTimeInMillis: () => 60_000 } as Context;
+    await handler({ ...create(), ResponseURL: responseUrl }, context);
+    expect(lake.sources.has('kw-api\u0000')).toBe(true);
+    expect(responses.at(-1)).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'kw-api', RequestId: 'req-1', Data: { SourceName: 'kw-api' } });
+    lake.deny.add('DeleteCustomLogSource');
+    await handler({ ...del(props(), 'kw-api'), ResponseURL: responseUrl }, context);
+    expect(responses.at(-1)).toMatchObject({ Status: 'FAILED', PhysicalResourceId: 'kw-api', Reason: expect.stringContaining('AccessDeniedException') as unknown });
   });
 });
