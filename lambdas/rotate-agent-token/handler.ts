@@ -1,20 +1,7 @@
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { BuildkiteClient } from '../../lib/buildkite/client.ts';
-import { secretsManagerTokenProvider } from '../../lib/buildkite/token.ts';
 import { createLogger } from '../shared/logger.ts';
+import { compose } from './compose.ts';
 import { parseRotateAgentTokenEnv } from './env.ts';
-import { createAgentTokenRotator } from './process.ts';
 
-// Built once per cold start and injected: process.ts holds the logic and is tested without Lambda.
-const settings = parseRotateAgentTokenEnv(process.env);
-const logger = createLogger();
-const secretsManager = new SecretsManagerClient({});
-const rotate = createAgentTokenRotator({
-  secretsManager,
-  buildkite: new BuildkiteClient({ apiUrl: settings.apiUrl, token: secretsManagerTokenProvider({ client: secretsManager, secretId: settings.apiTokenSecretArn }) }),
-  logger,
-});
-
-export const handler = middy(rotate).use(injectLambdaContext(logger, { resetKeys: true }));
+// Every step of a rotation reads or writes the secret: Secrets Manager at cold start.
+export const handler = compose({ settings: parseRotateAgentTokenEnv(process.env), secretsManager: new SecretsManagerClient({}), logger: createLogger() });

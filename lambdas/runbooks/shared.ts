@@ -1,10 +1,9 @@
 import middy from '@middy/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { Context } from 'aws-lambda';
-import { lazySecretsManagerClient } from '../../lib/aws/lazy.ts';
 import { BuildkiteClient } from '../../lib/buildkite/client.ts';
 import { secretsManagerTokenProvider } from '../../lib/buildkite/token.ts';
 import type { RunbookId } from '../../lib/containment/actions.ts';
@@ -13,15 +12,12 @@ import type { CrossAccountAccess } from '../../lib/containment/cross-account.ts'
 import type { SecretsManagerPort } from '../../lib/containment/rotation.ts';
 import { runRunbook, type RunbookDeps, type RunbookReport } from '../../lib/containment/runbooks.ts';
 import { describePublishFailures, publishToBus, toPutEventsEntry } from '../../lib/engine/bus.ts';
-import { createLogger } from '../shared/logger.ts';
-import { DRY_RUN_ALIAS, parseRunbookEnv, type RunbookSettings } from './env.ts';
+import { DRY_RUN_ALIAS, type RunbookSettings } from './env.ts';
 
 /**
  * What every runbook Lambda shares: the thin middy chain around runRunbook
  * (lib/containment/runbooks.ts) and the Kitewatch bus, which every run publishes its Remediation
- * Activity to (so EventBridge is loaded at cold start). Each `lambdas/runbooks/<runbook>/handler.ts`
- * names its runbook and wires only the clients its own action calls; those load on first use
- * (a dry run, the default, calls nothing), so a runbook's cold start pays for no other's SDK.
+ * Activity to. compose.ts decides which clients each runbook's action may reach.
  */
 export interface RunbookWiring {
   readonly buildkite?: BuildkiteClient | undefined;
@@ -32,7 +28,7 @@ export interface RunbookWiring {
 }
 
 /** The Buildkite API with its token from Secrets Manager (read on the first call); none without the secret. */
-export function buildkiteFromSecret(settings: RunbookSettings, secretsManager: SecretsManagerPort = lazySecretsManagerClient()): BuildkiteClient | undefined {
+export function buildkiteFromSecret(settings: RunbookSettings, secretsManager: SecretsManagerPort): BuildkiteClient | undefined {
   if (settings.apiTokenSecretArn === undefined) return undefined;
   return new BuildkiteClient({
     apiUrl: settings.apiUrl,
@@ -45,25 +41,31 @@ export function buildkiteFromSecret(settings: RunbookSettings, secretsManager: S
 function notWired(runbook: RunbookId, what: string): { send(): Promise<never> } {
   return {
     send: async () => {
-      throw new Error(`runbook ${runbook} has no ${what} client wired (lambdas/runbooks/${runbook}/handler.ts)`);
+      throw new Error(`runbook ${runbook} has no ${what} client wired (lambdas/runbooks/compose.ts)`);
     },
   };
 }
 
-export function createRunbookDeps(runbook: RunbookId, settings: RunbookSettings, wiring: RunbookWiring, logger: Pick<Logger, 'info'>): RunbookDeps {
+export function createRunbookDeps(
+  runbook: RunbookId,
+  settings: RunbookSettings,
+  wiring: RunbookWiring,
+  logger: Pick<Logger, 'info'>,
+  eventBridge: Pick<EventBridgeClient, 'send'>,
+  now: () => number = Date.now,
+): RunbookDeps {
   const bus = settings.eventBusName;
-  const eventBridge = bus === undefined ? undefined : new EventBridgeClient({});
   return {
     execution: {
       buildkite: wiring.buildkite,
       secretsManager: wiring.secretsManager ?? (notWired(runbook, 'Secrets Manager') as SecretsManagerPort),
       iam: wiring.iam ?? (notWired(runbook, 'IAM') as Pick<IAMClient, 'send'>),
-      now: Date.now,
+      now,
       log: (line) => logger.info(line),
       crossAccount: wiring.crossAccount,
     },
     ...(wiring.sfn !== undefined ? { sfn: wiring.sfn } : {}),
-    ...(eventBridge !== undefined && bus !== undefined
+    ...(bus !== undefined
       ? {
           publish: async (events) => {
             const failures = await publishToBus(
@@ -101,11 +103,4 @@ export function createRunbookLambda(runbook: RunbookId, deps: RunbookDeps, logge
     return report;
   };
   return middy(run).use(injectLambdaContext(logger, { resetKeys: true }));
-}
-
-/** For handler.ts files: the environment parsed and the clients wired once, at cold start. */
-export function runbookHandler(runbook: RunbookId, wire: (settings: RunbookSettings) => RunbookWiring = () => ({})): ReturnType<typeof createRunbookLambda> {
-  const logger = createLogger();
-  const settings = parseRunbookEnv(process.env);
-  return createRunbookLambda(runbook, createRunbookDeps(runbook, settings, wire(settings), logger), logger);
 }

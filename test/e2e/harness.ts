@@ -9,7 +9,9 @@
  *
  * Rules and patterns are the synthesized CloudFormation's (every AWS::Events::Rule whose
  * description starts with a rules/ file name, as QueueRoute and the forwarding stack write them).
- * Each stage's process core runs in this process with real SDK clients on moto, fed by a poller
+ * Each stage is its Lambda as deployed: the `compose(deps)` its handler.ts calls (lambdas/<stage>/compose.ts),
+ * the whole middy chain, with real SDK clients on moto and a Powertools logger and metrics that
+ * record what they would write. It runs in this process, fed by a poller
  * that does what the Lambda SQS event source does: receive up to 10, invoke, delete the successes,
  * make the batch item failures (or the whole batch, when the invocation throws) visible again.
  * Redelivery is immediate (ChangeMessageVisibility 0) instead of after the visibility timeout.
@@ -53,16 +55,13 @@ import {
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
-import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
-import type { FirehoseTransformationEvent, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context, FirehoseTransformationEvent, FirehoseTransformationResult, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type * as z from 'zod';
-import { BuildkiteClient } from '../../lib/buildkite/client.ts';
-import { secretsManagerTokenProvider } from '../../lib/buildkite/token.ts';
 import { parseConfig } from '../../lib/config/load.ts';
 import type { KitewatchConfig, KitewatchConfigInput } from '../../lib/config/schema.ts';
 import { ContainmentConfig, type ContainmentConfigInput } from '../../lib/containment/config.ts';
-import { ContainmentEngine } from '../../lib/containment/engine.ts';
 import { DetectorsConfig } from '../../lib/detections/config.ts';
 import type { Envelope } from '../../lib/detections/builders.ts';
 import { loadRules, type RuleFile } from '../../lib/engine/rules.ts';
@@ -72,12 +71,12 @@ import { ForwardingConfig } from '../../lib/forward/config.ts';
 import { deliveryStreams, transformRoutes, type DeliveryStreamSpec } from '../../lib/forward/firehose-streams.ts';
 import { defineKitewatch } from '../../lib/infra/app.ts';
 import type { OcsfEvent } from '../../lib/ocsf/types.ts';
-import { DynamoDbState } from '../../lib/state/dynamodb.ts';
-import { createContainProcessor } from '../../lambdas/contain/process.ts';
-import { createDetector } from '../../lambdas/detect/process.ts';
-import { createTransformer, type Transformer } from '../../lambdas/forward/process.ts';
-import { createNormalizer } from '../../lambdas/normalize/process.ts';
-import { createSecurityHubForwarder } from '../../lambdas/securityhub/process.ts';
+import { compose as composeContain } from '../../lambdas/contain/compose.ts';
+import { compose as composeDetect } from '../../lambdas/detect/compose.ts';
+import { compose as composeForward } from '../../lambdas/forward/compose.ts';
+import { compose as composeNormalize } from '../../lambdas/normalize/compose.ts';
+import { compose as composeSecurityHub } from '../../lambdas/securityhub/compose.ts';
+import { redactReplacer } from '../../lambdas/shared/redact.ts';
 import type { FakeBuildkite } from '../support/fake-buildkite.ts';
 import type { FakeSiem } from '../support/fake-siem.ts';
 import { awsClientConfig, createStateTable, uniqueName } from '../support/moto.ts';
@@ -236,35 +235,64 @@ function instrumented<C extends object>(client: C, stage: StageName, faults: rea
   });
 }
 
-// ---------------------------------------------------------------- logs and metrics the cores write
+// ---------------------------------------------------------------- logs and metrics the Lambdas write
 
 export interface Recorder {
+  /** Every log line, as the function's log would hold it (redacted, JSON). */
   readonly lines: string[];
+  /** Every metric added, summed by name. */
   readonly metrics: Map<string, number>;
-  readonly logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
-  readonly metricsPort: Pick<Metrics, 'addMetric'>;
+  readonly logger: Logger;
+  readonly metricsPort: Metrics;
 }
 
-/** Keeps every log line (to scan for leaked secrets) and sums every metric. */
-function recorder(): Recorder {
-  const lines: string[] = [];
-  const metrics = new Map<string, number>();
-  const log = (message: string, ...extra: unknown[]): void => {
-    lines.push(JSON.stringify({ message, extra }));
-  };
-  const logger = { debug: log, info: log, warn: log, error: log };
-  const metricsPort = {
-    addMetric(name: string, _unit: unknown, value: number) {
-      metrics.set(name, (metrics.get(name) ?? 0) + value);
-      return metricsPort;
-    },
-  };
-  // The cores take Powertools' Logger/Metrics; these record what those would have written.
+/** Powertools' Logger with the functions' redaction, at DEBUG, keeping its lines instead of printing them. */
+class RecordingLogger extends Logger {
+  readonly lines: string[] = [];
+  protected override printLog(_level: number, log: Parameters<Logger['printLog']>[1]): void {
+    this.lines.push(JSON.stringify(log.getAttributes(), this.getJsonReplacer()));
+  }
+}
+
+/** Powertools' Metrics summing what is added, publishing nothing (EMF would go to stdout). */
+class RecordingMetrics extends Metrics {
+  readonly sums = new Map<string, number>();
+  override addMetric(name: string, unit: Parameters<Metrics['addMetric']>[1], value: number): this {
+    this.sums.set(name, (this.sums.get(name) ?? 0) + value);
+    super.addMetric(name, unit, value);
+    return this;
+  }
+  override captureColdStartMetric(): void {
+    this.sums.set('ColdStart', (this.sums.get('ColdStart') ?? 0) + 1);
+  }
+  override publishStoredMetrics(): this {
+    this.clearMetrics();
+    return this;
+  }
+}
+
+function recorder(stage: StageName): Recorder {
+  const logger = new RecordingLogger({ serviceName: stage, logLevel: 'DEBUG', jsonReplacerFn: redactReplacer });
+  const metrics = new RecordingMetrics({ namespace: 'Kitewatch', serviceName: stage });
+  return { lines: logger.lines, metrics: metrics.sums, logger, metricsPort: metrics };
+}
+
+/** A Lambda context per stage: middy and Powertools read it. */
+function lambdaContext(stage: StageName): Context {
+  const functionName = `kitewatch-${stage}`;
   return {
-    lines,
-    metrics,
-    logger: logger,
-    metricsPort: metricsPort as unknown as Pick<Metrics, 'addMetric'>,
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: '2026/12/04/[$LATEST]e2e',
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
   };
 }
 
@@ -372,18 +400,27 @@ class FirehoseModel {
   readonly #streams: StreamState[];
   readonly #client: FirehoseClient;
   readonly #s3: S3Client;
-  readonly #transformer: Transformer;
+  readonly #transform: (event: FirehoseTransformationEvent) => Promise<FirehoseTransformationResult>;
   readonly #siem: FakeSiem;
   readonly #retry: HttpRetry;
   readonly #bufferBytes: number;
   /** Firehose's recordIds are unique per record: a redelivered copy gets a new one. */
   #nextRecordId = 0;
 
-  constructor(deps: { streams: StreamState[]; client: FirehoseClient; s3: S3Client; transformer: Transformer; siem: FakeSiem; retry: HttpRetry; bufferBytes: number }) {
+  constructor(deps: {
+    streams: StreamState[];
+    client: FirehoseClient;
+    s3: S3Client;
+    /** The transform Lambda (lambdas/forward), invoked once per buffer. */
+    transform: (event: FirehoseTransformationEvent) => Promise<FirehoseTransformationResult>;
+    siem: FakeSiem;
+    retry: HttpRetry;
+    bufferBytes: number;
+  }) {
     this.#streams = deps.streams;
     this.#client = deps.client;
     this.#s3 = deps.s3;
-    this.#transformer = deps.transformer;
+    this.#transform = deps.transform;
     this.#siem = deps.siem;
     this.#retry = deps.retry;
     this.#bufferBytes = deps.bufferBytes;
@@ -419,7 +456,7 @@ class FirehoseModel {
       region: REGION,
       records: data.map((d) => ({ recordId: String(this.#nextRecordId++), approximateArrivalTimestamp: Date.now(), data: Buffer.from(d, 'utf8').toString('base64') })),
     };
-    const out = await this.#transformer.handle(event);
+    const out = await this.#transform(event);
     const ok: Buffer[] = [];
     const failed: Buffer[] = [];
     let dropped = 0;
@@ -678,7 +715,7 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
 
   // The stages, each with its own clients (as separate Lambdas have), faults injected per stage.
   const fired: FiredFault[] = [];
-  const logs = Object.fromEntries(STAGES.map((s) => [s, recorder()])) as Record<StageName, Recorder>;
+  const logs = Object.fromEntries(STAGES.map((s) => [s, recorder(s)])) as Record<StageName, Recorder>;
   const profile = new Map<string, { n: number; ms: number }>();
   const faulty = <C extends object>(stage: StageName, client: C): C => instrumented(client, stage, opts.faults?.[stage] ?? [], fired, profile);
   const stageClients: { destroy(): void }[] = [];
@@ -687,74 +724,68 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
     return c;
   };
 
-  const normalizer = createNormalizer({
+  // Each stage is the Lambda its handler.ts deploys: compose() with the settings that handler's
+  // environment would give and the clients pointed at moto (or the local Buildkite API).
+  const normalizer = composeNormalize({
+    settings: { eventBusName: names.kitewatchBus, quarantineBucket: names.quarantineBucket, expectedSource: undefined },
     eventBridge: faulty('normalize', client(new EventBridgeClient(cfg))),
     s3: faulty('normalize', client(new S3Client({ ...cfg, forcePathStyle: true }))),
-    eventBusName: names.kitewatchBus,
-    quarantineBucket: names.quarantineBucket,
     logger: logs.normalize.logger,
     metrics: logs.normalize.metricsPort,
   });
 
-  const detector = createDetector({
+  const detector = composeDetect({
+    settings: { eventBusName: names.kitewatchBus, stateTableName: names.table, config: { detectors: DetectorsConfig.parse(opts.detectors ?? {}) }, ipDataDir: '' },
     eventBridge: faulty('detect', client(new EventBridgeClient(cfg))),
-    eventBusName: names.kitewatchBus,
-    state: new DynamoDbState({ client: faulty('detect', client(new DynamoDBClient(cfg))), tableName: names.table }),
-    config: { detectors: DetectorsConfig.parse(opts.detectors ?? {}) },
+    dynamoDb: faulty('detect', client(new DynamoDBClient(cfg))),
+    // The installed @ip-location-db packages, loaded once for every pipeline of the run (the layer holds the same files).
     enrich: defaultIpEnricher(),
     logger: logs.detect.logger,
     metrics: logs.detect.metricsPort,
   });
 
   const containment = ContainmentConfig.parse(JSON.parse(JSON.stringify(opts.containment ?? {}).replaceAll('$MAPPED_SECRET', mappedSecret.ARN ?? names.mappedSecret)) as unknown);
-  const containSecrets = faulty('contain', client(new SecretsManagerClient(cfg)));
-  const engine =
-    containment.mode === 'off'
-      ? undefined
-      : new ContainmentEngine({
-          config: containment,
-          mode: containment.mode,
-          state: new DynamoDbState({ client: faulty('contain', client(new DynamoDBClient(cfg))), tableName: names.table }),
-          execution: {
-            buildkite: new BuildkiteClient({
-              // Without a local Buildkite, a closed local port: dry-run must call nothing.
-              apiUrl: opts.buildkite?.url ?? 'http://127.0.0.1:9',
-              graphqlUrl: opts.buildkite?.graphqlUrl ?? 'http://127.0.0.1:9/graphql',
-              token: secretsManagerTokenProvider({ client: containSecrets, secretId: tokenSecret.ARN ?? names.tokenSecret }),
-              maxWaitMs: 20_000,
-              log: (line) => logs.contain.lines.push(line),
-            }),
-            secretsManager: containSecrets,
-            iam: faulty('contain', client(new IAMClient(cfg))),
-            now: Date.now,
-            log: (line) => logs.contain.lines.push(line),
-          },
-        });
-  const contain = createContainProcessor({
-    contain: async (finding) => (engine === undefined ? [] : engine.contain(finding)),
+  const contain = composeContain({
+    settings: {
+      eventBusName: names.kitewatchBus,
+      stateTable: names.table,
+      config: containment,
+      apiTokenSecretArn: tokenSecret.ARN ?? names.tokenSecret,
+      // Without a local Buildkite, a closed local port: dry-run must call nothing.
+      apiUrl: opts.buildkite?.url ?? 'http://127.0.0.1:9',
+      graphqlUrl: opts.buildkite?.graphqlUrl ?? 'http://127.0.0.1:9/graphql',
+      approvalStateMachineArn: undefined,
+    },
     eventBridge: faulty('contain', client(new EventBridgeClient(cfg))),
-    eventBusName: names.kitewatchBus,
+    dynamoDb: faulty('contain', client(new DynamoDBClient(cfg))),
+    secretsManager: faulty('contain', client(new SecretsManagerClient(cfg))),
+    iam: faulty('contain', client(new IAMClient(cfg))),
+    sfn: { send: () => Promise.reject(new Error('the e2e pipeline deploys no approval state machine')) },
     logger: logs.contain.logger,
+    crossAccountClients: cfg,
   });
 
-  const hub = createSecurityHubForwarder({
-    client: faulty('securityhub', client(new SecurityHubClient(cfg))),
-    context: { accountId: ACCOUNT, region: REGION, partition: 'aws' },
+  const hub = composeSecurityHub({
+    settings: { accountId: ACCOUNT, region: REGION, partition: 'aws' },
+    securityHub: faulty('securityhub', client(new SecurityHubClient(cfg))),
     logger: logs.securityhub.logger,
     metrics: logs.securityhub.metricsPort,
   });
+
+  // The state table check is on, as the CDK app sets KITEWATCH_STATE_TABLE on the transform.
+  const transform = composeForward({
+    settings: { routes: transformRoutes(specs), stateTable: names.table },
+    dynamoDb: faulty('forward', client(new DynamoDBClient(cfg))),
+    logger: logs.forward.logger,
+    metrics: logs.forward.metricsPort,
+  });
+  const contexts = Object.fromEntries(STAGES.map((s) => [s, lambdaContext(s)])) as Record<StageName, Context>;
 
   const model = new FirehoseModel({
     streams,
     client: faulty('forward', client(new FirehoseClient(cfg))),
     s3,
-    // The state table check is on, as the CDK app sets KITEWATCH_STATE_TABLE on the transform.
-    transformer: createTransformer({
-      routes: transformRoutes(specs),
-      logger: logs.forward.logger,
-      metrics: logs.forward.metricsPort,
-      dedup: { client: faulty('forward', client(new DynamoDBClient(cfg))), tableName: names.table },
-    }),
+    transform: (event) => transform(event, contexts.forward),
     siem: opts.siem,
     retry: opts.httpRetry ?? { attempts: 5, delayMs: 20 },
     bufferBytes: opts.bufferBytes ?? 1024 * 1024,
@@ -785,10 +816,10 @@ export async function createPipeline(opts: PipelineOptions): Promise<Pipeline> {
     readonly handle: (event: SQSEvent) => Promise<SQSBatchResponse>;
   }
   const consumers: Consumer[] = [
-    { stage: 'normalize', queue: queues.normalize, handle: (e) => normalizer.processBatch(e) },
-    { stage: 'detect', queue: queues.detect, handle: (e) => detector.processBatch(e) },
-    { stage: 'contain', queue: queues.contain, handle: (e) => contain.processBatch(e) },
-    { stage: 'securityhub', queue: queues.securityhub, handle: (e) => hub.processBatch(e) },
+    { stage: 'normalize', queue: queues.normalize, handle: (e) => normalizer(e, contexts.normalize) },
+    { stage: 'detect', queue: queues.detect, handle: (e) => detector(e, contexts.detect) },
+    { stage: 'contain', queue: queues.contain, handle: (e) => contain(e, contexts.contain) },
+    { stage: 'securityhub', queue: queues.securityhub, handle: (e) => hub(e, contexts.securityhub) },
     ...specs.map((spec): Consumer => ({ stage: 'forward', queue: streamQueues.get(spec.name) as QueueRef, handle: forwardTo(spec.name) })),
   ];
   const stats = Object.fromEntries(STAGES.map((s) => [s, newStats()])) as Record<StageName, StageStats>;

@@ -1,7 +1,7 @@
 /**
  * The whole pipeline on moto in server mode. Real Buildkite payloads go onto an
- * EventBridge bus; the rules as the CDK app synthesizes them route to SQS; the handlers' process
- * cores consume the queues in this process with the real SDK; state lives in DynamoDB; findings are
+ * EventBridge bus; the rules as the CDK app synthesizes them route to SQS; each Lambda, built by the
+ * compose() its handler.ts calls, consumes its queue in this process with the real SDK; state lives in DynamoDB; findings are
  * published; containment runs against the local Buildkite API and Secrets Manager; forwarding goes
  * through Firehose to S3 and to a local HTTP endpoint, and findings to Security Hub.
  *

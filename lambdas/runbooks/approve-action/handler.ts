@@ -1,5 +1,4 @@
-import { lazySfnClient } from '../../../lib/aws/lazy.ts';
-import { runbookHandler } from '../shared.ts';
+import { runbookHandler } from '../lambda.ts';
 
 /** Runbook Lambda `approve-action` (docs/runbooks.md): Step Functions only, to answer the waiting task. */
-export const handler = runbookHandler('approve-action', () => ({ sfn: lazySfnClient() }));
+export const handler = runbookHandler('approve-action');

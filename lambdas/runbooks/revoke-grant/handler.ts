@@ -1,4 +1,4 @@
-import { buildkiteFromSecret, runbookHandler } from '../shared.ts';
+import { runbookHandler } from '../lambda.ts';
 
 /** Runbook Lambda `revoke-grant` (docs/runbooks.md): the Buildkite API only. */
-export const handler = runbookHandler('revoke-grant', (settings) => ({ buildkite: buildkiteFromSecret(settings) }));
+export const handler = runbookHandler('revoke-grant');

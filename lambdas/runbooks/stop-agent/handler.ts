@@ -1,4 +1,4 @@
-import { buildkiteFromSecret, runbookHandler } from '../shared.ts';
+import { runbookHandler } from '../lambda.ts';
 
 /** Runbook Lambda `stop-agent` (docs/runbooks.md): the Buildkite API only. */
-export const handler = runbookHandler('stop-agent', (settings) => ({ buildkite: buildkiteFromSecret(settings) }));
+export const handler = runbookHandler('stop-agent');
