@@ -227,6 +227,27 @@ export class StatefulStack extends Stack implements StatefulResources {
         },
       }),
     );
+    // Subscriptions of the alarm topic (the backfill function's) dead-letter into KMS-encrypted
+    // queues: SNS encrypts with the key when it redrives there, for this topic only. The topic by
+    // the name CloudFormation generates (stack-logicalId-suffix): its Ref would make a cycle, as
+    // the topic is encrypted with this key.
+    const alarmTopicArn = this.formatArn({
+      service: 'sns',
+      resource: `${this.stackName}-${this.getLogicalId(this.alarmTopic.node.defaultChild as sns.CfnTopic)}-*`,
+      arnFormat: ArnFormat.NO_RESOURCE_NAME,
+    });
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AlarmTopicSubscriptionDeadLetters',
+        principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': this.account },
+          ArnLike: { 'aws:SourceArn': alarmTopicArn },
+        },
+      }),
+    );
     if (config.alarmEmail !== undefined) {
       const undelivered = this.deadLetterQueue('AlarmEmailDlq', 'undelivered alarm notifications');
       this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail, { deadLetterQueue: undelivered }));

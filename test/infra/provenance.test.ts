@@ -10,7 +10,7 @@ import { PUBLISHER_TAG, PUBLISHES } from '../../lib/infra/bus-access.ts';
 import { STATE_PARTITIONS } from '../../lib/state/port.ts';
 import type { ContainmentStack } from '../../lib/infra/containment-stack.ts';
 import type { ForwardingStack } from '../../lib/infra/forwarding-stack.ts';
-import { logicalId, synthKitewatch, TEST_CONFIG, type Synthesized } from './support/synth.ts';
+import { importOf, logicalId, synthKitewatch, TEST_CONFIG, type Synthesized } from './support/synth.ts';
 import { actions, inlineStatements, resourcesOfType, type Statement } from './support/template.ts';
 
 let s: Synthesized;
@@ -148,6 +148,47 @@ describe('the key policy: every service statement names this account', () => {
         `${st.Sid ?? servicesOf(st).join()} ${JSON.stringify(st.Condition)}`,
       ).toBe(true);
     }
+  });
+
+  /** The topic name an `arn:aws:sns:region:account:NAME` condition value allows (resolved tokens joined), or undefined. */
+  const topicArnPattern = (value: unknown): string | undefined => {
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    const m = /^arn:aws:sns:eu-west-1:123456789012:([^:]+)$/.exec(text);
+    return m?.[1];
+  };
+
+  it('lets SNS encrypt into each KMS-encrypted subscription dead-letter queue, for that subscription’s topic only', () => {
+    const stmts = keyStatements();
+    let checked = 0;
+    for (const [name, t] of templates) {
+      for (const [id, sub] of resourcesOfType(t, 'AWS::SNS::Subscription')) {
+        const target = (sub.Properties?.['RedrivePolicy'] as { deadLetterTargetArn?: { 'Fn::GetAtt'?: [string, string] } } | undefined)?.deadLetterTargetArn?.['Fn::GetAtt']?.[0];
+        if (target === undefined) continue;
+        const queue = resourcesOfType(t, 'AWS::SQS::Queue').find(([qid]) => qid === target)?.[1];
+        if (queue?.Properties?.['KmsMasterKeyId'] === undefined) continue;
+        // The topic as the key policy (stateful stack) names it.
+        const topicArn = sub.Properties?.['TopicArn'] as { Ref?: string; 'Fn::ImportValue'?: string };
+        const topic =
+          topicArn.Ref ??
+          resourcesOfType(s.stateful, 'AWS::SNS::Topic')
+            .map(([tid]) => tid)
+            .find((tid) => JSON.stringify(importOf(s.stateful, tid)) === JSON.stringify(topicArn));
+        expect(topic, `${name} ${id}: topic ${JSON.stringify(topicArn)}`).toBeDefined();
+        const allowed = stmts.filter(
+          (st) =>
+            st.Effect === 'Allow' &&
+            servicesOf(st).includes('sns.amazonaws.com') &&
+            actions(st).includes('kms:Decrypt') &&
+            actions(st).some((a) => a === 'kms:GenerateDataKey' || a === 'kms:GenerateDataKey*') &&
+            topicArnPattern(st.Condition?.['ArnLike']?.['aws:SourceArn']) === `Kitewatch-Stateful-${topic}-*` &&
+            st.Condition?.['StringEquals']?.['aws:SourceAccount'] === '123456789012',
+        );
+        expect(allowed, `${name} ${id}: dead letters to KMS-encrypted ${target}`).toHaveLength(1);
+        checked++;
+      }
+    }
+    // The backfill function's subscription to the alarm topic.
+    expect(checked).toBeGreaterThanOrEqual(1);
   });
 
   it('lets EventBridge encrypt for queues only for rules on Kitewatch’s buses, and the backfill seed rule by its name', () => {
