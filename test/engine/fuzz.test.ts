@@ -15,7 +15,7 @@ import { createNormalizer } from '../../lambdas/normalize/process.ts';
 import { createLogger } from '../../lambdas/shared/logger.ts';
 import { AUDIT_EVENT_TYPES } from '../../lib/contracts/audit-event-types.ts';
 import { parseConfig } from '../../lib/config/load.ts';
-import { audit } from '../../lib/detections/builders.ts';
+import { audit, prng } from '../../lib/detections/builders.ts';
 import { createDetectStage } from '../../lib/detections/stage.ts';
 import { readInputsFrom } from '../../lib/engine/input.ts';
 import { LocalPipeline } from '../../lib/engine/pipeline.ts';
@@ -29,18 +29,6 @@ import { sample, sampleSlugs } from '../support/fixtures.ts';
 
 const N = Number(process.env['KITEWATCH_FUZZ_N'] ?? 10_000);
 const SEED = Number(process.env['KITEWATCH_FUZZ_SEED'] ?? 0x6b697465);
-
-/** mulberry32: small, fast, and the same sequence on every machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
