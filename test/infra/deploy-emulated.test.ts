@@ -16,23 +16,31 @@ import { runbookFunctionName } from '../../lib/infra/containment-stack.ts';
 import type { ContainmentStack } from '../../lib/infra/containment-stack.ts';
 import type { ForwardingStack } from '../../lib/infra/forwarding-stack.ts';
 import { awsClientConfig, motoEndpoint, uniqueName } from '../support/moto.ts';
-import { assemblyStacks, CloudFormationError, EmulatedCloud, emulate, NOT_EMULATED, type AssemblyStack, type Template } from './support/cloudformation.ts';
+import { assemblyStacks, CloudFormationError, EmulatedCloud, emulate, notEmulatedReason, type AssemblyStack, type Template } from './support/cloudformation.ts';
 import { logicalId, PARTNER_BUS, synthKitewatch, TEST_CONFIG, type Synthesized } from './support/synth.ts';
 
 const ACCOUNT = TEST_CONFIG.aws.account;
 const REGION = TEST_CONFIG.aws.region;
 // A prefix of its own: the moto server is shared with the other test files.
 const PREFIX = uniqueName('Kw').replace(/[^A-Za-z0-9-]/g, '');
+/** Every destination, the S3 one into Security Lake (custom sources registered by a custom resource). */
 const ON = {
   ...TEST_CONFIG,
   aws: { ...TEST_CONFIG.aws, stackPrefix: PREFIX, eventBusName: `${PREFIX.toLowerCase()}-bus` },
+  forwarding: {
+    ...TEST_CONFIG.forwarding,
+    destinations: {
+      ...TEST_CONFIG.forwarding.destinations,
+      s3: { layout: 'security-lake', securityLake: { bucketName: 'aws-security-data-lake-eu-west-1-abc', sourceNames: { '2004': 'bk-findings' } } },
+    },
+  },
 } satisfies KitewatchConfigInput;
-const { http: _removed, ...remainingDestinations } = TEST_CONFIG.forwarding.destinations;
+const { http: _removed, ...remainingDestinations } = ON.forwarding.destinations;
 /** The day-2 change: the HTTP destination removed, containment switched off. */
 const OFF = {
   ...ON,
   containment: { mode: 'off' },
-  forwarding: { ...TEST_CONFIG.forwarding, destinations: remainingDestinations },
+  forwarding: { ...ON.forwarding, destinations: remainingDestinations },
 } satisfies KitewatchConfigInput;
 
 const stackName = (suffix: string): string => `${PREFIX}-${suffix}`;
@@ -129,7 +137,7 @@ describe('cdk deploy --all, emulated', () => {
     const after = stackOf(off, 'Forwarding').template.Resources;
     const deployed = await cloud.cfn.resources(stackName('Forwarding'));
     // moto lists what it created: the substituted placeholders are not among them.
-    const real = (rs: Record<string, { Type: string }>): string[] => Object.keys(rs).filter((id) => NOT_EMULATED[rs[id]?.Type as string] === undefined);
+    const real = (rs: Record<string, { Type: string }>): string[] => Object.keys(rs).filter((id) => notEmulatedReason(rs[id]?.Type as string) === undefined);
     const removed = real(before).filter((id) => after[id] === undefined);
     expect(removed.length).toBeGreaterThan(0);
     for (const id of removed) expect(deployed.has(id), id).toBe(false);
@@ -176,7 +184,7 @@ describe('cdk deploy --all, emulated', () => {
   it('substitutes only the resource types listed as not emulated', () => {
     const types = new Set(cloud.substituted.values());
     console.log(`substituted for moto: ${[...types].sort().join(', ')}`);
-    for (const type of types) expect(NOT_EMULATED[type] ?? (type.startsWith('Custom::') ? NOT_EMULATED['Custom::*'] : undefined), type).toBeDefined();
+    for (const type of types) expect(notEmulatedReason(type), type).toBeDefined();
     // The resources that matter for names, order and exports were deployed for real.
     for (const type of ['AWS::Lambda::Function', 'AWS::IAM::Role', 'AWS::SQS::Queue', 'AWS::S3::Bucket', 'AWS::Logs::LogGroup', 'AWS::Events::Rule']) expect(types.has(type), type).toBe(false);
   });

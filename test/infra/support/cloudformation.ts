@@ -247,7 +247,8 @@ export const REF_AS_GETATT: Readonly<Record<string, string>> = {
   'AWS::Events::EventBus': 'Name',
 };
 
-function notEmulatedReason(type: string): string | undefined {
+/** Why moto cannot deploy `type` (undefined: it can). */
+export function notEmulatedReason(type: string): string | undefined {
   return NOT_EMULATED[type] ?? (type.startsWith('Custom::') ? NOT_EMULATED['Custom::*'] : undefined);
 }
 
