@@ -13,8 +13,8 @@ import { MONITORING_DISABLED } from '../../lambdas/backfill/process.ts';
 import { KITEWATCH_SOURCE } from '../engine/bus.ts';
 import type { AwsConfig } from './config.ts';
 import { KitewatchFunction } from './kitewatch-function.ts';
+import { grantSendViaSqs } from './queue-access.ts';
 import { RULE_TARGET_RETRY, RuleDeadLetterQueue } from './rule-dead-letter-queue.ts';
-import { suppress } from './suppressions.ts';
 
 /**
  * Name of the default-bus rule that seeds at first deploy: fixed, so the key policy (stateful
@@ -74,11 +74,7 @@ export class Backfill extends Construct {
       config,
       invokedBy: 'backfill',
     });
-    props.ingestQueue.grantSendMessages(this.function.role);
-    suppress(this.function.role, {
-      nag: ['AwsSolutions-IAM5[Action::kms:GenerateDataKey*]', 'AwsSolutions-IAM5[Action::kms:ReEncrypt*]'],
-      reason: "grantSendMessages on the KMS-encrypted ingest queue: SQS's data-key calls on the sender's behalf, on the one Kitewatch key only (the statement names its ARN).",
-    });
+    grantSendViaSqs(this, 'IngestQueueToSend', this.function.role, props.ingestQueue, props.key);
     secretsmanager.Secret.fromSecretCompleteArn(this, 'BuildkiteApiToken', props.apiTokenSecretArn).grantRead(this.function.role);
 
     this.deadLetters = new RuleDeadLetterQueue(this, 'DeadLetters', {

@@ -9,6 +9,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import type { KitewatchFunction } from './kitewatch-function.ts';
+import { grantConsumeViaSqs } from './queue-access.ts';
 import { toCdkEventPattern, type CompiledRule, type RuleFile } from './rules.ts';
 import { RULE_TARGET_RETRY } from './rule-dead-letter-queue.ts';
 import { suppress } from './suppressions.ts';
@@ -106,8 +107,11 @@ export class QueueRoute extends Construct {
     });
     this.ageAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
 
+    // The event source's own grant would give kms:Decrypt on the key with no condition; the
+    // consumer gets it only through SQS, for this queue (lib/infra/queue-access.ts).
+    const consumed = grantConsumeViaSqs(this, 'Consumed', consumer.fn, this.queue, props.key);
     consumer.fn.addEventSource(
-      new lambdaEventSources.SqsEventSource(this.queue, {
+      new lambdaEventSources.SqsEventSource(consumed, {
         batchSize: props.batchSize,
         maxBatchingWindow: props.maxBatchingWindow.toSeconds() > 0 ? props.maxBatchingWindow : undefined,
         reportBatchItemFailures: true,

@@ -20,7 +20,6 @@ import { ingestSourceOf, type AwsConfig, type IngestSource } from './config.ts';
 import { forwardingPlan, type ForwardingPlan } from './forwarding-plan.ts';
 import { requireServiceSourceConditions } from './key-policy.ts';
 import { ruleNamed, toCdkEventPattern } from './rules.ts';
-import { seedRuleName } from './backfill.ts';
 import { nagResource, suppress } from './suppressions.ts';
 
 /** What lib/state/dynamodb.ts calls on items (no Scan, no Query: every access names its key). */
@@ -265,10 +264,14 @@ export class StatefulStack extends Stack implements StatefulResources {
 
     this.kitewatchBus = this.encryptedBus('KitewatchBus', config.eventBusName);
     restrictPublishers(this.kitewatchBus);
-    // EventBridge rules on Kitewatch's buses deliver to its KMS-encrypted queues (stage queues and
-    // rule DLQs). By rule ARN pattern, not by rule: the rules live in the stateless stacks, and
-    // naming them here would make the key depend on them.
-    const ingestBusName = source.kind === 'partner' ? source.busName : `${config.eventBusName}-buildkite-ingest`;
+    // EventBridge rules deliver to Kitewatch's KMS-encrypted queues (stage queues and rule DLQs):
+    // SQS asks KMS for the data key on EventBridge's behalf. Conditioned on what SQS itself puts
+    // in each request, the service (kms:ViaService) and the queue (encryption context aws:sqs:arn,
+    // a queue of this account), not on aws:SourceArn / aws:SourceAccount: AWS documents those as
+    // unsupported in a key policy for EventBridge deliveries to encrypted SNS topics, and does not
+    // document them for SQS (docs/deploy.md, "Encryption"). A key that refused would lose every
+    // event, since the rule DLQs use the same key. Which rule may send to which queue is the
+    // queue policies' job (aws:SourceArn = the rule, RuleOnlyQueueTarget).
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'EventBridgeRulesToEncryptedQueues',
@@ -276,14 +279,8 @@ export class StatefulStack extends Stack implements StatefulResources {
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         resources: ['*'],
         conditions: {
-          StringEquals: { 'aws:SourceAccount': this.account },
-          ArnLike: {
-            'aws:SourceArn': [
-              ...[config.eventBusName, ingestBusName].map((bus) => this.formatArn({ service: 'events', resource: 'rule', resourceName: `${bus}/*` })),
-              // The backfill's seed rule lives on the default bus (CloudFormation's events arrive there).
-              this.formatArn({ service: 'events', resource: 'rule', resourceName: seedRuleName(config.stackPrefix) }),
-            ],
-          },
+          StringEquals: { 'kms:ViaService': `sqs.${this.region}.amazonaws.com` },
+          ArnLike: { 'kms:EncryptionContext:aws:sqs:arn': this.formatArn({ service: 'sqs', resource: '*', arnFormat: ArnFormat.NO_RESOURCE_NAME }) },
         },
       }),
     );

@@ -4,7 +4,9 @@ import { entitiesFor, parseFinding } from '../../lib/containment/policy.ts';
 import { ms, secretRead, uid } from '../../lib/detections/builders.ts';
 import { secretAccess } from '../../lib/detections/secret-access.ts';
 import { createDetectStage } from '../../lib/detections/stage.ts';
-import type { AnyDetector } from '../../lib/detections/types.ts';
+import type { AnyDetector, FindingDraft } from '../../lib/detections/types.ts';
+import { mergeIncident, SINCE_UPDATE, type Incident } from '../../lib/detections/incident.ts';
+import type { FindingResource } from '../../lib/findings/contract.ts';
 import { normalizeEnvelope } from '../../lib/ocsf/normalize.ts';
 import type { OcsfEvent } from '../../lib/ocsf/types.ts';
 import { SqliteState } from '../../lib/state/sqlite.ts';
@@ -104,5 +106,25 @@ describe('incidents: one finding per incident, updated', () => {
         .filter((r) => r.type === 'Secret')
         .map((r) => r.name),
     ).toEqual(['LATE_KEY']);
+  });
+
+  it('an Update marks the look-alike agents it adds (like_fleet), so containment asks about each once', () => {
+    const agent = (u: string, role: 'implicated' | 'related', data: Record<string, unknown> = {}): FindingResource => ({ uid: u, type: 'Agent', data: { role, ...data } });
+    const token: FindingResource = { uid: 't', type: 'AgentToken', data: { role: 'target' } };
+    const prior: Incident = { u: 'f', c: 0, f: 0, l: 0, n: 1, s: 4, v: 1, r: [token, agent('old', 'related', { like_fleet: true, [SINCE_UPDATE]: 1 })], e: [] };
+    const draft: FindingDraft = {
+      dedupKey: 'k',
+      confidence: 3,
+      title: 't',
+      desc: 'd',
+      severity: 4,
+      resources: [token, agent('old', 'related', { like_fleet: true }), agent('new', 'related', { like_fleet: true }), agent('plain', 'related'), agent('bad', 'implicated')],
+      evidences: [{ uid: 'e2', time: 1, typeUid: 300201 }],
+      firstSeen: 1,
+      lastSeen: 1,
+    };
+    const { update } = mergeIncident(prior, draft, 1);
+    const byUid = new Map((update?.resources ?? []).map((r) => [r.uid, r.data[SINCE_UPDATE]]));
+    expect(Object.fromEntries(byUid)).toEqual({ t: undefined, old: 1, new: 2, plain: undefined, bad: 2 });
   });
 });

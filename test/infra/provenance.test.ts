@@ -191,20 +191,78 @@ describe('the key policy: every service statement names this account', () => {
     expect(checked).toBeGreaterThanOrEqual(1);
   });
 
-  it('lets EventBridge encrypt for queues only for rules on Kitewatch’s buses, and the backfill seed rule by its name', () => {
+  it('lets EventBridge use the key for queues only through SQS, for queues of this account (conditions SQS sets on each request)', () => {
     const events = keyStatements().filter((st) => servicesOf(st).includes('events.amazonaws.com') && actions(st).includes('kms:GenerateDataKey'));
     const forQueues = events.filter((st) => st.Condition?.['StringEquals']?.['kms:EncryptionContext:aws:events:event-bus:arn'] === undefined);
     expect(forQueues).toHaveLength(1);
     expect(forQueues[0]?.Condition).toEqual({
-      StringEquals: { 'aws:SourceAccount': '123456789012' },
-      ArnLike: {
-        'aws:SourceArn': [
-          'arn:aws:events:eu-west-1:123456789012:rule/kitewatch-test/*',
-          `arn:aws:events:eu-west-1:123456789012:rule/${TEST_CONFIG.aws.partnerEventBusName}/*`,
-          `arn:aws:events:eu-west-1:123456789012:rule/Kitewatch-backfill-seed`,
-        ],
-      },
+      StringEquals: { 'kms:ViaService': 'sqs.eu-west-1.amazonaws.com' },
+      ArnLike: { 'kms:EncryptionContext:aws:sqs:arn': 'arn:aws:sqs:eu-west-1:123456789012:*' },
     });
+  });
+});
+
+describe('Lambda roles use the Kitewatch key only through a service', () => {
+  const lambdaRoles = (t: Template): [string, string][] =>
+    resourcesOfType(t, 'AWS::Lambda::Function').map(([id, fn]) => [id, ((fn.Properties?.['Role'] as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'] ?? [''])[0]]);
+  /** A managed policy the role lists: in its own template ({ Ref }) or exported by another ({ Fn::ImportValue }). */
+  const managedStatements = (t: Template, arn: unknown): Statement[] => {
+    const ref = (arn as { Ref?: string }).Ref;
+    const imported = (arn as { 'Fn::ImportValue'?: string })['Fn::ImportValue'];
+    const from = (tt: Template, id: string): Statement[] =>
+      (resourcesOfType(tt, 'AWS::IAM::ManagedPolicy').find(([x]) => x === id)?.[1].Properties?.['PolicyDocument'] as { Statement: Statement[] } | undefined)?.Statement ?? [];
+    if (ref !== undefined) return from(t, ref);
+    for (const [, tt] of templates) {
+      const outputs = (tt.toJSON() as { Outputs?: Record<string, { Value: { Ref?: string }; Export?: { Name: string } }> }).Outputs ?? {};
+      const out = Object.values(outputs).find((o) => o.Export?.Name === imported);
+      if (out?.Value.Ref !== undefined) return from(tt, out.Value.Ref);
+    }
+    return [];
+  };
+  const roleStatements = (t: Template, roleId: string): Statement[] => {
+    const role = resourcesOfType(t, 'AWS::IAM::Role').find(([id]) => id === roleId)?.[1];
+    const own = ((role?.Properties?.['Policies'] ?? []) as { PolicyDocument: { Statement: Statement[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+    const managed = ((role?.Properties?.['ManagedPolicyArns'] ?? []) as unknown[]).flatMap((arn) => managedStatements(t, arn));
+    return [...inlineStatements(t, roleId), ...own, ...managed];
+  };
+
+  it('every kms: statement of every function role is conditioned on kms:ViaService or an encryption context naming the resource', () => {
+    let roles = 0;
+    for (const [name, t] of templates) {
+      for (const [fn, roleId] of lambdaRoles(t)) {
+        roles++;
+        for (const st of roleStatements(t, roleId).filter((x) => x.Effect === 'Allow' && actions(x).some((a) => a.startsWith('kms:')))) {
+          const keys = Object.values(st.Condition ?? {}).flatMap((block) => Object.keys(block as Record<string, unknown>));
+          expect(
+            keys.some((k) => k === 'kms:ViaService' || k.startsWith('kms:EncryptionContext:')),
+            `${name} ${fn} (${roleId}): ${JSON.stringify(actions(st))} ${JSON.stringify(st.Condition ?? null)}`,
+          ).toBe(true);
+        }
+      }
+    }
+    expect(roles).toBeGreaterThanOrEqual(15);
+  });
+
+  it('each queue consumer decrypts through SQS only, and the backfill sends through SQS only', () => {
+    let consumers = 0;
+    for (const [name, t] of templates) {
+      const roles = new Map(lambdaRoles(t));
+      for (const [, mapping] of resourcesOfType(t, 'AWS::Lambda::EventSourceMapping')) {
+        const fn = (mapping.Properties?.['FunctionName'] as { Ref: string }).Ref;
+        const kms = roleStatements(t, roles.get(fn) ?? '').filter((st) => actions(st).includes('kms:Decrypt'));
+        expect(
+          kms.some((st) => (st.Condition?.['StringEquals'] as Record<string, unknown> | undefined)?.['kms:ViaService'] === 'sqs.eu-west-1.amazonaws.com'),
+          `${name} ${fn}`,
+        ).toBe(true);
+        consumers++;
+      }
+    }
+    expect(consumers).toBeGreaterThanOrEqual(4);
+    const backfillFn = s.stacks.pipeline.backfill?.function;
+    if (backfillFn === undefined) throw new Error('the test config deploys the backfill');
+    const backfill = roleStatements(s.pipeline, logicalId(backfillFn.role));
+    const send = backfill.filter((st) => actions(st).includes('kms:GenerateDataKey'));
+    expect(send.map((st) => [actions(st).sort(), st.Condition])).toEqual([[['kms:Decrypt', 'kms:GenerateDataKey'], { StringEquals: { 'kms:ViaService': 'sqs.eu-west-1.amazonaws.com' } }]]);
   });
 });
 

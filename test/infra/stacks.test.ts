@@ -94,7 +94,7 @@ describe('KMS key', () => {
     });
   });
 
-  it('lets EventBridge use it only from this account (queue targets) or for the Kitewatch bus', () => {
+  it('lets EventBridge use it only through SQS for queues of this account (queue targets) or for the Kitewatch bus', () => {
     const [, key] = onlyResource(s.stateful, 'AWS::KMS::Key');
     const statements = (key.Properties?.['KeyPolicy'] as { Statement: { Principal?: { Service?: string }; Action: string | string[]; Condition?: unknown }[] }).Statement;
     const forEvents = statements.filter((st) => st.Principal?.Service === 'events.amazonaws.com');
@@ -103,7 +103,10 @@ describe('KMS key', () => {
       const condition = JSON.stringify(st.Condition ?? {});
       // DescribeKey alone reveals key metadata, no data; everything else must be scoped.
       const describeOnly = JSON.stringify(st.Action) === JSON.stringify('kms:DescribeKey');
-      const scoped = condition.includes('aws:SourceAccount') || condition.includes('kms:EncryptionContext:aws:events:event-bus:arn');
+      const scoped =
+        (condition.includes('"kms:ViaService":"sqs.') && condition.includes(`"kms:EncryptionContext:aws:sqs:arn":"arn:aws:sqs:${aws.region}:${aws.account}:*"`)) ||
+        condition.includes('aws:SourceAccount') ||
+        condition.includes('kms:EncryptionContext:aws:events:event-bus:arn');
       expect(scoped || describeOnly, JSON.stringify(st)).toBe(true);
     }
   });
@@ -305,7 +308,8 @@ describe('normalizer permissions (least privilege)', () => {
   it('uses the key only to decrypt queue messages and, via S3, to encrypt quarantine records', () => {
     const kms = [...inline, ...managed].filter((st) => actions(st).some((a) => a.startsWith('kms:')));
     expect(kms).toEqual([
-      { Effect: 'Allow', Action: 'kms:Decrypt', Resource: keyArnImport() },
+      // Through SQS only: the event source's own grant would have no condition.
+      { Effect: 'Allow', Action: 'kms:Decrypt', Resource: keyArnImport(), Condition: { StringEquals: { 'kms:ViaService': `sqs.${aws.region}.amazonaws.com` } } },
       expect.objectContaining({
         Action: 'kms:GenerateDataKey',
         Resource: { 'Fn::GetAtt': [ids.key, 'Arn'] },
