@@ -118,6 +118,13 @@ export const SecurityLakeOptions = z
       .regex(/^[A-Za-z0-9._-]{1,32}$/)
       .optional()
       .describe('Custom source version, when the source location Security Lake shows has a version segment (ext/<source>/<version>/).'),
+    kmsKeyArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, 'must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)')
+      .optional()
+      .describe(
+        "The customer managed KMS key of the Security Lake bucket, when the lake has one: Kitewatch's delivery role, the crawler role and the registration function get the key permissions Security Lake documents. Its key policy must allow them too.",
+      ),
     register: z
       .boolean()
       .default(true)

@@ -15,6 +15,8 @@ interface ArnUse {
   readonly service: string;
   /** false for global services (IAM). */
   readonly regional: boolean;
+  /** The region it must be in, when not aws.region. */
+  readonly region?: string | undefined;
 }
 
 function arnUses(config: KitewatchConfig): ArnUse[] {
@@ -35,6 +37,9 @@ function arnUses(config: KitewatchConfig): ArnUse[] {
   const d = forwarding.destinations;
   secret('forwarding.destinations.splunkHec.tokenSecretArn', d.splunkHec?.tokenSecretArn);
   d.http.forEach((h, i) => secret(`forwarding.destinations.http[${i}].accessKeySecretArn`, h.accessKeySecretArn));
+  const lake = d.s3?.layout === 'security-lake' ? d.s3.securityLake : undefined;
+  // The lake's key sits with the lake bucket, in the lake's region.
+  if (lake?.kmsKeyArn !== undefined) uses.push({ path: 'forwarding.destinations.s3.securityLake.kmsKeyArn', arn: lake.kmsKeyArn, service: 'kms', regional: true, region: lake.region });
   return uses;
 }
 
@@ -51,7 +56,9 @@ export function arnProblems(config: KitewatchConfig): string[] {
     const [, , service, arnRegion] = m;
     if (service !== use.service) {
       problems.push(`${use.path}: "${use.arn}" is an ARN of ${service}, not ${use.service}`);
-    } else if (use.regional && region !== undefined && arnRegion !== region) {
+    } else if (use.regional && use.region !== undefined && arnRegion !== use.region) {
+      problems.push(`${use.path}: "${use.arn}" is in region ${arnRegion === '' ? '(none)' : arnRegion}, but it must be in ${use.region}`);
+    } else if (use.regional && use.region === undefined && region !== undefined && arnRegion !== region) {
       problems.push(
         `${use.path}: "${use.arn}" is in region ${arnRegion === '' ? '(none)' : arnRegion}, but aws.region is ${region}: the Lambdas call ${use.service} in their own region (a placeholder from the example?)`,
       );

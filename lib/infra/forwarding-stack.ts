@@ -21,7 +21,7 @@ import { KitewatchFunction } from './kitewatch-function.ts';
 import { QueueRoute } from './queue-route.ts';
 import { RuleDeadLetterQueue } from './rule-dead-letter-queue.ts';
 import { ruleNamed, toCdkEventPattern } from './rules.ts';
-import { SecurityLakeSources } from './security-lake-sources.ts';
+import { lakeKeyUse, SecurityLakeSources } from './security-lake-sources.ts';
 import { SecurityLakeTables } from './security-lake-tables.ts';
 import type { StatefulResources } from './stateful-stack.ts';
 import { nagResource, suppress } from './suppressions.ts';
@@ -326,6 +326,8 @@ export class ForwardingStack extends Stack {
         }),
       );
       role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ExternalBucketObjects', actions: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], resources: objects }));
+      // The lake bucket's own key encrypts what Firehose puts there (bucket default encryption).
+      if (lake?.kmsKeyArn !== undefined) role.addToPrincipalPolicy(lakeKeyUse('LakeBucketKey', lake.kmsKeyArn, bucketArn));
       suppress(role, {
         nag: objects.map((o) => `AwsSolutions-IAM5[${nagResource(role, o)}]`),
         reason:

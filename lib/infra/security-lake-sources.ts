@@ -13,6 +13,19 @@ import { nagResource, suppress } from './suppressions.ts';
 /** The CloudFormation type of one registered custom source (a Lambda-backed custom resource). */
 export const LAKE_SOURCE_RESOURCE_TYPE = 'Custom::KitewatchSecurityLakeSource';
 
+/**
+ * Encrypt and decrypt with the lake bucket's customer managed key, only through S3 for that bucket
+ * (the statement Security Lake's guide gives for a KMS-encrypted lake).
+ */
+export function lakeKeyUse(sid: string, keyArn: string, bucketArn: string): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid,
+    actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+    resources: [keyArn],
+    conditions: { StringLike: { 'kms:EncryptionContext:aws:s3:arn': [bucketArn, `${bucketArn}/*`] } },
+  });
+}
+
 export interface SecurityLakeSourcesProps {
   /** forwarding.destinations.s3.securityLake: bucket, names, classes, external id. */
   readonly lake: SecurityLakeOptions;
@@ -56,6 +69,7 @@ export class SecurityLakeSources extends Construct {
       managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSGlueServiceRole')],
     });
     this.crawlerRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'CrawlSourcePrefixes', actions: ['s3:GetObject', 's3:PutObject'], resources: prefixes }));
+    if (lake.kmsKeyArn !== undefined) this.crawlerRole.addToPrincipalPolicy(lakeKeyUse('LakeBucketKey', lake.kmsKeyArn, bucketArn));
     suppress(this.crawlerRole, {
       nag: ['AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSGlueServiceRole]'],
       reason: 'Security Lake requires the AWSGlueServiceRole managed policy on the crawler role of a custom source (user guide, custom sources, API/CLI step).',
@@ -114,6 +128,10 @@ export class SecurityLakeSources extends Construct {
       }),
     );
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'SourcePrefixes', actions: ['s3:PutObject'], resources: prefixes }));
+    // A KMS-encrypted lake: what the guide lists for adding a source (Security Lake grants the provider role the key).
+    if (lake.kmsKeyArn !== undefined) {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'LakeKey', actions: ['kms:CreateGrant', 'kms:DescribeKey', 'kms:GenerateDataKey'], resources: [lake.kmsKeyArn] }));
+    }
     suppress(role, {
       nag: [
         'AwsSolutions-IAM5[Resource::*]',

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { describeIssues } from '../../lib/config/load.ts';
+import { describeIssues, parseConfig } from '../../lib/config/load.ts';
+import { arnProblems } from '../../lib/infra/arn-checks.ts';
+import { TEST_CONFIG } from '../infra/support/synth.ts';
 import { FORWARDED_CLASSES, ForwardingConfig } from '../../lib/forward/config.ts';
 import { securityLakeSources, StreamConfigError } from '../../lib/forward/firehose-streams.ts';
 import { securityLakeSourceName } from '../../lib/forward/s3-layout.ts';
@@ -65,5 +67,14 @@ describe('Security Lake custom source names', () => {
   it('securityLakeSources refuses hand-built options the schema would refuse', () => {
     const lake = { ...ForwardingConfig.parse(lakeConfig({})).destinations.s3!.securityLake!, sourceName: 'kitewatch' };
     expect(() => securityLakeSources(lake, { accountId: '123456789012', region: 'eu-west-1' })).toThrow(StreamConfigError);
+  });
+
+  it('checks the lake key ARN at synth: a KMS key, in the lake region', () => {
+    const withKey = (kmsKeyArn: string, region?: string): string[] => arnProblems(parseConfig({ ...TEST_CONFIG, forwarding: lakeConfig({ kmsKeyArn, ...(region === undefined ? {} : { region }) }) }));
+    const key = (region: string): string => `arn:aws:kms:${region}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+    expect(withKey(key(TEST_CONFIG.aws.region))).toEqual([]);
+    expect(withKey(key('us-east-1'))).toEqual([expect.stringMatching(/^forwarding\.destinations\.s3\.securityLake\.kmsKeyArn: .* is in region us-east-1, but aws\.region is/)]);
+    expect(withKey(key('us-east-1'), 'us-east-1')).toEqual([]);
+    expect(() => withKey('arn:aws:s3:::bucket')).toThrow(/securityLake\.kmsKeyArn: must be a KMS key ARN/);
   });
 });

@@ -40,7 +40,10 @@ const VARIANTS: Record<string, KitewatchConfigInput> = {
     ...TEST_CONFIG,
     forwarding: {
       destinations: {
-        s3: { layout: 'security-lake', securityLake: { bucketName: 'aws-security-data-lake-eu-west-1-abc', sourceNames: { '2004': 'bk-findings' }, sourceVersion: '1.0' } },
+        s3: {
+          layout: 'security-lake',
+          securityLake: { bucketName: 'aws-security-data-lake-eu-west-1-abc', sourceNames: { '2004': 'bk-findings' }, sourceVersion: '1.0', kmsKeyArn: TEST_ARNS.lakeKey },
+        },
       },
     },
   },

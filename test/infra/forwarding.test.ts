@@ -577,6 +577,29 @@ describe('security-lake layout (Glue tables for the Parquet conversion)', () => 
     );
   });
 
+  it('a KMS-encrypted lake: the delivery, crawler and registration roles get the key, through S3 for the lake bucket only', () => {
+    const input = lakeConfig([6003]);
+    const s3 = (input.forwarding as { destinations: { s3: { securityLake: Record<string, unknown> } } }).destinations.s3;
+    s3.securityLake = { ...s3.securityLake, kmsKeyArn: TEST_ARNS.lakeKey };
+    const keyed = synthKitewatch(input, { bundle: false });
+    try {
+      const kf = keyed.stacks.forwarding as ForwardingStack;
+      const kt = keyed.forwarding as Template;
+      const reg = must(kf.securityLakeSources, 'Security Lake sources');
+      const viaBucket = { StringLike: { 'kms:EncryptionContext:aws:s3:arn': [`arn:aws:s3:::${LAKE_BUCKET}`, `arn:aws:s3:::${LAKE_BUCKET}/*`] } };
+      for (const roleId of [logicalId(must(kf.deliveryRole, 'delivery role')), logicalId(reg.crawlerRole)]) {
+        expect(inlineStatements(kt, roleId).filter((st) => JSON.stringify(st.Action).includes('kms:'))).toEqual([
+          expect.objectContaining({ Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: TEST_ARNS.lakeKey, Condition: viaBucket }),
+        ]);
+      }
+      expect(Object.fromEntries(Object.entries(grants(inlineStatements(kt, logicalId(reg.fn.role)))).filter(([a]) => a.startsWith('kms:')))).toEqual(
+        expect.objectContaining({ 'kms:CreateGrant': [TEST_ARNS.lakeKey], 'kms:DescribeKey': [TEST_ARNS.lakeKey], 'kms:GenerateDataKey': [TEST_ARNS.lakeKey] }),
+      );
+    } finally {
+      keyed.cleanup();
+    }
+  });
+
   it('registers nothing with securityLake.register false (the lake lives in another account or Region)', () => {
     const input = lakeConfig([6003]);
     const s3 = (input.forwarding as { destinations: { s3: { securityLake: Record<string, unknown> } } }).destinations.s3;

@@ -29,6 +29,7 @@ export const TEST_ARNS = {
   oidcRoleArn: 'arn:aws:iam::123456789012:role/ci/buildkite-release',
   splunkToken: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kitewatch/splunk-hec-Sp1unk',
   datadogKey: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kitewatch/datadog-api-key',
+  lakeKey: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
 } as const;
 
 /** Values that differ from the defaults, so a test can tell that config reached the template. */
