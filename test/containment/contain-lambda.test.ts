@@ -220,6 +220,32 @@ describe('contain Lambda (DynamoDB state, API token from Secrets Manager)', () =
     expect(pending[0]?.metadata.uid).toBe(pending[1]?.metadata.uid);
   });
 
+  it('a token-spike look-alike agent: stop-agent starts the approval state machine for it, and stops only the implicated agent', async () => {
+    const cluster = bk.addCluster();
+    const token = bk.addClusterToken(cluster);
+    const [rogue, lookAlike] = [bk.addAgent(), bk.addAgent()];
+    const resources: ResourceSpec[] = [
+      { uid: token.id, type: 'ClusterToken', role: 'target' },
+      { uid: rogue.id, name: rogue.name, type: 'Agent', role: 'implicated' },
+      { uid: lookAlike.id, name: lookAlike.name, type: 'Agent', role: 'related', data: { like_fleet: true } },
+    ];
+    const f = finding({ detector: 'token-spike', uid: `token-spike:${randomUUID()}`, resources });
+    const { client: sfn, sent } = recording({ send: async () => ({ executionArn: 'arn:x', startDate: new Date() }) } as unknown as SFNClient);
+    const pub: Published = { entries: [], failNext: 0 };
+    await coldStart({}, pub, { approvals: sfn }).processBatch({ Records: [sqsRecord(f)] });
+    expect(bk.agents.get(rogue.id)?.stopped).toBeDefined();
+    expect(bk.agents.get(lookAlike.id)?.stopped).toBeUndefined();
+    expect(sent.map((c) => c.name)).toEqual(['StartExecution']);
+    const input = JSON.parse(String(sent[0]?.input['input'])) as ApprovalRequest;
+    expect(input).toMatchObject({ action: 'stop-agent', target: { uid: lookAlike.id, org: 'acme' }, why: "the agent looks like its token's fleet (stopped only if a responder approves)" });
+    expect(parseRunbookInput('stop-agent', input.runbookInput)).toMatchObject({ agentId: lookAlike.id, org: 'acme', dryRun: false });
+    const stops = pub.entries.map((e) => JSON.parse(e.Detail ?? '{}') as OcsfEvent).filter((e) => e.command_uid === 'stop-agent');
+    expect(stops.map((e) => [(e.unmapped as { kitewatch: { target: { uid: string } } }).kitewatch.target.uid, e.status_detail])).toEqual([
+      [rogue.id, 'done'],
+      [lookAlike.id, "pending approval: the agent looks like its token's fleet (stopped only if a responder approves)"],
+    ]);
+  });
+
   it('parses its environment once, naming what is missing or invalid', () => {
     expect(() => parseContainEnv({})).toThrow(/KITEWATCH_EVENT_BUS_NAME/);
     const env = { [ContainEnv.eventBusName]: 'kw', [ContainEnv.stateTable]: 't', [ContainEnv.apiTokenSecretArn]: 'arn:s' };
