@@ -27,6 +27,7 @@ const PREFIX = uniqueName('Kw').replace(/[^A-Za-z0-9-]/g, '');
 const ON = {
   ...TEST_CONFIG,
   aws: { ...TEST_CONFIG.aws, stackPrefix: PREFIX, eventBusName: `${PREFIX.toLowerCase()}-bus` },
+  containment: { ...TEST_CONFIG.containment, accounts: TEST_CONFIG.containment.accounts.map((a) => ({ ...a, roleName: `${PREFIX}-containment` })) },
   forwarding: {
     ...TEST_CONFIG.forwarding,
     destinations: {
@@ -187,6 +188,27 @@ describe('cdk deploy --all, emulated', () => {
     for (const type of types) expect(notEmulatedReason(type), type).toBeDefined();
     // The resources that matter for names, order and exports were deployed for real.
     for (const type of ['AWS::Lambda::Function', 'AWS::IAM::Role', 'AWS::SQS::Queue', 'AWS::S3::Bucket', 'AWS::Logs::LogGroup', 'AWS::Events::Rule']) expect(types.has(type), type).toBe(false);
+  });
+});
+
+describe('the target-account role (bin/target-account.ts, for StackSets)', () => {
+  it("deploys in a target account with that account's external id, and not in Kitewatch's account", async () => {
+    const [target] = ON.containment.accounts;
+    const s = synthKitewatch(ON, { bundle: false, targetAccount: true });
+    try {
+      const stack = assemblyStacks(s.outdir).find((st) => st.name === stackName('TargetAccount'));
+      if (stack === undefined || target === undefined) throw new Error('no target-account stack');
+      const other = new EmulatedCloud(motoEndpoint(), target.id, REGION);
+      await other.bootstrap(stack);
+      await other.publishAssets(stack);
+      expect(await other.deploy(stack, { parameters: { ExternalId: target.externalId } })).toBe('created');
+      const roles = [...(await other.cfn.resources(stack.name)).values()].filter((r) => r.type === 'AWS::IAM::Role');
+      expect(roles.map((r) => r.physicalId)).toEqual([target.roleName]);
+      await expect(iam().send(new GetRoleCommand({ RoleName: target.roleName }))).rejects.toThrow(/not found|NoSuchEntity/);
+      expect(await cloud.cfn.stackStatus(stack.name)).toBeUndefined();
+    } finally {
+      s.cleanup();
+    }
   });
 });
 

@@ -47,14 +47,16 @@ export function xmlOne(xml: string, tag: string): string | undefined {
   return found === undefined ? undefined : decode(found);
 }
 
-/** The CloudFormation query API of a moto server, in one region. */
+/** The CloudFormation query API of a moto server, in one region (and account: moto's x-moto-account-id). */
 export class CloudFormationApi {
   readonly endpoint: string;
   readonly region: string;
+  readonly account: string | undefined;
 
-  constructor(endpoint: string, region: string) {
+  constructor(endpoint: string, region: string, account?: string) {
     this.endpoint = endpoint;
     this.region = region;
+    this.account = account;
   }
 
   async call(action: string, params: Record<string, string | undefined> = {}): Promise<string> {
@@ -65,6 +67,7 @@ export class CloudFormationApi {
       headers: {
         'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
         authorization: `AWS4-HMAC-SHA256 Credential=testing/20261204/${this.region}/cloudformation/aws4_request, SignedHeaders=host, Signature=0`,
+        ...(this.account === undefined ? {} : { 'x-moto-account-id': this.account }),
       },
       body,
     });
@@ -455,7 +458,7 @@ export class EmulatedCloud {
     this.endpoint = endpoint;
     this.account = account;
     this.region = region;
-    this.cfn = new CloudFormationApi(endpoint, region);
+    this.cfn = new CloudFormationApi(endpoint, region, account);
     this.events = new EventBridgeClient({ endpoint, region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
     this.s3 = new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   }
@@ -512,6 +515,7 @@ export class EmulatedCloud {
         'content-type': 'application/x-amz-json-1.1',
         'x-amz-target': 'AmazonSSM.PutParameter',
         authorization: `AWS4-HMAC-SHA256 Credential=testing/20261204/${this.region}/ssm/aws4_request, SignedHeaders=host, Signature=0`,
+        'x-moto-account-id': this.account,
       },
       body: JSON.stringify({ Name: name, Value: value, Type: 'String', Overwrite: true }),
     });
