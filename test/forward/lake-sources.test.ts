@@ -232,7 +232,7 @@ describe('the Lambda handler (lambdas/lake-sources/handler.ts), in process', () 
       AWS_ACCESS_KEY_ID: 'testing',
       AWS_SECRET_ACCESS_KEY: 'testing',
       POWERTOOLS_SERVICE_NAME: 'lake-sources-test',
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
     });
   });
   afterAll(async () => {
