@@ -4,9 +4,10 @@
  * handler only parses its environment, builds the real clients and calls compose() (the same
  * compose test/e2e/harness.ts runs the pipeline with), so each test here checks that wiring: a
  * handler that built its Lambda some other way, read a variable the construct does not set, or
- * pointed a client at the wrong resource would fail here.
+ * pointed a client at the wrong resource would fail here. lambdas/lake-sources is invoked the same
+ * way in test/forward/lake-sources.test.ts (against a local Security Lake: moto has none).
  */
-import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -86,9 +87,18 @@ afterAll(async () => {
   await bk?.close();
 });
 
+/** The handler.ts files invoked below (and lake-sources, in its own test file). */
+const INVOKED = new Set<string>(['lake-sources/handler.ts']);
+
+/** Imports a handler module that this file invokes, with `env` added. */
+async function invoked<H>(lambda: string, env: Record<string, string>): Promise<H> {
+  INVOKED.add(`${lambda}/handler.ts`);
+  return load<H>(`../../lambdas/${lambda}/handler.ts`, env);
+}
+
 describe('the pipeline Lambdas, from handler.ts', () => {
   it('normalize: publishes to the bus and quarantines to the bucket the environment names', async () => {
-    const handler = await load<Handler<SQSEvent, SQSBatchResponse>>('../../lambdas/normalize/handler.ts', { [NormalizeEnv.quarantineBucket]: h.quarantineBucket });
+    const handler = await invoked<Handler<SQSEvent, SQSBatchResponse>>('normalize', { [NormalizeEnv.quarantineBucket]: h.quarantineBucket });
     const good = sqsRecord(JSON.stringify(sample('agent-connected')));
     const bad = sqsRecord('not an envelope');
     expect(await handler(sqsEvent([good, bad]), lambdaContext('kitewatch-normalize'))).toEqual({ batchItemFailures: [] });
@@ -104,7 +114,7 @@ describe('the pipeline Lambdas, from handler.ts', () => {
     symlinkSync(dirname(require.resolve('@ip-location-db/geo-whois-asn-country/package.json')), join(layer, 'geo-whois-asn-country'));
     mkdirSync(join(layer, 'cloud-ranges'));
     symlinkSync(fileURLToPath(new URL('../../data/cloud-ranges/cloud-regions.json', import.meta.url)), join(layer, 'cloud-ranges', 'cloud-regions.json'));
-    const handler = await load<Handler<SQSEvent, SQSBatchResponse>>('../../lambdas/detect/handler.ts', { [DetectEnv.ipDataDir]: layer, [DetectEnv.detectorsConfig]: '{}' });
+    const handler = await invoked<Handler<SQSEvent, SQSBatchResponse>>('detect', { [DetectEnv.ipDataDir]: layer, [DetectEnv.detectorsConfig]: '{}' });
     const normalized = normalizeEnvelope(sample('agent-connected'));
     if (!normalized.ok) throw new Error(normalized.reason);
     const envelope = toBusEnvelope(normalized.event);
@@ -116,7 +126,7 @@ describe('the pipeline Lambdas, from handler.ts', () => {
   });
 
   it('contain: publishes the Remediation Activities of a finding to the bus (dry-run)', async () => {
-    const handler = await load<Handler<SQSEvent, SQSBatchResponse>>('../../lambdas/contain/handler.ts', {
+    const handler = await invoked<Handler<SQSEvent, SQSBatchResponse>>('contain', {
       [ContainEnv.config]: JSON.stringify({ mode: 'dry-run' }),
       [ContainEnv.apiTokenSecretArn]: tokenSecretArn,
       [ContainEnv.apiUrl]: bk.url,
@@ -132,7 +142,7 @@ describe('the pipeline Lambdas, from handler.ts', () => {
   });
 
   it('securityhub: imports a finding into the account and region the environment names', async () => {
-    const handler = await load<Handler<SQSEvent, SQSBatchResponse>>('../../lambdas/securityhub/handler.ts', { [SecurityHubEnv.accountId]: ACCOUNT, [SecurityHubEnv.region]: 'us-east-1' });
+    const handler = await invoked<Handler<SQSEvent, SQSBatchResponse>>('securityhub', { [SecurityHubEnv.accountId]: ACCOUNT, [SecurityHubEnv.region]: 'us-east-1' });
     const f = finding({ detector: 'break-glass-edit', uid: `break-glass-edit:${randomUUID()}`, resources: [{ uid: randomUUID(), type: 'Pipeline', role: 'target' }] });
     expect(await handler(sqsEvent([sqsRecord(JSON.stringify(toBusEnvelope(f)))]), lambdaContext('kitewatch-securityhub'))).toEqual({ batchItemFailures: [] });
     const hub = new SecurityHubClient(awsClientConfig());
@@ -143,7 +153,7 @@ describe('the pipeline Lambdas, from handler.ts', () => {
 
   it('forward: transforms for the routed stream and drops a uid an earlier buffer delivered (the state table)', async () => {
     const stream = uniqueName('kw-fwd-http');
-    const handler = await load<Handler<FirehoseTransformationEvent, FirehoseTransformationResult>>('../../lambdas/forward/handler.ts', {
+    const handler = await invoked<Handler<FirehoseTransformationEvent, FirehoseTransformationResult>>('forward', {
       [ForwardEnv.routes]: JSON.stringify({ [stream]: { format: 'ndjson' } }),
       [ForwardEnv.stateTable]: table,
     });
@@ -169,7 +179,7 @@ describe('the pipeline Lambdas, from handler.ts', () => {
     try {
       const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('backfill-ingest') }))).QueueUrl as string;
       const secret = await sm.send(new CreateSecretCommand({ Name: uniqueName('backfill-token'), SecretString: token }));
-      const handler = await load<Handler<unknown, { sent: number }>>('../../lambdas/backfill/handler.ts', {
+      const handler = await invoked<Handler<unknown, { sent: number }>>('backfill', {
         [BackfillEnv.apiTokenSecretArn]: secret.ARN as string,
         [BackfillEnv.apiUrl]: api.url,
         [BackfillEnv.org]: ORG.slug,
@@ -188,7 +198,7 @@ describe('the pipeline Lambdas, from handler.ts', () => {
   });
 
   it('detections-ack: acknowledges into the state table', async () => {
-    const handler = await load<Handler<unknown, { acknowledged: boolean }>>('../../lambdas/detections-ack/handler.ts', { [AckEnv.stateTableName]: table });
+    const handler = await invoked<Handler<unknown, { acknowledged: boolean }>>('detections-ack', { [AckEnv.stateTableName]: table });
     const entity = randomUUID();
     expect(await handler({ entityType: 'AgentToken', entity, networks: ['AS14618'] }, lambdaContext('kitewatch-detections-ack'))).toMatchObject({ acknowledged: true, entity });
     const items = await db.send(new ScanCommand({ TableName: table }));
@@ -196,7 +206,7 @@ describe('the pipeline Lambdas, from handler.ts', () => {
   });
 
   it('rotate-agent-token: reads the secret being rotated from Secrets Manager (and refuses one without rotation)', async () => {
-    const handler = await load<Handler<unknown, void>>('../../lambdas/rotate-agent-token/handler.ts', {
+    const handler = await invoked<Handler<unknown, void>>('rotate-agent-token', {
       [RotateAgentTokenEnv.apiTokenSecretArn]: tokenSecretArn,
       [RotateAgentTokenEnv.apiUrl]: bk.url,
     });
@@ -225,7 +235,7 @@ describe('the runbook Lambdas, from handler.ts', () => {
   const runbookEnv = () => ({ [RunbookEnv.apiTokenSecretArn]: tokenSecretArn, [RunbookEnv.apiUrl]: bk.url, [RunbookEnv.graphqlUrl]: bk.graphqlUrl });
 
   it.each(ACTION_IDS.map((id) => [id]))('%s: a dry run (the default) reports, publishes its Remediation Activity, and calls nothing', async (id) => {
-    const handler = await load<RunbookHandler>(`../../lambdas/runbooks/${id}/handler.ts`, runbookEnv());
+    const handler = await invoked<RunbookHandler>(`runbooks/${id}`, runbookEnv());
     const calls = bk.calls.length;
     const report = await handler(inputs[id], lambdaContext(`kitewatch-runbook-${id}`));
     expect(report).toMatchObject({ runbook: id, dryRun: true, outcome: 'dry-run' });
@@ -234,17 +244,23 @@ describe('the runbook Lambdas, from handler.ts', () => {
   });
 
   it('approve-action answers the waiting task through Step Functions', async () => {
-    const handler = await load<Handler<unknown, { outcome: string; calls: string[] }>>('../../lambdas/runbooks/approve-action/handler.ts', runbookEnv());
+    const handler = await invoked<Handler<unknown, { outcome: string; calls: string[] }>>('runbooks/approve-action', runbookEnv());
     const report = await handler({ ...inputs['approve-action'], dryRun: false }, lambdaContext('kitewatch-runbook-approve-action'));
     expect(report).toMatchObject({ outcome: 'denied', calls: ['states:SendTaskFailure'] });
   });
 
   it('stop-agent acts through the Buildkite API with the token from Secrets Manager', async () => {
-    const handler = await load<RunbookHandler>('../../lambdas/runbooks/stop-agent/handler.ts', runbookEnv());
+    const handler = await invoked<RunbookHandler>('runbooks/stop-agent', runbookEnv());
     const agent = bk.addAgent();
     const report = await handler({ org: ORG.slug, agentId: agent.id, dryRun: false }, lambdaContext('kitewatch-runbook-stop-agent'));
     expect(report).toMatchObject({ runbook: 'stop-agent', dryRun: false, outcome: 'done' });
     expect(bk.calls.map((c) => `${c.method} ${c.path} ${c.status}`)).toContain(`PUT /v2/organizations/${ORG.slug}/agents/${agent.id}/stop 204`);
     await everythingPublished();
   });
+});
+
+// Last in the file (tests run in order): every handler above has been imported by now.
+it('invokes every handler.ts under lambdas/ (a Lambda added without a test here would deploy wiring nothing runs)', () => {
+  const handlers = readdirSync(fileURLToPath(new URL('../../lambdas', import.meta.url)), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('handler.ts'));
+  expect(handlers.filter((f) => !INVOKED.has(f))).toEqual([]);
 });
