@@ -1,4 +1,4 @@
-import { ArnFormat, CustomResource, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, CustomResource, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
@@ -57,6 +57,12 @@ export class SecurityLakeSources extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const { lake } = props;
+    // region= is the Region the data is uploaded to, the lake's; the sources are registered in this stack's.
+    if (lake.region !== undefined && !Token.isUnresolved(stack.region) && lake.region !== stack.region) {
+      throw new Error(
+        `forwarding.destinations.s3.securityLake.region is ${lake.region}, but the stack deploys to ${stack.region}: the stack registers custom sources in its own Region. Deploy Kitewatch in ${lake.region}, or set securityLake.register to false and register the sources in ${lake.region} yourself (docs/deploy.md).`,
+      );
+    }
     const registered = securityLakeSources(lake, { accountId: stack.account, region: stack.region });
     const bucketArn = stack.formatArn({ service: 's3', region: '', account: '', resource: lake.bucketName });
     const prefixes = registered.map((s) => `${bucketArn}/ext/${s.sourceName}/*`);

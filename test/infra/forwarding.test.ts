@@ -600,6 +600,13 @@ describe('security-lake layout (Glue tables for the Parquet conversion)', () => 
     }
   });
 
+  it('refuses to register sources for a lake in another Region than the stack', () => {
+    const input = lakeConfig([6003]);
+    const s3 = (input.forwarding as { destinations: { s3: { securityLake: Record<string, unknown> } } }).destinations.s3;
+    s3.securityLake = { ...s3.securityLake, region: 'us-east-1' };
+    expect(() => synthKitewatch(input, { bundle: false })).toThrow(/securityLake\.region is us-east-1, but the stack deploys to eu-west-1.*set securityLake\.register to false/);
+  });
+
   it('registers nothing with securityLake.register false (the lake lives in another account or Region)', () => {
     const input = lakeConfig([6003]);
     const s3 = (input.forwarding as { destinations: { s3: { securityLake: Record<string, unknown> } } }).destinations.s3;
