@@ -13,6 +13,9 @@ export const BackfillEnv = {
   seedDays: 'KITEWATCH_BACKFILL_SEED_DAYS',
   silenceMinutes: 'KITEWATCH_SILENCE_MINUTES',
   silenceAlarmName: 'KITEWATCH_SILENCE_ALARM_NAME',
+  maxReachDays: 'KITEWATCH_BACKFILL_MAX_REACH_DAYS',
+  /** The state table, for the detectors' last-event (where a silence began). */
+  stateTableName: 'KITEWATCH_STATE_TABLE',
 } as const;
 
 const count = z.string().check(z.regex(/^\d+$/, 'must be a whole number'));
@@ -25,6 +28,8 @@ const Schema = z.object({
   [BackfillEnv.seedDays]: count,
   [BackfillEnv.silenceMinutes]: count,
   [BackfillEnv.silenceAlarmName]: z.string().check(z.minLength(1)),
+  [BackfillEnv.maxReachDays]: z.optional(count),
+  [BackfillEnv.stateTableName]: z.optional(z.string().check(z.minLength(1))),
 });
 
 export interface BackfillSettings {
@@ -36,6 +41,8 @@ export interface BackfillSettings {
   readonly seedDays: number;
   readonly silenceMinutes: number;
   readonly silenceAlarmName: string;
+  readonly maxReachDays: number;
+  readonly stateTableName: string | undefined;
 }
 
 export function parseBackfillEnv(env: Record<string, string | undefined>): BackfillSettings {
@@ -49,5 +56,7 @@ export function parseBackfillEnv(env: Record<string, string | undefined>): Backf
     seedDays: Number(d[BackfillEnv.seedDays]),
     silenceMinutes: Number(d[BackfillEnv.silenceMinutes]),
     silenceAlarmName: d[BackfillEnv.silenceAlarmName],
+    maxReachDays: d[BackfillEnv.maxReachDays] === undefined ? 7 : Number(d[BackfillEnv.maxReachDays]),
+    stateTableName: d[BackfillEnv.stateTableName],
   };
 }

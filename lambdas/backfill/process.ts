@@ -1,6 +1,7 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { fetchAuditEvents, fetchOrganization, describeApiFailure, restItemToEnvelope, type EnvelopeOptions, type OrgRef, type Window } from '../../lib/backfill/audit-events.ts';
 import type { BuildkiteClient } from '../../lib/buildkite/client.ts';
+import type { LastEvent } from '../../lib/detections/seen.ts';
 import { KITEWATCH_SOURCE } from '../../lib/engine/bus.ts';
 
 /**
@@ -14,8 +15,12 @@ import { KITEWATCH_SOURCE } from '../../lib/engine/bus.ts';
  * Triggers:
  * - first deploy (the pipeline stack's CREATE_COMPLETE, or `{}` by hand): the last `seedDays` days, to seed baselines;
  * - a Kitewatch `monitoring-disabled` Detection Finding: from an hour before it up to now;
- * - the silence alarm going back to OK: as an EventBridge alarm state change, from the start of the
- *   silence (less one alarm period); as the alarm topic's SNS notification, the day before it;
+ * - the silence alarm going back to OK (as an EventBridge alarm state change, or the alarm topic's SNS
+ *   notification): from the last event the detectors saw before the silence (state: `last-event`,
+ *   lib/detections/seen.ts), less a margin; without it, from the alarm's own estimate (the EventBridge
+ *   change: one alarm period before it fired) or the farthest reach. Never further back than
+ *   `maxReachDays` (nor the seed days when seeding is on). Reaching back too far costs nothing but
+ *   API calls: the detectors count a re-sent event once;
  * - by hand, as a runbook: `{"since": ISO, "until"?: ISO}`.
  */
 
@@ -26,7 +31,7 @@ const DAY = 24 * HOUR;
 export type Trigger =
   | { readonly kind: 'seed'; readonly window: Window }
   | { readonly kind: 'monitoring-disabled'; readonly window: Window; readonly finding: string }
-  | { readonly kind: 'silence-ended'; readonly window: Window; readonly alarm: string }
+  | { readonly kind: 'silence-ended'; readonly window: Window; readonly alarm: string; /** The window's start estimates the silence's (else: the farthest allowed). */ readonly estimated: boolean }
   | { readonly kind: 'manual'; readonly window: Window };
 
 export interface TriggerSettings {
@@ -34,6 +39,54 @@ export interface TriggerSettings {
   readonly silenceMinutes: number;
   /** The silence alarm's name: only its state changes start a backfill. */
   readonly silenceAlarmName: string;
+  /** aws.blindness.backfillMaxReachDays (default 7): the farthest a gap backfill reaches back. */
+  readonly maxReachDays?: number;
+}
+
+/** Before the last event seen, for events delivered late or out of order. */
+const LAST_EVENT_MARGIN = 15 * 60_000;
+/** The first event after a silence may come a little after the alarm's OK (clocks, metric periods). */
+const RESUME_SLACK = 5 * 60_000;
+
+/** How far back a gap backfill may reach: maxReachDays, and no more than the seed days when seeding is on. */
+export function maxReachMs(settings: TriggerSettings): number {
+  const days = Math.min(settings.maxReachDays ?? 7, settings.seedDays > 0 ? settings.seedDays : Number.POSITIVE_INFINITY);
+  return days * DAY;
+}
+
+/**
+ * The last event time the detectors saw before a silence that ended at `until`, from `last-event`:
+ * its latest time while no event after the silence was detected yet, else the start of the latest
+ * pause that ended by then and was at least half the silence alarm's period. Undefined: unknown.
+ */
+export function lastEventBeforeSilence(last: LastEvent | undefined, until: number, silenceMinutes: number): number | undefined {
+  if (last === undefined || !Number.isFinite(last.t)) return undefined;
+  const silence = silenceMinutes * 60_000;
+  if (last.t <= until - silence) return last.t;
+  for (let i = last.gaps.length - 1; i >= 0; i--) {
+    const [from, to] = last.gaps[i] as readonly [number, number];
+    if (from < until && to <= until + RESUME_SLACK && to - from >= silence / 2) return from;
+  }
+  return undefined;
+}
+
+/** Where the window of a silence-ended trigger starts, and why. */
+export function silenceWindow(trigger: Trigger, last: LastEvent | undefined, settings: TriggerSettings): { window: Window; reach: 'last-event' | 'alarm' | 'max-reach' } {
+  const { until } = trigger.window;
+  const floor = until - maxReachMs(settings);
+  const before = lastEventBeforeSilence(last, until, settings.silenceMinutes);
+  let since = trigger.window.since;
+  let reach: 'last-event' | 'alarm' | 'max-reach' = trigger.kind === 'silence-ended' && trigger.estimated ? 'alarm' : 'max-reach';
+  // The last event replaces a fallback, and moves an estimate earlier (never later: overlap is free).
+  if (before !== undefined && (reach === 'max-reach' || before - LAST_EVENT_MARGIN < since)) {
+    since = before - LAST_EVENT_MARGIN;
+    reach = 'last-event';
+  }
+  if (since <= floor) {
+    since = floor;
+    reach = 'max-reach';
+  }
+  return { window: { since, until }, reach };
 }
 
 export class BackfillInputError extends Error {
@@ -74,7 +127,7 @@ export function triggerOf(event: unknown, settings: TriggerSettings, now: number
     }
     // The alarm fired a full period after the last event: start one period before it.
     const since = time(previous['timestamp'], 'detail.previousState.timestamp') - settings.silenceMinutes * 60_000;
-    return { kind: 'silence-ended', window: { since, until: time(state['timestamp'], 'detail.state.timestamp') }, alarm: settings.silenceAlarmName };
+    return { kind: 'silence-ended', window: { since, until: time(state['timestamp'], 'detail.state.timestamp') }, alarm: settings.silenceAlarmName, estimated: true };
   }
   // First deploy: the pipeline stack's own CREATE_COMPLETE (updates do not seed again).
   if (detailType === 'CloudFormation Stack Status Change' && detail !== undefined) {
@@ -97,10 +150,10 @@ export function triggerOf(event: unknown, settings: TriggerSettings, now: number
     if (m['AlarmName'] !== settings.silenceAlarmName || m['NewStateValue'] !== 'OK' || m['OldStateValue'] !== 'ALARM') {
       throw new BackfillInputError(`not the silence alarm (${settings.silenceAlarmName}) going from ALARM to OK`);
     }
-    // The notification has no start of the silence: reach back as far as the alarm allows (a day).
+    // The notification has no start of the silence: as far as allowed (runBackfill narrows it from state).
     const changed = typeof m['StateChangeTime'] === 'string' ? m['StateChangeTime'] : '';
     const until = time(changed.replace(/\+0000$/, 'Z'), 'StateChangeTime');
-    return { kind: 'silence-ended', window: { since: until - DAY, until }, alarm: settings.silenceAlarmName };
+    return { kind: 'silence-ended', window: { since: until - maxReachMs(settings), until }, alarm: settings.silenceAlarmName, estimated: false };
   }
   if ('since' in e) {
     const since = time(e['since'], 'since');
@@ -125,6 +178,8 @@ export interface BackfillDeps {
   readonly settings: TriggerSettings;
   readonly now?: () => number;
   readonly log?: (message: string, attributes: Record<string, unknown>) => void;
+  /** The detectors' `last-event` (state table), read when a silence ended; absent: the alarm's estimate. */
+  readonly lastEvent?: () => Promise<LastEvent | undefined>;
 }
 
 export interface BackfillReport {
@@ -133,6 +188,8 @@ export interface BackfillReport {
   readonly until: string;
   readonly fetched: number;
   readonly sent: number;
+  /** After a silence: what the window's start came from. */
+  readonly reach?: 'last-event' | 'alarm' | 'max-reach';
 }
 
 /** One SendMessageBatch (at most 10 entries and 256 KB); throws when any entry failed, so the trigger is retried. */
@@ -145,7 +202,13 @@ async function sendBatch(deps: BackfillDeps, entries: readonly { id: string; bod
 
 export async function runBackfill(event: unknown, deps: BackfillDeps): Promise<BackfillReport> {
   const now = (deps.now ?? Date.now)();
-  const trigger = triggerOf(event, deps.settings, now);
+  let trigger = triggerOf(event, deps.settings, now);
+  let reach: BackfillReport['reach'];
+  if (trigger.kind === 'silence-ended') {
+    const found = silenceWindow(trigger, await deps.lastEvent?.(), deps.settings);
+    trigger = { ...trigger, window: found.window };
+    reach = found.reach;
+  }
   let org: OrgRef;
   try {
     org = (await fetchOrganization(deps.buildkite, deps.org)).org;
@@ -178,7 +241,14 @@ export async function runBackfill(event: unknown, deps: BackfillDeps): Promise<B
     await sendBatch(deps, batch);
     sent += batch.length;
   }
-  const report: BackfillReport = { trigger: trigger.kind, since: new Date(trigger.window.since).toISOString(), until: new Date(trigger.window.until).toISOString(), fetched, sent };
+  const report: BackfillReport = {
+    trigger: trigger.kind,
+    since: new Date(trigger.window.since).toISOString(),
+    until: new Date(trigger.window.until).toISOString(),
+    fetched,
+    sent,
+    ...(reach !== undefined ? { reach } : {}),
+  };
   deps.log?.('backfill done', { ...report });
   return report;
 }

@@ -10,8 +10,8 @@
  *   `seen:86400:<day>`, `seen:3600:<hour>`, `seen:60:<minute>`, `seen:10:<t>`, `seen:10:<t>.1`, ...
  * each `{u: [uids], d?: 1}`. A uid is stored in the first node of its path that is not full; a full
  * node (about 8 KB) is flagged `d` and later uids go one step finer (the 10-second level continues
- * in numbered parts). `last-event` holds the latest event time (ms) the stage saw, for the backfill
- * after a silence; it is rewritten only when it moves by a minute or more.
+ * in numbered parts). `last-event` holds the latest event time (ms) the stage saw and its last
+ * pauses, for the backfill after a silence; it is rewritten only when it moves by a minute or more.
  *
  * Cost: an event is marked only when some detector, the roster or the network memory looks at it
  * (the others change no state, so counting them twice is harmless). A flush writes each node that
@@ -40,6 +40,19 @@ const FUTURE_SKEW_MS = 5 * 60_000;
 const CONFLICT_ATTEMPTS = 8;
 
 export const LAST_EVENT_KEY = 'last-event';
+/** A pause in event time at least this long is kept in last-event's gaps (the shortest silence alarm is 5 minutes). */
+const GAP_MS = 5 * 60_000;
+const MAX_GAPS = 8;
+
+/**
+ * `last-event`: the latest event time (ms) the detect stage saw, and the last pauses in event time
+ * (`[last event before, first event after]`), so the backfill after a silence finds where the
+ * silence began even when events flow again before it runs.
+ */
+export interface LastEvent {
+  readonly t: number;
+  readonly gaps: ReadonlyArray<readonly [number, number]>;
+}
 
 /** The parts of `aws.blindness` the seen-set's retention follows (a plain shape: the Lambda bundles no config schema). */
 export interface ResentMemorySettings {
@@ -244,11 +257,14 @@ export class SeenSet {
     const latest = Math.min(this.latest, this.options.storeClock() * 1000 + FUTURE_SKEW_MS);
     let writes = 0;
     for (let attempt = 0; attempt < CONFLICT_ATTEMPTS; attempt++) {
-      const item = await this.state.get<number>(LAST_EVENT_KEY);
-      if (item !== undefined && latest < item.value + LAST_EVENT_STEP_MS) return writes;
+      const item = await this.state.get<LastEvent>(LAST_EVENT_KEY);
+      const prior = item?.value;
+      if (prior !== undefined && latest < prior.t + LAST_EVENT_STEP_MS) return writes;
+      const gaps = prior?.gaps ?? [];
+      const value: LastEvent = { t: latest, gaps: prior !== undefined && latest - prior.t >= GAP_MS ? [...gaps, [prior.t, latest] as const].slice(-MAX_GAPS) : gaps };
       writes++;
       const expiresAt = this.options.storeClock() + this.options.retentionSeconds;
-      if (await this.state.put<number>(LAST_EVENT_KEY, latest, { expiresAt, expectedVersion: item?.version ?? 0 })) return writes;
+      if (await this.state.put<LastEvent>(LAST_EVENT_KEY, value, { expiresAt, expectedVersion: item?.version ?? 0 })) return writes;
     }
     return writes;
   }

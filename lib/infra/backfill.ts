@@ -1,6 +1,7 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -10,7 +11,9 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { BackfillEnv } from '../../lambdas/backfill/env.ts';
 import { MONITORING_DISABLED } from '../../lambdas/backfill/process.ts';
+import { LAST_EVENT_KEY } from '../detections/seen.ts';
 import { KITEWATCH_SOURCE } from '../engine/bus.ts';
+import { STATE_PARTITIONS } from '../state/port.ts';
 import type { AwsConfig } from './config.ts';
 import { KitewatchFunction } from './kitewatch-function.ts';
 import { grantSendViaSqs } from './queue-access.ts';
@@ -36,6 +39,10 @@ export interface BackfillProps {
   readonly org: string;
   /** Complete ARN of the secret holding a Buildkite API token with read_audit_events. */
   readonly apiTokenSecretArn: string;
+  /** The state table, read for the detectors' last event time (where a silence began). */
+  readonly stateTable: { readonly tableName: string };
+  /** Grants the function GetItem of the named state keys only. */
+  readonly grantStateItemsRead: (role: iam.Role, keys: readonly string[]) => void;
 }
 
 /**
@@ -69,12 +76,15 @@ export class Backfill extends Construct {
         [BackfillEnv.seedDays]: String(config.blindness.backfillSeedDays),
         [BackfillEnv.silenceMinutes]: String(config.blindness.silenceMinutes),
         [BackfillEnv.silenceAlarmName]: props.silenceAlarm.alarmName,
+        [BackfillEnv.maxReachDays]: String(config.blindness.backfillMaxReachDays),
+        [BackfillEnv.stateTableName]: props.stateTable.tableName,
       },
       key: props.key,
       config,
       invokedBy: 'backfill',
     });
     grantSendViaSqs(this, 'IngestQueueToSend', this.function.role, props.ingestQueue, props.key);
+    props.grantStateItemsRead(this.function.role, [STATE_PARTITIONS.detect + LAST_EVENT_KEY]);
     secretsmanager.Secret.fromSecretCompleteArn(this, 'BuildkiteApiToken', props.apiTokenSecretArn).grantRead(this.function.role);
 
     this.deadLetters = new RuleDeadLetterQueue(this, 'DeadLetters', {

@@ -99,6 +99,8 @@ export class PipelineStack extends Stack {
         silenceAlarm: this.blindness.silence,
         org,
         apiTokenSecretArn,
+        stateTable: stateful.stateTable,
+        grantStateItemsRead: (role, keys) => stateful.grantStateItemsRead(role, keys),
       });
     }
 

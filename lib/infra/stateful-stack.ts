@@ -43,6 +43,8 @@ export interface StatefulResources {
   grantQuarantineWrite(grantee: iam.IGrantable): void;
   /** Read and write items of the state table, keys under the writer's own prefix only. */
   grantStateReadWrite(role: iam.Role, partition: StatePartition): void;
+  /** GetItem of exactly these state keys (full keys, prefix included), nothing else. */
+  grantStateItemsRead(role: iam.Role, keys: readonly string[]): void;
   /** Where Firehose keeps records no destination took (exists whichever destinations are configured). */
   readonly forwardingBackupBucket: s3.IBucket;
   /** Kitewatch's own bucket for the ocsf S3 layout (forwarding.destinations.s3 without bucketName); always there. */
@@ -479,6 +481,25 @@ export class StatefulStack extends Stack implements StatefulResources {
       throw new Error(`grantQuarantineWrite needs a principal backed by an IAM role, got a ${role.constructor.name}`);
     }
     role.addManagedPolicy(this.quarantineWriterPolicy);
+  }
+
+  grantStateItemsRead(role: iam.Role, keys: readonly string[]): void {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'StateItemsRead',
+        actions: ['dynamodb:GetItem'],
+        resources: [this.stateTable.tableArn],
+        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [...keys] }, Null: { 'dynamodb:LeadingKeys': 'false' } },
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'StateTableDecrypt',
+        actions: ['kms:Decrypt'],
+        resources: [this.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${this.region}.amazonaws.com` } },
+      }),
+    );
   }
 
   grantStateReadWrite(role: iam.Role, partition: StatePartition): void {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config/load.ts';
 import { agentConnected, uid, type Envelope } from '../../lib/detections/builders.ts';
-import { compactUid, LAST_EVENT_KEY, resentMemoryDays, SeenSet, SEEN_NODE_CHARS } from '../../lib/detections/seen.ts';
+import { compactUid, LAST_EVENT_KEY, type LastEvent, resentMemoryDays, SeenSet, SEEN_NODE_CHARS } from '../../lib/detections/seen.ts';
 import { createDetectStage } from '../../lib/detections/stage.ts';
 import { normalizeEnvelope } from '../../lib/ocsf/normalize.ts';
 import type { OcsfEvent } from '../../lib/ocsf/types.ts';
@@ -111,11 +111,29 @@ describe('seen-set (lib/detections/seen.ts)', () => {
     expect(await seen.markIfNew(uid('e', '1'), T0)).toBe(true);
     seen.noteTime(T0 + 365 * 86_400_000);
     await seen.commit();
-    expect((await store.get<number>(LAST_EVENT_KEY))?.value).toBe(T0 + 5 * 60_000);
+    expect((await store.get<LastEvent>(LAST_EVENT_KEY))?.value).toEqual({ t: T0 + 5 * 60_000, gaps: [] });
     expect(await seen.markIfNew(uid('e', '1'), T0)).toBe(false);
     seen.discard();
     clock += 86_400 + 3_601;
     expect(await seen.markIfNew(uid('e', '1'), T0)).toBe(true);
+    await store.close();
+  });
+
+  it('keeps the last pauses in event time in last-event, so a backfill finds where a silence began', async () => {
+    const store = new SqliteState({ path: ':memory:', nowSeconds: () => T0 / 1000 + 86_400 });
+    const seen = new SeenSet(store, { retentionSeconds: 86_400, storeClock: () => T0 / 1000 + 86_400 });
+    for (const minutes of [0, 1, 3, 40, 41, 48]) {
+      seen.noteTime(T0 + minutes * 60_000);
+      await seen.commit();
+    }
+    // 3 -> 40 and 41 -> 48 are pauses of 5 minutes or more; 0 -> 1 -> 3 are not.
+    expect((await store.get<LastEvent>(LAST_EVENT_KEY))?.value).toEqual({
+      t: T0 + 48 * 60_000,
+      gaps: [
+        [T0 + 3 * 60_000, T0 + 40 * 60_000],
+        [T0 + 41 * 60_000, T0 + 48 * 60_000],
+      ],
+    });
     await store.close();
   });
 

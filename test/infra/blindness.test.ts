@@ -5,7 +5,9 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS_PUBLISHED_METRIC, EVENTS_QUARANTINED_METRIC, FORMAT_DRIFT_METRIC, METRICS_NAMESPACE, PowertoolsEnv } from '../../lambdas/shared/env.ts';
+import type { Construct } from 'constructs';
 import { importOf, logicalId, synthKitewatch, TEST_CONFIG, type Synthesized } from './support/synth.ts';
+import { actions, inlineStatements, type Statement } from './support/template.ts';
 
 let s: Synthesized;
 let pipeline: Template;
@@ -108,6 +110,21 @@ describe('backfill Lambda in the template', () => {
       BUILDKITE_API_TOKEN_SECRET_ARN: TEST_CONFIG.aws.containment.buildkiteApiTokenSecretArn,
       KITEWATCH_INGEST_QUEUE_URL: { Ref: logicalId(s.stacks.pipeline.ingest.queue) },
       KITEWATCH_SILENCE_ALARM_NAME: { Ref: logicalId(s.stacks.pipeline.blindness.silence) },
+      KITEWATCH_BACKFILL_MAX_REACH_DAYS: '7',
+      KITEWATCH_STATE_TABLE: importOf(s.stateful, logicalId(s.stacks.stateful.stateTable)),
+    });
+  });
+
+  it('reads the detectors’ last event time from the state table, that one item only (GetItem)', () => {
+    const role = s.stacks.pipeline.backfill?.function.role;
+    expect(role).toBeDefined();
+    const statements = inlineStatements(pipeline, logicalId(role as Construct));
+    const state = statements.filter((st) => actions(st).some((a) => a.startsWith('dynamodb:')));
+    expect(state).toHaveLength(1);
+    expect(actions(state[0] as Statement)).toEqual(['dynamodb:GetItem']);
+    expect((state[0] as Statement & { Condition?: unknown }).Condition).toEqual({
+      'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['detect:last-event'] },
+      Null: { 'dynamodb:LeadingKeys': 'false' },
     });
   });
 
