@@ -147,8 +147,15 @@ describe('the pipeline Lambdas, from handler.ts', () => {
     expect(await handler(sqsEvent([sqsRecord(JSON.stringify(toBusEnvelope(f)))]), lambdaContext('kitewatch-securityhub'))).toEqual({ batchItemFailures: [] });
     const hub = new SecurityHubClient(awsClientConfig());
     const id = asffId((f['finding_info'] as { uid: string }).uid);
-    const found = await hub.send(new GetFindingsCommand({ Filters: { Id: [{ Value: id, Comparison: 'EQUALS' }] } }));
-    expect(found.Findings?.map((x) => x.Id)).toEqual([id]);
+    // moto ignores GetFindings filters: page through everything (other files share the server) and pick by Id.
+    const ids: string[] = [];
+    let next: string | undefined;
+    do {
+      const page = await hub.send(new GetFindingsCommand({ MaxResults: 100, NextToken: next }));
+      ids.push(...(page.Findings ?? []).map((x) => x.Id ?? '').filter((x) => x === id));
+      next = page.NextToken === '' ? undefined : page.NextToken;
+    } while (next !== undefined);
+    expect(ids).toEqual([id]);
   });
 
   it('forward: transforms for the routed stream and drops a uid an earlier buffer delivered (the state table)', async () => {
