@@ -52,7 +52,8 @@ function isSecretKey(key: string): boolean {
 const TOKEN_VALUE = /\bbk[a-z]{2}_[A-Za-z0-9]{16,}/g;
 const MIGHT_HOLD_TOKEN = /bk[a-z]{2}_/;
 /** Cheap pre-check before parsing a string as JSON: it opens like JSON and names a secret-ish key. */
-const SECRET_WORD = /token|secret|passw|passphrase|session_key|api_?key|access_key|private_key|signing_key|authorization|cookie/i;
+// `u`: case folding as isSecretKey's toLowerCase() sees it (the Kelvin sign K is a "k" there).
+const SECRET_WORD = /token|secret|passw|passphrase|session_key|api_?key|access_key|private_key|signing_key|authorization|cookie/iu;
 function mightBeJsonWithSecrets(value: string): boolean {
   const c = value.charCodeAt(0);
   return (c === 123 || c === 91) && SECRET_WORD.test(value);

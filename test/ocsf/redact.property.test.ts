@@ -90,3 +90,13 @@ describe('redaction fast path against the plain pass', () => {
     expect(checked).toBeGreaterThan(100);
   });
 });
+
+describe('redaction of JSON text', () => {
+  it('redacts a secret key spelled with a character that lowercases to ASCII (the Kelvin sign)', () => {
+    const key = 'to\u212Aen'; // isSecretKey lowercases it to "token"
+    const e = event({ unmapped: { context: JSON.stringify({ [key]: 'hunter2', note: 'x' }) } }, false, '');
+    const out = JSON.stringify(redactSecrets(e));
+    expect(out).not.toContain('hunter2');
+    expect(out).toContain('redacted sha256:');
+  });
+});
