@@ -212,6 +212,7 @@ const LAMBDA_ENV: NodeJS.ProcessEnv = {
   KITEWATCH_FORWARD_ROUTES: '{}',
   KITEWATCH_IP_DATA_DIR: join(ROOT, 'node_modules', '@ip-location-db'),
   KITEWATCH_SECURITYHUB_ACCOUNT_ID: '123456789012',
+  KITEWATCH_LAKE_ACCOUNT_ID: '123456789012',
   BUILDKITE_API_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:buildkite-api-token-AbCdEf',
   KITEWATCH_BUILDKITE_ORG: 'acme-inc',
   KITEWATCH_INGEST_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/kitewatch-ingest',
