@@ -1,8 +1,7 @@
-import { EventBridgeClient, type PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { chunkForPutEvents, describePublishFailures, ENTRY_TOO_LARGE, publishToBus, PUT_EVENTS_MAX_BYTES, putEventsEntrySize, toPutEventsEntry } from '../../lib/engine/bus.ts';
 import { createIngestHarness, type IngestHarness } from '../infra/support/ingest-harness.ts';
-import { awsClientConfig } from '../support/moto.ts';
+import { instrumentedEventBridge } from '../support/moto.ts';
 
 describe('PutEvents chunking (every publisher to the bus)', () => {
   const item = (size: number, id: number) => ({ size, id });
@@ -28,22 +27,6 @@ describe('PutEvents chunking (every publisher to the bus)', () => {
   });
 });
 
-/** A real EventBridge client on moto; `tamper` may rewrite each PutEvents answer, and every call is counted. */
-function countedEventBridge(tamper: (output: PutEventsCommandOutput, call: number) => PutEventsCommandOutput = (o) => o): { client: EventBridgeClient; calls: () => number } {
-  const client = new EventBridgeClient(awsClientConfig());
-  let calls = 0;
-  client.middlewareStack.add(
-    (next) => async (args) => {
-      calls++;
-      const call = calls;
-      const result = await next(args);
-      return { ...result, output: tamper(result.output as PutEventsCommandOutput, call) };
-    },
-    { step: 'initialize', name: 'countPutEvents' },
-  );
-  return { client, calls: () => calls };
-}
-
 describe('publishToBus (every publisher to the bus), against moto', () => {
   let h: IngestHarness;
   beforeAll(async () => {
@@ -55,14 +38,14 @@ describe('publishToBus (every publisher to the bus), against moto', () => {
   const published = (envelopes: Record<string, unknown>[]) => envelopes.map((e) => (e['detail'] as { n: number }).n).sort((a, b) => a - b);
 
   it('sends 10 entries per call and everything arrives', async () => {
-    const { client, calls } = countedEventBridge();
+    const { client, calls } = instrumentedEventBridge();
     expect(await publishToBus(client, items(23))).toEqual([]);
     expect(calls()).toBe(3);
     expect(published(await h.drainPublished(23))).toEqual(Array.from({ length: 23 }, (_, i) => i));
   });
 
   it('never sends an entry over 256 KB (EventBridge would refuse the whole call) and publishes the rest', async () => {
-    const { client, calls } = countedEventBridge();
+    const { client, calls } = instrumentedEventBridge();
     const big = { entry: toPutEventsEntry(event(100, { padding: 'x'.repeat(PUT_EVENTS_MAX_BYTES) }), h.eventBusName), n: 100 };
     const failures = await publishToBus(client, [...items(2, 101), big, ...items(1, 103)]);
     expect(failures).toHaveLength(1);
@@ -73,7 +56,7 @@ describe('publishToBus (every publisher to the bus), against moto', () => {
   });
 
   it('returns an entry EventBridge rejected with its error code, without sending it again (not retryable)', async () => {
-    const { client, calls } = countedEventBridge();
+    const { client, calls } = instrumentedEventBridge();
     // moto answers MalformedDetail for a Detail that is not JSON, as EventBridge does.
     const malformed = { entry: { ...toPutEventsEntry(event(200), h.eventBusName), Detail: '{not json' }, n: 200 };
     const failures = await publishToBus(client, [...items(1, 201), malformed, ...items(1, 202)]);
@@ -84,9 +67,10 @@ describe('publishToBus (every publisher to the bus), against moto', () => {
 
   it('sends a throttled entry again, alone, and it arrives once', async () => {
     // The first answer says entry 1 was throttled (moto never throttles); the retry goes to moto for real.
-    const { client, calls } = countedEventBridge((output, call) =>
-      call === 1 ? { ...output, FailedEntryCount: 1, Entries: (output.Entries ?? []).map((e, i) => (i === 1 ? { ErrorCode: 'ThrottlingException', ErrorMessage: 'Rate exceeded' } : e)) } : output,
-    );
+    const { client, calls } = instrumentedEventBridge({
+      tamper: (output, call) =>
+        call === 1 ? { ...output, FailedEntryCount: 1, Entries: (output.Entries ?? []).map((e, i) => (i === 1 ? { ErrorCode: 'ThrottlingException', ErrorMessage: 'Rate exceeded' } : e)) } : output,
+    });
     expect(await publishToBus(client, items(3, 300), { backoffMs: 1 })).toEqual([]);
     expect(calls()).toBe(2);
     // 300 and 302 went out with the first call; 301 with the retry (the first answer was rewritten, so moto has it twice).
@@ -94,11 +78,13 @@ describe('publishToBus (every publisher to the bus), against moto', () => {
   });
 
   it('gives up on an entry still failing after maxAttempts, and says why', async () => {
-    const { client, calls } = countedEventBridge((output) => ({
-      ...output,
-      FailedEntryCount: 1,
-      Entries: (output.Entries ?? []).map(() => ({ ErrorCode: 'InternalFailure', ErrorMessage: 'injected' })),
-    }));
+    const { client, calls } = instrumentedEventBridge({
+      tamper: (output) => ({
+        ...output,
+        FailedEntryCount: 1,
+        Entries: (output.Entries ?? []).map(() => ({ ErrorCode: 'InternalFailure', ErrorMessage: 'injected' })),
+      }),
+    });
     const failures = await publishToBus(client, items(1, 400), { maxAttempts: 3, backoffMs: 1 });
     expect(failures.map((f) => [f.item.n, f.errorCode, f.errorMessage])).toEqual([[400, 'InternalFailure', 'injected']]);
     expect(calls()).toBe(3);
@@ -107,19 +93,10 @@ describe('publishToBus (every publisher to the bus), against moto', () => {
   });
 
   it('fails the entries of a call that threw, with the error, and still publishes the other chunks', async () => {
-    const client = new EventBridgeClient(awsClientConfig());
-    let call = 0;
-    client.middlewareStack.add(
-      (next) => async (args) => {
-        call++;
-        if (call === 2) throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
-        return next(args);
-      },
-      { step: 'initialize', name: 'failSecondCall' },
-    );
+    const { client, calls } = instrumentedEventBridge({ throwOnCall: 2 });
     const failures = await publishToBus(client, items(12, 500));
     // The SDK retries a throwing call itself: not again here.
-    expect(call).toBe(2);
+    expect(calls()).toBe(2);
     expect(failures.map((f) => [f.item.n, f.errorCode])).toEqual([
       [510, 'ThrottlingException'],
       [511, 'ThrottlingException'],

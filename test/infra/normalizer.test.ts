@@ -3,7 +3,6 @@
  * batch processing, the docs' Buildkite payloads. Faults moto cannot produce (a rejected
  * PutEvents entry, a failed call) are injected as SDK middleware on the real client.
  */
-import { EventBridgeClient, type PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
 import type { SQSRecord } from 'aws-lambda';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { NormalizeEnv, parseNormalizeEnv } from '../../lambdas/normalize/env.ts';
@@ -13,7 +12,7 @@ import { createMetrics } from '../../lambdas/shared/metrics.ts';
 import { REDACTED } from '../../lambdas/shared/redact.ts';
 import { normalizeEnvelope } from '../../lib/ocsf/normalize.ts';
 import { clone, sample, sampleSlugs } from '../support/fixtures.ts';
-import { awsClientConfig } from '../support/moto.ts';
+import { instrumentedEventBridge } from '../support/moto.ts';
 import { createIngestHarness, type IngestHarness } from './support/ingest-harness.ts';
 import { sqsEvent, sqsRecord } from './support/sqs-event.ts';
 import { logicalId, PARTNER_BUS, synthKitewatch, TEST_CONFIG } from './support/synth.ts';
@@ -59,24 +58,6 @@ function debugLogger(): NormalizerDeps['logger'] {
   return createLogger({ serviceName: 'normalize-test', logLevel: 'DEBUG' });
 }
 
-/** A real EventBridge client on moto whose PutEvents answers are rewritten by `tamper`. */
-function tamperedEventBridge(tamper: (output: PutEventsCommandOutput, call: number) => PutEventsCommandOutput): {
-  client: EventBridgeClient;
-  calls: () => number;
-} {
-  const client = new EventBridgeClient(awsClientConfig());
-  let calls = 0;
-  client.middlewareStack.add(
-    (next) => async (args) => {
-      const result = await next(args);
-      calls++;
-      return { ...result, output: tamper(result.output, calls) };
-    },
-    { step: 'initialize', name: 'tamperPutEvents' },
-  );
-  return { client, calls: () => calls };
-}
-
 afterEach(() => {
   vi.restoreAllMocks();
 });
@@ -108,7 +89,7 @@ describe('publishing normalized events', () => {
   });
 
   it('sends at most 10 entries per PutEvents call', async () => {
-    const { client, calls } = tamperedEventBridge((o) => o);
+    const { client, calls } = instrumentedEventBridge();
     const records = Array.from({ length: 23 }, (_, i) => {
       const event = sample('agent-connected');
       event['id'] = `00000000-0000-4000-8000-${i.toString().padStart(12, '0')}`;
@@ -122,11 +103,13 @@ describe('publishing normalized events', () => {
 
   it('fails exactly the records whose entries PutEvents rejected (FailedEntryCount)', async () => {
     // A final code: a retryable one (InternalFailure, ThrottlingException) is sent again first (test/engine/bus.test.ts).
-    const { client } = tamperedEventBridge((output) => ({
-      ...output,
-      FailedEntryCount: 1,
-      Entries: (output.Entries ?? []).map((e, i) => (i === 1 ? { ErrorCode: 'InvalidArgument', ErrorMessage: 'injected by the test' } : e)),
-    }));
+    const { client } = instrumentedEventBridge({
+      tamper: (output) => ({
+        ...output,
+        FailedEntryCount: 1,
+        Entries: (output.Entries ?? []).map((e, i) => (i === 1 ? { ErrorCode: 'InvalidArgument', ErrorMessage: 'injected by the test' } : e)),
+      }),
+    });
     const records = ['agent-connected', 'agent-lost', 'job-started'].map((slug) => sqsRecord(JSON.stringify(sample(slug))));
     const response = await createNormalizer(deps({ eventBridge: client })).processBatch(sqsEvent(records));
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: (records[1] as SQSRecord).messageId }]);
@@ -134,16 +117,7 @@ describe('publishing normalized events', () => {
   });
 
   it('fails only the records of a chunk whose PutEvents call failed', async () => {
-    const client = new EventBridgeClient(awsClientConfig());
-    let call = 0;
-    client.middlewareStack.add(
-      (next) => async (args) => {
-        call++;
-        if (call === 2) throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
-        return next(args);
-      },
-      { step: 'initialize', name: 'failSecondCall' },
-    );
+    const { client } = instrumentedEventBridge({ throwOnCall: 2 });
     const records = Array.from({ length: 12 }, (_, i) => {
       const event = sample('job-finished');
       event['id'] = `11111111-0000-4000-8000-${i.toString().padStart(12, '0')}`;

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CreateTableCommand, UpdateTimeToLiveCommand, waitUntilTableExists, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient, type PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
 import { inject } from 'vitest';
 
 export interface AwsTestClientConfig {
@@ -59,4 +60,26 @@ export async function createStateTable(db: DynamoDBClient, name: string): Promis
   await waitUntilTableExists({ client: db, maxWaitTime: 30 }, { TableName: name });
   await db.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true } }));
   return name;
+}
+
+/**
+ * A real EventBridge client on moto with every call counted. `tamper` may rewrite a PutEvents answer;
+ * `throwOnCall` makes that call (1-based) throw a ThrottlingException before it reaches moto.
+ */
+export function instrumentedEventBridge(options: { tamper?: (output: PutEventsCommandOutput, call: number) => PutEventsCommandOutput; throwOnCall?: number } = {}): {
+  client: EventBridgeClient;
+  calls: () => number;
+} {
+  const client = new EventBridgeClient(awsClientConfig());
+  let calls = 0;
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const call = ++calls;
+      if (call === options.throwOnCall) throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
+      const result = await next(args);
+      return options.tamper === undefined ? result : { ...result, output: options.tamper(result.output as PutEventsCommandOutput, call) };
+    },
+    { step: 'initialize', name: 'instrumentPutEvents' },
+  );
+  return { client, calls: () => calls };
 }
